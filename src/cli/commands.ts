@@ -1,0 +1,7 @@
+/** Every command's register function; each lives in its own module. */
+import type { Command } from 'commander';
+
+export type RegisterCommand = (program: Command) => void;
+
+export const COMMANDS: RegisterCommand[] = [
+];
