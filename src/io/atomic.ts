@@ -1,0 +1,80 @@
+/**
+ * No partial output: every file is written to a temporary sibling and renamed into place, and a
+ * command's output folder is built in a temporary sibling folder that replaces the target only when
+ * the whole command succeeded (or is removed on failure).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+function tmpSibling(target: string): string {
+  return path.join(path.dirname(target), `.tmp-${path.basename(target)}-${process.pid}-${Date.now().toString(36)}`);
+}
+
+/** Writes `data` to `file` atomically (temp file + rename). */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const tmp = tmpSibling(file);
+  try {
+    fs.writeFileSync(tmp, data);
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * Streams a file through `write` into a temporary sibling, then renames it to `file`.
+ * On any error the temporary file is removed and the target is untouched.
+ */
+export async function withAtomicFile<T>(file: string, write: (tmpPath: string) => Promise<T> | T): Promise<T> {
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const tmp = tmpSibling(file);
+  try {
+    const r = await write(tmp);
+    fs.renameSync(tmp, file);
+    return r;
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * Builds an output folder atomically: `build` fills a temporary folder; on success it replaces
+ * `dir` (an existing `dir` is kept until then, and removed only when `replace` is true — otherwise
+ * new files are merged in); on failure the temporary folder is removed and `dir` is untouched.
+ */
+export async function withAtomicDir<T>(dir: string, build: (tmpDir: string) => Promise<T> | T, replace = false): Promise<T> {
+  const target = path.resolve(dir);
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  const tmp = tmpSibling(target);
+  fs.mkdirSync(tmp);
+  try {
+    const r = await build(tmp);
+    if (fs.existsSync(target) && !replace) {
+      moveInto(tmp, target);
+      fs.rmSync(tmp, { recursive: true, force: true });
+    } else {
+      if (fs.existsSync(target)) fs.rmSync(target, { recursive: true, force: true });
+      fs.renameSync(tmp, target);
+    }
+    return r;
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+function moveInto(src: string, dst: string): void {
+  for (const entry of fs.readdirSync(src, { withFileTypes: true })) {
+    const s = path.join(src, entry.name);
+    const d = path.join(dst, entry.name);
+    if (entry.isDirectory()) {
+      fs.mkdirSync(d, { recursive: true });
+      moveInto(s, d);
+    } else {
+      fs.renameSync(s, d);
+    }
+  }
+}
