@@ -1,0 +1,10 @@
+export { KINDS, languagesOf, parseCalibrationJsonl, readCalibrationJsonl, validateRecord } from './schema';
+export type { CalibrationKind, CalibrationRecord, PromptItem } from './schema';
+export { loadMultiJail, multiJailLanguages } from './multijail';
+export { loadPolyRefuse, polyRefuseLanguages } from './polyrefuse';
+export type { PolyRefuseKind, PolyRefuseOptions, PolyRefuseSplit } from './polyrefuse';
+export { parseResponseMode, selectPairs } from './responses';
+export type { CalibrationPair, ResponseGenerator, ResponseMode, SelectOptions } from './responses';
+export { GENERIC_RESPONSES } from './generic';
+export type { GenericResponses } from './generic';
+export { DEFAULT_PROBES_FILE, PROBE_LANGUAGES, loadProbes } from './probes';
