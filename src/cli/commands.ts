@@ -1,7 +1,9 @@
 /** Every command's register function; each lives in its own module. */
 import type { Command } from 'commander';
+import { registerDelta } from './delta';
 
 export type RegisterCommand = (program: Command) => void;
 
 export const COMMANDS: RegisterCommand[] = [
+  registerDelta,
 ];

@@ -1,0 +1,91 @@
+/**
+ * `sil delta --base DIR --attacked DIR --out DIR`: per-tensor statistics of Δ = attacked − base,
+ * rolled up per layer × module kind and per kind (docs/run-folder.md). The output folder is built
+ * in a temporary sibling and moved into place only when everything succeeded.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { SilError } from '../errors';
+import { Checkpoint } from '../io/checkpoint';
+import { withAtomicDir } from '../io/atomic';
+import { parseSize } from '../io/writer';
+import { computeDelta, checkComparable } from '../delta/compute';
+import { humanSummary, renderDeltaFiles, summarize } from '../delta/report';
+import { progressFor } from './progress';
+
+interface DeltaCliOptions {
+  base: string;
+  attacked: string;
+  out: string;
+  saveAbsDelta?: boolean;
+  maxShardSize: string;
+  json?: boolean;
+  threads?: string;
+}
+
+function parseThreads(s: string | undefined): number {
+  if (s === undefined) return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 0) throw new SilError('INVALID_ARGUMENT', `--threads must be a non-negative integer, got ${JSON.stringify(s)}`);
+  return n;
+}
+
+export async function runDelta(o: DeltaCliOptions): Promise<void> {
+  const threads = parseThreads(o.threads);
+  parseSize(o.maxShardSize);
+  const t0 = process.hrtime.bigint();
+  const base = Checkpoint.open(o.base);
+  let attacked: Checkpoint | null = null;
+  try {
+    attacked = Checkpoint.open(o.attacked);
+    checkComparable(base, attacked);
+    const ck = attacked;
+    const summary = await withAtomicDir(o.out, async (tmp) => {
+      const result = await computeDelta(base, ck, {
+        threads,
+        absDeltaDir: o.saveAbsDelta ? path.join(tmp, 'abs_delta') : undefined,
+        maxShardSize: o.maxShardSize,
+        progress: progressFor(process.stderr, !o.json),
+      });
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      const s = summarize(result, {
+        base: { path: path.resolve(o.base), header_sha256: base.headerSha256() },
+        attacked: { path: path.resolve(o.attacked), header_sha256: ck.headerSha256() },
+        options: { threads, save_abs_delta: !!o.saveAbsDelta, max_shard_size: o.maxShardSize },
+        version: require('../../package.json').version,
+        created: new Date().toISOString(),
+        seconds,
+      });
+      const files = await renderDeltaFiles(result, s);
+      for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(tmp, name), text);
+      return s;
+    });
+    if (o.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+    else {
+      process.stdout.write(humanSummary(summary));
+      process.stdout.write(`wrote ${path.resolve(o.out)}/{tensors,layers,kinds}.csv, summary.json${o.saveAbsDelta ? ', abs_delta/' : ''}\n`);
+    }
+    if (!o.json) for (const w of summary.warnings) process.stderr.write(`sil: warning: ${w}\n`);
+  } finally {
+    base.close();
+    attacked?.close();
+  }
+}
+
+export function registerDelta(program: Command): void {
+  program
+    .command('delta')
+    .description('Per-tensor statistics of Δ = attacked − base (L1, L2, max/mean |Δ|, ‖Δ‖/‖W‖, fraction changed, NaN/Inf), rolled up per layer and module kind')
+    .requiredOption('--base <dir>', 'aligned checkpoint (folder with config.json + safetensors, or one .safetensors file)')
+    .requiredOption('--attacked <dir>', 'fine-tuned (attacked) checkpoint with the same tensors')
+    .requiredOption('--out <dir>', 'output folder (tensors.csv, layers.csv, kinds.csv, summary.json)')
+    .option('--save-abs-delta', 'also write |Δ| as F32 safetensors under the checkpoint tensor names (OUT/abs_delta/)')
+    .option('--max-shard-size <size>', 'shard size for --save-abs-delta (e.g. 5GB, 500MB)', '5GB')
+    .option('--json', 'print the JSON summary on stdout instead of the human summary (no progress bar)')
+    .option('--threads <n>', 'worker threads (default: all cores; 0 = run on the main thread)')
+    .action(async (opts: DeltaCliOptions) => {
+      await runDelta(opts);
+    });
+}

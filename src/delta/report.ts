@@ -1,0 +1,120 @@
+/**
+ * The `sil delta` outputs as strings: tensors.csv, layers.csv, kinds.csv (fast-csv, header row,
+ * plain decimals), summary.json, and the short human summary. File names and columns are those of
+ * docs/run-folder.md.
+ */
+import { writeToString } from 'fast-csv';
+import type { DeltaResultSet } from './compute';
+import { byKind, byLayer, byLayerKind, topBy, total } from './rollup';
+import type { DeltaStats } from './stats';
+
+export const TENSOR_COLUMNS = ['tensor', 'layer', 'kind', 'dtype', 'shape', 'numel', 'l1', 'l2', 'max_abs', 'mean_abs', 'rel_l2', 'frac_changed', 'nan', 'inf'] as const;
+export const LAYER_COLUMNS = ['layer', 'kind', 'numel', 'l1', 'l2', 'max_abs', 'mean_abs', 'rel_l2', 'frac_changed'] as const;
+export const KIND_COLUMNS = ['kind', 'numel', 'l1', 'l2', 'max_abs', 'mean_abs', 'rel_l2', 'frac_changed'] as const;
+
+/** A number as a plain decimal (no exponent), shortest round-trip digits; Inf/NaN spelled out. */
+export function plain(x: number): string {
+  if (!Number.isFinite(x)) return Number.isNaN(x) ? 'NaN' : x > 0 ? 'Infinity' : '-Infinity';
+  const s = String(x);
+  if (!/e/i.test(s)) return s;
+  const [mant, expS] = s.split(/e/i);
+  const exp = Number(expS);
+  const neg = mant.startsWith('-');
+  const digits = mant.replace(/^-/, '').replace('.', '');
+  const intLen = mant.replace(/^-/, '').split('.')[0].length;
+  const point = intLen + exp;
+  let out: string;
+  if (point <= 0) out = '0.' + '0'.repeat(-point) + digits;
+  else if (point >= digits.length) out = digits + '0'.repeat(point - digits.length);
+  else out = digits.slice(0, point) + '.' + digits.slice(point);
+  return (neg ? '-' : '') + out;
+}
+
+type Cell = string | number | null;
+function cell(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'number') return plain(v);
+  return String(v);
+}
+
+async function csv(columns: readonly string[], rows: Array<Record<string, Cell | number[]>>): Promise<string> {
+  const body = rows.map((r) => columns.map((c) => (c === 'shape' ? (r[c] as number[]).join('x') : cell(r[c]))));
+  return (await writeToString(body, { headers: [...columns], includeEndRowDelimiter: true })) as string;
+}
+
+export interface DeltaFiles {
+  'tensors.csv': string;
+  'layers.csv': string;
+  'kinds.csv': string;
+  'summary.json': string;
+}
+
+export interface SummaryInputs {
+  base: { path: string; header_sha256: string };
+  attacked: { path: string; header_sha256: string };
+  options: Record<string, unknown>;
+  version: string;
+  created: string;
+  seconds: number;
+}
+
+function brief(s: DeltaStats) {
+  return { numel: s.numel, l2: s.l2, rel_l2: s.rel_l2, mean_abs: s.mean_abs, max_abs: s.max_abs, frac_changed: s.frac_changed };
+}
+
+/** The summary object written to summary.json (JSON has no Infinity: such values become null). */
+export function summarize(r: DeltaResultSet, inp: SummaryInputs, top = 5) {
+  const tot = total(r.tensors);
+  const layers = byLayer(r.tensors);
+  const cells = byLayerKind(r.tensors);
+  const nonFinite = r.tensors.filter((t) => t.nan > 0 || t.inf > 0).map((t) => ({ tensor: t.tensor, nan: t.nan, inf: t.inf }));
+  return {
+    command: 'delta',
+    version: inp.version,
+    created: inp.created,
+    inputs: { base: inp.base, attacked: inp.attacked },
+    options: inp.options,
+    architecture: r.architecture,
+    family: r.family,
+    n_tensors: r.tensors.length,
+    totals: tot,
+    top_layers: topBy(layers, top).map((l) => ({ layer: l.layer, ...brief(l) })),
+    top_modules: topBy(cells, top * 2).map((c) => ({ layer: c.layer, kind: c.kind, ...brief(c) })),
+    top_kinds: topBy(byKind(r.tensors, r.architecture), top).map((k) => ({ kind: k.kind, ...brief(k) })),
+    non_finite: nonFinite,
+    warnings: r.warnings,
+    timings: { seconds: inp.seconds, bytes_per_checkpoint: r.bytesPerCheckpoint, gb_per_s_per_checkpoint: inp.seconds > 0 ? r.bytesPerCheckpoint / 1e9 / inp.seconds : null },
+  };
+}
+
+export type DeltaSummary = ReturnType<typeof summarize>;
+
+export async function renderDeltaFiles(r: DeltaResultSet, summary: DeltaSummary): Promise<DeltaFiles> {
+  return {
+    'tensors.csv': await csv(TENSOR_COLUMNS, r.tensors as unknown as Array<Record<string, Cell | number[]>>),
+    'layers.csv': await csv(LAYER_COLUMNS, byLayerKind(r.tensors) as unknown as Array<Record<string, Cell>>),
+    'kinds.csv': await csv(KIND_COLUMNS, byKind(r.tensors, r.architecture) as unknown as Array<Record<string, Cell>>),
+    'summary.json': JSON.stringify(summary, null, 2) + '\n',
+  };
+}
+
+const g = (x: number) => (Number.isFinite(x) ? x.toPrecision(3) : String(x));
+const pct = (x: number) => (100 * x).toFixed(1) + '%';
+
+/** A few lines for the terminal: totals, then the most changed layers and modules. */
+export function humanSummary(s: DeltaSummary): string {
+  const t = s.totals;
+  const lines = [
+    `Δ = attacked − base over ${s.n_tensors} tensors, ${t.numel.toLocaleString('en-US')} parameters (${s.architecture ?? 'unknown architecture'})`,
+    `  ‖Δ‖₂ ${g(t.l2)}   ‖Δ‖₂/‖W‖₂ ${g(t.rel_l2)}   mean|Δ| ${g(t.mean_abs)}   max|Δ| ${g(t.max_abs)}   changed ${pct(t.frac_changed)}`,
+  ];
+  if (t.nan || t.inf) lines.push(`  non-finite weights: ${t.nan} NaN, ${t.inf} Inf in ${s.non_finite.length} tensor(s) (excluded from the statistics)`);
+  if (s.top_layers.length) {
+    lines.push('Most changed layers (‖Δ‖₂/‖W‖₂):');
+    for (const l of s.top_layers) lines.push(`  layer ${String(l.layer).padStart(3)}  ${g(l.rel_l2).padStart(9)}  mean|Δ| ${g(l.mean_abs)}`);
+  }
+  lines.push('Most changed modules (‖Δ‖₂/‖W‖₂):');
+  for (const m of s.top_modules) lines.push(`  ${(m.layer === null ? '' : `layer ${m.layer} `) + m.kind}`.padEnd(24) + `${g(m.rel_l2).padStart(9)}  mean|Δ| ${g(m.mean_abs)}`);
+  for (const w of s.warnings) lines.push(`warning: ${w}`);
+  return lines.join('\n') + '\n';
+}
