@@ -1,0 +1,164 @@
+/**
+ * TF.js backend selection: `auto | wasm | cpu | tensorflow | webgpu`.
+ * - `wasm`: XNNPACK through WebAssembly, single-threaded in Node (data-parallel workers give the
+ *   cores; see parallel.ts). The CPU default.
+ * - `cpu`: TF.js's pure-JS reference kernels (slow; the reference for the others).
+ * - `tensorflow`: libtensorflow via the optional `@tensorflow/tfjs-node-gpu` / `@tensorflow/tfjs-node`
+ *   packages, when one is installed.
+ * - `webgpu`: `@tensorflow/tfjs-backend-webgpu` on Dawn from the `webgpu` package; needs a GPU
+ *   adapter (Vulkan loader + driver on Linux).
+ * - `auto`: webgpu when an adapter exists, else tensorflow when installed, else wasm; the choice and
+ *   why are returned so every output can report them.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { SilError } from '../errors';
+
+export type BackendName = 'wasm' | 'cpu' | 'tensorflow' | 'webgpu';
+export type BackendChoice = BackendName | 'auto';
+export const BACKEND_CHOICES: BackendChoice[] = ['auto', 'wasm', 'cpu', 'tensorflow', 'webgpu'];
+
+export interface SelectedBackend {
+  name: BackendName;
+  /** why this one (for `auto`, what was tried) */
+  note: string;
+}
+
+const probes = new Map<BackendName, Promise<string | null>>();
+
+function tryRequire(id: string): unknown {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(id);
+}
+
+/**
+ * Dawn's native addon inside the `webgpu` package. The package itself is ESM-only; its addon is a
+ * plain Node module exporting the same `create` and `globals`, so CommonJS (and jest) can load it.
+ */
+function loadDawn(): { create(args: string[]): GPU; globals: Record<string, unknown> } {
+  const root = path.dirname(require.resolve('webgpu/package.json'));
+  const arch = process.platform === 'darwin' ? 'universal' : process.arch;
+  return tryRequire(path.join(root, 'dist', `${process.platform}-${arch}`, 'dawn.node')) as ReturnType<typeof loadDawn>;
+}
+
+/** Reasons known without starting anything (null: worth probing). */
+export function backendUnavailableSync(name: BackendName): string | null {
+  if (name === 'tensorflow') {
+    const found = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'].some((id) => {
+      try {
+        require.resolve(id);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    return found ? null : 'neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed (optional dependencies)';
+  }
+  if (name === 'webgpu' && process.platform === 'linux') {
+    const gpuNodes = ['/dev/dri', '/dev/nvidia0', '/dev/dxg'].some((p) => fs.existsSync(p));
+    if (!gpuNodes) return 'no GPU device on this machine (no /dev/dri, /dev/nvidia0 or /dev/dxg)';
+  }
+  return null;
+}
+
+async function probeWebgpu(): Promise<string | null> {
+  const early = backendUnavailableSync('webgpu');
+  if (early) return early;
+  let mod: ReturnType<typeof loadDawn>;
+  try {
+    mod = loadDawn();
+  } catch (e) {
+    return `the webgpu package does not load: ${(e as Error).message.split('\n')[0]}`;
+  }
+  try {
+    const g = globalThis as Record<string, unknown>;
+    for (const [k, v] of Object.entries(mod.globals)) if (!(k in g)) g[k] = v;
+    const gpu = mod.create([]);
+    const nav = (g.navigator ?? {}) as Record<string, unknown>;
+    if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: nav, configurable: true, writable: true });
+    if (!nav.gpu) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true, writable: true });
+    const adapter = await gpu.requestAdapter();
+    if (!adapter) return 'no WebGPU adapter (a GPU with a Vulkan loader and driver is needed)';
+    tryRequire('@tensorflow/tfjs-backend-webgpu');
+    return null;
+  } catch (e) {
+    return `WebGPU setup failed: ${(e as Error).message.split('\n')[0]}`;
+  }
+}
+
+async function probeTensorflow(): Promise<string | null> {
+  const early = backendUnavailableSync('tensorflow');
+  if (early) return early;
+  for (const id of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      require.resolve(id);
+    } catch {
+      continue;
+    }
+    try {
+      tryRequire(id);
+      return null;
+    } catch (e) {
+      return `${id} is installed but does not load: ${(e as Error).message.split('\n')[0]}`;
+    }
+  }
+  return 'no tfjs-node package found';
+}
+
+async function probe(name: BackendName): Promise<string | null> {
+  switch (name) {
+    case 'cpu':
+      return null;
+    case 'wasm':
+      try {
+        tryRequire('@tensorflow/tfjs-backend-wasm');
+        return null;
+      } catch (e) {
+        return `@tensorflow/tfjs-backend-wasm does not load: ${(e as Error).message.split('\n')[0]}`;
+      }
+    case 'tensorflow':
+      return probeTensorflow();
+    case 'webgpu':
+      return probeWebgpu();
+  }
+}
+
+/** null when the backend can be used in this process, else why not. Cached. */
+export function backendAvailability(name: BackendName): Promise<string | null> {
+  if (!probes.has(name)) probes.set(name, probe(name));
+  return probes.get(name)!;
+}
+
+/** Makes `choice` the current TF.js backend (resolving `auto`), or throws BACKEND_UNAVAILABLE. */
+export async function useBackend(choice: BackendChoice): Promise<SelectedBackend> {
+  if (!BACKEND_CHOICES.includes(choice)) {
+    throw new SilError('INVALID_ARGUMENT', `unknown backend "${choice}"; choose one of ${BACKEND_CHOICES.join(', ')}`);
+  }
+  let name: BackendName;
+  let note: string;
+  if (choice === 'auto') {
+    const tried: string[] = [];
+    name = 'wasm';
+    for (const n of ['webgpu', 'tensorflow'] as const) {
+      const why = await backendAvailability(n);
+      if (why === null) {
+        name = n;
+        break;
+      }
+      tried.push(`${n}: ${why}`);
+    }
+    note = name === 'wasm' ? `auto chose wasm (${tried.join('; ')})` : `auto chose ${name}, the fastest available`;
+  } else {
+    name = choice;
+    note = `${name} as requested`;
+  }
+  const why = await backendAvailability(name);
+  if (why !== null) throw new SilError('BACKEND_UNAVAILABLE', `backend ${name} is unavailable: ${why}`);
+  if (tf.getBackend() !== name) {
+    const ok = await tf.setBackend(name);
+    if (!ok) throw new SilError('BACKEND_UNAVAILABLE', `backend ${name} failed to initialise`);
+  }
+  await tf.ready();
+  return { name, note };
+}

@@ -1,0 +1,193 @@
+/**
+ * Model hyper-parameters from a Hugging Face `config.json`, for the decoder-only families `sil`
+ * runs: LlamaForCausalLM (GQA or MHA, RoPE plain or `llama3`-scaled), Qwen2ForCausalLM (q/k/v
+ * biases, tied embeddings) and MistralForCausalLM (explicit `head_dim`, optional sliding window).
+ *
+ * Both config forms are read:
+ * - transformers 4.x (what most real checkpoints carry): top-level `rope_theta`, `rope_scaling`
+ *   (`null`, or an object with `rope_type` — older: `type` — and its factors), `torch_dtype`, and
+ *   for Llama no `head_dim` (then head_dim = hidden_size / num_attention_heads);
+ * - transformers 5.x: `rope_parameters: { rope_theta, rope_type, … }`, `dtype`, `head_dim`.
+ *
+ * Anything the runtime does not implement is rejected with a SilError that names the option and
+ * lists what is supported, rather than silently computing something else.
+ */
+import { SilError } from '../errors';
+
+export const SUPPORTED_ARCHITECTURES = ['LlamaForCausalLM', 'Qwen2ForCausalLM', 'MistralForCausalLM'] as const;
+export type Architecture = (typeof SUPPORTED_ARCHITECTURES)[number];
+export const SUPPORTED_ROPE_TYPES = ['default', 'linear', 'llama3'] as const;
+export type RopeType = (typeof SUPPORTED_ROPE_TYPES)[number];
+
+export interface RopeConfig {
+  type: RopeType;
+  theta: number;
+  /** `linear` and `llama3`: the context extension factor */
+  factor?: number;
+  /** `llama3` only */
+  lowFreqFactor?: number;
+  highFreqFactor?: number;
+  originalMaxPositionEmbeddings?: number;
+}
+
+export interface ModelConfig {
+  architecture: Architecture;
+  vocabSize: number;
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  rmsNormEps: number;
+  rope: RopeConfig;
+  /** q/k/v/o projections carry biases (Qwen2 always has q/k/v biases and no o bias). */
+  qkvBias: boolean;
+  oBias: boolean;
+  mlpBias: boolean;
+  tieWordEmbeddings: boolean;
+  /** null when attention is full; sequences longer than this are rejected */
+  slidingWindow: number | null;
+  maxPositionEmbeddings: number | null;
+  /** stored dtype named by the config (`dtype` or `torch_dtype`), informational */
+  dtype: string | null;
+}
+
+type Raw = Record<string, unknown>;
+
+function fail(code: 'INVALID_CONFIG' | 'UNSUPPORTED_OPTION' | 'UNSUPPORTED_ARCHITECTURE', msg: string, file?: string): never {
+  throw new SilError(code, msg, { file });
+}
+
+function int(raw: Raw, key: string, file?: string, fallback?: number): number {
+  const v = raw[key];
+  if (v === undefined || v === null) {
+    if (fallback !== undefined) return fallback;
+    fail('INVALID_CONFIG', `config.json lacks the integer "${key}"`, file);
+  }
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
+    fail('INVALID_CONFIG', `config.json "${key}" must be a positive integer, found ${JSON.stringify(v)}`, file);
+  }
+  return v;
+}
+
+function num(raw: Raw, key: string, file: string | undefined, fallback: number): number {
+  const v = raw[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail('INVALID_CONFIG', `config.json "${key}" must be a number, found ${JSON.stringify(v)}`, file);
+  return v;
+}
+
+function bool(raw: Raw, key: string, fallback: boolean): boolean {
+  const v = raw[key];
+  return typeof v === 'boolean' ? v : fallback;
+}
+
+/** RoPE settings from `rope_parameters` (5.x) or `rope_theta` + `rope_scaling` (4.x). */
+function parseRope(raw: Raw, defaultTheta: number, file?: string): RopeConfig {
+  const params = (raw.rope_parameters ?? null) as Raw | null;
+  const scaling = (raw.rope_scaling ?? null) as Raw | null;
+  let theta: number;
+  let spec: Raw | null;
+  if (params && typeof params === 'object') {
+    theta = num(params, 'rope_theta', file, num(raw, 'rope_theta', file, defaultTheta));
+    spec = params;
+  } else {
+    theta = num(raw, 'rope_theta', file, defaultTheta);
+    spec = scaling && typeof scaling === 'object' ? scaling : null;
+  }
+  const type = String(spec?.rope_type ?? spec?.type ?? 'default');
+  if (!(SUPPORTED_ROPE_TYPES as readonly string[]).includes(type)) {
+    fail('UNSUPPORTED_OPTION', `RoPE type "${type}" is not supported; supported: ${SUPPORTED_ROPE_TYPES.join(', ')}`, file);
+  }
+  const prf = spec?.partial_rotary_factor ?? raw.partial_rotary_factor;
+  if (prf !== undefined && prf !== null && prf !== 1 && prf !== 1.0) {
+    fail('UNSUPPORTED_OPTION', `partial_rotary_factor ${JSON.stringify(prf)} is not supported; supported: 1.0`, file);
+  }
+  const rope: RopeConfig = { type: type as RopeType, theta };
+  if (type === 'linear' || type === 'llama3') {
+    rope.factor = num(spec!, 'factor', file, NaN);
+    if (!(rope.factor > 0)) fail('INVALID_CONFIG', `RoPE type "${type}" needs a positive "factor"`, file);
+  }
+  if (type === 'llama3') {
+    rope.lowFreqFactor = num(spec!, 'low_freq_factor', file, NaN);
+    rope.highFreqFactor = num(spec!, 'high_freq_factor', file, NaN);
+    rope.originalMaxPositionEmbeddings = num(spec!, 'original_max_position_embeddings', file, NaN);
+    for (const k of ['lowFreqFactor', 'highFreqFactor', 'originalMaxPositionEmbeddings'] as const) {
+      if (!(rope[k]! > 0)) fail('INVALID_CONFIG', `RoPE type "llama3" needs a positive ${k}`, file);
+    }
+  }
+  return rope;
+}
+
+/**
+ * Parses a `config.json` object. `file` only labels error messages.
+ * Throws SilError UNSUPPORTED_ARCHITECTURE / UNSUPPORTED_OPTION / INVALID_CONFIG.
+ */
+export function parseModelConfig(raw: unknown, file?: string): ModelConfig {
+  if (!raw || typeof raw !== 'object') fail('INVALID_CONFIG', 'config.json is missing or not an object', file);
+  const r = raw as Raw;
+  const archs = Array.isArray(r.architectures) ? (r.architectures as unknown[]) : [];
+  const arch = archs.length > 0 ? String(archs[0]) : `model_type ${JSON.stringify(r.model_type ?? null)}`;
+  if (!(SUPPORTED_ARCHITECTURES as readonly string[]).includes(arch)) {
+    fail('UNSUPPORTED_ARCHITECTURE', `architecture ${arch} is not supported; supported: ${SUPPORTED_ARCHITECTURES.join(', ')}`, file);
+  }
+  const architecture = arch as Architecture;
+  const act = r.hidden_act ?? 'silu';
+  if (act !== 'silu') fail('UNSUPPORTED_OPTION', `hidden_act "${String(act)}" is not supported; supported: silu`, file);
+  if (r.pretraining_tp !== undefined && r.pretraining_tp !== null && r.pretraining_tp !== 1) {
+    fail('UNSUPPORTED_OPTION', `pretraining_tp ${JSON.stringify(r.pretraining_tp)} is not supported; supported: 1`, file);
+  }
+  const hiddenSize = int(r, 'hidden_size', file);
+  const numHeads = int(r, 'num_attention_heads', file);
+  const numKvHeads = int(r, 'num_key_value_heads', file, numHeads);
+  if (numHeads % numKvHeads !== 0) {
+    fail('INVALID_CONFIG', `num_attention_heads ${numHeads} is not a multiple of num_key_value_heads ${numKvHeads}`, file);
+  }
+  let headDim: number;
+  if (r.head_dim !== undefined && r.head_dim !== null) headDim = int(r, 'head_dim', file);
+  else {
+    if (hiddenSize % numHeads !== 0) fail('INVALID_CONFIG', `hidden_size ${hiddenSize} is not a multiple of num_attention_heads ${numHeads} and no head_dim is given`, file);
+    headDim = hiddenSize / numHeads;
+  }
+  if (headDim % 2 !== 0) fail('INVALID_CONFIG', `head_dim ${headDim} must be even for RoPE`, file);
+  const isQwen2 = architecture === 'Qwen2ForCausalLM';
+  const attentionBias = bool(r, 'attention_bias', false);
+  let slidingWindow: number | null = null;
+  const sw = r.sliding_window;
+  const swActive = isQwen2 ? bool(r, 'use_sliding_window', false) : true;
+  if (swActive && sw !== undefined && sw !== null) {
+    if (typeof sw !== 'number' || !Number.isInteger(sw) || sw <= 0) fail('INVALID_CONFIG', `sliding_window must be null or a positive integer, found ${JSON.stringify(sw)}`, file);
+    slidingWindow = sw;
+  }
+  const dtype = (r.dtype ?? r.torch_dtype ?? null) as string | null;
+  return {
+    architecture,
+    vocabSize: int(r, 'vocab_size', file),
+    hiddenSize,
+    intermediateSize: int(r, 'intermediate_size', file),
+    numLayers: int(r, 'num_hidden_layers', file),
+    numHeads,
+    numKvHeads,
+    headDim,
+    rmsNormEps: num(r, 'rms_norm_eps', file, 1e-6),
+    rope: parseRope(r, isQwen2 ? 1e6 : 1e4, file),
+    qkvBias: isQwen2 ? true : attentionBias,
+    oBias: isQwen2 ? false : attentionBias,
+    mlpBias: isQwen2 ? false : bool(r, 'mlp_bias', false),
+    tieWordEmbeddings: bool(r, 'tie_word_embeddings', false),
+    slidingWindow,
+    maxPositionEmbeddings: typeof r.max_position_embeddings === 'number' ? r.max_position_embeddings : null,
+    dtype: typeof dtype === 'string' ? dtype : null,
+  };
+}
+
+/** Rejects a sequence length that the configuration cannot run exactly. */
+export function checkSequenceLength(cfg: ModelConfig, seqLen: number): void {
+  if (cfg.slidingWindow !== null && seqLen > cfg.slidingWindow) {
+    throw new SilError(
+      'UNSUPPORTED_OPTION',
+      `sequence length ${seqLen} exceeds sliding_window ${cfg.slidingWindow}; sliding-window attention is not supported, only sequences up to the window`,
+    );
+  }
+}

@@ -1,0 +1,19 @@
+/**
+ * SwiGLU feed-forward (Shazeer 2020), as in transformers' LlamaMLP:
+ *   mlp(x) = down( silu(gate(x)) ⊙ up(x) ),   silu(z) = z · σ(z)
+ */
+import * as tf from '@tensorflow/tfjs';
+import { linear, LinearParams } from './linear';
+
+export interface MlpParams {
+  gate: LinearParams;
+  up: LinearParams;
+  down: LinearParams;
+}
+
+/** x [N, hidden] → [N, hidden] */
+export function mlp(x: tf.Tensor, p: MlpParams): tf.Tensor {
+  const g = linear(x, p.gate);
+  const act = tf.mul(g, tf.sigmoid(g));
+  return linear(tf.mul(act, linear(x, p.up)), p.down);
+}

@@ -1,0 +1,93 @@
+/**
+ * Shared by the parity tests: the goldens to check (the shared hf-tiny fixtures and every folder
+ * under test/goldens/), backends to run on, and llm.c-style per-tensor comparison reports.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { SafetensorsFile } from '../../src/io/safetensors';
+import { backendAvailability, BackendName } from '../../src/model/backend';
+import { HF_TINY, FIXTURE_NAMES } from '../helpers/fixtures';
+
+export interface Golden {
+  name: string;
+  /** folder with base/ (the model), golden.json and golden.safetensors */
+  dir: string;
+  model: string;
+  json: { input_ids: number[][]; attention_mask: number[][]; labels: number[][]; loss: number };
+  tensors: SafetensorsFile;
+}
+
+export const GOLDENS_DIR = path.resolve(__dirname, '../goldens');
+
+/** Golden folders: the shared fixtures, then test/goldens/* (made by scripts/goldens/make_goldens.py). */
+export function goldenDirs(): { shared: string[]; local: string[] } {
+  const shared = FIXTURE_NAMES.map((n) => path.join(HF_TINY, n)).filter((d) => fs.existsSync(path.join(d, 'golden.json')));
+  const local = fs.existsSync(GOLDENS_DIR)
+    ? fs
+        .readdirSync(GOLDENS_DIR)
+        .map((n) => path.join(GOLDENS_DIR, n))
+        .filter((d) => fs.existsSync(path.join(d, 'golden.json')))
+        .sort()
+    : [];
+  return { shared, local };
+}
+
+export function loadGolden(dir: string): Golden {
+  return {
+    name: path.basename(dir),
+    dir,
+    model: path.join(dir, 'base'),
+    json: JSON.parse(fs.readFileSync(path.join(dir, 'golden.json'), 'utf8')),
+    tensors: SafetensorsFile.open(path.join(dir, 'golden.safetensors')),
+  };
+}
+
+export const BACKENDS: BackendName[] = ['cpu', 'wasm', 'webgpu', 'tensorflow'];
+
+/** Each backend with null when usable here, or the reason it is not. */
+export async function backendsHere(): Promise<Array<{ name: BackendName; skip: string | null }>> {
+  const out = [];
+  for (const name of BACKENDS) out.push({ name, skip: await backendAvailability(name) });
+  return out;
+}
+
+export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+/** ‖a − b‖ / ‖b‖ */
+export function relL2(a: Float32Array, b: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = a[i] - b[i];
+    num += d * d;
+    den += b[i] * b[i];
+  }
+  return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
+}
+
+/** Compares tensors and returns the lines of a report plus the names that failed. */
+export function compareTensors(
+  pairs: Array<{ name: string; got: Float32Array; want: Float32Array }>,
+  tol: number,
+  metric: 'abs' | 'relL2',
+): { report: string; failed: string[] } {
+  const lines: string[] = [];
+  const failed: string[] = [];
+  for (const { name, got, want } of pairs) {
+    if (got.length !== want.length) {
+      lines.push(`${name} FAIL, size ${got.length} vs ${want.length}`);
+      failed.push(name);
+      continue;
+    }
+    const md = maxAbsDiff(got, want);
+    const err = metric === 'abs' ? md : relL2(got, want);
+    const ok = err <= tol && Number.isFinite(err);
+    if (!ok) failed.push(name);
+    lines.push(`${name} ${ok ? 'OK' : 'NOT OK'}, maxdiff = ${md.toExponential(3)}${metric === 'relL2' ? `, rel L2 = ${err.toExponential(3)}` : ''}`);
+  }
+  return { report: lines.join('\n'), failed };
+}
