@@ -103,40 +103,43 @@ export function buildHeader(specs: TensorSpec[], metadata: Record<string, string
   return { bytes, offsets };
 }
 
+/** The typed-array kind of `data`, by tag (works across realms, e.g. arrays posted from workers). */
+function kindOf(data: TensorData): string {
+  return (data as unknown as { [Symbol.toStringTag]: string })[Symbol.toStringTag];
+}
+
 /** Encodes `data` (elements of a `dtype` tensor) to little-endian bytes. */
 export function encodeData(dtype: Dtype, data: TensorData, tensor?: string): Uint8Array {
   const asBytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-  if (data instanceof Uint8Array && dtype !== 'U8' && dtype !== 'BOOL') return data; // raw bytes
-  const bad = () => new SilError('INVALID_DATA', `cannot write ${data.constructor.name} as ${dtype}`, { tensor });
+  const kind = kindOf(data);
+  if (kind === 'Uint8Array' && dtype !== 'U8' && dtype !== 'BOOL') return data as Uint8Array; // raw bytes
+  const floats = (): Float32Array | null =>
+    kind === 'Float32Array' ? (data as Float32Array) : kind === 'Float64Array' ? Float32Array.from(data as Float64Array) : null;
+  const want: Partial<Record<Dtype, string[]>> = {
+    U8: ['Uint8Array', 'Int8Array'], BOOL: ['Uint8Array', 'Int8Array'], I8: ['Int8Array'], I16: ['Int16Array'], U16: ['Uint16Array'],
+    I32: ['Int32Array'], U32: ['Uint32Array'], I64: ['BigInt64Array'], U64: ['BigUint64Array'],
+  };
   switch (dtype) {
-    case 'F32':
-      if (data instanceof Float32Array) return asBytes(data);
-      if (data instanceof Float64Array) return asBytes(Float32Array.from(data));
-      throw bad();
+    case 'F32': {
+      const f = floats();
+      if (f) return asBytes(f);
+      break;
+    }
     case 'BF16':
     case 'F16': {
-      if (data instanceof Uint16Array) return asBytes(data); // already encoded halves
-      const f = data instanceof Float32Array ? data : data instanceof Float64Array ? Float32Array.from(data) : null;
-      if (!f) throw bad();
-      return asBytes(dtype === 'BF16' ? encodeBf16(f) : encodeF16(f));
+      if (kind === 'Uint16Array') return asBytes(data); // already encoded halves
+      const f = floats();
+      if (f) return asBytes(dtype === 'BF16' ? encodeBf16(f) : encodeF16(f));
+      break;
     }
     case 'F64':
-      if (data instanceof Float64Array) return asBytes(data);
-      if (data instanceof Float32Array) return asBytes(Float64Array.from(data));
-      throw bad();
-    case 'U8':
-    case 'BOOL':
-      if (data instanceof Uint8Array) return data;
-      if (data instanceof Int8Array) return asBytes(data);
-      throw bad();
-    case 'I8': if (data instanceof Int8Array) return asBytes(data); throw bad();
-    case 'I16': if (data instanceof Int16Array) return asBytes(data); throw bad();
-    case 'U16': if (data instanceof Uint16Array) return asBytes(data); throw bad();
-    case 'I32': if (data instanceof Int32Array) return asBytes(data); throw bad();
-    case 'U32': if (data instanceof Uint32Array) return asBytes(data); throw bad();
-    case 'I64': if (data instanceof BigInt64Array) return asBytes(data); throw bad();
-    case 'U64': if (data instanceof BigUint64Array) return asBytes(data); throw bad();
+      if (kind === 'Float64Array') return asBytes(data);
+      if (kind === 'Float32Array') return asBytes(Float64Array.from(data as Float32Array));
+      break;
+    default:
+      if (want[dtype]?.includes(kind)) return asBytes(data);
   }
+  throw new SilError('INVALID_DATA', `cannot write ${kind} as ${dtype}`, { tensor });
 }
 
 interface Slot {
