@@ -32,3 +32,4 @@ export * from './names';
 export * from './norm';
 export * from './rope';
 export * from './weights';
+export * from './parallel';

@@ -1,0 +1,55 @@
+/**
+ * Worker-thread side of data-parallel gradients (see parallel.ts). Each worker owns one TF.js
+ * backend instance (wasm by default) and a full copy of the model, loaded from the checkpoint
+ * folder given in `workerData`. Messages: `{ id, batch, denominator }` → `{ id, loss, count, names,
+ * grads }` (grads transferred, not copied), or `{ id, error }`.
+ * Runs from compiled JS (dist/model/worker.js).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { Checkpoint } from '../io/checkpoint';
+import { isSilError } from '../errors';
+import { BackendName, useBackend } from './backend';
+import type { Batch } from './batch';
+import { CausalLM } from './model';
+
+interface Job {
+  id: number;
+  batch: Batch;
+  denominator: number;
+}
+
+async function main(): Promise<void> {
+  const { modelDir, backend } = workerData as { modelDir: string; backend: BackendName };
+  let model: CausalLM;
+  try {
+    await useBackend(backend);
+    const ckpt = Checkpoint.open(modelDir);
+    model = CausalLM.fromCheckpoint(ckpt);
+    ckpt.close();
+    parentPort!.postMessage({ ready: true });
+  } catch (e) {
+    parentPort!.postMessage({ ready: false, error: describe(e) });
+    return;
+  }
+  parentPort!.on('message', (job: Job | 'close') => {
+    if (job === 'close') {
+      model.dispose();
+      parentPort!.close();
+      return;
+    }
+    try {
+      const r = model.lossAndGrads(job.batch, job.denominator);
+      const names = [...r.grads.keys()];
+      const grads = names.map((n) => r.grads.get(n)!);
+      parentPort!.postMessage({ id: job.id, loss: r.loss, count: r.count, names, grads }, grads.map((g) => g.buffer as ArrayBuffer));
+    } catch (e) {
+      parentPort!.postMessage({ id: job.id, error: describe(e) });
+    }
+  });
+}
+
+function describe(e: unknown): { message: string; code?: string } {
+  return isSilError(e) ? { message: e.message, code: e.code } : { message: (e as Error)?.stack ?? String(e) };
+}
+
+void main();
