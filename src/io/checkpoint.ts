@@ -104,6 +104,11 @@ export class Checkpoint {
         if (!index || typeof index.weight_map !== 'object' || index.weight_map === null) {
           throw new SilError('INVALID_INDEX', 'index has no weight_map object', { file: indexPath });
         }
+        for (const [name, shard] of Object.entries(index.weight_map)) {
+          if (typeof shard !== 'string' || shard !== path.basename(shard) || shard === '..' || shard === '.') {
+            throw new SilError('INVALID_INDEX', `shard ${JSON.stringify(shard)} is not a file name inside the folder`, { file: indexPath, tensor: name });
+          }
+        }
         const shards = [...new Set(Object.values(index.weight_map))].sort();
         for (const s of shards) {
           const p = path.join(dir, s);
