@@ -26,7 +26,8 @@ export type SilErrorCode =
   | 'INVALID_ARGUMENT'
   | 'INVALID_DATA'
   | 'OUTPUT_EXISTS'
-  | 'BACKEND_UNAVAILABLE';
+  | 'BACKEND_UNAVAILABLE'
+  | 'FONT_NOT_FOUND';
 
 export class SilError extends Error {
   readonly code: SilErrorCode;
