@@ -1,0 +1,78 @@
+/**
+ * The fast pieces against their references, and the layer-wise backward (what streaming uses)
+ * against the whole-tape gradients.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Checkpoint } from '../../src/io/checkpoint';
+import { useBackend } from '../../src/model/backend';
+import { embed, embeddingGrad } from '../../src/model/embedding';
+import { decoderLayer, decoderLayerVJP } from '../../src/model/layer';
+import { linear, linearReference } from '../../src/model/linear';
+import { crossEntropy } from '../../src/model/loss';
+import { CausalLM, disposeContext, head, headWeightName, makeContext } from '../../src/model/model';
+import { EMBED, FINAL_NORM } from '../../src/model/names';
+import { compareTensors, goldenDirs, loadGolden } from './parity-helpers';
+
+beforeAll(async () => {
+  await useBackend('wasm');
+});
+
+describe('linear', () => {
+  it('equals x·Wᵀ + b with TF.js’s own matMul, in value and in both gradients', () => {
+    tf.tidy(() => {
+      const x = tf.randomNormal([7, 5]);
+      const w = tf.randomNormal([3, 5]);
+      const b = tf.randomNormal([3]);
+      const p = { w, wt: tf.transpose(w), b };
+      const loss = (f: typeof linear) => (xx: tf.Tensor, ww: tf.Tensor) => tf.sum(tf.sin(f(xx, { ...p, w: ww })));
+      const [fx, fw] = tf.grads(loss(linear))([x, w]);
+      const [rx, rw] = tf.grads(loss(linearReference))([x, w]);
+      expect(tf.max(tf.abs(tf.sub(linear(x, p), linearReference(x, p)))).dataSync()[0]).toBeLessThan(1e-5);
+      expect(tf.max(tf.abs(tf.sub(fx, rx))).dataSync()[0]).toBeLessThan(1e-5);
+      expect(tf.max(tf.abs(tf.sub(fw, rw))).dataSync()[0]).toBeLessThan(1e-5);
+    });
+  });
+});
+
+describe('layer-wise backward', () => {
+  it.each([0, 1])('chains head, decoder-layer and embedding VJPs into the whole-tape gradients (fixture %i)', (k) => {
+    const g = loadGolden(goldenDirs().shared[k]);
+    const ckpt = Checkpoint.open(g.model);
+    const model = CausalLM.fromCheckpoint(ckpt);
+    const cfg = model.cfg;
+    const w = model.weights;
+    try {
+      const whole = model.lossAndGrads(g.json);
+      const pb = model.prepare(g.json);
+      const ctx = makeContext(cfg, pb);
+      const layerwise = new Map<string, Float32Array>();
+      // forward, keeping only the hidden states at layer boundaries
+      const hs: tf.Tensor[] = [embed(w.get(EMBED), pb.ids)];
+      for (let i = 0; i < cfg.numLayers; i++) hs.push(tf.tidy(() => decoderLayer(hs[i], i, w, cfg, ctx)));
+      // head VJP
+      const hn = headWeightName(cfg);
+      const [dh, dNorm, dHead] = tf.grads((h: tf.Tensor, n: tf.Tensor, wh: tf.Tensor) =>
+        crossEntropy(head(h, { get: (x) => (x === FINAL_NORM ? n : x === hn ? wh : w.get(x)), getT: (x) => w.getT(x) }, cfg), pb.targets, pb.count),
+      )([hs[cfg.numLayers], w.get(FINAL_NORM), w.get(hn)]);
+      layerwise.set(FINAL_NORM, dNorm.dataSync() as Float32Array);
+      layerwise.set(hn, new Float32Array(dHead.dataSync()));
+      let dy = dh;
+      for (let i = cfg.numLayers - 1; i >= 0; i--) {
+        const r = decoderLayerVJP(hs[i], dy, i, w, cfg, ctx);
+        for (const [n, t] of r.grads) layerwise.set(n, t.dataSync() as Float32Array);
+        tf.dispose([...r.grads.values(), dy]);
+        dy = r.dh;
+      }
+      const dE = embeddingGrad(dy.dataSync() as Float32Array, pb.ids, cfg.vocabSize, cfg.hiddenSize, cfg.tieWordEmbeddings ? layerwise.get(EMBED) : undefined);
+      layerwise.set(EMBED, dE);
+      tf.dispose([...hs, dy, dNorm, dHead]);
+      disposeContext(ctx);
+      const cmp = compareTensors([...whole.grads].map(([name, want]) => ({ name, got: layerwise.get(name)!, want })), 1e-5, 'relL2');
+      if (cmp.failed.length > 0) throw new Error(cmp.report);
+    } finally {
+      model.dispose();
+      ckpt.close();
+      g.tensors.close();
+    }
+  });
+});
