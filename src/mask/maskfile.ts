@@ -1,0 +1,146 @@
+/**
+ * Mask files: safetensors with one tensor per checkpoint tensor, same names, in the checkpoint's
+ * order. Two encodings (docs/run-folder.md):
+ * - U8: dtype U8, the tensor's own shape, values 0/1; `__metadata__ = {format: "pt"}` so
+ *   `safetensors.torch.load_file` gives uint8 tensors ready for `mask.bool()`.
+ * - bitpack: dtype U8, shape [⌈n/8⌉], `__metadata__ = {format: "bitpack", bitorder: "little",
+ *   shape: JSON {name: [dims]}}` (see bitpack.ts).
+ * Reading accepts both (and BOOL) and always hands back unpacked 0/1 U8 data; values other than
+ * 0/1 are rejected with the file and tensor named. This is the mask format's only IO.
+ */
+import { SilError } from '../errors';
+import { SafetensorsFile } from '../io/safetensors';
+import { SafetensorsWriter, TensorSpec } from '../io/writer';
+import { packBits, packedLength, unpackBits } from './bitpack';
+import { checkBinary, Mask, MaskTensor, numelOf } from './mask';
+
+export type MaskEncoding = 'u8' | 'bitpack';
+
+/** An open mask file: shapes from the header, tensors read (and unpacked) on demand. */
+export class MaskFile {
+  readonly encoding: MaskEncoding;
+  private readonly shapes = new Map<string, number[]>();
+
+  private constructor(readonly file: SafetensorsFile) {
+    const meta = file.metadata;
+    this.encoding = meta.format === 'bitpack' ? 'bitpack' : 'u8';
+    let packedShapes: Record<string, number[]> = {};
+    if (this.encoding === 'bitpack') {
+      try {
+        packedShapes = JSON.parse(meta.shape ?? 'null') as Record<string, number[]>;
+        if (!packedShapes || typeof packedShapes !== 'object') throw new Error('not an object');
+      } catch (e) {
+        throw new SilError('MASK_MISMATCH', `bitpacked mask without a readable __metadata__.shape (${(e as Error).message})`, { file: file.path });
+      }
+    }
+    for (const [name, info] of file.tensors) {
+      if (info.dtype !== 'U8' && info.dtype !== 'BOOL') {
+        throw new SilError('MASK_MISMATCH', `mask tensors must be U8 or BOOL, found ${info.dtype}`, { file: file.path, tensor: name });
+      }
+      if (this.encoding === 'bitpack') {
+        const shape = packedShapes[name];
+        if (!Array.isArray(shape)) throw new SilError('MASK_MISMATCH', 'bitpacked tensor has no shape in __metadata__.shape', { file: file.path, tensor: name });
+        if (info.numel !== packedLength(numelOf(shape))) {
+          throw new SilError('MASK_MISMATCH', `${info.numel} packed bytes cannot hold shape [${shape.join(', ')}]`, { file: file.path, tensor: name });
+        }
+        this.shapes.set(name, shape);
+      } else {
+        this.shapes.set(name, info.shape);
+      }
+    }
+  }
+
+  static open(path: string): MaskFile {
+    return new MaskFile(SafetensorsFile.open(path));
+  }
+
+  get path(): string {
+    return this.file.path;
+  }
+
+  names(): string[] {
+    return [...this.shapes.keys()];
+  }
+
+  has(name: string): boolean {
+    return this.shapes.has(name);
+  }
+
+  shape(name: string): number[] {
+    const s = this.shapes.get(name);
+    if (!s) throw new SilError('TENSOR_NOT_FOUND', 'the mask has no such tensor', { file: this.path, tensor: name });
+    return s;
+  }
+
+  /** The tensor's 0/1 values, unpacked, checked. */
+  read(name: string): Uint8Array {
+    const shape = this.shape(name);
+    const raw = this.file.readBytes(name);
+    const data = this.encoding === 'bitpack' ? unpackBits(raw, numelOf(shape)) : raw;
+    checkBinary({ name, shape, data }, this.path);
+    return data;
+  }
+
+  readAll(): Mask {
+    return { tensors: this.names().map((name) => ({ name, shape: this.shape(name), data: this.read(name) })) };
+  }
+
+  close(): void {
+    this.file.close();
+  }
+}
+
+export function readMask(path: string): Mask {
+  const f = MaskFile.open(path);
+  try {
+    return f.readAll();
+  } finally {
+    f.close();
+  }
+}
+
+/** Streams a mask file: declare every tensor's name and shape, then `write` each tensor's 0/1 data once. */
+export class MaskWriter {
+  private readonly w: SafetensorsWriter;
+  private readonly shapes = new Map<string, number[]>();
+
+  constructor(path: string, tensors: ReadonlyArray<{ name: string; shape: number[] }>, readonly encoding: MaskEncoding = 'u8', metadata: Record<string, string> = {}) {
+    const specs: TensorSpec[] = tensors.map(({ name, shape }) => ({ name, dtype: 'U8', shape: encoding === 'bitpack' ? [packedLength(numelOf(shape))] : [...shape] }));
+    for (const t of tensors) this.shapes.set(t.name, [...t.shape]);
+    const meta: Record<string, string> = encoding === 'bitpack'
+      ? { ...metadata, format: 'bitpack', bitorder: 'little', shape: JSON.stringify(Object.fromEntries(this.shapes)) }
+      : { ...metadata, format: 'pt' };
+    this.w = SafetensorsWriter.create(path, specs, meta);
+  }
+
+  write(name: string, data: Uint8Array): void {
+    const shape = this.shapes.get(name);
+    if (!shape) throw new SilError('TENSOR_NOT_FOUND', 'tensor was not declared for this mask', { file: this.w.file, tensor: name });
+    if (data.length !== numelOf(shape)) {
+      throw new SilError('MASK_MISMATCH', `${data.length} mask entries for shape [${shape.join(', ')}]`, { file: this.w.file, tensor: name });
+    }
+    checkBinary({ name, shape, data }, this.w.file);
+    this.w.write(name, this.encoding === 'bitpack' ? packBits(data) : data);
+  }
+
+  close(): void {
+    this.w.close();
+  }
+
+  abort(): void {
+    this.w.abort();
+  }
+}
+
+export function writeMask(path: string, mask: Mask, encoding: MaskEncoding = 'u8', metadata: Record<string, string> = {}): void {
+  const w = new MaskWriter(path, mask.tensors, encoding, metadata);
+  try {
+    for (const t of mask.tensors) w.write(t.name, t.data);
+    w.close();
+  } catch (e) {
+    w.abort();
+    throw e;
+  }
+}
+
+export type { MaskTensor };
