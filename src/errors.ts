@@ -27,6 +27,7 @@ export type SilErrorCode =
   | 'INVALID_DATA'
   | 'OUTPUT_EXISTS'
   | 'BACKEND_UNAVAILABLE'
+  | 'MASK_MISMATCH'
   | 'FONT_NOT_FOUND';
 
 export class SilError extends Error {
