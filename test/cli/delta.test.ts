@@ -109,4 +109,19 @@ describe('sil delta', () => {
     for (const flag of ['--base', '--attacked', '--out', '--save-abs-delta', '--json', '--threads', '--max-shard-size']) expect(h.stdout).toContain(flag);
     expect(fs.readdirSync(tmp)).toEqual([]);
   });
+
+  it('runs on the shipped weights/tiny pair, which scripts/make-tiny.js reproduces byte for byte', () => {
+    const regen = spawnSync(process.execPath, [path.resolve(__dirname, '../../scripts/make-tiny.js'), '--out', path.join(tmp, 'tiny')], { encoding: 'utf8' });
+    expect(regen.status).toBe(0);
+    const shipped = path.resolve(__dirname, '../../weights/tiny');
+    for (const f of ['base/model.safetensors', 'attacked/model.safetensors', 'base/config.json']) {
+      expect(fs.readFileSync(path.join(tmp, 'tiny', f)).equals(fs.readFileSync(path.join(shipped, f)))).toBe(true);
+    }
+    expect(fs.statSync(path.join(shipped, 'base/model.safetensors')).size + fs.statSync(path.join(shipped, 'attacked/model.safetensors')).size).toBeLessThan(1 << 20);
+    const r = sil('delta', '--base', path.join(shipped, 'base'), '--attacked', path.join(shipped, 'attacked'), '--out', path.join(tmp, 'run'), '--json');
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s.top_layers[0].layer).toBe(1);
+    expect(s.top_kinds.map((k: { kind: string }) => k.kind)).not.toContain('input_norm');
+  });
 });
