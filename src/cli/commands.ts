@@ -1,11 +1,13 @@
 /** Every command's register function; each lives in its own module. */
 import type { Command } from 'commander';
 import { registerDelta } from './delta';
+import { registerGrad } from './grad';
 import { registerReport } from './report';
 
 export type RegisterCommand = (program: Command) => void;
 
 export const COMMANDS: RegisterCommand[] = [
   registerDelta,
+  registerGrad,
   registerReport,
 ];
