@@ -1,0 +1,230 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Resvg } from '@resvg/resvg-js';
+import { loadRun } from '../../src/report/run';
+import { loadD3, type D3 } from '../../src/report/d3';
+import { deltaHeatmapData, heatmapSvg, scoreMassHeatmapData, selectedFractionHeatmapData, heatmapCsv } from '../../src/report/figures/heatmap';
+import { matrixSvg, matrixTex, sirMatrixData, violationMatrixData, matrixCsv } from '../../src/report/figures/matrix';
+import { kSweepData, kSweepSvg } from '../../src/report/figures/ksweep';
+import { stackedData, stackedSvg } from '../../src/report/figures/stacked';
+import { topRegions, regionsTex } from '../../src/report/tables';
+import { outlineText, toPng } from '../../src/report/render';
+import { parseCsv } from '../../src/report/csv';
+import { writeSyntheticRun, LAYER_KINDS, OUTSIDE_KINDS } from './synthetic-run';
+import { count, readPlainCsv, tmpDir, xmlBalanced } from './helpers';
+
+const LANGS = ['en', 'it', 'zh', 'hi'];
+const N_LAYERS = 5;
+let dir: string;
+let d3: D3;
+
+beforeAll(async () => {
+  dir = tmpDir('figures');
+  writeSyntheticRun(dir, { langs: LANGS, layers: N_LAYERS });
+  d3 = await loadD3();
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const csv = (rel: string) => readPlainCsv(path.join(dir, rel));
+
+describe('figure data', () => {
+  it('the ‖Δ‖ heatmap holds delta/layers.csv l2 in every layer × kind cell, non-layer tensors listed apart', () => {
+    const d = deltaHeatmapData(loadRun(dir).deltaLayers!);
+    expect(d.layers).toEqual([0, 1, 2, 3, 4]);
+    expect(d.kinds).toEqual(['q', 'k', 'v', 'o', 'gate', 'up', 'down', 'input_norm', 'post_attn_norm']);
+    const rows = csv('delta/layers.csv');
+    for (const r of rows) {
+      const v = Number(r.l2);
+      if (r.layer === '') expect(d.panels[0].outside.find((o) => o.kind === r.kind)!.value).toBeCloseTo(v, 12);
+      else expect(d.panels[0].values[d.layers.indexOf(Number(r.layer))][d.kinds.indexOf(r.kind)]).toBeCloseTo(v, 12);
+    }
+    expect(d.panels[0].outside.map((o) => o.kind)).toEqual(OUTSIDE_KINDS.map((k) => k.kind));
+  });
+
+  it('score mass and selected fraction heatmaps have one panel per language, in the manifest order, with layers.csv numbers', () => {
+    const run = loadRun(dir);
+    const mass = scoreMassHeatmapData(run.layers!, run.manifest!.languages, 'sil');
+    const frac = selectedFractionHeatmapData(run.layers!, run.manifest!.languages);
+    expect(mass.panels.map((p) => p.label)).toEqual(LANGS);
+    expect(frac.panels.map((p) => p.label)).toEqual(LANGS);
+    const rows = csv('layers.csv');
+    expect(rows.length).toBe(LANGS.length * (N_LAYERS * LAYER_KINDS.length + OUTSIDE_KINDS.length));
+    for (const r of rows) {
+      const p = LANGS.indexOf(r.lang);
+      if (r.layer === '') continue;
+      const i = Number(r.layer);
+      const j = mass.kinds.indexOf(r.kind);
+      expect(mass.panels[p].values[i][j]).toBeCloseTo(Number(r.score_mass), 12);
+      expect(frac.panels[p].values[i][j]).toBeCloseTo(Number(r.selected) / Number(r.numel), 12);
+      expect(frac.panels[p].values[i][j]).toBeCloseTo(Number(r.selected_fraction), 6);
+    }
+  });
+
+  it('the heatmap CSV lists every cell once with its value', () => {
+    const run = loadRun(dir);
+    const d = scoreMassHeatmapData(run.layers!, run.manifest!.languages);
+    const t = parseCsv(heatmapCsv(d));
+    expect(t.header).toEqual(['panel', 'layer', 'kind', 'value']);
+    expect(t.rows.length).toBe(run.layers!.length);
+    const src = run.layers!.find((r) => r.lang === 'zh' && r.layer === 3 && r.kind === 'down')!;
+    expect(Number(t.rows.find((r) => r.panel === 'zh' && r.layer === '3' && r.kind === 'down')!.value)).toBe(src.score_mass);
+  });
+
+  it('the SIR matrix takes overlap.csv sir for every language pair, with benign and random as extra columns', () => {
+    const run = loadRun(dir);
+    const d = sirMatrixData(run.overlap!, run.manifest!.languages);
+    expect(d.rows).toEqual(LANGS);
+    expect(d.cols).toEqual([...LANGS, 'benign', 'random']);
+    const rows = csv('overlap.csv');
+    for (const r of rows) {
+      const i = d.rows.indexOf(r.a);
+      const j = d.cols.indexOf(r.b);
+      if (i < 0 || j < 0) continue;
+      expect(d.values[i][j]).toBe(Number(r.sir));
+    }
+    for (let i = 0; i < LANGS.length; i++) expect(d.values[i][i]).toBe(1);
+    expect(parseCsv(matrixCsv(d)).rows.map((r) => r['mask a'])).toEqual(LANGS);
+  });
+
+  it('the violation matrix puts the base model (ft_lang none) first and takes violation_rate per ft × eval language', () => {
+    const run = loadRun(dir);
+    const d = violationMatrixData(run.violations!, run.manifest!.languages);
+    expect(d.rows).toEqual(['none', ...LANGS]);
+    expect(d.cols).toEqual(LANGS);
+    for (const r of csv('eval/violations.csv')) expect(d.values[d.rows.indexOf(r.ft_lang)][d.cols.indexOf(r.eval_lang)]).toBe(Number(r.violation_rate));
+  });
+
+  it('the violation matrix pools several models of one fine-tuning language as Σviolations / Σn', () => {
+    const d = violationMatrixData([
+      { model: 'a', ft_lang: 'en', eval_lang: 'it', n: 10, violations: 5, violation_rate: 0.5 },
+      { model: 'b', ft_lang: 'en', eval_lang: 'it', n: 30, violations: 3, violation_rate: 0.1 },
+    ]);
+    expect(d.values).toEqual([[8 / 40]]);
+  });
+
+  it('the k sweep has one series per method and evaluation language, sorted by k, sil first and random last', () => {
+    const run = loadRun(dir);
+    const d = kSweepData(run.kSweep!, run.manifest!.languages);
+    expect(d.methods).toEqual(['sil', 'snip', 'weightdiff', 'wanda', 'random']);
+    expect(d.panels.map((p) => p.lang)).toEqual(LANGS);
+    for (const r of csv('eval/k_sweep.csv')) {
+      const s = d.panels.find((p) => p.lang === r.eval_lang)!.series.find((x) => x.method === r.method)!;
+      expect(s.points.find((p) => p.k === Number(r.k))!.rate).toBe(Number(r.violation_rate));
+    }
+    for (const p of d.panels) for (const s of p.series) expect(s.points.map((x) => x.k)).toEqual([...s.points.map((x) => x.k)].sort((a, b) => a - b));
+  });
+
+  it('stacked bar segments are selected(layer, kind) / numel(layer) and sum to the layer’s selected fraction', () => {
+    const run = loadRun(dir);
+    const d = stackedData(run.layers!, run.manifest!.languages);
+    const rows = csv('layers.csv').filter((r) => r.lang === 'it' && r.layer === '2');
+    const numel = rows.reduce((s, r) => s + Number(r.numel), 0);
+    const selected = rows.reduce((s, r) => s + Number(r.selected), 0);
+    const seg = d.panels[1].segments[2];
+    expect(seg.reduce((a, b) => a + b, 0)).toBeCloseTo(selected / numel, 12);
+    expect(seg[d.kinds.indexOf('gate')]).toBeCloseTo(Number(rows.find((r) => r.kind === 'gate')!.selected) / numel, 12);
+  });
+
+  it('top regions keep regions.csv ranks, the first N of each language', () => {
+    const run = loadRun(dir);
+    const top = topRegions(run.regions!, 3, run.manifest!.languages);
+    expect(top.map((r) => r.lang)).toEqual(LANGS.flatMap((l) => [l, l, l]));
+    expect(top.map((r) => r.rank)).toEqual(LANGS.flatMap(() => [1, 2, 3]));
+    const first = csv('regions.csv').find((r) => r.lang === 'hi' && r.rank === '1')!;
+    const mine = top.find((r) => r.lang === 'hi' && r.rank === 1)!;
+    expect(mine.tensor).toBe(first.tensor);
+    expect(mine.score_mass).toBe(Number(first.score_mass));
+    const tex = regionsTex(top);
+    expect(count(tex, /\\\\$/m)).toBe(top.length + 1);
+  });
+});
+
+describe('figure SVG', () => {
+  const builders = (): Array<[string, string, number]> => {
+    const run = loadRun(dir);
+    const mass = scoreMassHeatmapData(run.layers!, run.manifest!.languages);
+    const delta = deltaHeatmapData(run.deltaLayers!);
+    const sir = sirMatrixData(run.overlap!, run.manifest!.languages);
+    const viol = violationMatrixData(run.violations!, run.manifest!.languages);
+    const nonNull = (vs: Array<Array<number | null>>) => vs.flat().filter((v) => v !== null).length;
+    return [
+      ['score-mass', heatmapSvg(mass, d3), LANGS.length * N_LAYERS * LAYER_KINDS.length],
+      ['delta-l2', heatmapSvg(delta, d3), N_LAYERS * LAYER_KINDS.length],
+      ['sir-matrix', matrixSvg(sir, d3), nonNull(sir.values)],
+      ['violation-matrix', matrixSvg(viol, d3), nonNull(viol.values)],
+    ];
+  };
+
+  it('heatmaps and matrices draw one cell per value, are well-formed XML and parse in resvg', () => {
+    for (const [id, svg, cells] of builders()) {
+      expect([id, count(svg, /<rect class="cell"/g)]).toEqual([id, cells]);
+      expect(xmlBalanced(svg)).toBe(true);
+      expect(() => new Resvg(svg)).not.toThrow();
+    }
+  });
+
+  it('matrices print each value in its cell', () => {
+    const run = loadRun(dir);
+    const sir = sirMatrixData(run.overlap!, run.manifest!.languages);
+    const svg = matrixSvg(sir, d3);
+    const printed = [...svg.matchAll(/class="value">([^<]*)</g)].map((m) => m[1]);
+    expect(printed).toEqual(sir.values.flat().filter((v): v is number => v !== null).map((v) => v.toFixed(2)));
+  });
+
+  it('the heatmap has a labelled panel per language, layer numbers, kind names and a colorbar with units', () => {
+    const run = loadRun(dir);
+    const svg = heatmapSvg(selectedFractionHeatmapData(run.layers!, run.manifest!.languages), d3);
+    expect(count(svg, /<g class="panel"/g)).toBe(LANGS.length);
+    for (const l of LANGS) expect(svg).toContain(`>${l}</text>`);
+    for (const k of LAYER_KINDS) expect(svg).toContain(`>${k.kind}</text>`);
+    expect(svg).toContain('>4</text>');
+    expect(count(svg, /<g class="colorbar">/g)).toBe(1);
+    expect(svg).toContain('selected fraction (selected / parameters in the cell)');
+  });
+
+  it('the k sweep draws one line per method and language and a marker per point, on a log k axis', () => {
+    const run = loadRun(dir);
+    const d = kSweepData(run.kSweep!, run.manifest!.languages);
+    const svg = kSweepSvg(d, d3);
+    expect(count(svg, /<path class="series"/g)).toBe(5 * LANGS.length);
+    expect(svg).toContain('log scale');
+    // points at k = 0.001, 0.01, 0.05, 0.1: the two decades are equally wide on the axis
+    const first = /<path class="series" d="([^"]*)"/.exec(svg)![1];
+    const xs = [...first.matchAll(/[ML]([\d.]+) /g)].map((m) => Number(m[1]));
+    expect(d.panels[0].series[0].points.map((p) => p.k).slice(0, 4)).toEqual([0.001, 0.01, 0.05, 0.1]);
+    expect(xs[1] - xs[0]).toBeCloseTo(xs[3] - xs[1], 1);
+    expect(xs[2] - xs[1]).toBeCloseTo((xs[1] - xs[0]) * Math.log10(5), 1);
+    expect(xmlBalanced(svg)).toBe(true);
+  });
+
+  it('the stacked bars draw one segment per non-zero layer × kind share', () => {
+    const run = loadRun(dir);
+    const d = stackedData(run.layers!, run.manifest!.languages);
+    const svg = stackedSvg(d, d3);
+    expect(count(svg, /<rect class="segment"/g)).toBe(d.panels.flatMap((p) => p.segments.flat()).filter((v) => v > 0).length);
+  });
+
+  it('outlined SVG has no text left, keeps the size, and the PNG is twice as large in each direction', () => {
+    const run = loadRun(dir);
+    const svg = matrixSvg(sirMatrixData(run.overlap!, run.manifest!.languages), d3);
+    const out = outlineText(svg);
+    expect(out).not.toMatch(/<text/);
+    expect(xmlBalanced(out)).toBe(true);
+    const w = Number(/width="(\d+)"/.exec(svg)![1]);
+    const h = Number(/height="(\d+)"/.exec(svg)![1]);
+    expect(out).toContain(`width="${w}" height="${h}"`);
+    const png = toPng(svg);
+    expect(png.readUInt32BE(16)).toBe(2 * w);
+    expect(png.readUInt32BE(20)).toBe(2 * h);
+  });
+
+  it('the LaTeX tabular has a header, one row per language and the printed values', () => {
+    const run = loadRun(dir);
+    const d = sirMatrixData(run.overlap!, run.manifest!.languages);
+    const tex = matrixTex(d);
+    expect(tex).toContain(`\\begin{tabular}{l${'r'.repeat(LANGS.length + 2)}}`);
+    const body = tex.split('\n').filter((l) => LANGS.some((x) => l.startsWith(`${x} &`)));
+    expect(body.length).toBe(LANGS.length);
+    expect(body[0].split(' & ').slice(1).map((c) => c.replace(' \\\\', ''))).toEqual(d.values[0].map((v) => v!.toFixed(2)));
+  });
+});

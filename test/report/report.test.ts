@@ -1,0 +1,139 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { writeReport } from '../../src/report';
+import { main } from '../../src/cli/main';
+import { parseCsv } from '../../src/report/csv';
+import { writeSyntheticRun } from './synthetic-run';
+import { count, tmpDir } from './helpers';
+import { HF_TINY } from '../helpers/fixtures';
+
+const FIGURE_IDS = ['delta-l2', 'score-mass', 'selected-fraction', 'selected-by-layer', 'sir-matrix', 'violation-matrix', 'k-sweep'];
+
+async function runCli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const so = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => (out.push(String(s)), true));
+  const se = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => (err.push(String(s)), true));
+  try {
+    const code = await main(['node', 'sil', ...args]);
+    return { code, out: out.join(''), err: err.join('') };
+  } finally {
+    so.mockRestore();
+    se.mockRestore();
+  }
+}
+
+describe('sil report', () => {
+  let root: string;
+  beforeAll(() => (root = tmpDir('report')));
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it('a complete run folder gives every figure as SVG, PNG and CSV, LaTeX for the matrices and one self-contained report.html', async () => {
+    const run = path.join(root, 'full');
+    writeSyntheticRun(run);
+    const r = await writeReport(run);
+    expect(r.outDir).toBe(path.join(run, 'report'));
+    expect(r.figures.map((f) => f.id)).toEqual(FIGURE_IDS);
+    expect(r.skipped).toEqual([]);
+    const files = fs.readdirSync(r.outDir).sort();
+    const expected = [
+      ...FIGURE_IDS.flatMap((id) => [`${id}.svg`, `${id}.png`, `${id}.csv`]),
+      'sir-matrix.tex',
+      'violation-matrix.tex',
+      'top-regions.csv',
+      'top-regions.tex',
+      'report.html',
+    ].sort();
+    expect(files).toEqual(expected);
+    const html = fs.readFileSync(path.join(r.outDir, 'report.html'), 'utf8');
+    expect(count(html, /<svg id="[^"]+" class="sil-figure"/g)).toBe(FIGURE_IDS.length);
+    expect(html).not.toMatch(/<text[\s>]/);
+    expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
+    expect(html).not.toMatch(/<script|@import|url\((?!#)/);
+    expect(html).toContain('header sha256');
+    expect(html).toContain('id="top-regions-table"');
+    expect(html).not.toContain('Missing from this run');
+    // the PNG is a PNG
+    expect(fs.readFileSync(path.join(r.outDir, 'sir-matrix.png')).subarray(1, 4).toString()).toBe('PNG');
+    // the regions CSV has 10 rows per language
+    expect(parseCsv(fs.readFileSync(path.join(r.outDir, 'top-regions.csv'), 'utf8')).rows.length).toBe(40);
+  });
+
+  it('a run folder with only locate files renders what it can and says in stdout and in the HTML what is missing', async () => {
+    const run = path.join(root, 'partial');
+    writeSyntheticRun(run, { withEval: false, omit: ['delta/layers.csv', 'overlap.csv', 'manifest.json'] });
+    const out = path.join(root, 'partial-out');
+    const { code, out: stdout } = await runCli(['report', run, '--out', out]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/missing from .*: manifest\.json, delta\/layers\.csv, overlap\.csv, eval\/violations\.csv, eval\/k_sweep\.csv/);
+    expect(stdout).toContain('not drawn: SIR between languages, with benign and random baselines (needs overlap.csv)');
+    expect(stdout).toContain('not drawn: Violation rate versus k (needs eval/k_sweep.csv)');
+    const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
+    expect(html).toContain('Missing from this run');
+    for (const f of ['delta/layers.csv', 'overlap.csv', 'eval/violations.csv', 'eval/k_sweep.csv', 'manifest.json']) expect(html).toContain(`<code>${f}</code>`);
+    expect(count(html, /class="sil-figure"/g)).toBe(3);
+    expect(fs.readdirSync(out).filter((f) => f.endsWith('.svg')).sort()).toEqual(['score-mass.svg', 'selected-by-layer.svg', 'selected-fraction.svg']);
+  });
+
+  it('a folder written by sil delta alone (tables at the top level) gives the ‖Δ‖ heatmap', async () => {
+    const run = path.join(root, 'delta-only');
+    writeSyntheticRun(run, { withEval: false });
+    fs.renameSync(path.join(run, 'delta/layers.csv'), path.join(run, 'layers.csv'));
+    for (const f of ['regions.csv', 'overlap.csv']) fs.rmSync(path.join(run, f));
+    const r = await writeReport(run, path.join(root, 'delta-only-out'), { formats: ['svg', 'csv'] });
+    expect(r.figures.map((f) => f.id)).toEqual(['delta-l2']);
+    expect(fs.readdirSync(r.outDir).sort()).toEqual(['delta-l2.csv', 'delta-l2.svg']);
+  });
+
+  it('--format writes only the requested formats, and a second report replaces the first', async () => {
+    const run = path.join(root, 'formats');
+    writeSyntheticRun(run);
+    const out = path.join(root, 'formats-out');
+    expect((await runCli(['report', run, '--out', out, '--format', 'png,tex'])).code).toBe(0);
+    expect(fs.readdirSync(out).filter((f) => !f.endsWith('.png') && !f.endsWith('.tex'))).toEqual([]);
+    expect((await runCli(['report', run, '--out', out, '--format', 'csv'])).code).toBe(0);
+    expect(fs.readdirSync(out).every((f) => f.endsWith('.csv'))).toBe(true);
+    expect(fs.readdirSync(root).filter((f) => f.startsWith('.tmp-'))).toEqual([]);
+  });
+
+  it('rejects an unknown format and a missing run folder with a clear error, writing nothing', async () => {
+    const out = path.join(root, 'never');
+    const bad = await runCli(['report', path.join(root, 'full'), '--out', out, '--format', 'svg,pdf']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('INVALID_ARGUMENT');
+    expect(bad.err).toContain('svg,png,html,csv,tex');
+    const none = await runCli(['report', path.join(root, 'no-such-run'), '--out', out]);
+    expect(none.code).toBe(2);
+    expect(none.err).toContain('FILE_NOT_FOUND');
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  it('a malformed table fails with the file, row and column named, and no output', async () => {
+    const run = path.join(root, 'bad');
+    writeSyntheticRun(run, { withEval: false });
+    fs.appendFileSync(path.join(run, 'overlap.csv'), 'en,it,zero,0.1,0.2\n');
+    const out = path.join(root, 'bad-out');
+    const r = await runCli(['report', run, '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/column sir: expected a number, found "zero".*overlap\.csv/);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  const BASE = path.join(HF_TINY, 'llama3-tiny-bf16/base');
+  const real = fs.existsSync(BASE) ? it : it.skip;
+  real('reports on a real sil delta run of the tiny Llama fixture, one ‖Δ‖ cell per layer × kind', async () => {
+    const run = path.join(root, 'real');
+    const d = await runCli(['delta', '--base', BASE, '--attacked', path.join(HF_TINY, 'llama3-tiny-bf16/attacked'), '--out', path.join(run, 'delta'), '--threads', '0', '--json']);
+    expect(d.code).toBe(0);
+    const r = await runCli(['report', run, '--format', 'svg,csv,html']);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('not drawn: Score mass per layer × module kind, by language (needs layers.csv)');
+    const delta = parseCsv(fs.readFileSync(path.join(run, 'delta/layers.csv'), 'utf8')).rows;
+    const fig = parseCsv(fs.readFileSync(path.join(run, 'report/delta-l2.csv'), 'utf8')).rows;
+    expect(fig.length).toBe(delta.length);
+    for (const row of delta) {
+      const hit = fig.find((f) => f.layer === row.layer && f.kind === row.kind)!;
+      expect(Number(hit.value)).toBeCloseTo(Number(row.l2), 10);
+    }
+  });
+});
