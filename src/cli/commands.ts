@@ -2,12 +2,16 @@
 import type { Command } from 'commander';
 import { registerDelta } from './delta';
 import { registerGrad } from './grad';
+import { registerMask } from './mask';
 import { registerReport } from './report';
+import { registerStitch } from './stitch';
 
 export type RegisterCommand = (program: Command) => void;
 
 export const COMMANDS: RegisterCommand[] = [
   registerDelta,
   registerGrad,
+  registerMask,
   registerReport,
+  registerStitch,
 ];

@@ -81,6 +81,26 @@ export class MaskFile {
     return data;
   }
 
+  /** Entries [start, end) of the tensor, unpacked, checked (for streaming large tensors). */
+  readRange(name: string, start: number, end: number): Uint8Array {
+    const shape = this.shape(name);
+    const n = numelOf(shape);
+    if (start < 0 || end > n || start > end) throw new SilError('INVALID_ARGUMENT', `entry range [${start}, ${end}) outside [0, ${n})`, { file: this.path, tensor: name });
+    let data: Uint8Array;
+    if (this.encoding === 'bitpack') {
+      const b0 = start >>> 3;
+      const bytes = this.file.readBytes(name, b0, Math.ceil(end / 8));
+      data = new Uint8Array(end - start);
+      for (let i = start; i < end; i++) data[i - start] = (bytes[(i >>> 3) - b0] >>> (i & 7)) & 1;
+    } else {
+      data = this.file.readBytes(name, start, end);
+    }
+    for (let i = 0; i < data.length; i++) {
+      if (data[i] > 1) throw new SilError('MASK_MISMATCH', `entry ${start + i} is ${data[i]}; a U8 mask holds only 0 and 1`, { file: this.path, tensor: name });
+    }
+    return data;
+  }
+
   readAll(): Mask {
     return { tensors: this.names().map((name) => ({ name, shape: this.shape(name), data: this.read(name) })) };
   }

@@ -4,6 +4,8 @@
  * works on bit patterns: exact, no float comparisons, and a histogram over the top 16 bits is a
  * histogram over (exponent, 7 mantissa bits). −0 is read as +0; NaN and negative scores are errors.
  */
+import { SilError } from '../errors';
+
 const f = new Float32Array(1);
 const u = new Uint32Array(f.buffer);
 
@@ -32,8 +34,8 @@ export function scoreKey(b: number, at: () => string): number {
   throw new RangeError(`score ${bitsF32(b)} at ${at()} is not a number ≥ 0; scores must be non-negative`);
 }
 
-/** k = round(frac · N), with frac in (0, 1]. */
+/** k = round(frac · N), with frac in (0, 1]; anything else is an INVALID_ARGUMENT SilError. */
 export function kOf(frac: number, n: number): number {
-  if (!(frac > 0 && frac <= 1)) throw new RangeError(`k fraction ${frac} is outside (0, 1]`);
+  if (!(frac > 0 && frac <= 1)) throw new SilError('INVALID_ARGUMENT', `k fraction ${frac} is outside (0, 1]`);
   return Math.round(frac * n);
 }
