@@ -9,14 +9,20 @@
  */
 import { SilError } from '../errors';
 
-// Both packages are ES modules that also ship CommonJS builds (their `require` export condition);
-// the types come from their ESM declarations.
-type Tokenizers = typeof import('@huggingface/tokenizers', { with: { 'resolution-mode': 'import' } });
-type Jinja = typeof import('@huggingface/jinja', { with: { 'resolution-mode': 'import' } });
-const { Tokenizer } = require('@huggingface/tokenizers') as Tokenizers;
-const { Template } = require('@huggingface/jinja') as Jinja;
-type Tokenizer = InstanceType<Tokenizers['Tokenizer']>;
-type Template = InstanceType<Jinja['Template']>;
+// Both packages are ES modules that also ship CommonJS builds (their `require` export condition).
+// Their declarations are ESM-only, so the few members used here are declared locally.
+interface Tokenizer {
+  encode(text: string, options: { add_special_tokens: boolean }): { ids: number[] };
+  decode(ids: number[], options: { skip_special_tokens: boolean }): string;
+  token_to_id(token: string): number | undefined;
+  id_to_token(id: number): string | undefined;
+  get_added_tokens_decoder(): Map<number, { content: string }>;
+}
+interface Template {
+  render(context: Record<string, unknown>): string;
+}
+const { Tokenizer } = require('@huggingface/tokenizers') as { Tokenizer: new (tokenizerJson: object, config: object) => Tokenizer };
+const { Template } = require('@huggingface/jinja') as { Template: new (template: string) => Template };
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant' | (string & {});
