@@ -59,10 +59,15 @@ export class GlobalTopK {
     const len = b.length;
     this.count(len);
     for (let i = 0; i < len; i++) {
-      let x = b[i];
-      if (x > 0x7f800000) x = scoreKey(x, () => `element ${this.n - len + i} of the stream`);
-      h[x >>> 16]++;
+      const x = b[i];
+      if (x > 0x7f800000) h[this.key(x, this.n - len + i) >>> 16]++;
+      else h[x >>> 16]++;
     }
+  }
+
+  /** The slow path, off the hot loop: −0 → 0, NaN / negative → RangeError. */
+  private key(x: number, at: number): number {
+    return scoreKey(x, () => `element ${at} of the stream`);
   }
 
   /** Counts go to a Uint32 histogram (fast) and are folded into the float64 one before it could overflow. */
@@ -116,7 +121,7 @@ export class GlobalTopK {
     this.count(len);
     for (let i = 0; i < len; i++) {
       let x = b[i];
-      if (x > 0x7f800000) x = scoreKey(x, () => `element ${this.n2 - len + i} of the stream`);
+      if (x > 0x7f800000) x = this.key(x, this.n2 - len + i);
       if (x >>> 16 === B) h[x & 0xffff]++;
     }
   }
