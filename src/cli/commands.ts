@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { registerDelta } from './delta';
 import { registerGrad } from './grad';
+import { registerLocate } from './locate';
 import { registerMask } from './mask';
 import { registerReport } from './report';
 import { registerStitch } from './stitch';
@@ -11,6 +12,7 @@ export type RegisterCommand = (program: Command) => void;
 export const COMMANDS: RegisterCommand[] = [
   registerDelta,
   registerGrad,
+  registerLocate,
   registerMask,
   registerReport,
   registerStitch,

@@ -1,0 +1,61 @@
+/**
+ * `sil locate --base B --attacked A --out reports/RUN [--langs en,it,…] …`: per-language safety
+ * masks, their ∩/∪, benign and random baselines, overlap, layers, regions, manifest and summary
+ * (docs/run-folder.md); see src/locate/run.ts. Without --base/--attacked it runs on weights/demo.
+ */
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { BACKEND_CHOICES } from '../model/backend';
+import { locate, LocateManifest } from '../locate/run';
+import { LocateOptions, resolveOptions } from '../locate/options';
+import { progressFor } from './progress';
+
+export async function runLocate(o: LocateOptions): Promise<LocateManifest> {
+  const cfg = resolveOptions(o);
+  const m = await locate(cfg, progressFor(process.stderr, !cfg.json));
+  if (cfg.json) process.stdout.write(JSON.stringify(m, null, 2) + '\n');
+  else {
+    const langs = m.languages.map((l) => `${l} ${m.masks[l].selected}`).join(', ');
+    process.stdout.write(
+      `${m.options.score} masks, k = ${m.k} of ${m.n_in_scope} in-scope parameters: ${langs}; ∩ ${m.masks.intersection.selected}, ∪ ${m.masks.union.selected}` +
+        `${m.global_sir === null ? '' : `, global SIR ${m.global_sir.toFixed(4)}`} (${m.timings.total_s.toFixed(1)} s)\n` +
+        `wrote ${path.resolve(cfg.out)}/{masks/,layers.csv,regions.csv,overlap.csv,manifest.json,summary.md}\n`,
+    );
+    for (const n of m.notes) process.stderr.write(`sil: note: ${n}\n`);
+  }
+  return m;
+}
+
+export function registerLocate(program: Command): void {
+  program
+    .command('locate')
+    .description('Per-language safety masks: gradient attribution at θpre (SIL/SNIP) or |Δ|, exact top-k, ∩/∪, baselines, overlap, layers and regions')
+    .option('--base <dir>', 'aligned checkpoint θpre (default: weights/demo/base)')
+    .option('--attacked <dir>', 'attacked checkpoint θattacked (default: weights/demo/attacked)')
+    .requiredOption('--out <dir>', 'run folder (e.g. reports/RUN)')
+    .option('--langs <list>', 'languages, comma-separated (default: every language of the data)')
+    .option('--data <source>', 'calibration data: FILE.jsonl, multijail:CSV or polyrefuse:DIR (default: data/probes.jsonl; data/demo-probes.jsonl on the demo pair)')
+    .option('--responses <mode>', 'dataset | refusal | compliance | generate:<checkpoint>', 'compliance')
+    .option('--system <prompt>', 'system prompt for every calibration example')
+    .option('--score <name>', 'sil | snip | wanda | weightdiff | random', 'sil')
+    .option('--reduce <how>', 'sil reduction: sum-abs (|Δ|⊙|Σ∇L|) | mean-abs ((1/n)Σ|Δ⊙∇L|)', 'sum-abs')
+    .option('--scope <scope>', 'linear (projection matrices) | all (every tensor)', 'linear')
+    .option('--k <fraction>', 'fraction selected, in (0, 1]', '0.2')
+    .option('--per <unit>', 'global | tensor | row', 'global')
+    .option('--benign <source>', 'benign prompts for the benign baseline (default: the benign prompts of --data, else the probe set)')
+    .option('--no-benign', 'skip the benign baseline')
+    .option('--grads <file>', 'gradient sums computed elsewhere (safetensors keyed by tensor names or grad/<name>; {lang} in the path for one file per language)')
+    .option('--seed <n>', 'seed of the random baseline', '0')
+    .option('--backend <name>', `TF.js backend: ${BACKEND_CHOICES.join('|')}`, 'auto')
+    .option('--threads <n>', 'wasm worker threads (default: all cores)')
+    .option('--batch-size <n>', 'examples per gradient pass', '16')
+    .option('--max-examples <n>', 'at most N prompts per language')
+    .option('--max-length <n>', 'cut responses so an example has at most N tokens')
+    .option('--max-new-tokens <n>', 'longest generated response for --responses generate:…', '32')
+    .option('--regions <n>', 'top regions per language in regions.csv', '100')
+    .option('--bitpack', 'write masks bitpacked (8 entries per byte) instead of U8')
+    .option('--json', 'print the manifest as JSON (no progress bars)')
+    .action(async (o: LocateOptions) => {
+      await runLocate(o);
+    });
+}

@@ -1,0 +1,89 @@
+/**
+ * Calibration sets for `sil locate`: prompts from a JSONL file in the calibration schema
+ * (src/data/schema.ts), a MultiJail CSV (`multijail:PATH`) or a PolyRefuse folder
+ * (`polyrefuse:DIR`, train split), paired with responses by `--responses`, then tokenized through
+ * the base checkpoint's chat template with the loss on the response tokens only
+ * (src/tokenizer/example.ts) and collated into right-padded batches.
+ */
+import { SilError } from '../errors';
+import { loadMultiJail, loadPolyRefuse, readCalibrationJsonl, selectPairs } from '../data';
+import type { CalibrationPair, CalibrationRecord, PromptItem, ResponseGenerator, ResponseMode } from '../data';
+import type { Batch } from '../model/batch';
+import { buildExample, collate, Example } from '../tokenizer';
+import type { CheckpointTokenizer } from '../tokenizer';
+
+export interface DataSpec {
+  kind: 'jsonl' | 'multijail' | 'polyrefuse';
+  path: string;
+}
+
+/** `FILE` (JSONL), `multijail:PATH` or `polyrefuse:DIR`. */
+export function parseDataSpec(s: string): DataSpec {
+  const m = /^(multijail|polyrefuse|jsonl):(.+)$/.exec(s);
+  if (m) return { kind: m[1] as DataSpec['kind'], path: m[2] };
+  return { kind: 'jsonl', path: s };
+}
+
+export function formatDataSpec(d: DataSpec): string {
+  return d.kind === 'jsonl' ? d.path : `${d.kind}:${d.path}`;
+}
+
+/** Loads the prompts (and, for JSONL, the records with their responses) of a data source. */
+export async function loadData(spec: DataSpec, langs?: readonly string[]): Promise<Array<CalibrationRecord | PromptItem>> {
+  switch (spec.kind) {
+    case 'jsonl':
+      return readCalibrationJsonl(spec.path);
+    case 'multijail':
+      return loadMultiJail(spec.path, { langs });
+    case 'polyrefuse':
+      return loadPolyRefuse(spec.path, { kind: 'harmful', split: 'train', langs });
+  }
+}
+
+export interface PairOptions {
+  kind: 'harmful' | 'benign';
+  langs?: readonly string[];
+  responses: ResponseMode;
+  generate?: ResponseGenerator;
+  /** system prompt for every pair (replaces the data's own) */
+  system?: string;
+  /** keep the first N pairs per language */
+  maxExamples?: number;
+  source: string;
+}
+
+/** (prompt, response) pairs per language, in the data's order; an empty language is an error. */
+export async function calibrationPairs(data: ReadonlyArray<CalibrationRecord | PromptItem>, o: PairOptions): Promise<Map<string, CalibrationPair[]>> {
+  const trimmed = o.maxExamples === undefined ? data : limitPerLanguage(data, o.kind, o.maxExamples);
+  const pairs = await selectPairs(trimmed, o.responses, { kind: o.kind, langs: o.langs, generate: o.generate, source: o.source });
+  for (const [lang, list] of pairs) {
+    if (list.length === 0) throw new SilError('INVALID_DATA', `empty calibration set: no ${o.kind} prompts for language ${lang}`, { file: o.source });
+    if (o.system !== undefined) for (const p of list) p.system = o.system;
+  }
+  return pairs;
+}
+
+/** Keeps the first `n` distinct prompt ids of `kind` per language (with all their records). */
+function limitPerLanguage(data: ReadonlyArray<CalibrationRecord | PromptItem>, kind: 'harmful' | 'benign', n: number): Array<CalibrationRecord | PromptItem> {
+  const isKind = (x: CalibrationRecord | PromptItem) => (x.kind === 'benign') === (kind === 'benign');
+  const kept = new Map<string, Set<string>>();
+  for (const x of data) {
+    if (!isKind(x)) continue;
+    let ids = kept.get(x.lang);
+    if (!ids) kept.set(x.lang, (ids = new Set()));
+    if (ids.size < n) ids.add(x.id);
+  }
+  return data.filter((x) => !isKind(x) || kept.get(x.lang)!.has(x.id));
+}
+
+/** Tokenized examples (chat template, labels on the response and end-of-turn token only). */
+export function tokenizePairs(tok: CheckpointTokenizer, pairs: readonly CalibrationPair[], maxLength?: number): Example[] {
+  return pairs.map((p) => buildExample(tok, { system: p.system, prompt: p.prompt, response: p.response }, { maxLength }));
+}
+
+/** Consecutive examples, `size` at a time, right-padded. */
+export function toBatches(examples: readonly Example[], size: number, padId: number): Batch[] {
+  const out: Batch[] = [];
+  for (let i = 0; i < examples.length; i += size) out.push(collate(examples.slice(i, i + size), padId));
+  return out;
+}

@@ -1,0 +1,168 @@
+/**
+ * `sil locate` options: what the command line gives (strings), checked and resolved into a
+ * `LocateConfig` before anything is read or written. Every rejection is an INVALID_ARGUMENT
+ * SilError naming the option.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { SilError } from '../errors';
+import { DEFAULT_PROBES_FILE, parseResponseMode } from '../data';
+import type { ResponseMode } from '../data';
+import { BACKEND_CHOICES, BackendChoice } from '../model/backend';
+import { SCOPES, Scope } from '../score/scope';
+import { PERS, Per } from '../select/local';
+import { DataSpec, parseDataSpec } from './calibration';
+import { REDUCES, Reduce, ScoreName, SCORES } from './scores';
+
+/** Options as the command line hands them over (commander camelCases the flags). */
+export interface LocateOptions {
+  base?: string;
+  attacked?: string;
+  out: string;
+  langs?: string;
+  data?: string;
+  responses?: string;
+  system?: string;
+  score?: string;
+  reduce?: string;
+  scope?: string;
+  k?: string | number;
+  per?: string;
+  /** `--benign SOURCE` (string), default on (true), `--no-benign` (false) */
+  benign?: string | boolean;
+  grads?: string;
+  seed?: string | number;
+  backend?: string;
+  threads?: string | number;
+  batchSize?: string | number;
+  maxExamples?: string | number;
+  maxLength?: string | number;
+  maxNewTokens?: string | number;
+  regions?: string | number;
+  bitpack?: boolean;
+  json?: boolean;
+}
+
+export interface LocateConfig {
+  base: string;
+  attacked: string;
+  out: string;
+  /** null: every language of the data (or of --grads) */
+  langs: string[] | null;
+  data: DataSpec;
+  responses: ResponseMode;
+  system?: string;
+  score: ScoreName;
+  reduce: Reduce;
+  scope: Scope;
+  k: number;
+  per: Per;
+  /** benign baseline source, or null for none */
+  benign: DataSpec | null;
+  grads: string | null;
+  seed: number;
+  backend: BackendChoice;
+  threads: number;
+  batchSize: number;
+  maxExamples?: number;
+  maxLength?: number;
+  maxNewTokens: number;
+  regions: number;
+  bitpack: boolean;
+  json: boolean;
+  /** which inputs were defaults (recorded in the manifest) */
+  defaulted: string[];
+}
+
+/** The package root (weights/, data/ live there). */
+export const PACKAGE_ROOT = path.resolve(__dirname, '../..');
+export const DEMO_BASE = path.join(PACKAGE_ROOT, 'weights/demo/base');
+export const DEMO_ATTACKED = path.join(PACKAGE_ROOT, 'weights/demo/attacked');
+export const DEMO_PROBES = path.join(PACKAGE_ROOT, 'data/demo-probes.jsonl');
+
+function bad(msg: string): never {
+  throw new SilError('INVALID_ARGUMENT', msg);
+}
+
+function oneOf<T extends string>(flag: string, v: string | undefined, choices: readonly T[], dflt: T): T {
+  if (v === undefined) return dflt;
+  if (!choices.includes(v as T)) bad(`${flag} must be one of ${choices.join(', ')}, got ${JSON.stringify(v)}`);
+  return v as T;
+}
+
+function int(flag: string, v: string | number | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < min || String(v).trim() === '') bad(`${flag} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** `--k`: a fraction in (0, 1]. */
+export function parseK(v: string | number | undefined): number {
+  if (v === undefined) return 0.2;
+  const k = Number(v);
+  if (String(v).trim() === '' || !(k > 0 && k <= 1)) bad(`--k must be a fraction in (0, 1], got ${JSON.stringify(v)}`);
+  return k;
+}
+
+export function resolveOptions(o: LocateOptions): LocateConfig {
+  const defaulted: string[] = [];
+  if (!o.out) bad('--out is required');
+  if ((o.base === undefined) !== (o.attacked === undefined)) bad('give both --base and --attacked, or neither (to run on the demo pair in weights/demo)');
+  let base = o.base;
+  let attacked = o.attacked;
+  if (base === undefined) {
+    if (!fs.existsSync(DEMO_BASE) || !fs.existsSync(DEMO_ATTACKED)) {
+      throw new SilError('FILE_NOT_FOUND', `no --base/--attacked given and the demo pair is missing (looked for ${DEMO_BASE} and ${DEMO_ATTACKED}); pass --base and --attacked`);
+    }
+    base = DEMO_BASE;
+    attacked = DEMO_ATTACKED;
+    defaulted.push('base', 'attacked');
+  }
+  let data = o.data;
+  if (data === undefined) {
+    data = defaulted.includes('base') && fs.existsSync(DEMO_PROBES) ? DEMO_PROBES : DEFAULT_PROBES_FILE;
+    defaulted.push('data');
+  }
+  const score = oneOf('--score', o.score, SCORES, 'sil');
+  const reduce = oneOf('--reduce', o.reduce, REDUCES, 'sum-abs');
+  const langs = o.langs === undefined ? null : o.langs.split(',').map((s) => s.trim()).filter(Boolean);
+  if (langs !== null && langs.length === 0) bad('--langs lists no language');
+  if (langs && new Set(langs).size !== langs.length) bad(`--langs names a language twice: ${o.langs}`);
+  for (const l of langs ?? []) {
+    if (!/^[A-Za-z0-9-]+$/.test(l) || ['intersection', 'union', 'benign', 'random'].includes(l)) bad(`--langs: "${l}" cannot name a language mask`);
+  }
+  let benign: DataSpec | null;
+  if (o.benign === false) benign = null;
+  else if (typeof o.benign === 'string') benign = parseDataSpec(o.benign);
+  else benign = parseDataSpec(data);
+  const threadsDefault = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return {
+    base: base!,
+    attacked: attacked!,
+    out: o.out,
+    langs,
+    data: parseDataSpec(data),
+    responses: parseResponseMode(o.responses ?? 'compliance'),
+    system: o.system,
+    score,
+    reduce,
+    scope: oneOf('--scope', o.scope, SCOPES, 'linear'),
+    k: parseK(o.k),
+    per: oneOf('--per', o.per, PERS, 'global'),
+    benign,
+    grads: o.grads ?? null,
+    seed: int('--seed', o.seed, 0) ?? 0,
+    backend: oneOf('--backend', o.backend, BACKEND_CHOICES, 'auto'),
+    threads: int('--threads', o.threads, 1) ?? threadsDefault,
+    batchSize: int('--batch-size', o.batchSize, 1) ?? 16,
+    maxExamples: int('--max-examples', o.maxExamples, 1),
+    maxLength: int('--max-length', o.maxLength, 2),
+    maxNewTokens: int('--max-new-tokens', o.maxNewTokens, 1) ?? 32,
+    regions: int('--regions', o.regions, 0) ?? 100,
+    bitpack: !!o.bitpack,
+    json: !!o.json,
+    defaulted,
+  };
+}

@@ -1,0 +1,411 @@
+/**
+ * `sil locate`: per-language safety masks for a checkpoint pair (Poppi et al. 2025; Wei et al. 2024).
+ *
+ *   1. check every input (checkpoints, options, calibration data, tokenization, --grads files)
+ *      before anything is written;
+ *   2. per language (and the benign baseline): gradient sums at θpre over the calibration examples,
+ *      cached as `cache/<set>.grads.safetensors` under a hash of everything they depend on, so an
+ *      interrupted run resumes with the languages already done;
+ *   3. scores streamed from the checkpoints and the cached sums, exact top-k selection, mask files;
+ *      ∩ / ∪ over languages, a seeded random baseline, overlap, layers, regions, manifest, summary —
+ *      all built in a temporary folder and moved into `--out` only when everything succeeded.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { SilError } from '../errors';
+import { DEFAULT_PROBES_FILE, languagesOf } from '../data';
+import type { CalibrationPair, CalibrationRecord, PromptItem } from '../data';
+import { describeTensor, kindOrder } from '../families';
+import { withAtomicDir } from '../io/atomic';
+import { Checkpoint } from '../io/checkpoint';
+import { LayerRow, LAYER_COLUMNS } from '../mask/layers';
+import { toCsv } from '../mask/csv';
+import { rankRegions, RegionRow, REGION_COLUMNS } from '../mask/regions';
+import { useBackend } from '../model/backend';
+import type { Batch } from '../model/batch';
+import { checkSequenceLength, ModelConfig, parseModelConfig } from '../model/config';
+import { checkSameTensors, ScoredTensor, scoredTensors, totalOf } from '../score/pair';
+import { loadTokenizer } from '../tokenizer';
+import type { Progress } from '../cli/progress';
+import { accumulateToFile } from './accumulate';
+import { calibrationPairs, DataSpec, formatDataSpec, loadData, toBatches, tokenizePairs } from './calibration';
+import { intersectionAndUnion, OVERLAP_COLUMNS, OverlapRow, pairwiseOverlap } from './combine';
+import { greedyGenerator } from './generate';
+import { GradFile } from './gradfile';
+import { selectAndWrite } from './masks';
+import type { LocateConfig } from './options';
+import { fieldsFor, ScoreInputs, scoreSource, usesData } from './scores';
+import { GradientPlan, GradientSource, openGradientSource } from './source';
+import { renderSummary } from './summary';
+
+/** One calibration set: a language, or the benign baseline. */
+interface CalibrationSet {
+  name: string;
+  examples: number;
+  batches: Batch[];
+  key: string;
+  /** where the gradient sums are (the cache file, or a --grads file) */
+  gradPath: string;
+  fromGradsOption: boolean;
+}
+
+export interface SetReport {
+  examples: number | null;
+  tokens: number | null;
+  mean_loss: number | null;
+  gradients: 'computed' | 'cached' | 'file' | 'none';
+  seconds: number;
+}
+
+export interface MaskReport {
+  file: string;
+  selected: number;
+  n: number;
+  passes: number;
+  threshold: number | null;
+}
+
+export interface LocateManifest {
+  command: 'locate';
+  version: string;
+  created: string;
+  inputs: {
+    base: { path: string; header_sha256: string };
+    attacked: { path: string; header_sha256: string };
+    data: { source: string; sha256: string | null } | null;
+    benign: { source: string; sha256: string | null } | null;
+    grads: Array<{ path: string; sha256: string }> | null;
+  };
+  options: Record<string, unknown>;
+  backend: { name: string; note: string; source: string; workers: number; plan: string } | null;
+  seed: number;
+  timings: Record<string, number>;
+  languages: string[];
+  k: number;
+  n_params: number;
+  n_in_scope: number;
+  architecture: string | null;
+  calibration: Record<string, SetReport>;
+  masks: Record<string, MaskReport>;
+  global_sir: number | null;
+  expected_random_sir: number;
+  notes: string[];
+}
+
+const VERSION: string = require('../../package.json').version;
+const CACHE_VERSION = 'sil-locate-cache/1';
+
+function sha256File(file: string): string {
+  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+function sha256OfSpec(d: DataSpec): string | null {
+  try {
+    return fs.statSync(d.path).isFile() ? sha256File(d.path) : null;
+  } catch {
+    return null;
+  }
+}
+
+function seconds(t0: bigint): number {
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+/** The model config, when the base has one that the runtime understands (needed for gradients). */
+function modelConfigOf(ck: Checkpoint, required: boolean): ModelConfig | null {
+  if (!ck.config) {
+    if (required) throw new SilError('INVALID_CONFIG', 'computing gradients needs the checkpoint config.json', { file: ck.location });
+    return null;
+  }
+  try {
+    return parseModelConfig(ck.config, path.join(ck.dir, 'config.json'));
+  } catch (e) {
+    if (required) throw e;
+    return null;
+  }
+}
+
+function cacheKey(parts: Record<string, unknown>): string {
+  return createHash('sha256').update(JSON.stringify({ v: CACHE_VERSION, ...parts })).digest('hex');
+}
+
+/** Benign prompts from `spec`, in the run's languages where it has them (else all of its languages). */
+async function benignPairs(cfg: LocateConfig, spec: DataSpec, langs: readonly string[], generate: ReturnType<typeof greedyGenerator> | undefined): Promise<{ pairs: CalibrationPair[]; spec: DataSpec }> {
+  let data: Array<CalibrationRecord | PromptItem> = spec.kind === 'jsonl' ? await loadData(spec) : [];
+  let used = spec;
+  let have = languagesOf(data.filter((x) => x.kind === 'benign'));
+  if (have.length === 0 && cfg.benign && formatDataSpec(cfg.benign) === formatDataSpec(cfg.data)) {
+    // the calibration data has no benign prompts: the default probe set supplies them
+    used = { kind: 'jsonl', path: DEFAULT_PROBES_FILE };
+    data = await loadData(used);
+    have = languagesOf(data.filter((x) => x.kind === 'benign'));
+  }
+  if (have.length === 0) throw new SilError('INVALID_DATA', 'benign baseline: the source has no benign prompts', { file: formatDataSpec(spec) });
+  const inRun = langs.filter((l) => have.includes(l));
+  const mode = cfg.responses.mode === 'generate' ? cfg.responses : { mode: 'compliance' as const };
+  const byLang = await calibrationPairs(data, {
+    kind: 'benign', langs: inRun.length ? inRun : have, responses: mode, generate, system: cfg.system, maxExamples: cfg.maxExamples, source: formatDataSpec(used),
+  });
+  return { pairs: [...byLang.values()].flat(), spec: used };
+}
+
+/** Runs `sil locate` with resolved options; returns the manifest it wrote. */
+export async function locate(cfg: LocateConfig, progress: Progress): Promise<LocateManifest> {
+  const t0 = process.hrtime.bigint();
+  const timings: Record<string, number> = {};
+  const notes: string[] = [];
+  const base = Checkpoint.open(cfg.base);
+  let attacked: Checkpoint | null = null;
+  const gradFiles: GradFile[] = [];
+  let source: GradientSource | null = null;
+  const outExisted = fs.existsSync(cfg.out);
+  try {
+    attacked = Checkpoint.open(cfg.attacked);
+    const att = attacked;
+    checkSameTensors(base, att);
+    if (base.architecture !== att.architecture) {
+      throw new SilError('CHECKPOINT_MISMATCH', `architecture ${att.architecture} differs from ${base.architecture} in ${base.location}`, { file: att.location });
+    }
+    const tensors = scoredTensors(base, cfg.scope);
+    const nInScope = totalOf(tensors);
+    if (nInScope === 0) throw new SilError('INVALID_ARGUMENT', `--scope ${cfg.scope} covers no tensor of this checkpoint`, { file: base.location });
+    const scored = tensors.filter((t) => t.part === 'score').map((t) => t.name);
+    const fields = fieldsFor(cfg.score, cfg.reduce);
+    const needsGrads = fields.length > 0;
+    if (cfg.score === 'wanda') throw new SilError('UNSUPPORTED_OPTION', '--score wanda needs layer input activations, which this build does not collect yet; use sil, snip, weightdiff or random');
+
+    // ---- 1. inputs, all checked before anything is written --------------------------------------
+    const tPrep = process.hrtime.bigint();
+    const sets: CalibrationSet[] = [];
+    let langs: string[];
+    let benignSpec: DataSpec | null = null;
+    const gradsUsed: Array<{ path: string; sha256: string }> = [];
+    if (cfg.grads !== null) {
+      if (!needsGrads) throw new SilError('INVALID_ARGUMENT', `--grads supplies gradients, but --score ${cfg.score} uses none`);
+      const pattern = cfg.grads;
+      if (cfg.langs) langs = cfg.langs;
+      else if (pattern.includes('{lang}')) throw new SilError('INVALID_ARGUMENT', '--grads with {lang} needs --langs');
+      else {
+        const f = GradFile.open(pattern);
+        langs = [f.metadata.lang ?? path.basename(pattern).replace(/\.safetensors$/, '')];
+        f.close();
+      }
+      const names = [...langs];
+      if (cfg.benign && pattern.includes('{lang}') && fs.existsSync(pattern.replace('{lang}', 'benign'))) names.push('benign');
+      else notes.push('benign baseline: not computed (gradients come from --grads; give a {lang} pattern with a benign file to include it)');
+      for (const name of names) {
+        const file = pattern.replace('{lang}', name);
+        const g = GradFile.open(file);
+        gradFiles.push(g);
+        // snip over a plain gradient file uses |Σ∇| (exact for one example, or a gradient of one loss)
+        const need = cfg.score === 'snip' && !scored.every((n) => g.has('absgrad', n)) ? ['grad' as const] : fields;
+        g.validate(base, scored, need);
+        gradsUsed.push({ path: path.resolve(file), sha256: sha256File(file) });
+        sets.push({ name, examples: 0, batches: [], key: '', gradPath: file, fromGradsOption: true });
+      }
+    } else {
+      const data = await loadData(cfg.data, cfg.langs ?? undefined);
+      const present = languagesOf(data.filter((x) => x.kind !== 'benign'));
+      if (!needsGrads) {
+        langs = cfg.langs ?? present;
+        const missing = langs.filter((l) => !present.includes(l));
+        if (missing.length) throw new SilError('INVALID_DATA', `no harmful prompts in language(s) ${missing.join(', ')}; the data has ${present.join(', ') || 'none'}`, { file: formatDataSpec(cfg.data) });
+        if (langs.length === 0) throw new SilError('INVALID_DATA', 'empty calibration set: the data has no harmful prompts', { file: formatDataSpec(cfg.data) });
+        if (cfg.benign) notes.push(`benign baseline: --score ${cfg.score} uses no calibration data, so it equals the language masks`);
+      } else {
+        const mcfg = modelConfigOf(base, true)!;
+        const tok = loadTokenizer(base.dir);
+        const generate = cfg.responses.mode === 'generate' ? greedyGenerator(tok, { maxNewTokens: cfg.maxNewTokens, system: cfg.system }) : undefined;
+        if (generate) await useBackend(cfg.backend);
+        const pairs = await calibrationPairs(data, {
+          kind: 'harmful', langs: cfg.langs ?? undefined, responses: cfg.responses, generate, system: cfg.system, maxExamples: cfg.maxExamples, source: formatDataSpec(cfg.data),
+        });
+        langs = [...pairs.keys()];
+        const named: Array<[string, CalibrationPair[]]> = [...pairs];
+        if (cfg.benign) {
+          const b = await benignPairs(cfg, cfg.benign, langs, generate);
+          benignSpec = b.spec;
+          named.push(['benign', b.pairs]);
+        }
+        const common = {
+          base: base.headerSha256(),
+          attacked: fields.includes('silabs') ? att.headerSha256() : null,
+          fields, backend: cfg.backend, threads: cfg.threads, batchSize: cfg.batchSize,
+        };
+        for (const [name, list] of named) {
+          const examples = tokenizePairs(tok, list, cfg.maxLength);
+          if (examples.length === 0) throw new SilError('INVALID_DATA', `empty calibration set for ${name}`, { file: formatDataSpec(cfg.data) });
+          for (const e of examples) checkSequenceLength(mcfg, e.input_ids.length);
+          const batches = toBatches(examples, cfg.batchSize, tok.padId());
+          const key = cacheKey({ ...common, batches });
+          sets.push({ name, examples: examples.length, batches, key, gradPath: path.join(cfg.out, 'cache', `${name}.grads.safetensors`), fromGradsOption: false });
+        }
+      }
+    }
+    timings.prepare_s = seconds(tPrep);
+
+    // ---- 2. gradient sums per set (cached) --------------------------------------------------
+    const calibration: Record<string, SetReport> = {};
+    let plan: GradientPlan | null = null;
+    const bySet = new Map<string, GradFile>();
+    for (const s of sets) {
+      const ts = process.hrtime.bigint();
+      if (s.fromGradsOption) {
+        bySet.set(s.name, gradFiles[sets.indexOf(s)]);
+        calibration[s.name] = { examples: null, tokens: null, mean_loss: null, gradients: 'file', seconds: 0 };
+        continue;
+      }
+      let status: SetReport['gradients'] = 'cached';
+      let g = openCached(s.gradPath, s.key);
+      if (!g) {
+        if (!source) {
+          const mcfg = modelConfigOf(base, true)!;
+          const opened = await openGradientSource({ modelDir: cfg.base, checkpoint: base, config: mcfg, backend: cfg.backend, threads: cfg.threads, perExample: fields.some((f) => f !== 'grad') });
+          source = opened.source;
+          plan = opened.plan;
+        }
+        fs.mkdirSync(path.dirname(s.gradPath), { recursive: true });
+        await accumulateToFile(source, s.batches, fields, base, att, s.gradPath, { key: s.key, set: s.name, label: `gradients ${s.name}` }, progress);
+        status = 'computed';
+        g = openCached(s.gradPath, s.key)!;
+      }
+      gradFiles.push(g);
+      bySet.set(s.name, g);
+      const meta = g.metadata;
+      const tokens = Number(meta.tokens);
+      calibration[s.name] = { examples: Number(meta.examples), tokens, mean_loss: tokens > 0 ? Number(meta.loss_sum) / tokens : null, gradients: status, seconds: seconds(ts) };
+      timings[`gradients_${s.name}_s`] = seconds(ts);
+    }
+    const backendInfo = source ? { name: (source as GradientSource).backend.name, note: (source as GradientSource).backend.note, source: (source as GradientSource).kind, workers: (source as GradientSource).workers, plan: plan!.why } : null;
+    if (source) {
+      await (source as GradientSource).close();
+      source = null;
+    }
+    if (!needsGrads) for (const l of langs) calibration[l] = { examples: null, tokens: null, mean_loss: null, gradients: 'none', seconds: 0 };
+
+    // ---- 3. masks and tables, built atomically ---------------------------------------------------
+    const mcfg = modelConfigOf(base, false);
+    const headDim = mcfg?.headDim ?? 1;
+    const encoding = cfg.bitpack ? 'bitpack' : 'u8';
+    const maskMeta = (name: string, score: string) => ({
+      mask: name, score, reduce: cfg.reduce, scope: cfg.scope, per: cfg.per, k: String(cfg.k), seed: String(cfg.seed), sil_version: VERSION,
+    });
+    const masks: Record<string, MaskReport> = {};
+    const tSelect = process.hrtime.bigint();
+    let globalSir: number | null = null;
+    const manifest = await withAtomicDir(cfg.out, async (tmp) => {
+      const maskDir = path.join(tmp, 'masks');
+      fs.mkdirSync(maskDir);
+      const layerRows: LayerRow[] = [];
+      const regionRows: RegionRow[] = [];
+      const kinds = kindOrder(base.architecture, tensors.map((t) => describeTensor(base.architecture, t.name).kind));
+      const run = (name: string, inp: ScoreInputs, withRegions: boolean, list: ScoredTensor[]) => {
+        const file = path.join(maskDir, `${name}.safetensors`);
+        progress.start(3, `select ${name}`);
+        const r = selectAndWrite({ base, source: scoreSource(inp, list), frac: cfg.k, per: cfg.per, file, encoding, metadata: maskMeta(name, inp.score), headDim, regions: withRegions });
+        progress.stop();
+        masks[name] = { file: `masks/${name}.safetensors`, selected: r.selected, n: r.selection.n, passes: r.selection.passes, threshold: r.selection.threshold?.value ?? null };
+        return r;
+      };
+      const inputsFor = (setName: string): ScoreInputs => ({ score: cfg.score, reduce: cfg.reduce, base, attacked: att, grads: bySet.get(setName), seed: cfg.seed });
+      for (const lang of langs) {
+        const r = run(lang, inputsFor(lang), true, tensors);
+        layerRows.push(...r.layers.rows(lang, kinds));
+        regionRows.push(...rankRegions(lang, r.regions, cfg.regions));
+      }
+      const named: Array<{ name: string; file: string }> = langs.map((l) => ({ name: l, file: path.join(maskDir, `${l}.safetensors`) }));
+      const inter = intersectionAndUnion(named.map((m) => m.file), path.join(maskDir, 'intersection.safetensors'), path.join(maskDir, 'union.safetensors'), encoding, maskMeta('', cfg.score));
+      globalSir = inter.globalSir;
+      masks.intersection = { file: 'masks/intersection.safetensors', selected: inter.intersection, n: nInScope, passes: 0, threshold: null };
+      masks.union = { file: 'masks/union.safetensors', selected: inter.union, n: nInScope, passes: 0, threshold: null };
+      named.push({ name: 'intersection', file: path.join(maskDir, 'intersection.safetensors') });
+      if (cfg.benign && (bySet.has('benign') || !needsGrads)) {
+        run('benign', inputsFor('benign'), false, tensors);
+        named.push({ name: 'benign', file: path.join(maskDir, 'benign.safetensors') });
+      }
+      run('random', { ...inputsFor(''), score: 'random' }, false, tensors);
+      named.push({ name: 'random', file: path.join(maskDir, 'random.safetensors') });
+      const overlap: OverlapRow[] = pairwiseOverlap(named);
+      timings.select_s = seconds(tSelect);
+      fs.writeFileSync(path.join(tmp, 'layers.csv'), toCsv<LayerRow>(LAYER_COLUMNS, layerRows));
+      fs.writeFileSync(path.join(tmp, 'regions.csv'), toCsv<RegionRow>(REGION_COLUMNS, regionRows));
+      fs.writeFileSync(path.join(tmp, 'overlap.csv'), toCsv<OverlapRow>(OVERLAP_COLUMNS, overlap));
+      timings.total_s = seconds(t0);
+      const m: LocateManifest = {
+        command: 'locate',
+        version: VERSION,
+        created: new Date().toISOString(),
+        inputs: {
+          base: { path: path.resolve(cfg.base), header_sha256: base.headerSha256() },
+          attacked: { path: path.resolve(cfg.attacked), header_sha256: att.headerSha256() },
+          data: cfg.grads === null ? { source: formatDataSpec(cfg.data), sha256: sha256OfSpec(cfg.data) } : null,
+          benign: benignSpec ? { source: formatDataSpec(benignSpec), sha256: sha256OfSpec(benignSpec) } : null,
+          grads: cfg.grads === null ? null : gradsUsed,
+        },
+        options: {
+          langs: cfg.langs, data: formatDataSpec(cfg.data), responses: cfg.responses.mode === 'generate' ? `generate:${cfg.responses.checkpoint}` : cfg.responses.mode,
+          system: cfg.system ?? null, score: cfg.score, reduce: cfg.reduce, scope: cfg.scope, k: cfg.k, per: cfg.per,
+          benign: cfg.benign ? formatDataSpec(cfg.benign) : false, grads: cfg.grads, seed: cfg.seed, backend: cfg.backend, threads: cfg.threads,
+          batch_size: cfg.batchSize, max_examples: cfg.maxExamples ?? null, max_length: cfg.maxLength ?? null, max_new_tokens: cfg.maxNewTokens,
+          regions: cfg.regions, bitpack: cfg.bitpack, defaults: cfg.defaulted,
+        },
+        backend: backendInfo,
+        seed: cfg.seed,
+        timings,
+        languages: langs,
+        k: cfg.k,
+        n_params: base.numel(),
+        n_in_scope: nInScope,
+        architecture: base.architecture,
+        calibration,
+        masks,
+        global_sir: globalSir,
+        expected_random_sir: cfg.k,
+        notes,
+      };
+      fs.writeFileSync(path.join(tmp, 'manifest.json'), JSON.stringify(m, null, 2) + '\n');
+      fs.writeFileSync(path.join(tmp, 'summary.md'), renderSummary(m, overlap, regionRows, layerRows));
+      return m;
+    });
+    removeStaleMasks(cfg.out, Object.keys(masks));
+    return manifest;
+  } catch (e) {
+    if (!outExisted && fs.existsSync(cfg.out) && isEmptyTree(cfg.out)) fs.rmSync(cfg.out, { recursive: true, force: true });
+    throw e;
+  } finally {
+    if (source) await (source as GradientSource).close();
+    for (const g of gradFiles) g.close();
+    base.close();
+    attacked?.close();
+  }
+}
+
+/** The cache file when it exists and was computed from the same inputs (its metadata key), else null. */
+function openCached(file: string, key: string): GradFile | null {
+  if (!fs.existsSync(file)) return null;
+  let g: GradFile;
+  try {
+    g = GradFile.open(file);
+  } catch {
+    return null; // unreadable (e.g. from an older format): recompute
+  }
+  if (g.metadata.key === key) return g;
+  g.close();
+  return null;
+}
+
+function isEmptyTree(dir: string): boolean {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (!e.isDirectory() || !isEmptyTree(path.join(dir, e.name))) return false;
+  }
+  return true;
+}
+
+/** Masks left in `out/masks/` by an earlier run that this run did not write. */
+function removeStaleMasks(out: string, keep: readonly string[]): void {
+  const dir = path.join(out, 'masks');
+  for (const f of fs.readdirSync(dir)) {
+    if (f.endsWith('.safetensors') && !keep.includes(f.replace(/\.safetensors$/, ''))) fs.rmSync(path.join(dir, f));
+  }
+}

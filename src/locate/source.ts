@@ -1,0 +1,174 @@
+/**
+ * Where `sil locate` gets its gradients: a pluggable `GradientSource`.
+ *
+ * A source computes, for one batch of calibration examples at θpre, the gradient of the batch's
+ * summed response loss
+ *
+ *   Σₓ L(x),  L(x) = −log p(response | prompt) = Σ_{t ∈ response(x)} −log p(y_t | y_<t)
+ *
+ * and hands it to a consumer tensor by tensor (checkpoint tensor names), so a layer-streamed source
+ * can produce and free one layer at a time. The in-memory runtime returns ∇ of the *mean* token
+ * loss over the batch; multiplying by the number of labelled positions gives ∇ Σₓ L(x) exactly.
+ *
+ * Sources here:
+ * - `workers`: data-parallel wasm worker threads (`GradWorkerPool`), the CPU default;
+ * - `in-process`: one `CausalLM` on the current TF.js backend (cpu, webgpu, tensorflow, or one thread);
+ * - `streamed`: layer-streamed gradients for models that do not fit in memory — registered by the
+ *   model runtime with `registerStreamedSource`; `planGradients` picks it automatically when the
+ *   in-memory plan does not fit.
+ * `--grads FILE` bypasses sources altogether (see gradfile.ts).
+ */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { SilError } from '../errors';
+import { Checkpoint } from '../io/checkpoint';
+import { BackendChoice, SelectedBackend, useBackend } from '../model/backend';
+import type { Batch } from '../model/batch';
+import { ModelConfig } from '../model/config';
+import { CausalLM, LossAndGrads } from '../model/model';
+import { GradWorkerPool } from '../model/parallel';
+
+/** Receives one tensor's gradient; the array is handed over (the source does not reuse it). */
+export type GradConsumer = (name: string, grad: Float32Array) => void;
+
+export interface BatchResult {
+  /** Σₓ L(x) over the batch (nats) */
+  loss: number;
+  /** labelled (response) positions in the batch */
+  tokens: number;
+}
+
+export interface GradientSource {
+  /** `workers`, `in-process`, `streamed`, … (recorded in the manifest) */
+  readonly kind: string;
+  readonly backend: SelectedBackend;
+  /** worker threads (1 for in-process) */
+  readonly workers: number;
+  /** how many `gradients` calls may run at once (per-example accumulation uses them all) */
+  readonly parallel: number;
+  /** ∇θ Σₓ L(x) for the batch, tensor by tensor, in the model's parameter order. */
+  gradients(batch: Batch, consume: GradConsumer): Promise<BatchResult>;
+  close(): Promise<void>;
+}
+
+export interface SourceContext {
+  modelDir: string;
+  checkpoint: Checkpoint;
+  config: ModelConfig;
+  backend: BackendChoice;
+  threads: number;
+  /** one example per call (per-example accumulators) or whole batches */
+  perExample: boolean;
+}
+
+export type SourceFactory = (ctx: SourceContext) => Promise<GradientSource>;
+
+let streamedFactory: SourceFactory | null = null;
+
+/** Registers the layer-streamed gradient source (the model runtime does this when it provides one). */
+export function registerStreamedSource(factory: SourceFactory | null): void {
+  streamedFactory = factory;
+}
+
+/** ∇ of the mean loss × labelled positions = ∇ of the summed loss; the consumer sees each tensor. */
+function emitScaled(r: LossAndGrads, consume: GradConsumer): BatchResult {
+  for (const [name, g] of r.grads) {
+    for (let i = 0; i < g.length; i++) g[i] *= r.count;
+    consume(name, g);
+  }
+  return { loss: r.loss * r.count, tokens: r.count };
+}
+
+class WorkerSource implements GradientSource {
+  readonly kind = 'workers';
+  private turn = 0;
+  constructor(readonly backend: SelectedBackend, private readonly pools: GradWorkerPool[], readonly workers: number) {}
+  get parallel(): number {
+    return this.pools.length;
+  }
+  async gradients(batch: Batch, consume: GradConsumer): Promise<BatchResult> {
+    const pool = this.pools[this.turn++ % this.pools.length];
+    return emitScaled(await pool.lossAndGrads(batch), consume);
+  }
+  async close(): Promise<void> {
+    await Promise.all(this.pools.map((p) => p.close()));
+  }
+}
+
+class InProcessSource implements GradientSource {
+  readonly kind = 'in-process';
+  readonly workers = 1;
+  readonly parallel = 1;
+  constructor(readonly backend: SelectedBackend, private readonly model: CausalLM) {}
+  async gradients(batch: Batch, consume: GradConsumer): Promise<BatchResult> {
+    return emitScaled(this.model.lossAndGrads(batch), consume);
+  }
+  async close(): Promise<void> {
+    this.model.dispose();
+  }
+}
+
+/** Bytes one in-memory model instance needs: weights, kept transposes and gradients (f32), plus slack. */
+export function inMemoryBytes(params: number): number {
+  return params * 4 * 3.5;
+}
+
+/** The wasm heap of one instance is capped at 4 GB and never shrinks. */
+export const WASM_HEAP_BYTES = 4 * 2 ** 30;
+
+export interface GradientPlan {
+  mode: 'workers' | 'in-process' | 'streamed';
+  workers: number;
+  /** bytes per model instance of the in-memory plan */
+  bytesPerInstance: number;
+  why: string;
+}
+
+/**
+ * Decides how gradients are computed: in memory on `threads` wasm workers (as many as RAM allows)
+ * or in process, or layer-streamed when one in-memory instance would not fit (the wasm heap, or
+ * 80% of RAM).
+ */
+export function planGradients(params: number, backend: string, threads: number, ramBytes = os.totalmem()): GradientPlan {
+  const per = inMemoryBytes(params);
+  const ramBudget = 0.8 * ramBytes;
+  const heapCap = backend === 'wasm' ? WASM_HEAP_BYTES : Infinity;
+  const gb = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
+  if (per > heapCap || per > ramBudget) {
+    return { mode: 'streamed', workers: 1, bytesPerInstance: per, why: `${params} parameters need ≈${gb(per)} in memory (limit ${gb(Math.min(heapCap, ramBudget))})` };
+  }
+  if (backend === 'wasm' && threads > 1) {
+    const fit = Math.max(1, Math.min(threads, Math.floor(ramBudget / per)));
+    return { mode: 'workers', workers: fit, bytesPerInstance: per, why: `${fit} wasm worker(s) × ≈${gb(per)}` };
+  }
+  return { mode: 'in-process', workers: 1, bytesPerInstance: per, why: `one ${backend} instance, ≈${gb(per)}` };
+}
+
+/** Starts the source the plan calls for. */
+export async function openGradientSource(ctx: SourceContext): Promise<{ source: GradientSource; plan: GradientPlan }> {
+  const selected = await useBackend(ctx.backend);
+  const plan = planGradients(ctx.checkpoint.numel(), selected.name, ctx.threads);
+  if (plan.mode === 'streamed') {
+    if (!streamedFactory) {
+      throw new SilError(
+        'UNSUPPORTED_OPTION',
+        `the model does not fit in memory for gradients (${plan.why}) and no layer-streamed gradient source is available in this build; compute gradient sums elsewhere and pass them with --grads FILE`,
+        { file: ctx.modelDir },
+      );
+    }
+    return { source: await streamedFactory(ctx), plan };
+  }
+  if (plan.mode === 'workers') {
+    const dir = path.resolve(ctx.modelDir);
+    const pools: GradWorkerPool[] = [];
+    try {
+      if (ctx.perExample) for (let i = 0; i < plan.workers; i++) pools.push(await GradWorkerPool.start(dir, 1, 'wasm'));
+      else pools.push(await GradWorkerPool.start(dir, plan.workers, 'wasm'));
+    } catch (e) {
+      await Promise.all(pools.map((p) => p.close()));
+      throw e;
+    }
+    return { source: new WorkerSource(selected, pools, plan.workers), plan };
+  }
+  return { source: new InProcessSource(selected, CausalLM.fromCheckpoint(ctx.checkpoint)), plan };
+}
