@@ -23,6 +23,7 @@ interface DeltaCliOptions {
   maxShardSize: string;
   json?: boolean;
   threads?: string;
+  kernel: string;
 }
 
 function parseThreads(s: string | undefined): number {
@@ -34,6 +35,8 @@ function parseThreads(s: string | undefined): number {
 
 export async function runDelta(o: DeltaCliOptions): Promise<void> {
   const threads = parseThreads(o.threads);
+  if (o.kernel !== 'simd' && o.kernel !== 'js') throw new SilError('INVALID_ARGUMENT', `--kernel must be simd or js, got ${JSON.stringify(o.kernel)}`);
+  const kernel = o.kernel;
   parseSize(o.maxShardSize);
   const t0 = process.hrtime.bigint();
   const base = Checkpoint.open(o.base);
@@ -48,12 +51,13 @@ export async function runDelta(o: DeltaCliOptions): Promise<void> {
         absDeltaDir: o.saveAbsDelta ? path.join(tmp, 'abs_delta') : undefined,
         maxShardSize: o.maxShardSize,
         progress: progressFor(process.stderr, !o.json),
+        kernel,
       });
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       const s = summarize(result, {
         base: { path: path.resolve(o.base), header_sha256: base.headerSha256() },
         attacked: { path: path.resolve(o.attacked), header_sha256: ck.headerSha256() },
-        options: { threads, save_abs_delta: !!o.saveAbsDelta, max_shard_size: o.maxShardSize },
+        options: { threads, kernel, save_abs_delta: !!o.saveAbsDelta, max_shard_size: o.maxShardSize },
         version: require('../../package.json').version,
         created: new Date().toISOString(),
         seconds,
@@ -85,6 +89,7 @@ export function registerDelta(program: Command): void {
     .option('--max-shard-size <size>', 'shard size for --save-abs-delta (e.g. 5GB, 500MB)', '5GB')
     .option('--json', 'print the JSON summary on stdout instead of the human summary (no progress bar)')
     .option('--threads <n>', 'worker threads (default: all cores; 0 = run on the main thread)')
+    .option('--kernel <simd|js>', 'BF16 kernel: WebAssembly SIMD, or the plain JS loop (same results)', 'simd')
     .action(async (opts: DeltaCliOptions) => {
       await runDelta(opts);
     });

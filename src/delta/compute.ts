@@ -10,7 +10,7 @@ import { Checkpoint } from '../io/checkpoint';
 import { DTYPE_BYTES, Dtype } from '../io/dtype';
 import { ShardedWriter } from '../io/writer';
 import type { Progress } from '../cli/progress';
-import { DeltaJob, DeltaResult } from './job';
+import { DeltaJob, DeltaResult, KernelChoice } from './job';
 import { runJobs } from './pool';
 import { DeltaAccum, DeltaStats, finalize, mergeAccum, newAccum } from './stats';
 
@@ -33,6 +33,8 @@ export interface DeltaOptions {
   absDeltaDir?: string;
   maxShardSize?: string | number;
   progress?: Progress;
+  /** BF16 kernel: WebAssembly SIMD (default, when available) or the JS loop */
+  kernel?: KernelChoice;
 }
 
 export interface DeltaResultSet {
@@ -161,7 +163,7 @@ export async function computeDelta(base: Checkpoint, attacked: Checkpoint, opts:
       if (writer && r.abs) writer.writeAt(ordered[ti].name, starts.get(r.id)!, r.abs);
       starts.delete(r.id);
       progress.tick(r.acc.numel * DTYPE_BYTES[base.info(ordered[ti].name).dtype] * 2);
-    });
+    }, opts.kernel ?? 'simd');
     progress.stop();
     writer?.close();
 

@@ -7,7 +7,8 @@
 import * as fs from 'node:fs';
 import { SilError } from '../errors';
 import { DTYPE_BYTES, Dtype, decodeFloat, viewRaw } from '../io/dtype';
-import { DeltaAccum, accumulateBf16, accumulateValues, newAccum } from './stats';
+import { Bf16SimdKernel } from './simd';
+import { DeltaAccum, accumulateBf16, accumulateReference, accumulateValues, newAccum } from './stats';
 
 export interface DeltaJob {
   id: number;
@@ -24,6 +25,9 @@ export interface DeltaJob {
   wantAbs: boolean;
 }
 
+/** `simd`: WebAssembly SIMD for BF16 when the runtime has it (default); `js`: the JS kernels only. */
+export type KernelChoice = 'simd' | 'js';
+
 export interface DeltaResult {
   id: number;
   acc: DeltaAccum;
@@ -35,6 +39,11 @@ export class JobRunner {
   private readonly fds = new Map<string, number>();
   private bufA = new Uint8Array(0);
   private bufB = new Uint8Array(0);
+  private readonly simd: Bf16SimdKernel | null;
+
+  constructor(kernel: KernelChoice = 'simd') {
+    this.simd = kernel === 'simd' ? Bf16SimdKernel.create() : null;
+  }
 
   private fd(file: string): number {
     let fd = this.fds.get(file);
@@ -60,6 +69,7 @@ export class JobRunner {
   }
 
   run(job: DeltaJob): DeltaResult {
+    if (job.dtype === 'BF16' && this.simd) return this.runSimd(job, this.simd);
     const bytes = job.count * DTYPE_BYTES[job.dtype];
     if (this.bufA.length < bytes) {
       this.bufA = new Uint8Array(bytes);
@@ -86,6 +96,41 @@ export class JobRunner {
         accumulateValues(toF64(job.dtype, a), toF64(job.dtype, b), n, acc, abs);
     }
     return { id: job.id, acc, abs };
+  }
+
+  /** BF16 through the SIMD kernel: file bytes are read straight into its memory. */
+  private runSimd(job: DeltaJob, k: Bf16SimdKernel): DeltaResult {
+    const n = job.count;
+    const { a, b, abs } = k.buffers(n);
+    this.read(job.baseFile, job.tensor, a, job.baseOffset);
+    this.read(job.attackedFile, job.tensor, b, job.attackedOffset);
+    const out = job.wantAbs ? new Float32Array(n) : undefined;
+    const { done, sums } = k.run(a, b, out ? abs : null, n);
+    const ua = new Uint16Array(a.buffer, a.byteOffset, n);
+    const ub = new Uint16Array(b.buffer, b.byteOffset, n);
+    const acc = newAccum();
+    if (done < n) accumulateBf16(ua.subarray(done), ub.subarray(done), n - done, acc, out?.subarray(done));
+    if (Number.isFinite(sums.l1) && Number.isFinite(sums.w2sq) && acc.nan === 0 && acc.inf === 0) {
+      acc.numel += done;
+      acc.finite += done;
+      acc.l1 += sums.l1;
+      acc.l2sq += sums.l2sq;
+      acc.w2sq += sums.w2sq;
+      acc.changed += sums.changed;
+      if (sums.maxAbs > acc.maxAbs) acc.maxAbs = sums.maxAbs;
+      if (out) out.set(abs.subarray(0, done));
+      return { id: job.id, acc, abs: out };
+    }
+    // NaN or Inf somewhere: redo the whole range with the careful loop
+    const fa = new Float32Array(n);
+    const fb = new Float32Array(n);
+    const wa = new Uint32Array(fa.buffer);
+    const wb = new Uint32Array(fb.buffer);
+    for (let i = 0; i < n; i++) {
+      wa[i] = ua[i] << 16;
+      wb[i] = ub[i] << 16;
+    }
+    return { id: job.id, acc: accumulateReference(fa, fb, n, newAccum(), out), abs: out };
   }
 
   close(): void {

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { SilError, SilErrorCode } from '../errors';
-import { DeltaJob, DeltaResult, JobRunner } from './job';
+import { DeltaJob, DeltaResult, JobRunner, KernelChoice } from './job';
 
 /** The compiled worker: beside this file in dist/, or dist/delta/worker.js when running from src/. */
 export function workerScript(): string {
@@ -30,9 +30,9 @@ function toError(err: { code: SilErrorCode | null; message: string; file?: strin
  * `onResult` on the calling thread, in completion order. Rejects on the first error, after
  * stopping every worker.
  */
-export async function runJobs(jobs: Iterator<DeltaJob>, threads: number, onResult: (r: DeltaResult) => void): Promise<void> {
+export async function runJobs(jobs: Iterator<DeltaJob>, threads: number, onResult: (r: DeltaResult) => void, kernel: KernelChoice = 'simd'): Promise<void> {
   if (threads <= 0) {
-    const runner = new JobRunner();
+    const runner = new JobRunner(kernel);
     try {
       for (let j = jobs.next(); !j.done; j = jobs.next()) {
         onResult(runner.run(j.value));
@@ -67,7 +67,7 @@ export async function runJobs(jobs: Iterator<DeltaJob>, threads: number, onResul
         w.postMessage(j.value);
       };
       for (let i = 0; i < threads; i++) {
-        const w = new Worker(script);
+        const w = new Worker(script, { workerData: { kernel } });
         workers.push(w);
         w.on('message', (m: Message) => {
           active--;

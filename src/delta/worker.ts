@@ -3,11 +3,11 @@
  * {@link DeltaJob}s, answers `{ ok: DeltaResult }` (the |Δ| buffer transferred, not copied) or
  * `{ error }` carrying a SilError's code, message, file and tensor.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { isSilError } from '../errors';
-import { DeltaJob, JobRunner } from './job';
+import { DeltaJob, JobRunner, KernelChoice } from './job';
 
-const runner = new JobRunner();
+const runner = new JobRunner((workerData as { kernel?: KernelChoice } | null)?.kernel ?? 'simd');
 
 parentPort?.on('message', (job: DeltaJob | null) => {
   if (job === null) {
