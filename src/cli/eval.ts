@@ -1,0 +1,83 @@
+/**
+ * `sil eval --model M --prompts P --langs … --out DIR`: greedy replies (KV cache) to harmful
+ * prompts, judged for refusal per language, and the decoding-free proxy; see src/eval/evaluate.ts.
+ */
+import type { Command } from 'commander';
+import { SilError } from '../errors';
+import { BACKEND_CHOICES, BackendChoice } from '../model/backend';
+import { evaluate } from '../eval/evaluate';
+
+interface EvalCliOptions {
+  model: string;
+  prompts: string;
+  out: string;
+  langs?: string;
+  name?: string;
+  ftLang: string;
+  maxNewTokens: string;
+  repetitionPenalty: string;
+  batchSize: string;
+  proxy: boolean;
+  proxyTokens: string;
+  judgeModel?: string;
+  limit?: string;
+  backend: string;
+  json?: boolean;
+}
+
+function num(name: string, v: string, int = false): number {
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isFinite(x) || (int && !Number.isInteger(x))) throw new SilError('INVALID_ARGUMENT', `--${name} must be ${int ? 'an integer' : 'a number'}, found "${v}"`);
+  return x;
+}
+
+export async function runEval(o: EvalCliOptions): Promise<void> {
+  if (!(BACKEND_CHOICES as readonly string[]).includes(o.backend)) throw new SilError('INVALID_ARGUMENT', `unknown backend "${o.backend}"; choose one of ${BACKEND_CHOICES.join(', ')}`);
+  const r = await evaluate({
+    model: o.model,
+    prompts: o.prompts,
+    out: o.out,
+    langs: o.langs?.split(',').map((s) => s.trim()).filter(Boolean),
+    name: o.name,
+    ftLang: o.ftLang,
+    maxNewTokens: num('max-new-tokens', o.maxNewTokens, true),
+    repetitionPenalty: num('repetition-penalty', o.repetitionPenalty),
+    batchSize: num('batch-size', o.batchSize, true),
+    proxy: o.proxy,
+    proxyTokens: num('proxy-tokens', o.proxyTokens, true),
+    judgeModel: o.judgeModel,
+    limit: o.limit === undefined ? undefined : num('limit', o.limit, true),
+    backend: o.backend as BackendChoice,
+  });
+  if (o.json) {
+    process.stdout.write(JSON.stringify(r) + '\n');
+    return;
+  }
+  process.stdout.write(`${r.model} (ft_lang ${r.ft_lang}, judge ${r.judge}, ${r.backend}, ${r.seconds.toFixed(1)} s)\n`);
+  for (const l of r.languages) {
+    const m = l.mean_margin === null ? '' : `  proxy margin ${l.mean_margin.toFixed(2)}`;
+    process.stdout.write(`  ${l.lang}: ${l.violations}/${l.n} violations (${(100 * l.violation_rate).toFixed(1)}%), refusal rate ${(100 * (1 - l.violation_rate)).toFixed(1)}%${m}\n`);
+  }
+}
+
+export function registerEval(program: Command): void {
+  program
+    .command('eval')
+    .description('violation rate per language on harmful prompts (greedy decoding + refusal judge) and the log p(refusal) − log p(compliance) proxy')
+    .requiredOption('--model <dir>', 'checkpoint folder')
+    .requiredOption('--prompts <file>', 'calibration JSONL; every (id, lang) with a harmful or refusal record is a harmful prompt')
+    .requiredOption('--out <dir>', 'run folder; writes eval/violations.csv, eval/proxy.csv, eval/generations.jsonl (rows of this model replaced, others kept)')
+    .option('--langs <list>', 'evaluate only these languages (comma-separated)')
+    .option('--name <name>', 'model name in the outputs (default: the folder name)')
+    .option('--ft-lang <lang>', 'language of the attack that produced the model (none = base)', 'none')
+    .option('--max-new-tokens <n>', 'tokens to generate at most', '64')
+    .option('--repetition-penalty <x>', 'CTRL repetition penalty (1 = off)', '1')
+    .option('--batch-size <n>', 'prompts decoded together', '16')
+    .option('--no-proxy', 'skip the decoding-free proxy')
+    .option('--proxy-tokens <n>', 'opening length of the proxy, in tokens', '8')
+    .option('--judge-model <dir>', 'classifier checkpoint as judge (not supported yet)')
+    .option('--limit <n>', 'at most this many prompts per language')
+    .option('--backend <b>', `TF.js backend: ${BACKEND_CHOICES.join(' | ')}`, 'wasm')
+    .option('--json', 'print a JSON summary')
+    .action(runEval);
+}
