@@ -288,8 +288,9 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
     const mcfg = modelConfigOf(base, false);
     const headDim = mcfg?.headDim ?? 1;
     const encoding = cfg.bitpack ? 'bitpack' : 'u8';
-    const maskMeta = (name: string, score: string) => ({
-      mask: name, score, reduce: cfg.reduce, scope: cfg.scope, per: cfg.per, k: String(cfg.k), seed: String(cfg.seed), sil_version: VERSION,
+    const maskMeta = (name: string, score: string): Record<string, string> => ({
+      mask: name, score, ...(score === 'sil' ? { reduce: cfg.reduce } : {}), ...(score === 'random' ? { seed: String(cfg.seed) } : {}),
+      scope: cfg.scope, per: cfg.per, k: String(cfg.k), sil_version: VERSION,
     });
     const masks: Record<string, MaskReport> = {};
     const tSelect = process.hrtime.bigint();
