@@ -48,18 +48,12 @@ const config = {
 
 /**
  * Writes base and attacked together, chunk by chunk: base words are random bf16 pairs of magnitude
- * 2⁻⁹…2⁻⁵ with random signs; attacked flips the two lowest mantissa bits at random (xorshift128).
+ * 2⁻⁹…2⁻⁷ with random signs; attacked flips the two lowest mantissa bits at random (xorshift128).
  */
 function writePair() {
   const CH = 1 << 24;
   const wa = new Uint32Array(CH / 2), wb = new Uint32Array(CH / 2);
   let x = 123456789, y = 362436069, z = 521288629, w = 88675123;
-  const next = () => {
-    const t = x ^ (x << 11);
-    x = y; y = z; z = w;
-    w = (w ^ (w >>> 19) ^ (t ^ (t >>> 8))) >>> 0;
-    return w;
-  };
   const writers = ['base', 'attacked'].map((sub) => {
     const dir = path.join(root, sub);
     fs.mkdirSync(dir, { recursive: true });
@@ -71,11 +65,18 @@ function writePair() {
     for (let start = 0; start < n; start += CH) {
       const m = Math.min(CH, n - start) / 2;
       for (let i = 0; i < m; i++) {
-        const r = next();
-        // exponent 0x76..0x79 (2⁻⁹…2⁻⁶ scale), random sign and mantissa, for both halves
+        // xorshift128, two steps inlined: r for the base word, q for the attacked bit flips
+        let t = x ^ (x << 11);
+        x = y; y = z; z = w;
+        w = (w ^ (w >>> 19) ^ (t ^ (t >>> 8))) >>> 0;
+        const r = w;
+        t = x ^ (x << 11);
+        x = y; y = z; z = w;
+        w = (w ^ (w >>> 19) ^ (t ^ (t >>> 8))) >>> 0;
+        // exponent 0x76..0x77 (magnitudes 2⁻⁹…2⁻⁷), random sign and mantissa, for both halves
         const v = (r & 0x80ff80ff) | 0x3b003b00 | ((r >>> 8) & 0x01800180);
         wa[i] = v;
-        wb[i] = v ^ (next() & 0x00030003);
+        wb[i] = v ^ (w & 0x00030003);
       }
       writers[0].writeAt(s.name, start, new Uint16Array(wa.buffer, 0, 2 * m));
       writers[1].writeAt(s.name, start, new Uint16Array(wb.buffer, 0, 2 * m));
@@ -98,14 +99,19 @@ function main() {
   console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0].model}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.versions.node}`);
 
   const main = path.resolve(__dirname, '../dist/cli/main.js');
-  const silArgs = [main, 'delta', '--base', path.join(root, 'base'), '--attacked', path.join(root, 'attacked'), '--out', path.join(root, 'out'), '--json'];
-  if (threads !== undefined) silArgs.push('--threads', threads);
-  const t1 = process.hrtime.bigint();
-  const sil = spawnSync('/usr/bin/time', ['-f', 'MAXRSS_KB=%M', process.execPath, ...silArgs], { encoding: 'utf8', maxBuffer: 1 << 26 });
-  const silSec = Number(process.hrtime.bigint() - t1) / 1e9;
-  if (sil.status !== 0) throw new Error(`sil delta failed: ${sil.stderr}`);
-  const rssKb = Number(/MAXRSS_KB=(\d+)/.exec(sil.stderr)?.[1]);
-  const summary = JSON.parse(sil.stdout);
+  /** Runs `sil delta` under GNU time: wall seconds, peak RSS (KiB), the JSON summary. */
+  const runSil = (kernel) => {
+    const silArgs = [main, 'delta', '--base', path.join(root, 'base'), '--attacked', path.join(root, 'attacked'), '--out', path.join(root, 'out-' + kernel), '--json', '--kernel', kernel];
+    if (threads !== undefined) silArgs.push('--threads', threads);
+    const t1 = process.hrtime.bigint();
+    const r = spawnSync('/usr/bin/time', ['-f', 'MAXRSS_KB=%M', process.execPath, ...silArgs], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    const sec = Number(process.hrtime.bigint() - t1) / 1e9;
+    if (r.status !== 0) throw new Error(`sil delta failed: ${r.stderr}`);
+    return { sec, rssKb: Number(/MAXRSS_KB=(\d+)/.exec(r.stderr)?.[1]), summary: JSON.parse(r.stdout) };
+  };
+  const { sec: silSec, rssKb, summary } = runSil('simd');
+  const js = runSil('js');
+  if (js.summary.totals.changed !== summary.totals.changed || Math.abs(js.summary.totals.l2 / summary.totals.l2 - 1) > 1e-12) throw new Error('the simd and js kernels disagree');
 
   const t2 = process.hrtime.bigint();
   const np = spawnSync('python3', [path.join(__dirname, 'delta_numpy.py'), path.join(root, 'base'), path.join(root, 'attacked')], { encoding: 'utf8' });
@@ -116,9 +122,12 @@ function main() {
 
   const silGbs = bytes / 1e9 / silSec;
   const npGbs = bytes / 1e9 / npSec;
-  console.log(`sil delta   ${silSec.toFixed(2)} s  ${silGbs.toFixed(2)} GB/s per checkpoint  (threads ${summary.options.threads}; peak RSS ${(rssKb / 1024).toFixed(0)} MiB)`);
+  console.log(`sil delta   ${silSec.toFixed(2)} s  ${silGbs.toFixed(2)} GB/s per checkpoint  (WASM SIMD kernel, threads ${summary.options.threads}; peak RSS ${(rssKb / 1024).toFixed(0)} MiB)`);
+  console.log(`  --kernel js ${js.sec.toFixed(2)} s  ${(bytes / 1e9 / js.sec).toFixed(2)} GB/s per checkpoint  (plain JS loop; peak RSS ${(js.rssKb / 1024).toFixed(0)} MiB)`);
   console.log(`numpy       ${npSec.toFixed(2)} s  ${npGbs.toFixed(2)} GB/s per checkpoint  (1 thread, memory-mapped, 16 Mi-element chunks)`);
   console.log(`ratio       sil / numpy = ${(silGbs / npGbs).toFixed(2)}x`);
+  const load = os.loadavg().map((x) => x.toFixed(1)).join(' ');
+  console.log(`load avg    ${load} (1/5/15 min, at the end)`);
   console.log(`check       total ‖Δ‖₂ ${summary.totals.l2.toPrecision(6)}, changed ${(100 * summary.totals.frac_changed).toFixed(1)}% of ${summary.totals.numel} params`);
 }
 
