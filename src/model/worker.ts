@@ -1,7 +1,8 @@
 /**
  * Worker-thread side of data-parallel gradients (see parallel.ts). Each worker owns one TF.js
  * backend instance (wasm by default) and a full copy of the model, loaded from the checkpoint
- * folder given in `workerData`. Messages: `{ id, batch, denominator }` → `{ id, loss, count, names,
+ * folder given in `workerData`. Examples are run one at a time (gradients summed).
+ * Messages: `{ id, batch, denominator }` → `{ id, loss, count, names,
  * grads }` (grads transferred, not copied), or `{ id, error }`.
  * Runs from compiled JS (dist/model/worker.js).
  */
@@ -9,7 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Checkpoint } from '../io/checkpoint';
 import { isSilError } from '../errors';
 import { BackendName, useBackend } from './backend';
-import type { Batch } from './batch';
+import { Batch, sliceBatch } from './batch';
 import { CausalLM } from './model';
 
 interface Job {
@@ -38,14 +39,29 @@ async function main(): Promise<void> {
       return;
     }
     try {
-      const r = model.lossAndGrads(job.batch, job.denominator);
-      const names = [...r.grads.keys()];
-      const grads = names.map((n) => r.grads.get(n)!);
-      parentPort!.postMessage({ id: job.id, loss: r.loss, count: r.count, names, grads }, grads.map((g) => g.buffer as ArrayBuffer));
+      // one example at a time: the wasm heap (4 GB) holds weights, their transposes and gradients;
+      // activations of several sequences at once can exhaust it on mid-size models
+      let loss = 0;
+      let count = 0;
+      let acc: Map<string, Float32Array> | null = null;
+      for (let e = 0; e < job.batch.input_ids.length; e++) {
+        const r = model.lossAndGrads(sliceBatch(job.batch, e, e + 1), job.denominator);
+        loss += r.loss;
+        count += r.count;
+        if (!acc) acc = r.grads;
+        else for (const [n, g] of r.grads) addInto(acc.get(n)!, g);
+      }
+      const names = [...acc!.keys()];
+      const grads = names.map((n) => acc!.get(n)!);
+      parentPort!.postMessage({ id: job.id, loss, count, names, grads }, grads.map((g) => g.buffer as ArrayBuffer));
     } catch (e) {
       parentPort!.postMessage({ id: job.id, error: describe(e) });
     }
   });
+}
+
+function addInto(acc: Float32Array, g: Float32Array): void {
+  for (let i = 0; i < g.length; i++) acc[i] += g[i];
 }
 
 function describe(e: unknown): { message: string; code?: string } {

@@ -1,0 +1,143 @@
+#!/usr/bin/env node
+// @ts-check
+/**
+ * bench:attr — forward+backward tokens/s for gradient attribution on a mid-size Llama config
+ * (hidden 1024, 8 layers, 16 query / 4 KV heads, FFN 2816, vocab 32000, untied head; ~155.7M
+ * params), batch 4×128, with |w·g| accumulated over steps: `sil` on wasm with one worker thread per
+ * core (data-parallel over examples) versus PyTorch on the CPU (Debian python3-torch with OpenBLAS,
+ * installed with apt-get when missing; torch.set_num_threads = cores) in the same run.
+ *
+ *   npm run bench:attr -- [--layers N] [--steps N] [--threads N] [--keep]
+ *
+ * The model is a random BF16 checkpoint written to a temporary folder; sil decodes it to float32.
+ * Each side runs one untimed warm-up step, then --steps timed steps; tokens/s = B·T / mean step.
+ */
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { SafetensorsWriter } = require('../dist/io/writer');
+const { Checkpoint } = require('../dist/io/checkpoint');
+const { GradWorkerPool } = require('../dist/model/parallel');
+
+const args = process.argv.slice(2);
+const opt = (/** @type {string} */ name, /** @type {string} */ dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
+const layers = Number(opt('--layers', '8'));
+const steps = Number(opt('--steps', '2'));
+const threads = Number(opt('--threads', String(os.availableParallelism?.() ?? os.cpus().length)));
+const keep = args.includes('--keep');
+const B = 4, T = 128, V = 32000, H = 1024, F = 2816, NH = 16, NKV = 4, D = H / NH;
+
+/** Small xorshift PRNG: deterministic random weights without holding them twice. */
+function rng(seed) {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    return s / 4294967296;
+  };
+}
+
+function writeModel(dir) {
+  /** @type {Array<{name: string, dtype: 'BF16', shape: number[]}>} */
+  const specs = [{ name: 'model.embed_tokens.weight', dtype: 'BF16', shape: [V, H] }];
+  for (let l = 0; l < layers; l++) {
+    const p = `model.layers.${l}.`;
+    /** @type {Array<[string, number[]]>} */
+    const t = [
+      ['input_layernorm.weight', [H]], ['post_attention_layernorm.weight', [H]],
+      ['self_attn.q_proj.weight', [NH * D, H]], ['self_attn.k_proj.weight', [NKV * D, H]], ['self_attn.v_proj.weight', [NKV * D, H]],
+      ['self_attn.o_proj.weight', [H, NH * D]], ['mlp.gate_proj.weight', [F, H]], ['mlp.up_proj.weight', [F, H]], ['mlp.down_proj.weight', [H, F]],
+    ];
+    for (const [n, shape] of t) specs.push({ name: p + n, dtype: 'BF16', shape });
+  }
+  specs.push({ name: 'model.norm.weight', dtype: 'BF16', shape: [H] }, { name: 'lm_head.weight', dtype: 'BF16', shape: [V, H] });
+  const config = {
+    architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: V, hidden_size: H, intermediate_size: F,
+    num_hidden_layers: layers, num_attention_heads: NH, num_key_value_heads: NKV, rms_norm_eps: 1e-5, rope_theta: 500000.0,
+    hidden_act: 'silu', tie_word_embeddings: false, torch_dtype: 'bfloat16', max_position_embeddings: 4096,
+  };
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2));
+  const w = SafetensorsWriter.create(path.join(dir, 'model.safetensors'), specs, { format: 'pt' });
+  const r = rng(12345);
+  const a = 0.02 * Math.sqrt(3);
+  for (const s of specs) {
+    const n = s.shape.reduce((x, y) => x * y, 1);
+    const data = new Float32Array(n);
+    if (s.shape.length === 1) data.fill(1);
+    else for (let i = 0; i < n; i++) data[i] = (2 * r() - 1) * a;
+    w.write(s.name, data);
+  }
+  w.close();
+  return specs.reduce((acc, s) => acc + s.shape.reduce((x, y) => x * y, 1), 0);
+}
+
+/** A python3 that imports torch (Debian's python3-torch lives under /usr/bin/python3), installing it if missing. */
+function torchPython() {
+  const found = () => ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0);
+  const blas = () => fs.existsSync('/usr/lib/x86_64-linux-gnu/openblas-pthread');
+  let py = found();
+  if (py && blas()) return py;
+  console.log('installing python3-torch and libopenblas0-pthread with apt-get …');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  for (const a of [['update'], ['install', '-y', 'python3-torch', 'libopenblas0-pthread']]) {
+    const r = spawnSync('apt-get', a, { stdio: 'inherit', env });
+    if (r.status !== 0) throw new Error(`apt-get ${a.join(' ')} failed`);
+  }
+  py = found();
+  if (!py) throw new Error('python3-torch is installed but no python3 imports torch');
+  return py;
+}
+
+async function benchSil(dir) {
+  const ckpt = Checkpoint.open(dir);
+  const names = ckpt.names();
+  const theta = new Map(names.map((n) => [n, ckpt.readF32(n)]));
+  const acc = new Map(names.map((n) => [n, new Float32Array(theta.get(n).length)]));
+  ckpt.close();
+  const r = rng(777);
+  const ids = Array.from({ length: B }, () => Array.from({ length: T }, () => Math.floor(r() * V)));
+  const batch = { input_ids: ids, attention_mask: ids.map((row) => row.map(() => 1)), labels: ids };
+  const pool = await GradWorkerPool.start(dir, Math.min(threads, B), 'wasm');
+  const times = [];
+  let loss = NaN;
+  try {
+    for (let s = 0; s <= steps; s++) {
+      const t0 = performance.now();
+      const res = await pool.lossAndGrads(batch);
+      for (const [n, g] of res.grads) {
+        const th = theta.get(n), a = acc.get(n);
+        for (let i = 0; i < g.length; i++) a[i] += Math.abs(th[i] * g[i]);
+      }
+      loss = res.loss;
+      if (s > 0) times.push((performance.now() - t0) / 1000);
+      console.log(`  sil step ${s}${s === 0 ? ' (warm-up)' : ''}: ${((performance.now() - t0) / 1000).toFixed(2)} s, loss ${loss.toFixed(4)}`);
+    }
+  } finally {
+    await pool.close();
+  }
+  const mean = times.reduce((x, y) => x + y, 0) / times.length;
+  return { tokens_per_s: (B * T) / mean, step_s: times, workers: pool.workers.length, loss };
+}
+
+async function main() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sil-bench-attr-'));
+  try {
+    const params = writeModel(dir);
+    console.log(`bench:attr — Llama ${layers} layers, hidden ${H}, ${NH}/${NKV} heads, ffn ${F}, vocab ${V}: ${(params / 1e6).toFixed(1)}M params; batch ${B}×${T}; ${steps} timed steps; ${threads} cores`);
+    const sil = await benchSil(dir);
+    const python = torchPython();
+    const py = spawnSync(python, [path.join(__dirname, 'attr_torch.py'), '--layers', String(layers), '--threads', String(threads), '--steps', String(steps)], { encoding: 'utf8' });
+    if (py.status !== 0) throw new Error(`PyTorch baseline failed:\n${py.stderr}`);
+    const torch = JSON.parse(py.stdout.trim().split('\n').pop() ?? '{}');
+    console.log(`sil (wasm, ${sil.workers} worker threads): ${sil.tokens_per_s.toFixed(1)} tokens/s  (steps ${sil.step_s.map((t) => t.toFixed(2)).join(', ')} s)`);
+    console.log(`PyTorch ${torch.torch} CPU (${torch.threads} threads, BLAS ${torch.blas}): ${torch.tokens_per_s.toFixed(1)} tokens/s  (steps ${torch.step_s.map((t) => t.toFixed(2)).join(', ')} s, ${(torch.params / 1e6).toFixed(1)}M params)`);
+    console.log(`ratio sil / PyTorch: ${(sil.tokens_per_s / torch.tokens_per_s).toFixed(2)}×`);
+  } finally {
+    if (!keep) fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
