@@ -192,7 +192,7 @@ describe('sil locate computing gradients', () => {
   });
 
   const demo = fs.existsSync(path.join(DEMO, 'base')) && fs.existsSync(path.join(DEMO, 'attacked')) ? it : it.skip;
-  demo('runs on the demo pair in weights/demo when no checkpoints are given (skipped: weights/demo not built)', () => {
+  demo('runs on the demo pair in weights/demo when no checkpoints are given (runs once weights/demo is built)', () => {
     const out = path.join(tmp, 'demo');
     const r = sil('locate', '--out', out, '--langs', 'en,it', '--max-examples', '2', '--max-length', '64', '--json');
     expect(r.code).toBe(0);
