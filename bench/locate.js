@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+// @ts-check
+/**
+ * bench:locate — end-to-end `sil locate` on a Llama-3.1-8B-shaped random BF16 pair with 16
+ * calibration examples in one language; wall time and peak RSS of the `sil` process.
+ *
+ *   npm run bench:locate -- [--layers 32] [--hidden 4096] [--vocab 128256] [--examples 16]
+ *                           [--batch-size 4] [--max-length 128] [--threads N] [--keep]
+ *
+ * Shapes follow Llama-3.1-8B with the hidden size as the knob: head_dim 128, hidden/128 query
+ * heads, a quarter as many KV heads, FFN 3.5 × hidden, untied head; the defaults are the full
+ * 8B shape (8.03e9 parameters). The base is seeded random (uniform ±0.05), the attacked copy the
+ * base plus small seeded noise. A byte-level tokenizer with a `<|user|>…<|assistant|>…</s>` chat
+ * template is added; calibration prompts are the probe set's first `--examples` English prompts.
+ * Runs the built CLI (npm run build first, which `npm run bench:locate` does).
+ */
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { SafetensorsWriter } = require('../dist/io/writer');
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
+const L = Number(opt('--layers', '32'));
+const H = Number(opt('--hidden', '4096'));
+const V = Number(opt('--vocab', '128256'));
+const examples = opt('--examples', '16');
+const batchSize = opt('--batch-size', '4');
+const maxLength = opt('--max-length', '128');
+const threads = opt('--threads', String(os.availableParallelism?.() ?? os.cpus().length));
+const keep = args.includes('--keep');
+if (H % 128 !== 0 || H < 512) throw new Error('--hidden must be a multiple of 128, at least 512 (head_dim 128, KV heads = heads / 4)');
+const heads = H / 128;
+const kvHeads = heads / 4;
+const F = Math.round((3.5 * H) / 256) * 256;
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sil-bench-locate-'));
+const cfg = {
+  architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: V, hidden_size: H, intermediate_size: F,
+  num_hidden_layers: L, num_attention_heads: heads, num_key_value_heads: kvHeads, head_dim: 128, max_position_embeddings: 8192,
+  rms_norm_eps: 1e-5, rope_theta: 500000.0, rope_scaling: null, hidden_act: 'silu', tie_word_embeddings: false,
+  torch_dtype: 'bfloat16', bos_token_id: 1, eos_token_id: 2,
+};
+
+/** @type {Array<[string, number[]]>} */
+const shapes = [['model.embed_tokens.weight', [V, H]]];
+for (let l = 0; l < L; l++) {
+  const p = `model.layers.${l}.`;
+  shapes.push(
+    [`${p}self_attn.q_proj.weight`, [heads * 128, H]], [`${p}self_attn.k_proj.weight`, [kvHeads * 128, H]],
+    [`${p}self_attn.v_proj.weight`, [kvHeads * 128, H]], [`${p}self_attn.o_proj.weight`, [H, heads * 128]],
+    [`${p}mlp.gate_proj.weight`, [F, H]], [`${p}mlp.up_proj.weight`, [F, H]], [`${p}mlp.down_proj.weight`, [H, F]],
+    [`${p}input_layernorm.weight`, [H]], [`${p}post_attention_layernorm.weight`, [H]],
+  );
+}
+shapes.push(['model.norm.weight', [H]], ['lm_head.weight', [V, H]]);
+const nParams = shapes.reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1), 0);
+
+/** xorshift32 uniforms in [-1, 1), straight into BF16 bit patterns (round to nearest even). */
+function fillBf16(out, seed, scale, addTo) {
+  let x = seed >>> 0 || 1;
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  for (let i = 0; i < out.length; i++) {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    let v = ((x / 4294967296) * 2 - 1) * scale;
+    if (addTo) {
+      u[0] = addTo[i] << 16;
+      v += f[0];
+    }
+    f[0] = v;
+    const b = u[0];
+    out[i] = (b + 0x7fff + ((b >>> 16) & 1)) >>> 16;
+  }
+  return out;
+}
+
+function writePair() {
+  const t0 = Date.now();
+  for (const side of ['base', 'attacked']) {
+    fs.mkdirSync(path.join(dir, side));
+    fs.writeFileSync(path.join(dir, side, 'config.json'), JSON.stringify(cfg, null, 2));
+  }
+  const specs = shapes.map(([name, shape]) => ({ name, dtype: /** @type {'BF16'} */ ('BF16'), shape }));
+  const wb = SafetensorsWriter.create(path.join(dir, 'base/model.safetensors'), specs, { format: 'pt' });
+  const wa = SafetensorsWriter.create(path.join(dir, 'attacked/model.safetensors'), specs, { format: 'pt' });
+  const CH = 1 << 24;
+  shapes.forEach(([name, shape], t) => {
+    const n = shape.reduce((x, y) => x * y, 1);
+    const norm = shape.length === 1;
+    for (let s = 0; s < n; s += CH) {
+      const len = Math.min(CH, n - s);
+      const b = norm ? new Uint16Array(len).fill(0x3f80) : fillBf16(new Uint16Array(len), 0x9e3779b9 ^ (t * 7919 + s), 0.05, null);
+      wb.write(name, b);
+      wa.write(name, fillBf16(new Uint16Array(len), 0x85ebca6b ^ (t * 104729 + s), 0.002, b));
+    }
+  });
+  wb.close();
+  wa.close();
+  return (Date.now() - t0) / 1000;
+}
+
+function writeTokenizer(target) {
+  const bs = [];
+  for (let i = 33; i <= 126; i++) bs.push(i);
+  for (let i = 161; i <= 172; i++) bs.push(i);
+  for (let i = 174; i <= 255; i++) bs.push(i);
+  const cs = [...bs];
+  let n = 0;
+  for (let b = 0; b < 256; b++) if (!bs.includes(b)) { bs.push(b); cs.push(256 + n++); }
+  const vocab = { '<pad>': 0, '<s>': 1, '</s>': 2 };
+  bs.forEach((b, i) => { if (b >= 3) vocab[String.fromCharCode(cs[i])] = b; });
+  const special = (content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false };
+  fs.writeFileSync(path.join(target, 'tokenizer.json'), JSON.stringify({
+    version: '1.0', truncation: null, padding: null, added_tokens: [special('<pad>', 0), special('<s>', 1), special('</s>', 2)],
+    normalizer: null, pre_tokenizer: byteLevel, post_processor: null, decoder: byteLevel,
+    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges: [] },
+  }));
+  fs.writeFileSync(path.join(target, 'tokenizer_config.json'), JSON.stringify({
+    bos_token: '<s>', eos_token: '</s>', pad_token: '<pad>',
+    chat_template: "{{ bos_token }}{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{% if m.role == 'assistant' %}{{ eos_token }}{% endif %}{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}",
+  }));
+}
+
+try {
+  console.log(`pair: ${L} layers, hidden ${H}, ${heads}/${kvHeads} heads, FFN ${F}, vocab ${V}: ${(nParams / 1e9).toFixed(3)}e9 parameters (BF16, ${(2 * nParams / 2 ** 30).toFixed(2)} GiB per checkpoint)`);
+  const genS = writePair();
+  writeTokenizer(path.join(dir, 'base'));
+  console.log(`wrote the pair in ${genS.toFixed(1)} s to ${dir}`);
+  const out = path.join(dir, 'run');
+  const cli = path.resolve(__dirname, '../dist/cli/main.js');
+  const cmd = ['-f', '%e %M', process.execPath, cli, 'locate', '--base', path.join(dir, 'base'), '--attacked', path.join(dir, 'attacked'),
+    '--langs', 'en', '--max-examples', examples, '--batch-size', batchSize, '--max-length', maxLength, '--threads', threads, '--no-benign', '--out', out, '--json'];
+  const r = spawnSync('/usr/bin/time', cmd, { encoding: 'utf8', env: { ...process.env, CI: 'true' }, maxBuffer: 1 << 28 });
+  const timeLine = r.stderr.trim().split('\n').pop() ?? '';
+  const [wall, kb] = timeLine.split(' ').map(Number);
+  if (r.status !== 0) {
+    console.log(`sil locate failed (exit ${r.status}) after ${wall} s, peak RSS ${(kb / 1024).toFixed(0)} MiB:\n${r.stderr}`);
+    process.exitCode = 1;
+  } else {
+    const m = JSON.parse(r.stdout);
+    const c = m.calibration.en;
+    console.log(`sil locate: ${c.examples} examples, ${c.tokens} response tokens, backend ${m.backend.name} (${m.backend.source}, ${m.backend.plan})`);
+    console.log(`wall ${wall.toFixed(1)} s (gradients ${m.timings.gradients_en_s.toFixed(1)} s, selection and outputs ${m.timings.select_s.toFixed(1)} s), peak RSS ${(kb / 1024).toFixed(0)} MiB`);
+    console.log(`in scope ${m.n_in_scope}, selected ${m.masks.en.selected} (k = ${m.k})`);
+  }
+} finally {
+  if (!keep) fs.rmSync(dir, { recursive: true, force: true });
+}
