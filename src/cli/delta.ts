@@ -45,6 +45,7 @@ export async function runDelta(o: DeltaCliOptions): Promise<void> {
     attacked = Checkpoint.open(o.attacked);
     checkComparable(base, attacked);
     const ck = attacked;
+    let absFiles: string[] = [];
     const summary = await withAtomicDir(o.out, async (tmp) => {
       const result = await computeDelta(base, ck, {
         threads,
@@ -64,8 +65,14 @@ export async function runDelta(o: DeltaCliOptions): Promise<void> {
       });
       const files = await renderDeltaFiles(result, s);
       for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(tmp, name), text);
+      absFiles = o.saveAbsDelta ? fs.readdirSync(path.join(tmp, 'abs_delta')) : [];
       return s;
     });
+    // the new files were merged into an existing folder: drop shards of an earlier |Δ| output
+    if (o.saveAbsDelta) {
+      const dir = path.join(o.out, 'abs_delta');
+      for (const f of fs.readdirSync(dir)) if (!absFiles.includes(f)) fs.rmSync(path.join(dir, f), { force: true });
+    }
     if (o.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
     else {
       process.stdout.write(humanSummary(summary));

@@ -71,6 +71,12 @@ describe('sil delta', () => {
     expect(s.n_tensors).toBe(21);
     expect(s.options).toMatchObject({ save_abs_delta: true, threads: 0 });
     expect(fs.readdirSync(path.join(out, 'abs_delta'))).toEqual(['model.safetensors']);
+    // rerun into the same folder with small shards, then with one file: no stale shard or index survives
+    const args = ['delta', '--base', path.join(LLAMA, 'base'), '--attacked', path.join(LLAMA, 'attacked'), '--out', out, '--json', '--save-abs-delta'];
+    expect(sil(...args, '--max-shard-size', '100KB').code).toBe(0);
+    expect(fs.readdirSync(path.join(out, 'abs_delta'))).toContain('model.safetensors.index.json');
+    expect(sil(...args).code).toBe(0);
+    expect(fs.readdirSync(path.join(out, 'abs_delta'))).toEqual(['model.safetensors']);
   });
 
   it('exits 2 with a typed error and writes nothing when the checkpoints do not match', () => {
