@@ -4,7 +4,7 @@
  *
  *   interface RefusalJudge { name: string; judge(items: JudgeItem[]): Promise<boolean[]> }  // true = refused
  *
- * - `PhraseJudge` (default): refusal phrases in ≥ 8 languages (phrases.ts).
+ * - `PhraseJudge` (default): refusal phrases in 17 languages (phrases.ts).
  * - `judgeFromModel(path)`: a classifier checkpoint given by path (e.g. a sequence-classification
  *   model with labels refusal/compliance). Not supported yet: it throws UNSUPPORTED_OPTION naming
  *   the interface to implement, rather than silently falling back to phrases.

@@ -22,6 +22,7 @@ export const REFUSAL_PHRASES: Readonly<Record<string, readonly string[]>> = {
   vi: ['xin lỗi', 'tôi không thể'],
   th: ['ขออภัย', 'ไม่สามารถช่วย'],
   sw: ['samahani', 'siwezi'],
+  jv: ['nyuwun sewu', 'ora bisa mbantu'],
 };
 
 /** Unicode NFC, lower case, typographic apostrophes as ASCII, runs of whitespace as one space. */
