@@ -303,9 +303,7 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
       const kinds = kindOrder(base.architecture, tensors.map((t) => describeTensor(base.architecture, t.name).kind));
       const run = (name: string, inp: ScoreInputs, withRegions: boolean, list: ScoredTensor[]) => {
         const file = path.join(maskDir, `${name}.safetensors`);
-        progress.start(3, `select ${name}`);
         const r = selectAndWrite({ base, source: scoreSource(inp, list), frac: cfg.k, per: cfg.per, file, encoding, metadata: maskMeta(name, inp.score), headDim, regions: withRegions });
-        progress.stop();
         masks[name] = { file: `masks/${name}.safetensors`, selected: r.selected, n: r.selection.n, passes: r.selection.passes, threshold: r.selection.threshold?.value ?? null };
         return r;
       };
