@@ -154,11 +154,12 @@ describe('sil locate computing gradients', () => {
         expect({ x, same: bytes(path.join(a, `masks/${x}.safetensors`)).equals(bytes(path.join(b, `masks/${x}.safetensors`))) }).toEqual({ x, same: true });
       }
       expect(fs.readFileSync(path.join(a, 'layers.csv'), 'utf8')).toBe(fs.readFileSync(path.join(b, 'layers.csv'), 'utf8'));
-      // another seed moves only the random baseline
-      const c = path.join(tmp, 'tiny-c');
-      expect(sil(...args(c, '--no-benign', '--seed', '8')).code).toBe(0);
-      expect(bytes(path.join(a, 'masks/en.safetensors')).equals(bytes(path.join(c, 'masks/en.safetensors')))).toBe(true);
-      expect(bytes(path.join(a, 'masks/random.safetensors')).equals(bytes(path.join(c, 'masks/random.safetensors')))).toBe(false);
+      // another seed moves only the random baseline (the gradient cache does not depend on it)
+      const en = bytes(path.join(a, 'masks/en.safetensors'));
+      const random = bytes(path.join(a, 'masks/random.safetensors'));
+      expect(sil(...args(a, '--no-benign', '--seed', '8')).code).toBe(0);
+      expect(bytes(path.join(a, 'masks/en.safetensors')).equals(en)).toBe(true);
+      expect(bytes(path.join(a, 'masks/random.safetensors')).equals(random)).toBe(false);
     });
 
     it('with one example per language, mean-abs SIL (1/n)Σ|Δ⊙∇L| selects the same mask as |Δ|⊙|Σ∇L|', () => {
