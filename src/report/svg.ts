@@ -94,7 +94,11 @@ export interface ColorbarSpec {
   label: string;
 }
 
-/** A vertical colorbar at (x, y), `h` tall, with ticks on the right and the label (units) rotated beside it. */
+/**
+ * A vertical colorbar at (x, y), `h` tall, with ticks on the right and the label (units) rotated
+ * beside it — or, when the label is longer than the bar, set horizontally above the bar (so short
+ * grids keep a short colorbar instead of growing white space).
+ */
 export function colorbar(id: string, x: number, y: number, h: number, spec: ColorbarSpec): { svg: string; width: number } {
   const w = 14;
   const stops: string[] = [];
@@ -118,10 +122,17 @@ export function colorbar(id: string, x: number, y: number, h: number, spec: Colo
     parts.push(`<line x1="${r2(x + w)}" y1="${r2(ty)}" x2="${r2(x + w + 4)}" y2="${r2(ty)}" stroke="#444" stroke-width="0.8"/>`);
     parts.push(text(x + w + 6, ty, s, { size: 10, valign: 'middle' }));
   }
+  const labelW = textWidth(spec.label, 11);
+  const tickW = w + 10 + maxLabel;
+  if (labelW * 0.92 + 12 > h) {
+    parts.push(text(x, y - 10, spec.label, { size: 11 }));
+    parts.push('</g>');
+    return { svg: parts.join('\n'), width: Math.max(tickW, labelW) };
+  }
   const lx = x + w + 10 + maxLabel + 6;
   parts.push(text(lx, y + h / 2, spec.label, { size: 11, anchor: 'middle', rotate: 90 }));
   parts.push('</g>');
-  return { svg: parts.join('\n'), width: w + 10 + maxLabel + 6 + 14 };
+  return { svg: parts.join('\n'), width: tickW + 6 + 14 };
 }
 
 /**

@@ -211,8 +211,7 @@ export function heatmapSvg(d: HeatmapData, d3: D3): string {
   const cbX = 10 + perRow * panelW + 10;
   const cbY = top + 20 + kindLabelH;
   const cbLabel = d.unit + (norm.log ? ', log scale' : '');
-  // tall enough for its rotated label
-  const cbH = Math.max(120, textWidth(cbLabel, 11) * 0.92 + 12, Math.min(gridH, 320));
+  const cbH = Math.max(120, Math.min(gridH, 320));
   const ticks = norm.log ? logTicks(norm.domain, d3) : d3.scale.scaleLinear().domain(norm.domain).ticks(5);
   const cb = colorbar(`${d.id}-cb`, cbX, cbY, cbH, {
     interpolator: color,

@@ -147,8 +147,7 @@ export function matrixSvg(d: MatrixData, d3: D3): string {
     body.push(`<line x1="${r2(x)}" y1="${r2(gy - 2)}" x2="${r2(x)}" y2="${r2(gy + d.rows.length * ch + 2)}" stroke="#222" stroke-width="1.5"/>`);
   }
   const cbX = gx + d.cols.length * cw + 18;
-  // tall enough for its rotated label
-  const cbH = Math.max(110, textWidth(d.unit, 11) * 0.92 + 12, d.rows.length * ch);
+  const cbH = Math.max(110, d.rows.length * ch);
   const cb = colorbar(`${d.id}-cb`, cbX, gy, cbH, {
     interpolator: color,
     position: (v) => v,
