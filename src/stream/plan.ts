@@ -1,0 +1,118 @@
+/**
+ * The memory plan of a layer-streamed gradient pass, made up front from the config and the batch
+ * shape (llm.c's `fill_in_parameter_sizes` / `fill_in_activation_sizes`, for one layer at a time).
+ *
+ * With N = B·T tokens, hidden H, FFN F, q/kv widths Q = heads·D and K = kv_heads·D, float32:
+ *   layer weights   P_l = 2H + Q·H + 2·K·H + H·Q + 3·F·H (+ biases); kept twice (W and Wᵀ)
+ *   layer grads     P_l
+ *   activations     what one layer's tape keeps for its VJP:
+ *                   N·(8H + 2Q + 4K + 4F) + 3·B·heads·T²   (norms, projections, RoPE, scores, MLP)
+ *   head chunk      C rows of the head (W_c and W_cᵀ, its gradient) and 4 logits-sized [N, C] buffers
+ *   boundaries      (L + 1) hidden states [N, H], on the host (wasm, cpu) or the device (webgpu)
+ * Peak on the backend ≈ max(layer weights + grads + activations, head chunk) + boundaries on the
+ * device + cached weights. The vocabulary chunk C is the largest power of two whose [C, H] and
+ * [N, C] float32 buffers both stay under `maxBindingBytes` (WebGPU's storage-buffer binding limit is
+ * 2 GiB; a smaller default keeps the wasm heap and host copies modest).
+ */
+import type { ModelConfig } from '../model/config';
+import { allParamNames, layerParamNames, paramShape } from '../model/names';
+
+export interface StreamPlanOptions {
+  /** hidden states kept between forward and backward: on the host (default) or the backend */
+  boundaries?: 'host' | 'device';
+  /** bytes of layer weights that may stay uploaded between forward and backward (default 0) */
+  weightCacheBytes?: number;
+  /** largest single buffer for a vocabulary chunk (default 256 MiB; WebGPU binds at most 2 GiB) */
+  maxBindingBytes?: number;
+  /** fixed vocabulary chunk (rows), overriding the computed one (tests) */
+  vocabChunk?: number;
+}
+
+export interface StreamPlan {
+  tokens: number;
+  vocabChunk: number;
+  vocabChunks: number;
+  /** parameters of the largest decoder layer */
+  layerParams: number;
+  layerWeightBytes: number;
+  layerGradBytes: number;
+  activationBytes: number;
+  headChunkBytes: number;
+  boundaryBytes: number;
+  boundaries: 'host' | 'device';
+  /** decoder layers whose weights stay uploaded from forward to backward */
+  cachedLayers: number;
+  cachedBytes: number;
+  /** estimated peak bytes on the TF.js backend */
+  devicePeakBytes: number;
+  /** estimated peak bytes of host (JS) buffers beyond the backend: boundaries, one decoded layer, one gradient */
+  hostPeakBytes: number;
+}
+
+const F32 = 4;
+const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+export function layerParamCount(cfg: ModelConfig, i = 0): number {
+  return layerParamNames(cfg, i).reduce((a, n) => a + numel(paramShape(cfg, n)), 0);
+}
+
+export function modelParamCount(cfg: ModelConfig): number {
+  return allParamNames(cfg).reduce((a, n) => a + numel(paramShape(cfg, n)), 0);
+}
+
+/** Largest power-of-two row count C ≤ vocab with C·H and N·C float32 both ≤ maxBytes. */
+export function vocabChunkRows(vocab: number, hidden: number, tokens: number, maxBytes: number): number {
+  let c = 1;
+  while (c * 2 <= vocab && c * 2 * hidden * F32 <= maxBytes && c * 2 * tokens * F32 <= maxBytes) c *= 2;
+  return vocab <= c ? vocab : c;
+}
+
+export function planStreaming(cfg: ModelConfig, batch: number, seqLen: number, o: StreamPlanOptions = {}): StreamPlan {
+  const N = batch * seqLen;
+  const H = cfg.hiddenSize;
+  const Q = cfg.numHeads * cfg.headDim;
+  const K = cfg.numKvHeads * cfg.headDim;
+  const F = cfg.intermediateSize;
+  const maxBinding = o.maxBindingBytes ?? 256 * 2 ** 20;
+  const vocabChunk = Math.min(cfg.vocabSize, o.vocabChunk ?? vocabChunkRows(cfg.vocabSize, H, N, maxBinding));
+  const layerParams = layerParamCount(cfg);
+  const layerWeightBytes = 2 * layerParams * F32;
+  const layerGradBytes = layerParams * F32;
+  const activationBytes = (N * (8 * H + 2 * Q + 4 * K + 4 * F) + 3 * batch * cfg.numHeads * seqLen * seqLen) * F32;
+  const headChunkBytes = (3 * vocabChunk * H + 4 * N * vocabChunk + 3 * N * H) * F32;
+  const boundaries = o.boundaries ?? 'host';
+  const boundaryBytes = (cfg.numLayers + 1) * N * H * F32;
+  const cachedLayers = Math.min(cfg.numLayers, Math.floor((o.weightCacheBytes ?? 0) / layerWeightBytes));
+  const cachedBytes = cachedLayers * layerWeightBytes;
+  const stage = Math.max(layerWeightBytes + layerGradBytes + activationBytes, headChunkBytes);
+  const devicePeakBytes = stage + cachedBytes + (boundaries === 'device' ? boundaryBytes : 0);
+  const hostPeakBytes = (boundaries === 'host' ? boundaryBytes : 0) + 2 * layerParams * F32 + Math.max(vocabChunk * H, (layerParams / 3) | 0) * F32;
+  return {
+    tokens: N,
+    vocabChunk,
+    vocabChunks: Math.ceil(cfg.vocabSize / vocabChunk),
+    layerParams,
+    layerWeightBytes,
+    layerGradBytes,
+    activationBytes,
+    headChunkBytes,
+    boundaryBytes,
+    boundaries,
+    cachedLayers,
+    cachedBytes,
+    devicePeakBytes,
+    hostPeakBytes,
+  };
+}
+
+const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
+
+/** The plan as the lines `sil grad` prints. */
+export function formatPlan(p: StreamPlan, cfg: ModelConfig): string {
+  return [
+    `layer streaming: ${cfg.numLayers} layers × ${(p.layerParams / 1e6).toFixed(1)}M params, ${p.tokens} tokens per pass, vocabulary in ${p.vocabChunks} chunk(s) of ${p.vocabChunk} rows`,
+    `  per layer: weights+Wᵀ ${gib(p.layerWeightBytes)}, grads ${gib(p.layerGradBytes)}, activations ${gib(p.activationBytes)}; head chunk ${gib(p.headChunkBytes)}`,
+    `  boundaries ${gib(p.boundaryBytes)} on the ${p.boundaries}; ${p.cachedLayers} layer(s) kept uploaded (${gib(p.cachedBytes)})`,
+    `  planned peak: backend ${gib(p.devicePeakBytes)}, host buffers ${gib(p.hostPeakBytes)}`,
+  ].join('\n');
+}

@@ -1,0 +1,117 @@
+/**
+ * Layer-streamed gradients against the PyTorch goldens and against the all-in-memory runtime, on
+ * every backend available here (webgpu and tensorflow skip visibly without a GPU / the package).
+ * Vocabulary chunks are forced small (and uneven) so the chunked head and embedding are exercised.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Checkpoint } from '../../src/io/checkpoint';
+import { backendUnavailableSync, useBackend } from '../../src/model/backend';
+import { parseModelConfig } from '../../src/model/config';
+import { CausalLM } from '../../src/model/model';
+import { paramShape } from '../../src/model/names';
+import { streamedGradients, StreamOptions, wholeTensors } from '../../src/stream/engine';
+import { backendsHere, compareTensors, goldenDirs, loadGolden } from '../model/parity-helpers';
+
+const LOSS_REL = 1e-5;
+const GRAD_REL_L2 = 1e-3;
+
+const { shared, local } = goldenDirs();
+const dirs = [...shared, ...local];
+
+async function streamed(dir: string, o: StreamOptions) {
+  const ckpt = Checkpoint.open(dir);
+  const cfg = parseModelConfig(ckpt.config, dir);
+  const grads = new Map<string, Float32Array>();
+  const pieces = new Map<string, number>();
+  const size = (n: string) => paramShape(cfg, n).reduce((a, b) => a * b, 1);
+  const assemble = wholeTensors(size, (n, g) => {
+    grads.set(n, g);
+  });
+  try {
+    const g = loadGolden(dir.replace(/\/base$/, ''));
+    g.tensors.close();
+    const r = await streamedGradients(cfg, ckpt, g.json, (n, start, data) => {
+      pieces.set(n, (pieces.get(n) ?? 0) + 1);
+      return assemble(n, start, data);
+    }, o);
+    return { ...r, grads, pieces, cfg };
+  } finally {
+    ckpt.close();
+  }
+}
+
+describe.each(['cpu', 'wasm', 'webgpu', 'tensorflow'] as const)('streamed gradients on the %s backend', (backend) => {
+  const known = backendUnavailableSync(backend);
+  if (known) {
+    // eslint-disable-next-line no-console
+    console.log(`skipping streamed parity on ${backend}: ${known}`);
+    it.skip(`match the goldens (${backend} unavailable: ${known})`, () => undefined);
+    return;
+  }
+  let skip: string | null = null;
+  beforeAll(async () => {
+    skip = (await backendsHere()).find((b) => b.name === backend)!.skip;
+    if (skip) {
+      // eslint-disable-next-line no-console
+      console.log(`skipping streamed parity on ${backend}: ${skip}`);
+      return;
+    }
+    await useBackend(backend);
+  });
+
+  describe.each(dirs.map((d) => [d.split('/').pop()!, d]))('%s', (_name, dir) => {
+    it('matches the golden loss and every golden parameter gradient, with the head and embedding in uneven vocabulary chunks', async () => {
+      if (skip) return;
+      const g = loadGolden(dir);
+      try {
+        const r = await streamed(g.model, { vocabChunk: 37, boundaries: backend === 'webgpu' ? 'device' : 'host' });
+        const pairs = [...r.grads].map(([name, got]) => ({ name: `grad/${name}`, got, want: g.tensors.readF32(`grad/${name}`) }));
+        const gr = compareTensors(pairs, GRAD_REL_L2, 'relL2');
+        const lossRel = Math.abs(r.loss - g.json.loss) / Math.abs(g.json.loss);
+        const report = `${g.name} streamed on ${backend}:\nloss ${r.loss} vs ${g.json.loss} (rel ${lossRel.toExponential(3)})\n${gr.report}`;
+        if (gr.failed.length > 0 || !(lossRel <= LOSS_REL)) throw new Error(report);
+        const stored = [...g.tensors.tensors.keys()].filter((k) => k.startsWith('grad/')).map((k) => k.slice(5)).sort();
+        expect([...r.grads.keys()].sort()).toEqual(stored);
+        expect(r.plan.vocabChunks).toBe(Math.ceil(r.cfg.vocabSize / 37));
+        expect(r.pieces.get('model.embed_tokens.weight')).toBe(r.plan.vocabChunks);
+      } finally {
+        g.tensors.close();
+      }
+    });
+
+    // on wasm only: the in-memory runtime's own parity runs everywhere in test/model, and the cpu backend is slow
+    (backend === 'wasm' ? it : it.skip)('equals the all-in-memory gradients, whether boundaries stay on the host or the backend and whether weights stay cached', async () => {
+      if (skip) return;
+      const g = loadGolden(dir);
+      const ckpt = Checkpoint.open(g.model);
+      const model = CausalLM.fromCheckpoint(ckpt);
+      let want: Map<string, Float32Array>;
+      let wantLoss: number;
+      try {
+        const r = model.lossAndGrads(g.json);
+        want = r.grads;
+        wantLoss = r.loss;
+      } finally {
+        model.dispose();
+        ckpt.close();
+        g.tensors.close();
+      }
+      for (const o of [{ boundaries: 'device', weightCacheBytes: 1e12 }, { boundaries: 'host', vocabChunk: 1000 }] as StreamOptions[]) {
+        const r = await streamed(g.model, o);
+        const gr = compareTensors([...want].map(([name, w]) => ({ name, got: r.grads.get(name)!, want: w })), 1e-5, 'relL2');
+        if (gr.failed.length > 0) throw new Error(`${g.name} ${JSON.stringify(o)}:\n${gr.report}`);
+        expect(Math.abs(r.loss - wantLoss) / wantLoss).toBeLessThan(1e-6);
+      }
+    });
+  });
+
+  it('keeps the number of live tensors constant across streamed passes', async () => {
+    if (skip) return;
+    const dir = loadGolden(shared[0]);
+    dir.tensors.close();
+    await streamed(dir.model, { vocabChunk: 64 });
+    const before = tf.memory().numTensors;
+    await streamed(dir.model, { vocabChunk: 64, weightCacheBytes: 1e12, boundaries: 'device' });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
