@@ -29,7 +29,7 @@ export async function runLocate(o: LocateOptions): Promise<LocateManifest> {
 export function registerLocate(program: Command): void {
   program
     .command('locate')
-    .description('Per-language safety masks: gradient attribution at θpre (SIL/SNIP) or |Δ|, exact top-k, ∩/∪, baselines, overlap, layers and regions')
+    .description('Per-language safety masks: gradient attribution at θpre (SIL/SNIP), Wanda, or |Δ|, exact top-k or set difference, ∩/∪, baselines, overlap, layers and regions')
     .option('--base <dir>', 'aligned checkpoint θpre (default: weights/demo/base)')
     .option('--attacked <dir>', 'attacked checkpoint θattacked (default: weights/demo/attacked)')
     .requiredOption('--out <dir>', 'run folder (e.g. reports/RUN)')
@@ -53,6 +53,9 @@ export function registerLocate(program: Command): void {
     .option('--max-length <n>', 'cut responses so an example has at most N tokens')
     .option('--max-new-tokens <n>', 'longest generated response for --responses generate:…', '32')
     .option('--regions <n>', 'top regions per language in regions.csv', '100')
+    .option('--setdiff <utility>', 'set difference (Wei et al.): per weight matrix, top-q of the score minus top-p of the same score on utility data: benign (the benign set) or a data source with benign prompts')
+    .option('--q <fraction>', 'with --setdiff: fraction of each matrix taken by the safety score (default 0.05)')
+    .option('--p <fraction>', 'with --setdiff: fraction of each matrix taken by the utility score and removed (default 0.05)')
     .option('--bitpack', 'write masks bitpacked (8 entries per byte) instead of U8')
     .option('--json', 'print the manifest as JSON (no progress bars)')
     .action(async (o: LocateOptions) => {

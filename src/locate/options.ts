@@ -13,7 +13,7 @@ import { BACKEND_CHOICES, BackendChoice } from '../model/backend';
 import { SCOPES, Scope } from '../score/scope';
 import { PERS, Per } from '../select/local';
 import { DataSpec, parseDataSpec } from './calibration';
-import { REDUCES, Reduce, ScoreName, SCORES } from './scores';
+import { REDUCES, Reduce, ScoreName, SCORES, usesData } from './scores';
 
 /** Options as the command line hands them over (commander camelCases the flags). */
 export interface LocateOptions {
@@ -42,6 +42,10 @@ export interface LocateOptions {
   regions?: string | number;
   bitpack?: boolean;
   json?: boolean;
+  /** `--setdiff UTILITY`: `benign` (the benign set) or a data source whose benign prompts are the utility set */
+  setdiff?: string;
+  q?: string | number;
+  p?: string | number;
 }
 
 export interface LocateConfig {
@@ -71,6 +75,8 @@ export interface LocateConfig {
   regions: number;
   bitpack: boolean;
   json: boolean;
+  /** set difference (Wei et al.): per matrix top-q of the safety score minus top-p of the utility (benign) score; null: top-k masks */
+  setdiff: { q: number; p: number } | null;
   /** which inputs were defaults (recorded in the manifest) */
   defaulted: string[];
 }
@@ -106,6 +112,14 @@ export function parseK(v: string | number | undefined): number {
   return k;
 }
 
+/** A fraction in (0, 1] for `flag`. */
+function fraction(flag: string, v: string | number | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  const x = Number(v);
+  if (String(v).trim() === '' || !(x > 0 && x <= 1)) bad(`${flag} must be a fraction in (0, 1], got ${JSON.stringify(v)}`);
+  return x;
+}
+
 export function resolveOptions(o: LocateOptions): LocateConfig {
   const defaulted: string[] = [];
   if (!o.out) bad('--out is required');
@@ -137,6 +151,18 @@ export function resolveOptions(o: LocateOptions): LocateConfig {
   if (o.benign === false) benign = null;
   else if (typeof o.benign === 'string') benign = parseDataSpec(o.benign);
   else benign = parseDataSpec(data);
+  let setdiff: LocateConfig['setdiff'] = null;
+  if (o.setdiff !== undefined) {
+    if (o.setdiff !== 'benign') {
+      if (typeof o.benign === 'string') bad(`--setdiff ${o.setdiff} and --benign ${o.benign} both name the utility data; give one (or --setdiff benign with --benign SOURCE)`);
+      if (o.benign === false) bad('--setdiff takes its utility data from the benign set; drop --no-benign');
+      benign = parseDataSpec(o.setdiff);
+    }
+    if (benign === null) bad('--setdiff benign needs the benign set; drop --no-benign');
+    if (!usesData(score)) bad(`--setdiff compares scores on harmful and benign data; --score ${score} uses no calibration data (use sil, snip or wanda)`);
+    if (o.per === 'row') bad('--setdiff selects per weight matrix (top-q / top-p of each); --per row does not apply');
+    setdiff = { q: fraction('--q', o.q, 0.05), p: fraction('--p', o.p, 0.05) };
+  } else if (o.q !== undefined || o.p !== undefined) bad('--q and --p are the set-difference fractions; give --setdiff too');
   const threadsDefault = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   return {
     base: base!,
@@ -163,6 +189,7 @@ export function resolveOptions(o: LocateOptions): LocateConfig {
     regions: int('--regions', o.regions, 0) ?? 100,
     bitpack: !!o.bitpack,
     json: !!o.json,
+    setdiff,
     defaulted,
   };
 }

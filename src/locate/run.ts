@@ -29,11 +29,13 @@ import { checkSameTensors, ScoredTensor, scoredTensors, totalOf } from '../score
 import { loadTokenizer } from '../tokenizer';
 import type { Progress } from '../cli/progress';
 import { accumulateToFile } from './accumulate';
+import { inputNormsToFile, readCachedInputNorms } from './activations';
 import { calibrationPairs, DataSpec, formatDataSpec, loadData, toBatches, tokenizePairs } from './calibration';
 import { intersectionAndUnion, OVERLAP_COLUMNS, OverlapRow, pairwiseOverlap } from './combine';
 import { greedyGenerator } from './generate';
 import { GradFile } from './gradfile';
 import { selectAndWrite } from './masks';
+import { setDifferenceAndWrite } from './setdiff';
 import type { LocateConfig } from './options';
 import { fieldsFor, ScoreInputs, scoreSource, usesData } from './scores';
 import { GradientPlan, GradientSource, openGradientSource } from './source';
@@ -55,6 +57,8 @@ export interface SetReport {
   tokens: number | null;
   mean_loss: number | null;
   gradients: 'computed' | 'cached' | 'file' | 'none';
+  /** layer-input norms (wanda) */
+  activations?: 'computed' | 'cached';
   seconds: number;
 }
 
@@ -173,7 +177,8 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
     const scored = tensors.filter((t) => t.part === 'score').map((t) => t.name);
     const fields = fieldsFor(cfg.score, cfg.reduce);
     const needsGrads = fields.length > 0;
-    if (cfg.score === 'wanda') throw new SilError('UNSUPPORTED_OPTION', '--score wanda needs layer input activations, which this build does not collect yet; use sil, snip, weightdiff or random');
+    // wanda needs no gradients but a forward pass over the same tokenized calibration sets
+    const needsForward = needsGrads || cfg.score === 'wanda';
 
     // ---- 1. inputs, all checked before anything is written --------------------------------------
     const tPrep = process.hrtime.bigint();
@@ -207,7 +212,7 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
     } else {
       const data = await loadData(cfg.data, cfg.langs ?? undefined);
       const present = languagesOf(data.filter((x) => x.kind !== 'benign'));
-      if (!needsGrads) {
+      if (!needsForward) {
         langs = cfg.langs ?? present;
         const missing = langs.filter((l) => !present.includes(l));
         if (missing.length) throw new SilError('INVALID_DATA', `no harmful prompts in language(s) ${missing.join(', ')}; the data has ${present.join(', ') || 'none'}`, { file: formatDataSpec(cfg.data) });
@@ -232,6 +237,7 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
           base: base.headerSha256(),
           attacked: fields.includes('silabs') ? att.headerSha256() : null,
           fields, backend: cfg.backend, threads: cfg.threads, batchSize: cfg.batchSize,
+          ...(cfg.score === 'wanda' ? { activations: 'linear-inputs/1' } : {}),
         };
         for (const [name, list] of named) {
           const examples = tokenizePairs(tok, list, cfg.maxLength);
@@ -243,14 +249,33 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
         }
       }
     }
+    if (cfg.setdiff && !sets.some((s) => s.name === 'benign') && needsForward) {
+      throw new SilError('INVALID_ARGUMENT', '--setdiff needs the benign set as utility data; with --grads, give a {lang} pattern that has a benign file');
+    }
     timings.prepare_s = seconds(tPrep);
 
     // ---- 2. gradient sums per set (cached) --------------------------------------------------
     const calibration: Record<string, SetReport> = {};
     let plan: GradientPlan | null = null;
     const bySet = new Map<string, GradFile>();
+    const normsBySet = new Map<string, Map<string, Float32Array>>();
+    let forwardBackend: { name: string; note: string } | null = null;
     for (const s of sets) {
       const ts = process.hrtime.bigint();
+      if (cfg.score === 'wanda') {
+        const file = path.join(cfg.out, 'cache', `${s.name}.inputs.safetensors`);
+        let got = readCachedInputNorms(file, s.key);
+        let status: 'computed' | 'cached' = 'cached';
+        if (!got) {
+          if (!forwardBackend) forwardBackend = await useBackend(cfg.backend);
+          got = await inputNormsToFile(modelConfigOf(base, true)!, base, s.batches, file, { key: s.key, set: s.name, label: `activations ${s.name}` }, progress);
+          status = 'computed';
+        }
+        normsBySet.set(s.name, got.norms);
+        calibration[s.name] = { examples: got.examples, tokens: got.tokens, mean_loss: null, gradients: 'none', activations: status, seconds: seconds(ts) };
+        timings[`activations_${s.name}_s`] = seconds(ts);
+        continue;
+      }
       if (s.fromGradsOption) {
         bySet.set(s.name, gradFiles[sets.indexOf(s)]);
         calibration[s.name] = { examples: null, tokens: null, mean_loss: null, gradients: 'file', seconds: 0 };
@@ -277,12 +302,14 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
       calibration[s.name] = { examples: Number(meta.examples), tokens, mean_loss: tokens > 0 ? Number(meta.loss_sum) / tokens : null, gradients: status, seconds: seconds(ts) };
       timings[`gradients_${s.name}_s`] = seconds(ts);
     }
-    const backendInfo = source ? { name: (source as GradientSource).backend.name, note: (source as GradientSource).backend.note, source: (source as GradientSource).kind, workers: (source as GradientSource).workers, plan: plan!.why } : null;
+    const backendInfo = forwardBackend
+      ? { name: forwardBackend.name, note: forwardBackend.note, source: 'forward', workers: 1, plan: 'one forward pass at θpre, one decoder layer at a time (layer inputs for wanda)' }
+      : source ? { name: (source as GradientSource).backend.name, note: (source as GradientSource).backend.note, source: (source as GradientSource).kind, workers: (source as GradientSource).workers, plan: plan!.why } : null;
     if (source) {
       await (source as GradientSource).close();
       source = null;
     }
-    if (!needsGrads) for (const l of langs) calibration[l] = { examples: null, tokens: null, mean_loss: null, gradients: 'none', seconds: 0 };
+    if (!needsForward) for (const l of langs) calibration[l] = { examples: null, tokens: null, mean_loss: null, gradients: 'none', seconds: 0 };
 
     // ---- 3. masks and tables, built atomically ---------------------------------------------------
     const mcfg = modelConfigOf(base, false);
@@ -291,7 +318,16 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
     const maskMeta = (name: string, score: string): Record<string, string> => ({
       mask: name, score, ...(score === 'sil' ? { reduce: cfg.reduce } : {}), ...(score === 'random' ? { seed: String(cfg.seed) } : {}),
       scope: cfg.scope, per: cfg.per, k: String(cfg.k), sil_version: VERSION,
+      ...(cfg.setdiff ? { setdiff: 'benign', q: String(cfg.setdiff.q), p: String(cfg.setdiff.p) } : {}),
     });
+    if (cfg.score === 'wanda') {
+      const noInput = tensors.filter((t) => t.part === 'score' && ![...normsBySet.values()][0]?.has(t.name)).length;
+      if (noInput > 0) notes.push(`wanda: ${noInput} in-scope tensor(s) are not the weight of a linear layer (norms, an untied embedding) and score 0`);
+    }
+    if (cfg.setdiff) {
+      const { q, p } = cfg.setdiff;
+      notes.push(`set difference (Wei et al.): per weight matrix, top-${q} of the ${cfg.score} score on each language minus top-${p} of the same score on the benign set; the benign mask is the per-matrix top-${p} of the benign score, the random mask a per-matrix top-${q}; --k is not used`);
+    }
     const masks: Record<string, MaskReport> = {};
     const tSelect = process.hrtime.bigint();
     let globalSir: number | null = null;
@@ -303,13 +339,21 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
       const kinds = kindOrder(base.architecture, tensors.map((t) => describeTensor(base.architecture, t.name).kind));
       const run = (name: string, inp: ScoreInputs, withRegions: boolean, list: ScoredTensor[]) => {
         const file = path.join(maskDir, `${name}.safetensors`);
-        const r = selectAndWrite({ base, source: scoreSource(inp, list), frac: cfg.k, per: cfg.per, file, encoding, metadata: maskMeta(name, inp.score), headDim, regions: withRegions });
+        const frac = cfg.setdiff ? (name === 'benign' ? cfg.setdiff.p : cfg.setdiff.q) : cfg.k;
+        const r = selectAndWrite({ base, source: scoreSource(inp, list), frac, per: cfg.setdiff ? 'tensor' : cfg.per, file, encoding, metadata: maskMeta(name, inp.score), headDim, regions: withRegions });
         masks[name] = { file: `masks/${name}.safetensors`, selected: r.selected, n: r.selection.n, passes: r.selection.passes, threshold: r.selection.threshold?.value ?? null };
         return r;
       };
-      const inputsFor = (setName: string): ScoreInputs => ({ score: cfg.score, reduce: cfg.reduce, base, attacked: att, grads: bySet.get(setName), seed: cfg.seed });
+      const inputsFor = (setName: string): ScoreInputs => ({ score: cfg.score, reduce: cfg.reduce, base, attacked: att, grads: bySet.get(setName), inputNorms: normsBySet.get(setName), seed: cfg.seed });
+      const sd = cfg.setdiff;
+      const setDifference = (name: string) => {
+        const file = path.join(maskDir, `${name}.safetensors`);
+        const r = setDifferenceAndWrite({ base, tensors, safety: inputsFor(name), utility: inputsFor('benign'), q: sd!.q, p: sd!.p, file, encoding, metadata: maskMeta(name, cfg.score), headDim, regions: true });
+        masks[name] = { file: `masks/${name}.safetensors`, selected: r.selected, n: r.selection.n, passes: r.selection.passes, threshold: null };
+        return r;
+      };
       for (const lang of langs) {
-        const r = run(lang, inputsFor(lang), true, tensors);
+        const r = sd ? setDifference(lang) : run(lang, inputsFor(lang), true, tensors);
         layerRows.push(...r.layers.rows(lang, kinds));
         regionRows.push(...rankRegions(lang, r.regions, cfg.regions));
       }
@@ -319,7 +363,7 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
       masks.intersection = { file: 'masks/intersection.safetensors', selected: inter.intersection, n: nInScope, passes: 0, threshold: null };
       masks.union = { file: 'masks/union.safetensors', selected: inter.union, n: nInScope, passes: 0, threshold: null };
       named.push({ name: 'intersection', file: path.join(maskDir, 'intersection.safetensors') });
-      if (cfg.benign && (bySet.has('benign') || !needsGrads)) {
+      if (cfg.benign && (bySet.has('benign') || normsBySet.has('benign') || !needsForward)) {
         run('benign', inputsFor('benign'), false, tensors);
         named.push({ name: 'benign', file: path.join(maskDir, 'benign.safetensors') });
       }
@@ -347,20 +391,20 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
           system: cfg.system ?? null, score: cfg.score, reduce: cfg.reduce, scope: cfg.scope, k: cfg.k, per: cfg.per,
           benign: cfg.benign ? formatDataSpec(cfg.benign) : false, grads: cfg.grads, seed: cfg.seed, backend: cfg.backend, threads: cfg.threads,
           batch_size: cfg.batchSize, max_examples: cfg.maxExamples ?? null, max_length: cfg.maxLength ?? null, max_new_tokens: cfg.maxNewTokens,
-          regions: cfg.regions, bitpack: cfg.bitpack, defaults: cfg.defaulted,
+          regions: cfg.regions, bitpack: cfg.bitpack, setdiff: cfg.setdiff, defaults: cfg.defaulted,
         },
         backend: backendInfo,
         seed: cfg.seed,
         timings,
         languages: langs,
-        k: cfg.k,
+        k: cfg.setdiff ? cfg.setdiff.q : cfg.k,
         n_params: base.numel(),
         n_in_scope: nInScope,
         architecture: base.architecture,
         calibration,
         masks,
         global_sir: globalSir,
-        expected_random_sir: cfg.k,
+        expected_random_sir: cfg.setdiff ? cfg.setdiff.q : cfg.k,
         notes,
       };
       fs.writeFileSync(path.join(tmp, 'manifest.json'), JSON.stringify(m, null, 2) + '\n');
