@@ -191,6 +191,12 @@ export class SafetensorsFile {
     return decodeFloat(this.info(name).dtype, this.readBytes(name, start, end), out);
   }
 
+  /** `into.length` raw bytes at absolute file offset `position`. */
+  readAt(position: number, into: Uint8Array): Uint8Array {
+    readExactly(this.fd, this.path, into, position);
+    return into;
+  }
+
   close(): void {
     if (this.fd >= 0) {
       fs.closeSync(this.fd);

@@ -234,8 +234,8 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
           named.push(['benign', b.pairs]);
         }
         const common = {
-          base: base.headerSha256(),
-          attacked: fields.includes('silabs') ? att.headerSha256() : null,
+          base: base.contentSha256(),
+          attacked: fields.includes('silabs') ? att.contentSha256() : null,
           fields, backend: cfg.backend, threads: cfg.threads, batchSize: cfg.batchSize,
           ...(cfg.score === 'wanda' ? { activations: 'linear-inputs/1' } : {}),
         };

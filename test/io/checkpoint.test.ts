@@ -28,3 +28,15 @@ describe('Checkpoint', () => {
     expect(describeTensor('GPTNeoXForCausalLM', 'gpt_neox.layers.3.attention.dense.weight')).toMatchObject({ layer: 3, kind: 'other', family: null });
   });
 });
+
+describe('Checkpoint fingerprints', () => {
+  it('tells a base from its attacked copy by content even though their headers are identical', () => {
+    const base = Checkpoint.open(path.join(FIX, 'llama3-tiny-bf16/base'));
+    const att = Checkpoint.open(path.join(FIX, 'llama3-tiny-bf16/attacked'));
+    expect(base.headerSha256()).toBe(att.headerSha256());
+    expect(base.contentSha256()).not.toBe(att.contentSha256());
+    expect(base.contentSha256()).toBe(Checkpoint.open(path.join(FIX, 'llama3-tiny-bf16/base')).contentSha256());
+    base.close();
+    att.close();
+  });
+});
