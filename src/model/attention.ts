@@ -5,7 +5,17 @@
  *   k, v repeated n_heads / n_kv_heads times (repeat_kv: each kv head serves consecutive q heads),
  *   a = softmax(q kᵀ / √head_dim + mask) v,   out = concat_heads(a) W_oᵀ (+ b_o)
  * `mask` is additive [B, 1, T, T]: 0 where key j ≤ query i and j is not padding, −1e9 elsewhere.
- * The repeat uses a rank-4 tile (rank-5 tile has no gradient in TF.js).
+ *
+ * Fast form (`attentionCore`): the wasm backend multiplies fast only plain 2-D, non-transposed
+ * matrices (rank-3/4 or transposed products run a naive loop, ~1 GFLOP/s). So the core runs per
+ * (example, kv head) group: the rep = heads / kv_heads query heads that share kv head g are stacked
+ * into one [rep·T, D] matrix, and with explicit 2-D transposes
+ *   S = Q_g K_gᵀ / √D + mask  [rep·T, T],   P = softmax(S),   O_g = P V_g
+ * and a custom gradient of plain products only:
+ *   ∂P = ∂O_g V_gᵀ,  ∂V_g = Pᵀ ∂O_g,  ∂S = P ⊙ (∂P − rowsum(∂P ⊙ P)) / √D,  ∂Q_g = ∂S K_g,  ∂K_g = ∂Sᵀ Q_g
+ * The stacking also replaces repeat_kv (∂V_g and ∂K_g sum over the rep heads by themselves).
+ * `attentionCoreReference` is the textbook form (rank-4 products, repeat_kv with a rank-4 tile, since
+ * rank-5 tile has no gradient in TF.js); a test holds the two equal.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config';
@@ -43,6 +53,65 @@ export function repeatKv(x: tf.Tensor, rep: number): tf.Tensor {
   return tf.reshape(tiled, [b, kv * rep, t, d]);
 }
 
+/** The textbook core: q [B, nh, T, D], k, v [B, nkv, T, D] (after RoPE) → [B, nh, T, D]. */
+export function attentionCoreReference(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask: tf.Tensor): tf.Tensor {
+  const [, nh, , d] = q.shape as [number, number, number, number];
+  const rep = nh / (k.shape[1] as number);
+  const scores = tf.add(tf.mul(tf.matMul(q, repeatKv(k, rep), false, true), 1 / Math.sqrt(d)), mask);
+  return tf.matMul(tf.softmax(scores), repeatKv(v, rep));
+}
+
+/**
+ * The same core with 2-D products per (example, kv head) group and the custom gradient described
+ * above: q [B, nh, T, D], k, v [B, nkv, T, D], mask [B, 1, T, T] (a constant) → [B, nh, T, D].
+ */
+export function attentionCore(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask: tf.Tensor): tf.Tensor {
+  const [b, nh, t, d] = q.shape as [number, number, number, number];
+  const nkv = k.shape[1] as number;
+  const rep = nh / nkv;
+  const scale = 1 / Math.sqrt(d);
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const save = args[3] as tf.GradSaveFunc;
+    const qs = tf.unstack(tf.reshape(args[0] as tf.Tensor, [b * nkv, rep * t, d])) as tf.Tensor2D[];
+    const ks = tf.unstack(tf.reshape(args[1] as tf.Tensor, [b * nkv, t, d])) as tf.Tensor2D[];
+    const vs = tf.unstack(tf.reshape(args[2] as tf.Tensor, [b * nkv, t, d])) as tf.Tensor2D[];
+    const masks = tf.unstack(tf.reshape(mask, [b, 1, t, t]));
+    const ps: tf.Tensor2D[] = [];
+    const os: tf.Tensor2D[] = [];
+    for (let g = 0; g < b * nkv; g++) {
+      const s = tf.add(tf.reshape(tf.mul(tf.matMul(qs[g], tf.transpose(ks[g])), scale), [rep, t, t]), masks[Math.floor(g / nkv)]);
+      const p = tf.reshape(tf.softmax(s), [rep * t, t]) as tf.Tensor2D;
+      ps.push(p);
+      os.push(tf.matMul(p, vs[g]));
+    }
+    // the backward needs Q_g, K_g, V_g and P of every group (saved: the tape may free the rest)
+    save([...qs, ...ks, ...vs, ...ps]);
+    const value = tf.reshape(tf.stack(os), [b, nh, t, d]);
+    const gradFunc = (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const n = b * nkv;
+      const sq = saved.slice(0, n) as tf.Tensor2D[];
+      const sk = saved.slice(n, 2 * n) as tf.Tensor2D[];
+      const sv = saved.slice(2 * n, 3 * n) as tf.Tensor2D[];
+      const sp = saved.slice(3 * n, 4 * n) as tf.Tensor2D[];
+      const dos = tf.unstack(tf.reshape(dy as tf.Tensor, [n, rep * t, d])) as tf.Tensor2D[];
+      const dq: tf.Tensor[] = [];
+      const dk: tf.Tensor[] = [];
+      const dv: tf.Tensor[] = [];
+      for (let g = 0; g < n; g++) {
+        const p = sp[g];
+        const dp = tf.matMul(dos[g], tf.transpose(sv[g]));
+        dv.push(tf.matMul(tf.transpose(p), dos[g]));
+        const ds = tf.mul(tf.mul(p, tf.sub(dp, tf.sum(tf.mul(dp, p), -1, true))), scale) as tf.Tensor2D;
+        dq.push(tf.matMul(ds, sk[g]));
+        dk.push(tf.matMul(tf.transpose(ds), sq[g]));
+      }
+      return [tf.reshape(tf.stack(dq), [b, nh, t, d]), tf.reshape(tf.stack(dk), [b, nkv, t, d]), tf.reshape(tf.stack(dv), [b, nkv, t, d])];
+    };
+    return { value, gradFunc };
+  });
+  return f(q, k, v);
+}
+
 /** x [N = B·T, hidden] (already normed) → [N, hidden] */
 export function attention(x: tf.Tensor, p: AttentionParams, cfg: ModelConfig, ctx: AttentionContext): tf.Tensor {
   const { batch: b, seqLen: t } = ctx;
@@ -50,10 +119,7 @@ export function attention(x: tf.Tensor, p: AttentionParams, cfg: ModelConfig, ct
   const q = applyRope(splitHeads(linear(x, p.q), b, t, nh, d), ctx.cos, ctx.sin);
   const k = applyRope(splitHeads(linear(x, p.k), b, t, nkv, d), ctx.cos, ctx.sin);
   const v = splitHeads(linear(x, p.v), b, t, nkv, d);
-  const kr = repeatKv(k, nh / nkv);
-  const vr = repeatKv(v, nh / nkv);
-  const scores = tf.add(tf.mul(tf.matMul(q, kr, false, true), 1 / Math.sqrt(d)), ctx.mask);
-  const a = tf.matMul(tf.softmax(scores), vr);
+  const a = attentionCore(q, k, v, ctx.mask);
   const merged = tf.reshape(tf.transpose(a, [0, 2, 1, 3]), [b * t, nh * d]);
   return linear(merged, p.o);
 }

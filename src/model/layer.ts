@@ -16,14 +16,14 @@ import { mlp } from './mlp';
 import { hasBias, inputNorm, LayerLinear, layerParamNames, linearBias, linearWeight, postAttentionNorm } from './names';
 import { rmsNorm } from './norm';
 
-/** Tensors by name; `t(name)` gives the kept transpose of a 2-D weight. */
+/** Tensors by name; `getT(name)` gives the transpose of a 2-D weight (the linear layers no longer need it). */
 export interface Params {
   get(name: string): tf.Tensor;
   getT(name: string): tf.Tensor;
 }
 
 export function linearParams(p: Params, cfg: ModelConfig, i: number, l: LayerLinear): LinearParams {
-  return { w: p.get(linearWeight(i, l)), wt: p.getT(linearWeight(i, l)), b: hasBias(cfg, l) ? p.get(linearBias(i, l)) : undefined };
+  return { w: p.get(linearWeight(i, l)), b: hasBias(cfg, l) ? p.get(linearBias(i, l)) : undefined };
 }
 
 /** h [N, hidden] → [N, hidden] */

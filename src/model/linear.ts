@@ -1,34 +1,37 @@
 /**
  * Linear layer y = x Wᵀ + b with W stored as PyTorch does ([out, in]).
  *
- * Fast form: TF.js wasm has a fast matmul only for plain, non-transposed 2-D products, and its own
- * matMul gradient uses the transposed forms (~10× slower there). So the forward multiplies by a
- * kept, precomputed Wᵀ ([in, out]) and a custom gradient uses only plain products:
- *   ∂x = ∂y · W            ([N, out] · [out, in])
- *   ∂W = (∂y)ᵀ · x         (an explicit transpose copy, then [out, N] · [N, in])
- * `linearReference` is the textbook form; a test holds the two equal.
+ * Fast form: TF.js wasm has a fast matmul only for plain, non-transposed 2-D products a·b (XNNPACK's
+ * fully-connected operator, which packs b into its own layout and caches that packed copy for as
+ * long as b lives), and its own matMul gradient uses the transposed forms (~10× slower there). So
+ * every product here is plain 2-D, arranged so that W itself is the packed operand only once:
+ *   y  = (W · xᵀ)ᵀ          ([out, in] · [in, N]: x is packed per call, W is the row operand)
+ *   ∂x = ∂y · W             ([N, out] · [out, in]: W's packed copy, made once, kept with W)
+ *   ∂W = (∂y)ᵀ · x          ([out, N] · [N, in])
+ * The 2-D transposes are O(N·width) copies, small next to the products. Per weight the backend then
+ * holds W and one packed copy (no kept Wᵀ, no packed Wᵀ), which leaves room in the 4 GB wasm heap
+ * for several sequences per pass. `linearReference` is the textbook form; a test holds the two equal.
  */
 import * as tf from '@tensorflow/tfjs';
 
 export interface LinearParams {
   /** [out, in] */
   w: tf.Tensor;
-  /** the kept transpose of w, [in, out] */
-  wt: tf.Tensor;
+  /** a transpose of w, [in, out]: no longer needed by `linear` (ignored; kept for callers that pass it) */
+  wt?: tf.Tensor;
   /** [out] or undefined */
   b?: tf.Tensor;
 }
 
 /** y = x Wᵀ (+ b) for x [N, in], with the plain-matmul custom gradient described above. */
 export function linear(x: tf.Tensor, p: LinearParams): tf.Tensor {
-  const wt = p.wt;
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const xx = args[0] as tf.Tensor2D;
     const w = args[1] as tf.Tensor2D;
     const save = args[2] as tf.GradSaveFunc;
     // tensors the gradient needs must go through `save` (the tape may free the inputs otherwise)
     save([xx, w]);
-    const value = tf.matMul(xx, wt as tf.Tensor2D);
+    const value = tf.transpose(tf.matMul(w, tf.transpose(xx)));
     const gradFunc = (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
       const g = dy as tf.Tensor2D;
       const [sx, sw] = saved as tf.Tensor2D[];

@@ -41,7 +41,7 @@ export function headWeightName(cfg: ModelConfig): string {
 /** h [N, hidden] → logits [N, vocab] */
 export function head(h: tf.Tensor, p: Params, cfg: ModelConfig): tf.Tensor {
   const name = headWeightName(cfg);
-  return linear(rmsNorm(h, p.get(FINAL_NORM), cfg.rmsNormEps), { w: p.get(name), wt: p.getT(name) });
+  return linear(rmsNorm(h, p.get(FINAL_NORM), cfg.rmsNormEps), { w: p.get(name) });
 }
 
 /** Per-batch constants (RoPE tables, mask) as tensors; dispose with `disposeContext`. */

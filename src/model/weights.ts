@@ -1,7 +1,8 @@
 /**
  * Model weights on a TF.js backend, keyed by checkpoint tensor names, supplied by a loader
- * (`WeightSource`: a Checkpoint, or anything that decodes a named tensor to float32). Every 2-D
- * linear weight also keeps its transpose for the fast linear layer (see linear.ts).
+ * (`WeightSource`: a Checkpoint, or anything that decodes a named tensor to float32). Each weight is
+ * held once: the linear layers multiply by W itself (see linear.ts); `getT` makes a transpose only
+ * when asked for one, and keeps it until the weight is released.
  *
  * Weights are loaded per group (`loadNames`) and can be released per group (`release`), so a
  * layer-streamed pass can hold one decoder layer at a time.
@@ -22,7 +23,7 @@ export class Weights {
 
   constructor(readonly cfg: ModelConfig, readonly source: WeightSource) {}
 
-  /** Uploads the named parameters (and the kept transposes of linear weights). */
+  /** Uploads the named parameters. */
   loadNames(names: string[]): void {
     for (const name of names) {
       if (this.tensors.has(name)) continue;
@@ -34,10 +35,6 @@ export class Weights {
       const data = this.source.readF32(name);
       const t = tf.keep(tf.tensor(data, shape, 'float32'));
       this.tensors.set(name, t);
-      if (shape.length === 2 && name !== EMBED) this.transposed.set(name, tf.keep(tf.transpose(t)));
-    }
-    if (this.cfg.tieWordEmbeddings && names.includes(EMBED) && !this.transposed.has(EMBED)) {
-      this.transposed.set(EMBED, tf.keep(tf.transpose(this.tensors.get(EMBED)!)));
     }
   }
 
@@ -51,11 +48,16 @@ export class Weights {
     return t;
   }
 
-  /** The kept transpose of a 2-D weight ([in, out]); the head of a tied model is Eᵀ. */
+  /** The transpose of a loaded 2-D weight ([in, out]), made on first use; the head of a tied model is Eᵀ. */
   getT(name: string): tf.Tensor {
     const key = name === LM_HEAD && this.cfg.tieWordEmbeddings ? EMBED : name;
-    const t = this.transposed.get(key);
-    if (!t) throw new Error(`transposed weight not loaded: ${name}`);
+    let t = this.transposed.get(key);
+    if (!t) {
+      const w = this.tensors.get(key);
+      if (!w || w.rank !== 2) throw new Error(`transposed weight not loaded: ${name}`);
+      t = tf.keep(tf.tidy(() => tf.transpose(w)));
+      this.transposed.set(key, t);
+    }
     return t;
   }
 

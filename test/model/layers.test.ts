@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Checkpoint } from '../../src/io/checkpoint';
+import { attentionCore, attentionCoreReference } from '../../src/model/attention';
 import { useBackend } from '../../src/model/backend';
 import { embed, embeddingGrad } from '../../src/model/embedding';
 import { decoderLayer, decoderLayerVJP } from '../../src/model/layer';
@@ -23,13 +24,37 @@ describe('linear', () => {
       const x = tf.randomNormal([7, 5]);
       const w = tf.randomNormal([3, 5]);
       const b = tf.randomNormal([3]);
-      const p = { w, wt: tf.transpose(w), b };
+      const p = { w, b };
       const loss = (f: typeof linear) => (xx: tf.Tensor, ww: tf.Tensor) => tf.sum(tf.sin(f(xx, { ...p, w: ww })));
       const [fx, fw] = tf.grads(loss(linear))([x, w]);
       const [rx, rw] = tf.grads(loss(linearReference))([x, w]);
       expect(tf.max(tf.abs(tf.sub(linear(x, p), linearReference(x, p)))).dataSync()[0]).toBeLessThan(1e-5);
       expect(tf.max(tf.abs(tf.sub(fx, rx))).dataSync()[0]).toBeLessThan(1e-5);
       expect(tf.max(tf.abs(tf.sub(fw, rw))).dataSync()[0]).toBeLessThan(1e-5);
+    });
+  });
+});
+
+describe('attention core', () => {
+  it.each([
+    [2, 4, 2, 5, 8],
+    [1, 4, 4, 7, 6],
+    [3, 6, 2, 4, 4],
+  ])('2-D per-group products equal the rank-4 form in value and gradients (B %i, heads %i/%i, T %i, D %i)', (b, nh, nkv, t, d) => {
+    tf.tidy(() => {
+      const q = tf.randomNormal([b, nh, t, d]);
+      const k = tf.randomNormal([b, nkv, t, d]);
+      const v = tf.randomNormal([b, nkv, t, d]);
+      // causal, and the last key of example 1 is padding
+      const m = new Float32Array(b * t * t);
+      for (let e = 0; e < b; e++) for (let i = 0; i < t; i++) for (let j = 0; j < t; j++) m[(e * t + i) * t + j] = j <= i && !(e === 1 && j === t - 1) ? 0 : -1e9;
+      const mask = tf.tensor4d(m, [b, 1, t, t]);
+      const w = tf.randomNormal([b, nh, t, d]);
+      const loss = (f: typeof attentionCore) => (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) => tf.sum(tf.mul(tf.sin(f(qq, kk, vv, mask)), w));
+      const fast = tf.grads(loss(attentionCore))([q, k, v]);
+      const ref = tf.grads(loss(attentionCoreReference))([q, k, v]);
+      expect(tf.max(tf.abs(tf.sub(attentionCore(q, k, v, mask), attentionCoreReference(q, k, v, mask)))).dataSync()[0]).toBeLessThan(1e-5);
+      fast.forEach((g, i) => expect(tf.max(tf.abs(tf.sub(g, ref[i]))).dataSync()[0]).toBeLessThan(1e-5));
     });
   });
 });
