@@ -11,8 +11,9 @@ import { SilError } from '../errors';
 import { Checkpoint } from '../io/checkpoint';
 import { withAtomicDir } from '../io/atomic';
 import { parseSize } from '../io/writer';
-import { computeDelta, checkComparable } from '../delta/compute';
-import { humanSummary, renderDeltaFiles, summarize } from '../delta/report';
+import { checkComparable } from '../delta/compute';
+import { writeDeltaFolder } from '../delta/folder';
+import { humanSummary } from '../delta/report';
 import { progressFor } from './progress';
 
 interface DeltaCliOptions {
@@ -47,24 +48,15 @@ export async function runDelta(o: DeltaCliOptions): Promise<void> {
     const ck = attacked;
     let absFiles: string[] = [];
     const summary = await withAtomicDir(o.out, async (tmp) => {
-      const result = await computeDelta(base, ck, {
+      const s = await writeDeltaFolder(base, ck, tmp, {
         threads,
-        absDeltaDir: o.saveAbsDelta ? path.join(tmp, 'abs_delta') : undefined,
+        kernel,
+        saveAbsDelta: !!o.saveAbsDelta,
         maxShardSize: o.maxShardSize,
         progress: progressFor(process.stderr, !o.json),
-        kernel,
+        paths: { base: o.base, attacked: o.attacked },
+        t0,
       });
-      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-      const s = summarize(result, {
-        base: { path: path.resolve(o.base), header_sha256: base.headerSha256() },
-        attacked: { path: path.resolve(o.attacked), header_sha256: ck.headerSha256() },
-        options: { threads, kernel, save_abs_delta: !!o.saveAbsDelta, max_shard_size: o.maxShardSize },
-        version: require('../../package.json').version,
-        created: new Date().toISOString(),
-        seconds,
-      });
-      const files = await renderDeltaFiles(result, s);
-      for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(tmp, name), text);
       absFiles = o.saveAbsDelta ? fs.readdirSync(path.join(tmp, 'abs_delta')) : [];
       return s;
     });

@@ -19,7 +19,7 @@ export async function runLocate(o: LocateOptions): Promise<LocateManifest> {
     process.stdout.write(
       `${m.options.score} masks, k = ${m.k} of ${m.n_in_scope} in-scope parameters: ${langs}; ∩ ${m.masks.intersection.selected}, ∪ ${m.masks.union.selected}` +
         `${m.global_sir === null ? '' : `, global SIR ${m.global_sir.toFixed(4)}`} (${m.timings.total_s.toFixed(1)} s)\n` +
-        `wrote ${path.resolve(cfg.out)}/{masks/,layers.csv,regions.csv,overlap.csv,manifest.json,summary.md}\n`,
+        `wrote ${path.resolve(cfg.out)}/{masks/,delta/,layers.csv,regions.csv,overlap.csv,manifest.json,summary.md}\n`,
     );
     for (const n of m.notes) process.stderr.write(`sil: note: ${n}\n`);
   }

@@ -18,6 +18,8 @@ import { DEFAULT_PROBES_FILE, languagesOf } from '../data';
 import type { CalibrationPair, CalibrationRecord, PromptItem } from '../data';
 import { describeTensor, kindOrder } from '../families';
 import { withAtomicDir } from '../io/atomic';
+import { writeDeltaFolder } from '../delta/folder';
+import { SILENT } from '../cli/progress';
 import { Checkpoint } from '../io/checkpoint';
 import { LayerRow, LAYER_COLUMNS } from '../mask/layers';
 import { toCsv } from '../mask/csv';
@@ -371,6 +373,11 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
       named.push({ name: 'random', file: path.join(maskDir, 'random.safetensors') });
       const overlap: OverlapRow[] = pairwiseOverlap(named);
       timings.select_s = seconds(tSelect);
+      const tDelta = process.hrtime.bigint();
+      await writeDeltaFolder(base, att, path.join(tmp, 'delta'), {
+        threads: cfg.threads, kernel: 'simd', saveAbsDelta: false, maxShardSize: '5GB', progress: SILENT, paths: { base: cfg.base, attacked: cfg.attacked }, t0: tDelta,
+      });
+      timings.delta_s = seconds(tDelta);
       fs.writeFileSync(path.join(tmp, 'layers.csv'), toCsv<LayerRow>(LAYER_COLUMNS, layerRows));
       fs.writeFileSync(path.join(tmp, 'regions.csv'), toCsv<RegionRow>(REGION_COLUMNS, regionRows));
       fs.writeFileSync(path.join(tmp, 'overlap.csv'), toCsv<OverlapRow>(OVERLAP_COLUMNS, overlap));

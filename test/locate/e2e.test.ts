@@ -84,7 +84,7 @@ describe('sil locate computing gradients', () => {
       expect(r.code).toBe(0);
       expect(listFiles(run1())).toEqual([
         'cache/benign.grads.safetensors', 'cache/en.grads.safetensors', 'cache/fr.grads.safetensors', 'cache/it.grads.safetensors',
-        'layers.csv', 'manifest.json', ...MASKS.map((x) => `masks/${x}.safetensors`).sort(), 'overlap.csv', 'regions.csv', 'summary.md',
+        'delta/kinds.csv', 'delta/layers.csv', 'delta/summary.json', 'delta/tensors.csv', 'layers.csv', 'manifest.json', ...MASKS.map((x) => `masks/${x}.safetensors`).sort(), 'overlap.csv', 'regions.csv', 'summary.md',
       ]);
       const m = JSON.parse(fs.readFileSync(path.join(run1(), 'manifest.json'), 'utf8'));
       expect(m).toMatchObject({ command: 'locate', languages: ['en', 'it', 'fr'], k: 0.2, seed: 0, n_params: 34976, n_in_scope: 18432, architecture: 'LlamaForCausalLM' });
@@ -125,6 +125,17 @@ describe('sil locate computing gradients', () => {
       expect(m.global_sir).toBeCloseTo(m.masks.intersection.selected / k, 12);
       expect(fs.readFileSync(path.join(run1(), 'summary.md'), 'utf8')).toMatch(/## SIR[\s\S]*\| en \| 1\.000 \|/);
     });
+
+    it('writes the same per-tensor and per-layer Δ statistics under delta/ as sil delta does', () => {
+      const alone = path.join(tmp, 'tiny-delta-alone');
+      const r = sil('delta', '--base', tiny.base, '--attacked', tiny.attacked, '--out', alone, '--json');
+      expect(r.code).toBe(0);
+      if (!fs.existsSync(path.join(run1(), 'delta'))) expect(sil(...args(run1())).code).toBe(0);
+      for (const f of ['tensors.csv', 'layers.csv', 'kinds.csv']) {
+        expect(fs.readFileSync(path.join(run1(), 'delta', f), 'utf8')).toBe(fs.readFileSync(path.join(alone, f), 'utf8'));
+      }
+    });
+
 
     it('resumes from the cache: a rerun computes only the languages whose cache is missing and writes the same mask bytes', () => {
       const before = MASKS.map((x) => bytes(path.join(run1(), `masks/${x}.safetensors`)));
