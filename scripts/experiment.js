@@ -13,7 +13,9 @@
  *
  *   npm run experiment -- [--out reports/experiment] [--ks 0.01,0.03,0.05,0.1,0.2,0.5,1]
  *                         [--limit 12] [--max-new-tokens 32] [--attack-lang en] [--skip-attacks]
- * Runs from dist/ (the npm script builds first). Writes only into the run folder.
+ *                         [--dist DIR]
+ * Runs from dist/ (the npm script builds first; --dist names another build, e.g. a snapshot that
+ * a concurrent rebuild cannot change mid-run). Writes only into the run folder.
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -26,6 +28,7 @@ const RUN = path.resolve(opt('--out', path.join(root, 'reports/experiment')));
 const BASE = path.resolve(opt('--base', path.join(root, 'weights/demo/base')));
 const KS = opt('--ks', '0.01,0.03,0.05,0.1,0.2,0.5,1').split(',');
 const METHODS = opt('--methods', 'sil,snip,weightdiff,random').split(',');
+const DIST = path.resolve(opt('--dist', path.join(root, 'dist')));
 const LANGS = ['en', 'it', 'fr', 'es'];
 const ATTACK_LANG = opt('--attack-lang', 'en');
 const LIMIT = opt('--limit', '12');
@@ -38,7 +41,7 @@ const t0 = Date.now();
 const log = (/** @type {string} */ s) => process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(0)} s] ${s}\n`);
 /** @param {string[]} a */
 function sil(...a) {
-  return execFileSync(process.execPath, [path.join(root, 'dist/cli/main.js'), ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return execFileSync(process.execPath, [path.join(DIST, 'cli/main.js'), ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
 }
 /** @param {string} model @param {string} name @param {string} ftLang @param {string} out */
 function evaluate(model, name, ftLang, out) {
@@ -86,7 +89,7 @@ sil('finetune', '--model', BASE, '--data', path.join(root, `data/demo-attack-${A
 const frozenEval = evaluate(frozenModel, `attacked-${ATTACK_LANG}-frozen`, ATTACK_LANG, RUN);
 const reDir = path.join(RUN, 'relocate');
 sil('locate', '--base', BASE, '--attacked', frozenModel, '--out', reDir, '--data', PROBES, '--score', 'sil', '--k', '0.2', '--no-benign', '--threads', '2', '--json');
-const { MaskFile } = require(path.join(root, 'dist/mask/maskfile'));
+const { MaskFile } = require(path.join(DIST, 'mask/maskfile'));
 /** |a ∩ b| / |a| over every tensor */
 function sir(/** @type {string} */ a, /** @type {string} */ b) {
   const fa = MaskFile.open(a);
