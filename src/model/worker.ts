@@ -1,7 +1,8 @@
 /**
  * Worker-thread side of data-parallel gradients (see parallel.ts). Each worker owns one TF.js
  * backend instance (wasm by default) and a full copy of the model, loaded from the checkpoint
- * folder given in `workerData`. Examples are run one at a time (gradients summed).
+ * folder given in `workerData`. A shard's examples run in passes of as many sequences as the backend's
+ * memory allows (`sequencesPerPass`), gradients summed over the passes.
  * Messages: `{ id, batch, denominator }` → `{ id, loss, count, names,
  * grads }` (grads transferred, not copied), or `{ id, error }`.
  * Runs from compiled JS (dist/model/worker.js).
@@ -12,6 +13,7 @@ import { isSilError } from '../errors';
 import { BackendName, useBackend } from './backend';
 import { Batch, sliceBatch } from './batch';
 import { CausalLM } from './model';
+import { sequencesPerPass } from './parallel';
 
 interface Job {
   id: number;
@@ -39,17 +41,17 @@ async function main(): Promise<void> {
       return;
     }
     try {
-      // one example at a time: the wasm heap (4 GB) holds weights, their transposes and gradients;
-      // activations of several sequences at once can exhaust it on mid-size models
+      const n = job.batch.input_ids.length;
+      const per = sequencesPerPass(model.cfg, job.batch.input_ids[0]?.length ?? 1);
       let loss = 0;
       let count = 0;
       let acc: Map<string, Float32Array> | null = null;
-      for (let e = 0; e < job.batch.input_ids.length; e++) {
-        const r = model.lossAndGrads(sliceBatch(job.batch, e, e + 1), job.denominator);
+      for (let e = 0; e < n; e += per) {
+        const r = model.lossAndGrads(sliceBatch(job.batch, e, Math.min(n, e + per)), job.denominator);
         loss += r.loss;
         count += r.count;
         if (!acc) acc = r.grads;
-        else for (const [n, g] of r.grads) addInto(acc.get(n)!, g);
+        else for (const [name, g] of r.grads) addInto(acc.get(name)!, g);
       }
       const names = [...acc!.keys()];
       const grads = names.map((n) => acc!.get(n)!);
