@@ -119,9 +119,12 @@ async function benchSil(dir) {
   return { tokens_per_s: (B * T) / mean, step_s: times, workers: pool.workers.length, loss };
 }
 
+const loadavg = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sil-bench-attr-'));
   try {
+    const load0 = loadavg();
     const params = writeModel(dir);
     console.log(`bench:attr — Llama ${layers} layers, hidden ${H}, ${NH}/${NKV} heads, ffn ${F}, vocab ${V}: ${(params / 1e6).toFixed(1)}M params; batch ${B}×${T}; ${steps} timed steps; ${threads} cores`);
     const sil = await benchSil(dir);
@@ -132,6 +135,7 @@ async function main() {
     console.log(`sil (wasm, ${sil.workers} worker threads): ${sil.tokens_per_s.toFixed(1)} tokens/s  (steps ${sil.step_s.map((t) => t.toFixed(2)).join(', ')} s)`);
     console.log(`PyTorch ${torch.torch} CPU (${torch.threads} threads, BLAS ${torch.blas}): ${torch.tokens_per_s.toFixed(1)} tokens/s  (steps ${torch.step_s.map((t) => t.toFixed(2)).join(', ')} s, ${(torch.params / 1e6).toFixed(1)}M params)`);
     console.log(`ratio sil / PyTorch: ${(sil.tokens_per_s / torch.tokens_per_s).toFixed(2)}×`);
+    console.log(`load average: ${load0} at the start, ${loadavg()} at the end (${os.cpus().length} cores)`);
   } finally {
     if (!keep) fs.rmSync(dir, { recursive: true, force: true });
   }
