@@ -86,7 +86,8 @@ const agnostic = path.join(RUN, 'masks', 'intersection.safetensors');
 const frozenModel = path.join(models, `attacked-${ATTACK_LANG}-frozen`);
 log('re-attack with the ∩ mask frozen');
 sil('finetune', '--model', BASE, '--data', path.join(root, `data/demo-attack-${ATTACK_LANG}.jsonl`), '--out', frozenModel, '--freeze', agnostic, '--force', '--quiet', ...ATTACK);
-const frozenEval = evaluate(frozenModel, `attacked-${ATTACK_LANG}-frozen`, ATTACK_LANG, RUN);
+// its own ft_lang label, so the violation matrix shows it as a row of its own
+const frozenEval = evaluate(frozenModel, `attacked-${ATTACK_LANG}-frozen`, `${ATTACK_LANG}-frozen`, RUN);
 const reDir = path.join(RUN, 'relocate');
 sil('locate', '--base', BASE, '--attacked', frozenModel, '--out', reDir, '--data', PROBES, '--score', 'sil', '--k', '0.2', '--no-benign', '--threads', '2', '--json');
 const { MaskFile } = require(path.join(DIST, 'mask/maskfile'));
