@@ -6,7 +6,9 @@
  *
  * BATCH.json holds `input_ids`, `attention_mask` and `labels` (B×T, right padding, −100 = no loss),
  * exactly as the fixtures' golden.json. On wasm the examples are spread over `--threads` worker
- * threads (default: all cores).
+ * threads (default: all cores). `--stream auto|always|never` picks the layer-streamed pass (src/stream/)
+ * when the model would not fit in memory, and always on webgpu; `--weight-cache SIZE` keeps up to
+ * SIZE of float32 layer weights uploaded between its forward and backward passes.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -18,6 +20,12 @@ import { BACKEND_CHOICES, BackendChoice, useBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
 import { CausalLM, LossAndGrads } from '../model/model';
 import { defaultWorkerCount, GradWorkerPool } from '../model/parallel';
+import { allParamNames } from '../model/names';
+import { parseModelConfig } from '../model/config';
+import { parseSize } from '../io/writer';
+import { chooseStreaming } from '../stream/choose';
+import { streamGradientsToFile } from '../stream/gradfile';
+import { formatPlan } from '../stream/plan';
 
 export interface GradOptions {
   model: string;
@@ -27,6 +35,9 @@ export interface GradOptions {
   backend?: string;
   threads?: string | number;
   json?: boolean;
+  stream?: string;
+  weightCache?: string;
+  profile?: boolean;
 }
 
 export interface GradSummary {
@@ -40,6 +51,14 @@ export interface GradSummary {
   tensors: number;
   out: string;
   seconds: number;
+  /** whether the layer-streamed pass ran, and why */
+  streamed: boolean;
+  stream_reason: string;
+  /** streamed pass: forward+backward wall seconds (gradient writing overlaps them), and the seconds spent writing */
+  grad_seconds?: number;
+  write_seconds?: number;
+  /** peak resident set of this process */
+  peak_rss_bytes: number;
 }
 
 function readBatch(file: string): Batch {
@@ -73,6 +92,8 @@ export async function runGrad(o: GradOptions): Promise<GradSummary> {
   const ckpt = Checkpoint.open(o.model);
   try {
     const selected = await useBackend(choice);
+    const decision = chooseStreaming(o.stream ?? 'auto', ckpt.numel(), selected.name, threads);
+    if (decision.stream) return await runStreamed(o, ckpt, batch, selected, decision.why, t0);
     let result: LossAndGrads;
     let workers = 1;
     let model: CausalLM | null = CausalLM.fromCheckpoint(ckpt);
@@ -143,19 +164,83 @@ export async function runGrad(o: GradOptions): Promise<GradSummary> {
       tensors: specs.length,
       out: path.resolve(o.out),
       seconds: Number(process.hrtime.bigint() - t0) / 1e9,
+      streamed: false,
+      stream_reason: decision.why,
+      peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
     };
-    if (o.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
-    else {
-      process.stdout.write(
-        `loss ${summary.loss.toFixed(6)} over ${summary.labelled_positions} labelled positions (${summary.examples}×${summary.seq_len}), ` +
-          `backend ${summary.backend}${workers > 1 ? ` × ${workers} workers` : ''} (${summary.backend_note}), ${summary.seconds.toFixed(1)} s\n` +
-          `wrote ${summary.tensors} tensors to ${summary.out}\n`,
-      );
-    }
+    printSummary(summary, o.json);
     return summary;
   } finally {
     ckpt.close();
   }
+}
+
+function printSummary(summary: GradSummary, json?: boolean): void {
+  if (json) {
+    process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+    return;
+  }
+  const workers = summary.workers;
+  process.stdout.write(
+    `loss ${summary.loss.toFixed(6)} over ${summary.labelled_positions} labelled positions (${summary.examples}×${summary.seq_len}), ` +
+      `backend ${summary.backend}${workers > 1 ? ` × ${workers} workers` : ''} (${summary.backend_note}), ${summary.seconds.toFixed(1)} s\n` +
+      `${summary.streamed ? 'layer-streamed' : 'in memory'} (${summary.stream_reason}); wrote ${summary.tensors} tensors to ${summary.out}\n`,
+  );
+}
+
+/** The layer-streamed pass: plan printed to stderr, gradients written as they are computed. */
+async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selected: { name: string; note: string }, why: string, t0: bigint): Promise<GradSummary> {
+  const cfg = parseModelConfig(ckpt.config, path.join(ckpt.dir, 'config.json'));
+  const stored = new Set(ckpt.names());
+  const missing = allParamNames(cfg).filter((n) => !stored.has(n));
+  if (missing.length > 0) throw new SilError('CHECKPOINT_MISMATCH', `model parameters not stored in the checkpoint: ${missing.join(', ')}`, { file: ckpt.location });
+  const params = new Set(allParamNames(cfg));
+  const names = ckpt.names().filter((n) => params.has(n));
+  const profile: Record<string, number> | undefined = o.profile ? {} : undefined;
+  const r = await streamGradientsToFile(cfg, ckpt, batch, {
+    out: o.out,
+    snip: o.snip,
+    names,
+    boundaries: selected.name === 'webgpu' ? 'device' : 'host',
+    maxBindingBytes: selected.name === 'webgpu' ? 2 ** 30 : undefined,
+    weightCacheBytes: o.weightCache === undefined || o.weightCache === '0' ? 0 : parseSize(o.weightCache),
+    onPlan: (p) => process.stderr.write(`${formatPlan(p, cfg)}\n`),
+    profile,
+    metadata: (loss, count) => ({
+      format: 'pt',
+      loss: String(loss),
+      labelled_positions: String(count),
+      backend: selected.name,
+      backend_note: selected.note,
+      workers: '1',
+      streamed: 'true',
+      model: path.resolve(o.model),
+      model_header_sha256: ckpt.headerSha256(),
+      batch: path.resolve(o.batch),
+      sil_version: require('../../package.json').version,
+      created: new Date().toISOString(),
+    }),
+  });
+  const summary: GradSummary = {
+    loss: r.loss,
+    labelled_positions: r.count,
+    examples: batch.input_ids.length,
+    seq_len: batch.input_ids[0].length,
+    backend: selected.name,
+    backend_note: selected.note,
+    workers: 1,
+    tensors: r.tensors,
+    out: path.resolve(o.out),
+    seconds: Number(process.hrtime.bigint() - t0) / 1e9,
+    streamed: true,
+    stream_reason: why,
+    grad_seconds: r.forwardSeconds + r.backwardSeconds,
+    write_seconds: r.writeSeconds,
+    peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
+  };
+  if (profile) process.stderr.write(`stage seconds (backend synchronised per stage): ${Object.entries(profile).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}\n`);
+  printSummary(summary, o.json);
+  return summary;
 }
 
 export function registerGrad(program: Command): void {
@@ -168,6 +253,9 @@ export function registerGrad(program: Command): void {
     .option('--snip', 'also write snip/<name> = |θ ⊙ ∇θ|')
     .option('--backend <name>', `TF.js backend: ${BACKEND_CHOICES.join('|')}`, 'auto')
     .option('--threads <n>', 'wasm worker threads (default: all cores)')
+    .option('--stream <mode>', 'layer streaming: auto (when the model does not fit, and on webgpu) | always | never', 'auto')
+    .option('--weight-cache <size>', 'streamed pass: float32 layer weights kept uploaded from forward to backward (e.g. 60GB; default 0)')
+    .option('--profile', 'streamed pass: time each stage (synchronising the backend) and print the totals')
     .option('--json', 'print the summary as JSON')
     .action(async (o: GradOptions) => {
       await runGrad(o);

@@ -23,14 +23,11 @@ import { decoderLayer, decoderLayerVJP } from '../model/layer';
 import { disposeContext, headWeightName, makeContext } from '../model/model';
 import { EMBED, FINAL_NORM, layerParamNames, LM_HEAD } from '../model/names';
 import { rmsNorm } from '../model/norm';
-import { Weights, WeightSource } from '../model/weights';
 import { chunkInputGrad, chunkLogitGrad, ChunkedLse, chunkWeightGrad, HeadChunk, validWeights } from './head';
 import { planStreaming, StreamPlan, StreamPlanOptions } from './plan';
+import { loadTensor, RangedSource, StreamWeights } from './weights';
 
-/** A checkpoint-like source that can read element ranges of a tensor as float32. */
-export interface RangedSource extends WeightSource {
-  readF32(name: string, start?: number, end?: number): Float32Array;
-}
+export type { RangedSource } from './weights';
 
 /** Receives elements [start, start + data.length) of tensor `name`; each piece arrives once. */
 export type GradSink = (name: string, start: number, data: Float32Array) => void | Promise<void>;
@@ -40,6 +37,13 @@ export interface StreamOptions extends StreamPlanOptions {
   denominator?: number;
   /** called with the plan before any work */
   onPlan?: (plan: StreamPlan) => void;
+  /**
+   * seconds per stage, filled in when given; the backend is then synchronised after every stage
+   * (slower overall, but each stage's own time is measured)
+   */
+  profile?: Record<string, number>;
+  /** called with the loss once the forward pass is done, before the first gradient reaches the sink */
+  onLoss?: (loss: number, count: number) => void | Promise<void>;
 }
 
 export interface StreamResult {
@@ -69,7 +73,7 @@ function embedRows(src: RangedSource, ids: Int32Array, hidden: number): Float32A
 }
 
 function headChunk(src: RangedSource, name: string, r0: number, r1: number, hidden: number): HeadChunk {
-  return { r0, w: tf.tensor2d(src.readF32(name, r0 * hidden, r1 * hidden), [r1 - r0, hidden]) };
+  return { r0, w: loadTensor(src, name, [r1 - r0, hidden], r0 * hidden, r1 * hidden) as tf.Tensor2D };
 }
 
 /** Reads every tensor of `grads` (async), hands it to the sink, frees it. */
@@ -117,7 +121,39 @@ class Boundaries {
  * Loss and every parameter's gradient of `batch`, layer-streamed from `src`; gradients go to
  * `sink` keyed by checkpoint tensor names. Runs on the current TF.js backend.
  */
-export async function streamedGradients(cfg: ModelConfig, src: RangedSource, batch: Batch | PreparedBatch, sink: GradSink, o: StreamOptions = {}): Promise<StreamResult> {
+export async function streamedGradients(cfg: ModelConfig, source: RangedSource, batch: Batch | PreparedBatch, userSink: GradSink, o: StreamOptions = {}): Promise<StreamResult> {
+  const prof = o.profile;
+  const tick = async (stage: string, t: number, sync?: tf.Tensor): Promise<void> => {
+    if (!prof) return;
+    if (sync) await tf.tidy(() => tf.slice(tf.reshape(sync, [-1]), 0, 1)).data();
+    prof[stage] = (prof[stage] ?? 0) + now() - t;
+  };
+  const src: RangedSource = prof
+    ? {
+        readF32: (name, start, end) => {
+          const t = now();
+          const x = source.readF32(name, start, end);
+          prof.read = (prof.read ?? 0) + now() - t;
+          return x;
+        },
+        readBytes: source.readBytes
+          ? (name, start, end) => {
+              const t = now();
+              const x = source.readBytes!(name, start, end);
+              prof.read = (prof.read ?? 0) + now() - t;
+              return x;
+            }
+          : undefined,
+        info: source.info ? (name) => source.info!(name) : undefined,
+      }
+    : source;
+  const sink: GradSink = prof
+    ? async (name, start, data) => {
+        const t = now();
+        await userSink(name, start, data);
+        prof.sink = (prof.sink ?? 0) + now() - t;
+      }
+    : userSink;
   const pb = 'ids' in batch ? batch : prepareBatch(batch, cfg.vocabSize);
   checkSequenceLength(cfg, pb.seqLen);
   const denom = o.denominator ?? pb.count;
@@ -131,7 +167,7 @@ export async function streamedGradients(cfg: ModelConfig, src: RangedSource, bat
   const C = plan.vocabChunk;
   const headName = headWeightName(cfg);
   const ctx: AttentionContext = makeContext(cfg, pb);
-  const w = new Weights(cfg, src);
+  const w = new StreamWeights(cfg, src);
   const bnd = new Boundaries(L + 1, plan.boundaries, [N, H]);
   const cached = (i: number) => i < plan.cachedLayers;
   const live: tf.Tensor[] = [];
@@ -141,9 +177,13 @@ export async function streamedGradients(cfg: ModelConfig, src: RangedSource, bat
     let h = tf.tensor2d(embedRows(src, pb.ids, H), [N, H]);
     for (let i = 0; i < L; i++) {
       const names = layerParamNames(cfg, i);
+      let t = now();
       w.loadNames(names);
+      await tick('upload', t, w.get(names[names.length - 1]));
+      t = now();
       const hi = h;
       const next = tf.tidy(() => decoderLayer(hi, i, w, cfg, ctx)) as tf.Tensor2D;
+      await tick('forward', t, next);
       await bnd.put(i, hi);
       if (!cached(i)) w.release(names);
       h = next;
@@ -154,6 +194,7 @@ export async function streamedGradients(cfg: ModelConfig, src: RangedSource, bat
     const wNorm = w.get(FINAL_NORM);
     const hn = tf.tidy(() => rmsNorm(hL, wNorm, cfg.rmsNormEps)) as tf.Tensor2D;
     live.push(hn);
+    let th = now();
     const lseAcc = new ChunkedLse(N);
     for (let r0 = 0; r0 < V; r0 += C) {
       const c = headChunk(src, headName, r0, Math.min(V, r0 + C), H);
@@ -162,9 +203,12 @@ export async function streamedGradients(cfg: ModelConfig, src: RangedSource, bat
     }
     const { lse, loss } = await lseAcc.finish(pb.targets, denom);
     live.push(lse);
+    await tick('head', th);
     const t1 = now();
+    await o.onLoss?.(loss, pb.count);
 
     // ── head backward ────────────────────────────────────────────────────────
+    th = now();
     const scale = validWeights(pb.targets, denom);
     live.push(scale);
     let dhn = tf.zeros([N, H]) as tf.Tensor2D;
@@ -187,22 +231,31 @@ export async function streamedGradients(cfg: ModelConfig, src: RangedSource, bat
     tf.dispose([dhn]);
     w.release([FINAL_NORM]);
     await drain(new Map([[FINAL_NORM, dNorm]]), sink);
+    await tick('head', th);
 
     // ── decoder layers, last to first ────────────────────────────────────────
     let dy: tf.Tensor = dh;
     let pending: Promise<void> = Promise.resolve();
     for (let i = L - 1; i >= 0; i--) {
       const names = layerParamNames(cfg, i);
+      let t = now();
       w.loadNames(names);
+      await tick('upload', t, w.get(names[names.length - 1]));
+      t = now();
       const hi = bnd.take(i);
       const out = decoderLayerVJP(hi, dy, i, w, cfg, ctx);
+      await tick('vjp', t, out.dh);
       tf.dispose([hi, dy]);
       w.release(names);
       dy = out.dh;
+      t = now();
       await pending; // the sink finishes layer i+1 while the backend computes layer i
       pending = drain(out.grads, sink);
+      if (prof) await pending;
+      await tick('drain', t);
     }
     await pending;
+    const te = now();
     const dh0 = (await dy.data()) as Float32Array;
     dy.dispose();
 
@@ -227,6 +280,7 @@ export async function streamedGradients(cfg: ModelConfig, src: RangedSource, bat
       }
       await sink(EMBED, r0 * H, g);
     }
+    await tick('embedding', te);
     const t2 = now();
     return { loss, count: pb.count, plan, forwardSeconds: t1 - t0, backwardSeconds: t2 - t1 };
   } finally {

@@ -105,7 +105,7 @@ export function planStreaming(cfg: ModelConfig, batch: number, seqLen: number, o
   };
 }
 
-const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
+const gib = (b: number) => (b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(2)} GiB` : `${(b / 2 ** 20).toFixed(1)} MiB`);
 
 /** The plan as the lines `sil grad` prints. */
 export function formatPlan(p: StreamPlan, cfg: ModelConfig): string {

@@ -1,0 +1,161 @@
+#!/usr/bin/env node
+// @ts-check
+/**
+ * bench:scale — `sil grad` with layer streaming on a Llama-3.1-8B-shaped random BF16 checkpoint:
+ * 16 sequences × 128 tokens, every position labelled; peak RSS of the `sil` process and tokens/s.
+ *
+ *   npm run bench:scale -- [--layers 32] [--seqs 16] [--tokens 128] [--backend auto]
+ *                          [--weight-cache 0] [--dir DIR] [--keep] [--snip] [--profile] [--no-write]
+ *
+ * Names and shapes are Llama-3.1-8B's (hidden 4096, 32/8 heads of 128, FFN 14336, vocab 128256,
+ * untied head); `--layers N` keeps the first N decoder layers for quick runs. The checkpoint is
+ * written with the ShardedWriter (5 GB shards) into a temp folder (or `--dir`, reused when it
+ * already holds one); its values are a tiled block of seeded uniforms in ±0.02. The gradient file
+ * (float32, 2× the checkpoint) is deleted after the run unless `--keep`.
+ * `--no-write` runs the same streamed pass in process with a sink that drops each gradient once it
+ * has been read back to the host (what the pass costs without writing 4 bytes per parameter).
+ * Prints one JSON line with the measurements. Runs the built CLI (`npm run build` first).
+ */
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { ShardedWriter } = require('../dist/io/writer');
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
+const L = Number(opt('--layers', '32'));
+const B = Number(opt('--seqs', '16'));
+const T = Number(opt('--tokens', '128'));
+const backend = opt('--backend', 'auto');
+const cache = opt('--weight-cache', '0');
+const keep = args.includes('--keep');
+const H = 4096, F = 14336, V = 128256, heads = 32, kv = 8, D = 128;
+
+const dir = opt('--dir', '') || fs.mkdtempSync(path.join(os.tmpdir(), 'sil-bench-scale-'));
+const cfg = {
+  architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: V, hidden_size: H, intermediate_size: F,
+  num_hidden_layers: L, num_attention_heads: heads, num_key_value_heads: kv, head_dim: D, max_position_embeddings: 131072,
+  rms_norm_eps: 1e-5, rope_theta: 500000.0, hidden_act: 'silu', tie_word_embeddings: false, torch_dtype: 'bfloat16',
+  rope_scaling: { factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0, original_max_position_embeddings: 8192, rope_type: 'llama3' },
+  bos_token_id: 128000, eos_token_id: 128001,
+};
+
+/** @type {Array<[string, number[]]>} */
+const shapes = [['model.embed_tokens.weight', [V, H]]];
+for (let l = 0; l < L; l++) {
+  const p = `model.layers.${l}.`;
+  shapes.push(
+    [`${p}input_layernorm.weight`, [H]], [`${p}post_attention_layernorm.weight`, [H]],
+    [`${p}self_attn.q_proj.weight`, [heads * D, H]], [`${p}self_attn.k_proj.weight`, [kv * D, H]],
+    [`${p}self_attn.v_proj.weight`, [kv * D, H]], [`${p}self_attn.o_proj.weight`, [H, heads * D]],
+    [`${p}mlp.gate_proj.weight`, [F, H]], [`${p}mlp.up_proj.weight`, [F, H]], [`${p}mlp.down_proj.weight`, [H, F]],
+  );
+}
+shapes.push(['model.norm.weight', [H]], ['lm_head.weight', [V, H]]);
+const nParams = shapes.reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1), 0);
+
+/** 2^24 seeded BF16 uniforms in ±0.02 (xorshift32), tiled over every tensor at a per-tensor offset. */
+function randomBlock() {
+  const n = 1 << 24;
+  const out = new Uint16Array(n);
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    f[0] = ((x / 4294967296) * 2 - 1) * 0.02;
+    out[i] = (u[0] + 0x7fff + ((u[0] >>> 16) & 1)) >>> 16;
+  }
+  return out;
+}
+
+function writeCheckpoint() {
+  if (fs.existsSync(path.join(dir, 'config.json'))) {
+    const have = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    if (have.num_hidden_layers === L) return 0;
+    for (const f of fs.readdirSync(dir)) fs.rmSync(path.join(dir, f));
+  }
+  const t0 = Date.now();
+  const block = randomBlock();
+  const ones = new Uint16Array(H).fill(0x3f80); // 1.0 for the norms
+  const w = new ShardedWriter(dir, shapes.map(([name, shape]) => ({ name, dtype: 'BF16', shape })), { maxShardSize: '5GB' });
+  shapes.forEach(([name, shape], k) => {
+    const n = shape.reduce((x, y) => x * y, 1);
+    if (shape.length === 1) return w.write(name, ones);
+    let off = (k * 7919 * 4099) % block.length;
+    for (let done = 0; done < n; ) {
+      const m = Math.min(n - done, block.length - off);
+      w.write(name, block.subarray(off, off + m));
+      done += m;
+      off = 0;
+    }
+  });
+  w.close();
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg, null, 2));
+  return (Date.now() - t0) / 1000;
+}
+
+function batch() {
+  let x = 12345;
+  const ids = [];
+  for (let b = 0; b < B; b++) {
+    const row = [];
+    for (let t = 0; t < T; t++) {
+      x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+      row.push(x % V);
+    }
+    ids.push(row);
+  }
+  const file = path.join(dir, 'batch.json');
+  fs.writeFileSync(file, JSON.stringify({ input_ids: ids, attention_mask: ids.map((r) => r.map(() => 1)), labels: ids }));
+  return file;
+}
+
+const makeSeconds = writeCheckpoint();
+const batchFile = batch();
+const out = path.join(dir, 'grads.safetensors');
+const cli = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
+const argv = [cli, 'grad', '--model', dir, '--batch', batchFile, '--out', out, '--backend', backend, '--stream', 'always', '--weight-cache', cache, '--json'];
+if (args.includes('--snip')) argv.push('--snip');
+if (args.includes('--profile')) argv.push('--profile');
+const noWrite = `
+  const { Checkpoint } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'io/checkpoint'))});
+  const { useBackend } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'model/backend'))});
+  const { parseModelConfig } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'model/config'))});
+  const { streamedGradients } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'stream/engine'))});
+  const { parseSize } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'io/writer'))});
+  (async () => {
+    const t0 = Date.now();
+    const b = await useBackend(${JSON.stringify(backend)});
+    const ck = Checkpoint.open(${JSON.stringify(dir)});
+    const cfg = parseModelConfig(ck.config, 'config.json');
+    const batch = JSON.parse(require('fs').readFileSync(${JSON.stringify(batchFile)}, 'utf8'));
+    const r = await streamedGradients(cfg, ck, batch, () => undefined, {
+      boundaries: b.name === 'webgpu' ? 'device' : 'host', maxBindingBytes: b.name === 'webgpu' ? 2 ** 30 : undefined,
+      weightCacheBytes: ${JSON.stringify(cache)} === '0' ? 0 : parseSize(${JSON.stringify(cache)}) });
+    const s = { backend: b.name, loss: r.loss, grad_seconds: r.forwardSeconds + r.backwardSeconds, write_seconds: 0,
+      peak_rss_bytes: process.resourceUsage().maxRSS * 1024, seconds: (Date.now() - t0) / 1000 };
+    process.stdout.write(JSON.stringify(s));
+  })();`;
+if (args.includes('--no-write')) argv.splice(0, argv.length, '-e', noWrite);
+const t0 = Date.now();
+const r = spawnSync(process.execPath, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
+const wall = (Date.now() - t0) / 1000;
+if (r.status !== 0) {
+  process.stderr.write(r.stdout ?? '');
+  throw new Error(`sil grad exited with ${r.status}`);
+}
+const s = JSON.parse(r.stdout);
+if (!keep) fs.rmSync(out, { force: true });
+if (!keep && !opt('--dir', '')) fs.rmSync(dir, { recursive: true, force: true });
+const tokens = B * T;
+const res = {
+  bench: 'scale', date: new Date().toISOString().slice(0, 10), layers: L, params: nParams, seqs: B, tokens_per_seq: T,
+  backend: s.backend, weight_cache: cache, writes_gradients: !args.includes('--no-write'), checkpoint_seconds: makeSeconds, loss: s.loss,
+  peak_rss_gib: +(s.peak_rss_bytes / 2 ** 30).toFixed(2),
+  grad_seconds: +s.grad_seconds.toFixed(2), write_seconds: +s.write_seconds.toFixed(2), total_seconds: +wall.toFixed(2),
+  tokens_per_s_fwd_bwd: +(tokens / s.grad_seconds).toPrecision(3), tokens_per_s_end_to_end: +(tokens / wall).toPrecision(3),
+  machine: `${os.cpus().length} cores ${os.cpus()[0]?.model ?? ''}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
+};
+process.stdout.write(JSON.stringify(res) + '\n');
