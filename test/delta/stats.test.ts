@@ -1,17 +1,9 @@
+import { mulberry32 } from '../../src/train/rng';
 import { encodeBf16 } from '../../src/io/dtype';
 import { accumulateBf16, accumulateReference, accumulateValues, finalize, mergeAccum, newAccum } from '../../src/delta/stats';
 
-/** Deterministic pseudo-random values (mulberry32). */
-function rand(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic pseudo-random values in [0, 1) (mulberry32). */
+const rand = (seed: number): (() => number) => mulberry32(seed).uniform;
 
 function bf16Pair(n: number, seed: number): { a: Uint16Array; b: Uint16Array; af: Float32Array; bf: Float32Array } {
   const r = rand(seed);

@@ -61,12 +61,12 @@ describe('SafetensorsWriter', () => {
     expect(Array.from(f.readF32('f16'))).toEqual([0, 1.5, -2.25, 0.0010004043579101562, 65504, -0.0078125]);
     expect(Array.from(f.readF32('bf16'))).toEqual([0, 1.5, -2.25, 0.00099945068359375, 65536, -0.0078125]);
     expect(Array.from(f.readRaw('f64') as Float64Array)).toEqual([Math.PI, -1e300]);
-    expect(Array.from(f.readRaw('u8'))).toEqual([0, 1, 254, 255]);
+    expect(Array.from(f.readRaw('u8') as Uint8Array)).toEqual([0, 1, 254, 255]);
     expect(f.info('bool')).toMatchObject({ dtype: 'BOOL', shape: [2, 2] });
-    expect(Array.from(f.readRaw('bool'))).toEqual([1, 0, 0, 1]);
-    expect(Array.from(f.readRaw('i8'))).toEqual([-128, 127]);
-    expect(Array.from(f.readRaw('i16'))).toEqual([-32768, 7]);
-    expect(Array.from(f.readRaw('i32'))).toEqual([-5, 2 ** 31 - 1]);
+    expect(Array.from(f.readRaw('bool') as Uint8Array)).toEqual([1, 0, 0, 1]);
+    expect(Array.from(f.readRaw('i8') as Int8Array)).toEqual([-128, 127]);
+    expect(Array.from(f.readRaw('i16') as Int16Array)).toEqual([-32768, 7]);
+    expect(Array.from(f.readRaw('i32') as Int32Array)).toEqual([-5, 2 ** 31 - 1]);
     expect(Array.from(f.readRaw('i64') as BigInt64Array)).toEqual([-(2n ** 62n), 9n]);
     f.close();
   });

@@ -1,3 +1,4 @@
+import { mulberry32 as mulberry32Rng } from '../../src/train/rng';
 /**
  * A synthetic but realistic run folder for the report tests: the files `sil delta`, `sil locate`
  * and `sil eval` write (docs/run-folder.md) for a small Llama-shaped model, with seeded numbers.
@@ -14,16 +15,7 @@ export interface SyntheticRunOptions {
   withEval?: boolean;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const mulberry32 = (seed: number): (() => number) => mulberry32Rng(seed).uniform;
 
 const HIDDEN = 64;
 const FFN = 172;

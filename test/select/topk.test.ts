@@ -1,3 +1,4 @@
+import { mulberry32 } from '../../src/train/rng';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FIXTURE_NAMES, HF_TINY } from '../helpers/fixtures';
@@ -7,17 +8,8 @@ import { kOf } from '../../src/select/bits';
 import { rowTopKMask, tensorTopKMask } from '../../src/select/local';
 import { scoredTensors, totalOf, weightDiffChunks } from '../../src/score/pair';
 
-/** mulberry32: a small seeded PRNG for test data */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic pseudo-random values in [0, 1) (mulberry32). */
+const prng = (seed: number): (() => number) => mulberry32(seed).uniform;
 
 /** Tensors whose values come from a few levels (many ties) mixed with continuous values and zeros. */
 function tiedTensors(seed: number, sizes: number[]): Float32Array[] {
