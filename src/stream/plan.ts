@@ -60,8 +60,9 @@ export function modelParamCount(cfg: ModelConfig): number {
   return allParamNames(cfg).reduce((a, n) => a + numel(paramShape(cfg, n)), 0);
 }
 
-/** Largest power-of-two row count C ≤ vocab with C·H and N·C float32 both ≤ maxBytes. */
+/** The whole vocabulary when its [V, H] and [N, V] float32 fit in maxBytes, else the largest power-of-two C that does. */
 export function vocabChunkRows(vocab: number, hidden: number, tokens: number, maxBytes: number): number {
+  if (vocab * Math.max(hidden, tokens) * F32 <= maxBytes) return vocab;
   let c = 1;
   while (c * 2 <= vocab && c * 2 * hidden * F32 <= maxBytes && c * 2 * tokens * F32 <= maxBytes) c *= 2;
   return vocab <= c ? vocab : c;

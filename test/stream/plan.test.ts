@@ -1,0 +1,74 @@
+import { SilError } from '../../src/errors';
+import { parseModelConfig } from '../../src/model/config';
+import { chooseStreaming } from '../../src/stream/choose';
+import { formatPlan, layerParamCount, modelParamCount, planStreaming, vocabChunkRows } from '../../src/stream/plan';
+
+/** Llama-3.1-8B's config (transformers 4.x form). */
+const llama8b = parseModelConfig(
+  {
+    architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: 128256, hidden_size: 4096, intermediate_size: 14336,
+    num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 8, rms_norm_eps: 1e-5, rope_theta: 500000.0,
+    max_position_embeddings: 131072, tie_word_embeddings: false,
+    rope_scaling: { factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0, original_max_position_embeddings: 8192, rope_type: 'llama3' },
+  },
+  'llama-3.1-8b/config.json',
+);
+const GiB = 2 ** 30;
+
+describe('memory plan', () => {
+  it('counts Llama-3.1-8B as 8.03e9 parameters with 218.1M per decoder layer', () => {
+    expect(modelParamCount(llama8b)).toBe(8030261248);
+    expect(layerParamCount(llama8b)).toBe(218112000);
+  });
+
+  it('plans one layer of weights, transposes, gradients and activations plus one vocabulary chunk, independent of the number of layers', () => {
+    const p = planStreaming(llama8b, 16, 128);
+    expect(p.tokens).toBe(2048);
+    expect(p.layerWeightBytes).toBe(2 * 218112000 * 4);
+    expect(p.layerGradBytes).toBe(218112000 * 4);
+    // 2048 × (8·4096 + 2·4096 + 4·1024 + 4·14336) + 3·16·32·128² floats
+    expect(p.activationBytes).toBe((2048 * (8 * 4096 + 2 * 4096 + 4 * 1024 + 4 * 14336) + 3 * 16 * 32 * 128 * 128) * 4);
+    expect(p.devicePeakBytes).toBe(p.layerWeightBytes + p.layerGradBytes + p.activationBytes);
+    expect(p.devicePeakBytes).toBeLessThan(4 * GiB); // fits one wasm heap's worth, not 32 GB of f32 weights
+    const deeper = planStreaming({ ...llama8b, numLayers: 80 }, 16, 128);
+    expect(deeper.devicePeakBytes).toBe(p.devicePeakBytes);
+    expect(deeper.hostPeakBytes - p.hostPeakBytes).toBe(48 * 2048 * 4096 * 4); // only the boundary states grow
+  });
+
+  it('chunks the 128k-row head so that no buffer exceeds the binding limit', () => {
+    const p = planStreaming(llama8b, 16, 128, { maxBindingBytes: 2 * GiB });
+    expect(p.vocabChunk * 4096 * 4).toBeLessThanOrEqual(2 * GiB);
+    expect(p.vocabChunk * 2048 * 4).toBeLessThanOrEqual(2 * GiB);
+    expect(p.vocabChunks).toBe(Math.ceil(128256 / p.vocabChunk));
+    expect(p.vocabChunks).toBeGreaterThan(1); // the whole 128256 × 4096 float32 head (2.1 GB) would not bind
+    expect(vocabChunkRows(128256, 4096, 2048, 256 * 2 ** 20)).toBe(16384);
+    expect(vocabChunkRows(100, 64, 10, 2 ** 30)).toBe(100);
+  });
+
+  it('counts boundaries on the device and cached layers in the backend peak', () => {
+    const host = planStreaming(llama8b, 16, 128);
+    const dev = planStreaming(llama8b, 16, 128, { boundaries: 'device', weightCacheBytes: 10 * GiB });
+    expect(dev.cachedLayers).toBe(Math.floor((10 * GiB) / host.layerWeightBytes));
+    expect(dev.devicePeakBytes - host.devicePeakBytes).toBe(dev.boundaryBytes + dev.cachedBytes);
+    expect(formatPlan(dev, llama8b)).toMatch(/32 layers × 218\.1M params, 2048 tokens per pass/);
+  });
+});
+
+describe('choosing the streamed pass', () => {
+  it('streams an 8B model on wasm automatically and keeps a small one in memory', () => {
+    expect(chooseStreaming('auto', 8.03e9, 'wasm', 2, 24 * GiB).stream).toBe(true);
+    expect(chooseStreaming('auto', 50e6, 'wasm', 2, 24 * GiB).stream).toBe(false);
+    expect(chooseStreaming('auto', 1e9, 'cpu', 1, 8 * GiB).stream).toBe(true); // 14 GB > 80% of 8 GB
+  });
+
+  it('always streams on webgpu and refuses --stream never there', () => {
+    expect(chooseStreaming('auto', 50e6, 'webgpu', 1).stream).toBe(true);
+    expect(() => chooseStreaming('never', 50e6, 'webgpu', 1)).toThrow(SilError);
+  });
+
+  it('honours always and never, and rejects other modes', () => {
+    expect(chooseStreaming('always', 50e6, 'wasm', 2).stream).toBe(true);
+    expect(chooseStreaming('never', 8e9, 'wasm', 2).stream).toBe(false);
+    expect(() => chooseStreaming('sometimes', 1, 'wasm', 2)).toThrow(/--stream must be one of always, never, auto/);
+  });
+});
