@@ -26,6 +26,7 @@ import { parseSize } from '../io/writer';
 import { chooseStreaming } from '../stream/choose';
 import { streamGradientsToFile } from '../stream/gradfile';
 import { formatPlan } from '../stream/plan';
+import '../stream/source'; // registers the layer-streamed gradient source for sil locate
 
 export interface GradOptions {
   model: string;
