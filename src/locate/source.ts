@@ -134,6 +134,10 @@ export function planGradients(params: number, backend: string, threads: number, 
   const ramBudget = 0.8 * ramBytes;
   const heapCap = backend === 'wasm' ? WASM_HEAP_BYTES : Infinity;
   const gb = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
+  if (backend === 'webgpu') {
+    // GPU reads must be asynchronous; the layer-streamed engine is the runtime's async path
+    return { mode: 'streamed', workers: 1, bytesPerInstance: per, why: 'webgpu runs the layer-streamed engine (asynchronous GPU reads)' };
+  }
   if (per > heapCap || per > ramBudget) {
     return { mode: 'streamed', workers: 1, bytesPerInstance: per, why: `${params} parameters need ≈${gb(per)} in memory (limit ${gb(Math.min(heapCap, ramBudget))})` };
   }

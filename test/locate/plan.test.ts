@@ -22,3 +22,9 @@ describe('planGradients', () => {
     expect(planGradients(params, 'wasm', 4, 8 * GiB)).toMatchObject({ mode: 'workers', workers: 2 });
   });
 });
+
+describe('planGradients on a GPU', () => {
+  it('streams on webgpu whatever the model size, since GPU reads there must be asynchronous', () => {
+    expect(planGradients(35_000, 'webgpu', 1, 24 * GiB)).toMatchObject({ mode: 'streamed', workers: 1 });
+  });
+});
