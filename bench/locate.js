@@ -5,7 +5,8 @@
  * calibration examples in one language; wall time and peak RSS of the `sil` process.
  *
  *   npm run bench:locate -- [--layers 32] [--hidden 4096] [--vocab 128256] [--examples 16]
- *                           [--batch-size 4] [--max-length 128] [--threads N] [--keep]
+ *                           [--batch-size 4] [--max-length 128] [--threads N] [--backend auto]
+ *                           [--bitpack] [--keep]
  *
  * Shapes follow Llama-3.1-8B with the hidden size as the knob: head_dim 128, hidden/128 query
  * heads, a quarter as many KV heads, FFN 3.5 × hidden, untied head; the defaults are the full
@@ -30,6 +31,8 @@ const batchSize = opt('--batch-size', '4');
 const maxLength = opt('--max-length', '128');
 const threads = opt('--threads', String(os.availableParallelism?.() ?? os.cpus().length));
 const keep = args.includes('--keep');
+const backend = opt('--backend', 'auto');
+const bitpack = args.includes('--bitpack') ? ['--bitpack'] : [];
 if (H % 128 !== 0 || H < 512) throw new Error('--hidden must be a multiple of 128, at least 512 (head_dim 128, KV heads = heads / 4)');
 const heads = H / 128;
 const kvHeads = heads / 4;
@@ -132,7 +135,7 @@ try {
   const out = path.join(dir, 'run');
   const cli = path.resolve(__dirname, '../dist/cli/main.js');
   const cmd = ['-f', '%e %M', process.execPath, cli, 'locate', '--base', path.join(dir, 'base'), '--attacked', path.join(dir, 'attacked'),
-    '--langs', 'en', '--max-examples', examples, '--batch-size', batchSize, '--max-length', maxLength, '--threads', threads, '--no-benign', '--out', out, '--json'];
+    '--langs', 'en', '--max-examples', examples, '--batch-size', batchSize, '--max-length', maxLength, '--threads', threads, '--backend', backend, ...bitpack, '--no-benign', '--out', out, '--json'];
   const r = spawnSync('/usr/bin/time', cmd, { encoding: 'utf8', env: { ...process.env, CI: 'true' }, maxBuffer: 1 << 28 });
   const timeLine = r.stderr.trim().split('\n').pop() ?? '';
   const [wall, kb] = timeLine.split(' ').map(Number);
