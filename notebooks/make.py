@@ -193,7 +193,8 @@ On the demo pair, `sil locate` with four scores — `sil` (|Δ| ⊙ |Σ∇L|), `
 Gradients are computed once per gradient-based score: the cache (`cache/<set>.grads.safetensors`,
 keyed by the checkpoint, the calibration batches and the gradient fields, not by k) of the first k
 is copied into the run folders of the other k values, which then only select. `sil` and `snip` store
-different fields (Σ∇L and Σ|∇L|), so each computes its own. Run `npm run build` first.
+different fields (Σ∇L and Σ|∇L|, the latter in `cache/<set>.absgrad.grads.safetensors`), so each
+computes its own. Run `npm run build` first.
 """),
 ("code", r"""
 const path = require('node:path');

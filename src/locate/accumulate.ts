@@ -1,6 +1,7 @@
 /**
  * Gradient accumulation over a language's calibration examples, written as one cache file
- * (`cache/<lang>.grads.safetensors`, fields in gradfile.ts) with the inputs' hash in its metadata.
+ * (`cache/<lang>.grads.safetensors`, or `cache/<lang>.<fields>.grads.safetensors` for fields other
+ * than `grad`; fields and names in gradfile.ts) with the inputs' hash in its metadata.
  *
  * - `grad` only (sil with reduce sum): examples go through the source in batches; the batch sums
  *   add up to Σₓ ∇L(x).

@@ -1,6 +1,7 @@
 /**
  * Gradient sums on disk, read in element ranges: the per-language cache files that `sil locate`
- * writes (`cache/<lang>.grads.safetensors`) and files given with `--grads FILE`.
+ * writes (`cache/<lang>.grads.safetensors` for `grad`, `cache/<lang>.<fields>.grads.safetensors`
+ * for any other field set, see gradCacheName) and files given with `--grads FILE`.
  *
  * Fields, each F32 (any float dtype is accepted on read) and keyed by checkpoint tensor names:
  *   grad/<name>    Σₓ ∇L(x)                     (sil, reduce sum)
@@ -14,6 +15,17 @@ import { SafetensorsFile } from '../io/safetensors';
 
 export type GradField = 'grad' | 'absgrad' | 'silabs';
 export const GRAD_FIELDS: readonly GradField[] = ['grad', 'absgrad', 'silabs'];
+
+/**
+ * File name of a calibration set's cached gradient sums, one file per field set so that scores
+ * needing different fields keep their caches side by side: `<set>.grads.safetensors` for `grad`
+ * alone (sil, reduce sum), `<set>.<f1+f2…>.grads.safetensors` otherwise (fields in GRAD_FIELDS order),
+ * e.g. `en.absgrad.grads.safetensors` (snip), `en.silabs.grads.safetensors` (sil, reduce mean-abs).
+ */
+export function gradCacheName(set: string, fields: readonly GradField[]): string {
+  const tag = GRAD_FIELDS.filter((f) => fields.includes(f)).join('+');
+  return tag === 'grad' ? `${set}.grads.safetensors` : `${set}.${tag}.grads.safetensors`;
+}
 
 export class GradFile {
   private constructor(readonly file: SafetensorsFile, private readonly prefixed: boolean) {}

@@ -4,8 +4,10 @@
  *   1. check every input (checkpoints, options, calibration data, tokenization, --grads files)
  *      before anything is written;
  *   2. per language (and the benign baseline): gradient sums at θpre over the calibration examples,
- *      cached as `cache/<set>.grads.safetensors` under a hash of everything they depend on, so an
- *      interrupted run resumes with the languages already done;
+ *      cached as `cache/<set>.grads.safetensors` (`cache/<set>.<fields>.grads.safetensors` for fields
+ *      other than `grad`, one file per field set) under a hash of everything they depend on, so an
+ *      interrupted run resumes with the languages already done and runs with different scores in
+ *      one folder keep each other's caches;
  *   3. scores streamed from the checkpoints and the cached sums, exact top-k selection, mask files;
  *      ∩ / ∪ over languages, a seeded random baseline, overlap, layers, regions, manifest, summary —
  *      all built in a temporary folder and moved into `--out` only when everything succeeded.
@@ -35,7 +37,7 @@ import { inputNormsToFile, readCachedInputNorms } from './activations';
 import { calibrationPairs, DataSpec, formatDataSpec, loadData, toBatches, tokenizePairs } from './calibration';
 import { intersectionAndUnion, OVERLAP_COLUMNS, OverlapRow, pairwiseOverlap } from './combine';
 import { greedyGenerator } from './generate';
-import { GradFile } from './gradfile';
+import { GradFile, gradCacheName } from './gradfile';
 import { selectAndWrite } from './masks';
 import { setDifferenceAndWrite } from './setdiff';
 import type { LocateConfig } from './options';
@@ -247,7 +249,7 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
           for (const e of examples) checkSequenceLength(mcfg, e.input_ids.length);
           const batches = toBatches(examples, cfg.batchSize, tok.padId());
           const key = cacheKey({ ...common, batches });
-          sets.push({ name, examples: examples.length, batches, key, gradPath: path.join(cfg.out, 'cache', `${name}.grads.safetensors`), fromGradsOption: false });
+          sets.push({ name, examples: examples.length, batches, key, gradPath: path.join(cfg.out, 'cache', gradCacheName(name, fields)), fromGradsOption: false });
         }
       }
     }

@@ -1,6 +1,7 @@
 /**
  * sil locate end to end through the tokenizer and the model runtime (wasm workers, built CLI):
- * gradient sums against the PyTorch goldens, every output file, resume from the cache,
+ * gradient sums against the PyTorch goldens, every output file, resume from the cache (one file per
+ * gradient field set, shared by the scores run in one folder),
  * byte-identical reruns, per-example reductions, generated responses, and the demo pair.
  */
 import * as fs from 'node:fs';
@@ -173,6 +174,29 @@ describe('sil locate computing gradients', () => {
       expect(bytes(path.join(a, 'masks/random.safetensors')).equals(random)).toBe(false);
     });
 
+    it('keeps one cache file per gradient field set: sil, then snip, then sil again in one folder reuses the first sil cache', () => {
+      const out = path.join(tmp, 'tiny-scores');
+      const status = (m: { calibration: Record<string, { gradients: string }> }) => Object.fromEntries(Object.entries(m.calibration).map(([k, v]) => [k, v.gradients]));
+      const r1 = sil(...args(out, '--json'));
+      expect(r1.code).toBe(0);
+      expect(status(JSON.parse(r1.stdout))).toEqual({ en: 'computed', it: 'computed', fr: 'computed', benign: 'computed' });
+      const first = MASKS.map((x) => bytes(path.join(out, `masks/${x}.safetensors`)));
+      const r2 = sil(...args(out, '--json', '--score', 'snip'));
+      expect(r2.code).toBe(0);
+      expect(status(JSON.parse(r2.stdout))).toEqual({ en: 'computed', it: 'computed', fr: 'computed', benign: 'computed' });
+      expect(listFiles(out).filter((f) => f.startsWith('cache/'))).toEqual(['benign', 'en', 'fr', 'it'].flatMap((s) => [`cache/${s}.absgrad.grads.safetensors`, `cache/${s}.grads.safetensors`]));
+      const r3 = sil(...args(out, '--json'));
+      expect(r3.code).toBe(0);
+      const m3 = JSON.parse(r3.stdout);
+      expect(Object.keys(m3.calibration).sort()).toEqual(['benign', 'en', 'fr', 'it']);
+      for (const s of Object.keys(m3.calibration)) expect({ s, gradients: m3.calibration[s].gradients }).toEqual({ s, gradients: 'cached' });
+      MASKS.forEach((x, i) => expect({ x, same: bytes(path.join(out, `masks/${x}.safetensors`)).equals(first[i]) }).toEqual({ x, same: true }));
+      // and snip again finds its own cache
+      const r4 = sil(...args(out, '--json', '--score', 'snip'));
+      expect(r4.code).toBe(0);
+      expect(Object.values(status(JSON.parse(r4.stdout)))).toEqual(['cached', 'cached', 'cached', 'cached']);
+    });
+
     it('with one example per language, mean-abs SIL (1/n)Σ|Δ⊙∇L| selects the same mask as |Δ|⊙|Σ∇L|', () => {
       const one = (out: string, ...more: string[]) => ['locate', '--base', tiny.base, '--attacked', tiny.attacked, '--langs', 'it', '--max-examples', '1', '--max-length', '128', '--no-benign', '--out', out, ...more];
       const s = path.join(tmp, 'one-sum');
@@ -184,7 +208,7 @@ describe('sil locate computing gradients', () => {
       for (const n of ma.names()) expect({ n, same: Buffer.from(ma.read(n)).equals(Buffer.from(ms.read(n))) }).toEqual({ n, same: true });
       ms.close();
       ma.close();
-      const cache = SafetensorsFile.open(path.join(a, 'cache/it.grads.safetensors'));
+      const cache = SafetensorsFile.open(path.join(a, 'cache/it.silabs.grads.safetensors'));
       expect([...cache.tensors.keys()].every((k) => k.startsWith('silabs/'))).toBe(true);
       cache.close();
     });
