@@ -8,7 +8,7 @@ import { SilError } from '../errors';
 import { not } from '../mask/algebra';
 import { evalMaskExpr, exprNames, formatMaskExpr, parseMaskExpr } from '../mask/expr';
 import { countOnes } from '../mask/mask';
-import { MaskEncoding, MaskFile, MaskWriter } from '../mask/maskfile';
+import { MaskEncoding, MaskFile, MaskWriter, withMaskFiles } from '../mask/maskfile';
 
 function encodingOf(s: string | undefined, fallback: MaskEncoding): MaskEncoding {
   if (s === undefined) return fallback;
@@ -52,16 +52,6 @@ function writeLike(ref: MaskFile, out: string, encoding: MaskEncoding, make: (na
   return { selected, total };
 }
 
-function withMasks<T>(paths: string[], f: (files: MaskFile[]) => T): T {
-  const files: MaskFile[] = [];
-  try {
-    for (const p of paths) files.push(MaskFile.open(p));
-    return f(files);
-  } finally {
-    for (const m of files) m.close();
-  }
-}
-
 export interface MaskStats {
   file: string;
   encoding: MaskEncoding;
@@ -73,7 +63,7 @@ export interface MaskStats {
 }
 
 export function maskStats(file: string, perTensor = false): MaskStats {
-  return withMasks([file], ([m]) => {
+  return withMaskFiles([file], ([m]) => {
     let selected = 0;
     let total = 0;
     const rows: NonNullable<MaskStats['per_tensor']> = [];
@@ -103,7 +93,7 @@ export function evalMaskCommand(expr: string, out: string, o: { dir?: string; ma
   const e = parseMaskExpr(expr);
   const files = resolveMaskNames(exprNames(e), o.mask ?? [], o.dir ?? '.');
   const order = [...files.keys()];
-  return withMasks([...files.values()], (ms) => {
+  return withMaskFiles([...files.values()], (ms) => {
     checkLayouts(ms);
     const byName = new Map(order.map((n, i) => [n, ms[i]]));
     const r = writeLike(ms[0], out, o.bitpack ? 'bitpack' : 'u8', (tensor) => evalMaskExpr(e, (n) => byName.get(n)!.read(tensor)), { expression: formatMaskExpr(e) });
@@ -139,7 +129,7 @@ export function registerMask(program: Command): void {
     .option('--to <encoding>', 'u8 or bitpack')
     .option('--json', 'print a JSON summary')
     .action((input: string, o: { out: string; to?: string; json?: boolean }) => {
-      const r = withMasks([input], ([m]) => {
+      const r = withMaskFiles([input], ([m]) => {
         const to = encodingOf(o.to, m.encoding === 'u8' ? 'bitpack' : 'u8');
         return { to, ...writeLike(m, o.out, to, (n) => m.read(n)) };
       });
@@ -153,7 +143,7 @@ export function registerMask(program: Command): void {
     .option('--to <encoding>', 'u8 or bitpack (default: as the input)')
     .option('--json', 'print a JSON summary')
     .action((input: string, o: { out: string; to?: string; json?: boolean }) => {
-      const r = withMasks([input], ([m]) => writeLike(m, o.out, encodingOf(o.to, m.encoding), (n) => not(m.read(n)), { expression: `!${path.basename(input, '.safetensors')}` }));
+      const r = withMaskFiles([input], ([m]) => writeLike(m, o.out, encodingOf(o.to, m.encoding), (n) => not(m.read(n)), { expression: `!${path.basename(input, '.safetensors')}` }));
       print(o.json, { in: input, out: o.out, ...r }, `¬${input} → ${o.out} (${r.selected} of ${r.total} selected)`);
     });
 

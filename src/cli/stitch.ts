@@ -3,17 +3,9 @@
  * (or onto T) as a complete Hugging Face checkpoint folder; see src/stitch/stitch.ts.
  */
 import type { Command } from 'commander';
-import { stitchCheckpoint } from '../stitch/stitch';
+import { stitchCheckpoint, type StitchOptions } from '../stitch/stitch';
 
-interface StitchCliOptions {
-  base: string;
-  attacked: string;
-  mask: string;
-  out: string;
-  onto?: string;
-  force?: boolean;
-  json?: boolean;
-}
+type StitchCliOptions = Pick<StitchOptions, 'base' | 'attacked' | 'mask' | 'out' | 'onto' | 'force'> & { json?: boolean };
 
 export async function runStitch(o: StitchCliOptions): Promise<void> {
   const t0 = Date.now();

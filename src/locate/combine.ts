@@ -5,7 +5,7 @@
  *   the diagonal included; SIR(a, b) = |a ∩ b| / |a|.
  */
 import { intersectAll, unionAll } from '../mask/algebra';
-import { MaskEncoding, MaskFile, MaskWriter } from '../mask/maskfile';
+import { MaskEncoding, MaskWriter, withMaskFiles } from '../mask/maskfile';
 import { overlapMetrics, PairCounts, PoolOverlap } from '../mask/overlap';
 
 const RANGE = 1 << 24;
@@ -15,19 +15,9 @@ function* ranges(n: number): Generator<[number, number]> {
   if (n === 0) yield [0, 0];
 }
 
-function withFiles<T>(paths: readonly string[], f: (files: MaskFile[]) => T): T {
-  const files: MaskFile[] = [];
-  try {
-    for (const p of paths) files.push(MaskFile.open(p));
-    return f(files);
-  } finally {
-    for (const m of files) m.close();
-  }
-}
-
 /** Writes ⋂ and ⋃ of `inputs` (same layout) to `interFile` / `unionFile`; returns their sizes and the global SIR. */
 export function intersectionAndUnion(inputs: readonly string[], interFile: string, unionFile: string, encoding: MaskEncoding, metadata: Record<string, string>): { intersection: number; union: number; globalSir: number } {
-  return withFiles(inputs, (files) => {
+  return withMaskFiles(inputs, (files) => {
     const tensors = files[0].names().map((name) => ({ name, shape: files[0].shape(name) }));
     const wi = new MaskWriter(interFile, tensors, encoding, { ...metadata, mask: 'intersection' });
     const wu = new MaskWriter(unionFile, tensors, encoding, { ...metadata, mask: 'union' });
@@ -77,7 +67,7 @@ export const OVERLAP_COLUMNS = ['a', 'b', 'sir', 'iou', 'cosine'] as const;
 
 /** Every ordered pair (diagonal included) of the named masks. */
 export function pairwiseOverlap(masks: ReadonlyArray<{ name: string; file: string }>): OverlapRow[] {
-  return withFiles(masks.map((m) => m.file), (files) => {
+  return withMaskFiles(masks.map((m) => m.file), (files) => {
     const m = files.length;
     const size = new Float64Array(m);
     const inter = new Float64Array(m * m);

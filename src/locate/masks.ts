@@ -34,8 +34,19 @@ export interface MaskJob {
   regions: boolean;
 }
 
-/** Selects, writes the mask file (atomically) and returns the aggregates. */
-export function selectAndWrite(job: MaskJob): MaskRun {
+/** Where the masks of a job go as they are emitted: the mask file and the aggregates. */
+export interface MaskSink {
+  /** Feeds elements [start, start + mask.length) of `t` (scores and mask) to layers, regions and the selected count. */
+  feed(t: ScoredTensor, start: number, scores: Float32Array, mask: Uint8Array): void;
+  /** Writes the whole mask of a tensor; tensors never written are written all 0. */
+  write(name: string, data: Uint8Array): void;
+}
+
+/**
+ * Opens the mask file of `job`, lets `emit` feed and write the masks, writes the tensors it left
+ * out as all 0 and closes the file (aborted on error); returns the aggregates with `emit`'s selection.
+ */
+export function writeMaskRun(job: Omit<MaskJob, 'source' | 'frac' | 'per'>, emit: (sink: MaskSink) => SelectionResult): MaskRun {
   const { base } = job;
   const arch = base.architecture;
   const all = base.names().map((name) => ({ name, shape: base.info(name).shape }));
@@ -43,31 +54,28 @@ export function selectAndWrite(job: MaskJob): MaskRun {
   const layers = new LayerAccumulator();
   const regions: TensorRegions[] = [];
   const regionOf = new Map<string, RegionAccumulator>();
+  const written = new Set<string>();
   let selected = 0;
   try {
-    let current: { t: ScoredTensor; data: Uint8Array; filled: number } | null = null;
-    const written = new Set<string>();
-    const selection = selectMasks(job.source, job.frac, job.per, (t, start, scores, mask) => {
-      if (!current || current.t !== t) current = { t, data: new Uint8Array(t.numel), filled: 0 };
-      current.data.set(mask, start);
-      current.filled += mask.length;
-      const role = describeTensor(arch, t.name);
-      layers.add(role.layer, role.kind, scores, mask);
-      if (job.regions) {
-        let acc = regionOf.get(t.name);
-        if (!acc) {
-          acc = new RegionAccumulator(unitLayout(role, t.shape, job.headDim), t.shape);
-          regionOf.set(t.name, acc);
-          regions.push({ tensor: t.name, layer: role.layer, kind: role.kind, acc });
+    const selection = emit({
+      feed(t, start, scores, mask) {
+        const role = describeTensor(arch, t.name);
+        layers.add(role.layer, role.kind, scores, mask);
+        if (job.regions) {
+          let acc = regionOf.get(t.name);
+          if (!acc) {
+            acc = new RegionAccumulator(unitLayout(role, t.shape, job.headDim), t.shape);
+            regionOf.set(t.name, acc);
+            regions.push({ tensor: t.name, layer: role.layer, kind: role.kind, acc });
+          }
+          acc.add(start, scores, mask);
         }
-        acc.add(start, scores, mask);
-      }
-      for (let i = 0; i < mask.length; i++) selected += mask[i];
-      if (current.filled === t.numel) {
-        writer.write(t.name, current.data);
-        written.add(t.name);
-        current = null;
-      }
+        for (let i = 0; i < mask.length; i++) selected += mask[i];
+      },
+      write(name, data) {
+        writer.write(name, data);
+        written.add(name);
+      },
     });
     for (const t of all) {
       if (written.has(t.name)) continue;
@@ -80,4 +88,21 @@ export function selectAndWrite(job: MaskJob): MaskRun {
     writer.abort();
     throw e;
   }
+}
+
+/** Selects, writes the mask file (atomically) and returns the aggregates. */
+export function selectAndWrite(job: MaskJob): MaskRun {
+  return writeMaskRun(job, (sink) => {
+    let current: { t: ScoredTensor; data: Uint8Array; filled: number } | null = null;
+    return selectMasks(job.source, job.frac, job.per, (t, start, scores, mask) => {
+      if (!current || current.t !== t) current = { t, data: new Uint8Array(t.numel), filled: 0 };
+      current.data.set(mask, start);
+      current.filled += mask.length;
+      sink.feed(t, start, scores, mask);
+      if (current.filled === t.numel) {
+        sink.write(t.name, current.data);
+        current = null;
+      }
+    });
+  });
 }

@@ -119,6 +119,17 @@ export function readMask(path: string): Mask {
   }
 }
 
+/** Opens the mask files at `paths`, hands them to `f` and closes every one opened, however `f` ends. */
+export function withMaskFiles<T>(paths: readonly string[], f: (files: MaskFile[]) => T): T {
+  const files: MaskFile[] = [];
+  try {
+    for (const p of paths) files.push(MaskFile.open(p));
+    return f(files);
+  } finally {
+    for (const m of files) m.close();
+  }
+}
+
 /** Streams a mask file: declare every tensor's name and shape, then `write` each tensor's 0/1 data once. */
 export class MaskWriter {
   private readonly w: SafetensorsWriter;

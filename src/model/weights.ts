@@ -12,16 +12,28 @@ import { SilError } from '../errors';
 import type { ModelConfig } from './config';
 import { EMBED, LM_HEAD, paramShape } from './names';
 
-export interface WeightSource {
+export interface WeightSource extends ShapedSource {
   readF32(name: string): Float32Array;
+}
+
+/** What the shape check of `loadNames` asks of a source: the stored shape of a tensor, where it knows it. */
+export interface ShapedSource {
   info?(name: string): { shape: number[] };
 }
 
-export class Weights {
-  private readonly tensors = new Map<string, tf.Tensor>();
-  private readonly transposed = new Map<string, tf.Tensor>();
+/**
+ * Tensors held by checkpoint name, with the transposes made of them: loading (with the stored
+ * shape checked against the configured one), lookup and release. Subclasses say how a tensor is
+ * uploaded (`upload`) and when a transpose is made.
+ */
+export abstract class LoadedWeights<S extends ShapedSource> {
+  protected readonly tensors = new Map<string, tf.Tensor>();
+  protected readonly transposed = new Map<string, tf.Tensor>();
 
-  constructor(readonly cfg: ModelConfig, readonly source: WeightSource) {}
+  constructor(readonly cfg: ModelConfig, readonly source: S) {}
+
+  /** The named parameter of the configured `shape`, as a tensor on the current backend. */
+  protected abstract upload(name: string, shape: number[]): tf.Tensor;
 
   /** Uploads the named parameters. */
   loadNames(names: string[]): void {
@@ -32,9 +44,7 @@ export class Weights {
       if (stored && stored.join(',') !== shape.join(',')) {
         throw new SilError('CHECKPOINT_MISMATCH', `stored shape [${stored}] differs from the configured [${shape}]`, { tensor: name });
       }
-      const data = this.source.readF32(name);
-      const t = tf.keep(tf.tensor(data, shape, 'float32'));
-      this.tensors.set(name, t);
+      this.tensors.set(name, tf.keep(this.upload(name, shape)));
     }
   }
 
@@ -48,8 +58,29 @@ export class Weights {
     return t;
   }
 
+  abstract getT(name: string): tf.Tensor;
+
+  release(names: string[]): void {
+    for (const name of names) {
+      this.tensors.get(name)?.dispose();
+      this.tensors.delete(name);
+      this.transposed.get(name)?.dispose();
+      this.transposed.delete(name);
+    }
+  }
+
+  dispose(): void {
+    this.release([...this.tensors.keys()]);
+  }
+}
+
+export class Weights extends LoadedWeights<WeightSource> {
+  protected override upload(name: string, shape: number[]): tf.Tensor {
+    return tf.tensor(this.source.readF32(name), shape, 'float32');
+  }
+
   /** The transpose of a loaded 2-D weight ([in, out]), made on first use; the head of a tied model is Eᵀ. */
-  getT(name: string): tf.Tensor {
+  override getT(name: string): tf.Tensor {
     const key = name === LM_HEAD && this.cfg.tieWordEmbeddings ? EMBED : name;
     let t = this.transposed.get(key);
     if (!t) {
@@ -64,18 +95,5 @@ export class Weights {
   /** Host copy of a loaded weight. */
   read(name: string): Float32Array {
     return this.get(name).dataSync() as Float32Array;
-  }
-
-  release(names: string[]): void {
-    for (const name of names) {
-      this.tensors.get(name)?.dispose();
-      this.tensors.delete(name);
-      this.transposed.get(name)?.dispose();
-      this.transposed.delete(name);
-    }
-  }
-
-  dispose(): void {
-    this.release([...this.tensors.keys()]);
   }
 }

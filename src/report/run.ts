@@ -5,54 +5,24 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { LAYER_COLUMNS as DELTA_LAYER_COLUMNS } from '../delta/report';
+import type { LayerKindRow } from '../delta/rollup';
 import { SilError } from '../errors';
+import type { OverlapRow } from '../locate/combine';
+import type { LayerRow } from '../mask/layers';
+import type { RegionRow as WrittenRegionRow } from '../mask/regions';
 import { parseCsv, type CsvTable } from './csv';
 
 /** One row of `delta/layers.csv`: ‖Δ‖ statistics per decoder layer × module kind. */
-export interface DeltaLayerRow {
-  layer: number | null;
-  kind: string;
-  numel: number;
-  l1: number;
-  l2: number;
-  max_abs: number;
-  mean_abs: number;
-  rel_l2: number;
-  frac_changed: number;
-}
+export type DeltaLayerRow = Pick<LayerKindRow, (typeof DELTA_LAYER_COLUMNS)[number]>;
 
 /** One row of `layers.csv` (sil locate): score mass and selection per language × layer × kind. */
-export interface LocateLayerRow {
-  lang: string;
-  layer: number | null;
-  kind: string;
-  numel: number;
-  score_mass: number;
-  score_share: number;
-  selected: number;
-  selected_fraction: number;
-}
+export type LocateLayerRow = LayerRow;
 
-export interface RegionRow {
-  rank: number;
-  lang: string;
-  tensor: string;
-  layer: number | null;
-  kind: string;
-  unit: string;
-  index: string;
-  size: number;
-  score_mass: number;
-  selected_share: number;
-}
+/** One row of `regions.csv`, with the unit and its index as written (text). */
+export type RegionRow = Omit<WrittenRegionRow, 'unit' | 'index'> & { unit: string; index: string };
 
-export interface OverlapRow {
-  a: string;
-  b: string;
-  sir: number;
-  iou: number;
-  cosine: number;
-}
+export type { OverlapRow };
 
 export interface ViolationRow {
   model: string;

@@ -5,10 +5,8 @@
  * and are widened there (decode.ts); elsewhere they are decoded to float32 on the host.
  */
 import * as tf from '@tensorflow/tfjs';
-import { SilError } from '../errors';
-import type { ModelConfig } from '../model/config';
 import type { Params } from '../model/layer';
-import { paramShape } from '../model/names';
+import { LoadedWeights } from '../model/weights';
 import { decodeOnDevice } from './decode';
 
 /** A checkpoint-like source: element ranges as float32, and (optionally) as stored bytes. */
@@ -28,51 +26,17 @@ export function loadTensor(src: RangedSource, name: string, shape: number[], sta
   return tf.tensor(src.readF32(name, start, end), shape, 'float32');
 }
 
-export class StreamWeights implements Params {
-  private readonly tensors = new Map<string, tf.Tensor>();
-  private readonly transposed = new Map<string, tf.Tensor>();
-
-  constructor(
-    readonly cfg: ModelConfig,
-    readonly source: RangedSource,
-  ) {}
-
-  loadNames(names: string[]): void {
-    for (const name of names) {
-      if (this.tensors.has(name)) continue;
-      const shape = paramShape(this.cfg, name);
-      const stored = this.source.info?.(name).shape;
-      if (stored && stored.join(',') !== shape.join(',')) {
-        throw new SilError('CHECKPOINT_MISMATCH', `stored shape [${stored}] differs from the configured [${shape}]`, { tensor: name });
-      }
-      const t = tf.keep(loadTensor(this.source, name, shape));
-      this.tensors.set(name, t);
-      if (shape.length === 2) this.transposed.set(name, tf.keep(tf.transpose(t)));
-    }
-  }
-
-  get(name: string): tf.Tensor {
-    const t = this.tensors.get(name);
-    if (!t) throw new Error(`weight not loaded: ${name}`);
+export class StreamWeights extends LoadedWeights<RangedSource> implements Params {
+  /** Loads the tensor and, for a 2-D weight, keeps its transpose for the fast linear layer. */
+  protected override upload(name: string, shape: number[]): tf.Tensor {
+    const t = tf.keep(loadTensor(this.source, name, shape));
+    if (shape.length === 2) this.transposed.set(name, tf.keep(tf.transpose(t)));
     return t;
   }
 
-  getT(name: string): tf.Tensor {
+  override getT(name: string): tf.Tensor {
     const t = this.transposed.get(name);
     if (!t) throw new Error(`transposed weight not loaded: ${name}`);
     return t;
-  }
-
-  release(names: string[]): void {
-    for (const name of names) {
-      this.tensors.get(name)?.dispose();
-      this.tensors.delete(name);
-      this.transposed.get(name)?.dispose();
-      this.transposed.delete(name);
-    }
-  }
-
-  dispose(): void {
-    this.release([...this.tensors.keys()]);
   }
 }
