@@ -1,24 +1,13 @@
+import { runCommand } from '../helpers/cli';
 /** `sil mask stats|convert|invert|eval` in process (commander program with the mask command only). */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Command } from 'commander';
 import { registerMask } from '../../src/cli/mask';
 import { MaskFile, readMask, writeMask } from '../../src/mask/maskfile';
 import { Mask } from '../../src/mask/mask';
 import { tmpDir } from '../score/tiny-pair';
 
-async function sil(...args: string[]): Promise<string> {
-  const program = new Command().exitOverride();
-  registerMask(program);
-  const out: string[] = [];
-  const spy = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out.push(String(s)); return true; });
-  try {
-    await program.parseAsync(['node', 'sil', ...args]);
-  } finally {
-    spy.mockRestore();
-  }
-  return out.join('');
-}
+const sil = (...args: string[]): Promise<string> => runCommand(registerMask, args);
 
 const layout = [{ name: 'w', shape: [2, 5] }, { name: 'b', shape: [3] }];
 const make = (bits: number[][]): Mask => ({ tensors: layout.map((t, i) => ({ ...t, data: Uint8Array.from(bits[i]) })) });

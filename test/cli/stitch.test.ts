@@ -1,7 +1,7 @@
+import { runCommand } from '../helpers/cli';
 /** `sil stitch` in process (commander program with the stitch command only). */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Command } from 'commander';
 import { HF_TINY } from '../helpers/fixtures';
 import { registerStitch } from '../../src/cli/stitch';
 import { Checkpoint } from '../../src/io/checkpoint';
@@ -12,18 +12,7 @@ import { kOf } from '../../src/select/bits';
 import { MaskEmitter, streamThreshold } from '../../src/select/topk';
 import { tmpDir, writeTinyPair } from '../score/tiny-pair';
 
-async function sil(...args: string[]): Promise<string> {
-  const program = new Command().exitOverride();
-  registerStitch(program);
-  const out: string[] = [];
-  const spy = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out.push(String(s)); return true; });
-  try {
-    await program.parseAsync(['node', 'sil', ...args]);
-  } finally {
-    spy.mockRestore();
-  }
-  return out.join('');
-}
+const sil = (...args: string[]): Promise<string> => runCommand(registerStitch, args);
 
 /** weightdiff top-frac mask of a pair, in the base's tensor order */
 function deltaMask(base: string, attacked: string, frac: number): Mask {
