@@ -8,7 +8,9 @@
  * exactly as the fixtures' golden.json. On wasm the examples are spread over `--threads` worker
  * threads (default: all cores). `--stream auto|always|never` picks the layer-streamed pass (src/stream/)
  * when the model would not fit in memory, and always on webgpu; `--weight-cache SIZE` keeps up to
- * SIZE of float32 layer weights uploaded between its forward and backward passes.
+ * SIZE of float32 layer weights (then the head) uploaded between its forward and backward passes —
+ * by default (`auto`) on webgpu what the GPU's memory leaves after one streamed stage (stream/budget.ts),
+ * on CPU backends nothing.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -25,7 +27,8 @@ import { parseModelConfig } from '../model/config';
 import { parseSize } from '../io/writer';
 import { chooseStreaming } from '../stream/choose';
 import { streamGradientsToFile } from '../stream/gradfile';
-import { formatPlan } from '../stream/plan';
+import { formatPlan, planStreaming } from '../stream/plan';
+import { weightCacheBytes } from '../stream/budget';
 import '../stream/source'; // registers the layer-streamed gradient source for sil locate
 
 export interface GradOptions {
@@ -198,13 +201,15 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
   const params = new Set(allParamNames(cfg));
   const names = ckpt.names().filter((n) => params.has(n));
   const profile: Record<string, number> | undefined = o.profile ? {} : undefined;
+  const boundaries = selected.name === 'webgpu' ? 'device' : 'host';
+  const stage = planStreaming(cfg, batch.input_ids.length, batch.input_ids[0]?.length ?? 0, { boundaries }).devicePeakBytes;
   const r = await streamGradientsToFile(cfg, ckpt, batch, {
     out: o.out,
     snip: o.snip,
     names,
-    boundaries: selected.name === 'webgpu' ? 'device' : 'host',
+    boundaries,
     maxBindingBytes: selected.name === 'webgpu' ? 2 ** 30 : undefined,
-    weightCacheBytes: o.weightCache === undefined || o.weightCache === '0' ? 0 : parseSize(o.weightCache),
+    weightCacheBytes: weightCacheBytes(o.weightCache, selected.name, stage),
     onPlan: (p) => process.stderr.write(`${formatPlan(p, cfg)}\n`),
     profile,
     metadata: (loss, count) => ({
@@ -255,7 +260,7 @@ export function registerGrad(program: Command): void {
     .option('--backend <name>', `TF.js backend: ${BACKEND_CHOICES.join('|')}`, 'auto')
     .option('--threads <n>', 'wasm worker threads (default: all cores)')
     .option('--stream <mode>', 'layer streaming: auto (when the model does not fit, and on webgpu) | always | never', 'auto')
-    .option('--weight-cache <size>', 'streamed pass: float32 layer weights kept uploaded from forward to backward (e.g. 60GB; default 0)')
+    .option('--weight-cache <size>', 'streamed pass: float32 weights kept uploaded from forward to backward (e.g. 60GB, 0); auto = on webgpu what the GPU memory allows (SIL_DEVICE_MEMORY overrides nvidia-smi), on CPU 0', 'auto')
     .option('--profile', 'streamed pass: time each stage (synchronising the backend) and print the totals')
     .option('--json', 'print the summary as JSON')
     .action(async (o: GradOptions) => {

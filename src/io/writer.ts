@@ -150,6 +150,8 @@ interface Slot {
   /** bytes supplied so far, and the next element for sequential `write` */
   written: number;
   cursor: number;
+  /** built by `addAt` (a sum: elements never added to are 0) */
+  summed?: boolean;
 }
 
 /** One safetensors file being written; see the module comment. */
@@ -159,11 +161,13 @@ export class SafetensorsWriter {
   private fd: number;
   private readonly slots = new Map<string, Slot>();
   private readonly order: string[];
+  private readonly headerBytes: number;
 
-  private constructor(file: string, tmpFile: string, fd: number, slots: Slot[]) {
+  private constructor(file: string, tmpFile: string, fd: number, slots: Slot[], headerBytes: number) {
     this.file = file;
     this.tmpFile = tmpFile;
     this.fd = fd;
+    this.headerBytes = headerBytes;
     for (const s of slots) this.slots.set(s.spec.name, s);
     this.order = slots.map((s) => s.spec.name);
   }
@@ -173,7 +177,7 @@ export class SafetensorsWriter {
     const { bytes, offsets } = buildHeader(specs, metadata);
     fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     const tmp = tmpSibling(file);
-    const fd = fs.openSync(tmp, 'w');
+    const fd = fs.openSync(tmp, 'w+');
     try {
       writeAll(fd, bytes, 0);
       const dataStart = bytes.length;
@@ -183,7 +187,7 @@ export class SafetensorsWriter {
         const [b, e] = offsets.get(spec.name)!;
         return { spec, start: dataStart + b, bytes: e - b, written: 0, cursor: 0 };
       });
-      return new SafetensorsWriter(path.resolve(file), tmp, fd, slots);
+      return new SafetensorsWriter(path.resolve(file), tmp, fd, slots, bytes.length);
     } catch (e) {
       fs.closeSync(fd);
       fs.rmSync(tmp, { force: true });
@@ -231,10 +235,58 @@ export class SafetensorsWriter {
     return n;
   }
 
+  /**
+   * Adds `data` to elements [start, start + n) of the F32 tensor `name` in the file (elements start
+   * at 0): a sum built in place on disk, one range in memory at a time. Returns n.
+   */
+  addAt(name: string, start: number, data: Float32Array): number {
+    if (this.fd < 0) throw new SilError('INVALID_ARGUMENT', 'writer is already closed', { file: this.file, tensor: name });
+    const s = this.slot(name);
+    if (s.spec.dtype !== 'F32') throw new SilError('INVALID_ARGUMENT', `sums are built in F32 tensors, not ${s.spec.dtype}`, { file: this.file, tensor: name });
+    const cur = this.readAt(name, start, data.length);
+    for (let i = 0; i < data.length; i++) cur[i] += data[i];
+    writeAll(this.fd, new Uint8Array(cur.buffer), s.start + start * 4);
+    s.summed = true;
+    return data.length;
+  }
+
+  /** Elements [start, start + n) of the F32 tensor `name` as written so far. */
+  readAt(name: string, start: number, n: number): Float32Array {
+    const s = this.slot(name);
+    if (s.spec.dtype !== 'F32') throw new SilError('INVALID_ARGUMENT', `only F32 tensors are read back, not ${s.spec.dtype}`, { file: this.file, tensor: name });
+    if (start < 0 || (start + n) * 4 > s.bytes) throw new SilError('INVALID_DATA', `elements [${start}, ${start + n}) fall outside the declared ${s.bytes / 4}`, { file: this.file, tensor: name });
+    const out = new Float32Array(n);
+    const buf = new Uint8Array(out.buffer);
+    let done = 0;
+    while (done < buf.byteLength) {
+      const got = fs.readSync(this.fd, buf, done, Math.min(MAX_WRITE, buf.byteLength - done), s.start + start * 4 + done);
+      if (got === 0) break; // past the end of a sparse tail: zeros
+      done += got;
+    }
+    return out;
+  }
+
+  /**
+   * Replaces the header's `__metadata__` (e.g. counts known only at the end). The new header must
+   * not be longer than the one written at `create` (declare placeholders of the final width); it is
+   * padded with spaces to the same length, so no data moves.
+   */
+  setMetadata(metadata: Record<string, string>): void {
+    const specs = this.order.map((n) => this.slots.get(n)!.spec);
+    const { bytes } = buildHeader(specs, metadata);
+    if (bytes.length > this.headerBytes) {
+      throw new SilError('INVALID_ARGUMENT', `new metadata needs ${bytes.length} header bytes; ${this.headerBytes} were reserved`, { file: this.file });
+    }
+    const out = Buffer.alloc(this.headerBytes, 0x20);
+    out.writeBigUInt64LE(BigInt(this.headerBytes - 8), 0);
+    bytes.subarray(8).copy(out, 8);
+    writeAll(this.fd, out, 0);
+  }
+
   /** Finishes the file: checks every declared byte was written, then renames the temp file into place. */
   close(): void {
     if (this.fd < 0) return;
-    const short = [...this.slots.values()].find((s) => s.written !== s.bytes);
+    const short = [...this.slots.values()].find((s) => s.written !== s.bytes && !s.summed);
     if (short) {
       this.abort();
       throw new SilError('INVALID_DATA', `${short.written} of ${short.bytes} declared bytes were written`, { file: this.file, tensor: short.spec.name });

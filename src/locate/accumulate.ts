@@ -6,15 +6,21 @@
  * - `grad` only (sil with reduce sum): examples go through the source in batches; the batch sums
  *   add up to Σₓ ∇L(x).
  * - `absgrad` / `silabs` (snip; sil with reduce mean-abs) need each example's own gradient: one
- *   example per call, `source.parallel` calls at a time, folded in example order.
- * Sums are kept in float64 and folded in a fixed order, so the same inputs give the same bytes.
+ *   example per call, `source.parallel` calls at a time, folded in example order. Since
+ *   |Δ ⊙ ∇L(x)| = |Δ| ⊙ |∇L(x)|, `silabs` is (1/n)·|Δ| ⊙ Σₓ |∇L(x)|, scaled once at the end.
+ *
+ * The sums are built in the output file itself (float32, `SafetensorsWriter.addAt`), one tensor's
+ * gradient in memory at a time, so a model of any size accumulates in little RAM; a source that
+ * keeps the sums itself (`canSum`/`sums`: on the GPU) hands each sum over once instead. Sums are
+ * added in a fixed order, so the same inputs give the same bytes. The counts (examples, tokens,
+ * loss) go into the header at the end, in space reserved for them at the start.
  */
 import { Checkpoint } from '../io/checkpoint';
 import { SafetensorsWriter } from '../io/writer';
 import type { Batch } from '../model/batch';
 import type { Progress } from '../cli/progress';
 import type { GradField } from './gradfile';
-import type { GradientSource } from './source';
+import type { BatchResult, GradientSource } from './source';
 
 export interface AccumulateResult {
   examples: number;
@@ -23,60 +29,31 @@ export interface AccumulateResult {
   meanLoss: number;
   /** gradient passes through the source */
   passes: number;
+  /** whether the source kept the sums (on its backend) */
+  summedBySource: boolean;
 }
 
-class Sums {
-  readonly sum = new Map<string, Float64Array>();
-  readonly abs = new Map<string, Float64Array>();
-  readonly silabs = new Map<string, Float64Array>();
-  private readonly deltas = new Map<string, Float32Array>();
-
-  constructor(private readonly fields: readonly GradField[], private readonly base: Checkpoint, private readonly attacked: Checkpoint) {}
-
-  private acc(m: Map<string, Float64Array>, name: string, n: number): Float64Array {
-    let a = m.get(name);
-    if (!a) m.set(name, (a = new Float64Array(n)));
-    return a;
-  }
-
-  private delta(name: string): Float32Array {
-    let d = this.deltas.get(name);
-    if (!d) {
-      const b = this.base.readF32(name);
-      const a = this.attacked.readF32(name);
-      for (let i = 0; i < b.length; i++) a[i] -= b[i];
-      this.deltas.set(name, (d = a));
-    }
-    return d;
-  }
-
-  add(name: string, g: Float32Array): void {
-    const s = this.acc(this.sum, name, g.length);
-    for (let i = 0; i < g.length; i++) s[i] += g[i];
-    if (this.fields.includes('absgrad')) {
-      const a = this.acc(this.abs, name, g.length);
-      for (let i = 0; i < g.length; i++) a[i] += Math.abs(g[i]);
-    }
-    if (this.fields.includes('silabs')) {
-      const d = this.delta(name);
-      const a = this.acc(this.silabs, name, g.length);
-      for (let i = 0; i < g.length; i++) a[i] += Math.abs(d[i] * g[i]);
-    }
-  }
+/** The file fields that a per-pass field feeds: grad → grad; absgrad → absgrad and/or silabs. */
+function targetsOf(fields: readonly GradField[], f: 'grad' | 'absgrad'): GradField[] {
+  return f === 'grad' ? ['grad'] : fields.filter((x) => x !== 'grad');
 }
+
+/** Placeholder width of each count in the header (a JSON number string always fits). */
+const COUNT_WIDTH = 32;
 
 function sliceBatch(b: Batch, lo: number, hi: number): Batch {
   return { input_ids: b.input_ids.slice(lo, hi), attention_mask: b.attention_mask?.slice(lo, hi), labels: b.labels.slice(lo, hi) };
 }
 
 /**
- * Accumulates the fields over `batches` and writes them to `file` (atomically), tensors in the
- * base checkpoint's order, with `metadata` (the cache key goes there).
+ * Accumulates the fields over `batches` for the parameters `names` (checkpoint order) and writes
+ * them to `file` (atomically), with `metadata` (the cache key goes there).
  */
 export async function accumulateToFile(
   source: GradientSource,
   batches: readonly Batch[],
   fields: readonly GradField[],
+  names: readonly string[],
   base: Checkpoint,
   attacked: Checkpoint,
   file: string,
@@ -84,50 +61,86 @@ export async function accumulateToFile(
   progress: Progress,
 ): Promise<AccumulateResult> {
   const perExample = fields.some((f) => f !== 'grad');
-  const sums = new Sums(fields, base, attacked);
+  const passFields = [...new Set(fields.map((f) => (f === 'grad' ? 'grad' : 'absgrad')))] as Array<'grad' | 'absgrad'>;
+  const units: Batch[] = perExample ? batches.flatMap((b) => b.input_ids.map((_, i) => sliceBatch(b, i, i + 1))) : [...batches];
+  const total = units.reduce((a, b) => a + b.input_ids.length, 0);
+  const specs = fields.flatMap((f) => names.map((n) => ({ name: `${f}/${n}`, dtype: 'F32' as const, shape: base.info(n).shape })));
+  const placeholder = ''.padEnd(COUNT_WIDTH, '0');
+  const meta = { format: 'pt', ...metadata };
+  const w = SafetensorsWriter.create(file, specs, { ...meta, examples: placeholder, tokens: placeholder, loss_sum: placeholder });
+  const known = new Set(names);
   let tokens = 0;
   let loss = 0;
   let examples = 0;
   let passes = 0;
-  const units: Batch[] = perExample ? batches.flatMap((b) => b.input_ids.map((_, i) => sliceBatch(b, i, i + 1))) : [...batches];
-  progress.start(units.reduce((a, b) => a + b.input_ids.length, 0), metadata.label ?? 'gradients');
-  for (let r = 0; r < units.length; r += source.parallel) {
-    const round = units.slice(r, r + source.parallel);
-    const got = await Promise.all(
-      round.map(async (b) => {
-        const grads: Array<[string, Float32Array]> = [];
-        const res = await source.gradients(b, (name, g) => grads.push([name, g]));
-        return { res, grads, n: b.input_ids.length };
-      }),
-    );
-    for (const { res, grads, n } of got) {
-      for (const [name, g] of grads) sums.add(name, g);
-      tokens += res.tokens;
-      loss += res.loss;
-      examples += n;
-      passes++;
-      progress.tick(n);
-    }
-  }
-  progress.stop();
-  const names = base.names().filter((n) => sums.sum.has(n));
-  const specs = fields.flatMap((f) => names.map((n) => ({ name: `${f}/${n}`, dtype: 'F32' as const, shape: base.info(n).shape })));
-  const w = SafetensorsWriter.create(file, specs, { format: 'pt', ...metadata, examples: String(examples), tokens: String(tokens), loss_sum: String(loss) });
+  const counted = (r: BatchResult, n: number) => {
+    tokens += r.tokens;
+    loss += r.loss;
+    examples += n;
+    passes++;
+    progress.tick(n);
+  };
+  const add = (f: 'grad' | 'absgrad', name: string, start: number, g: Float32Array) => {
+    if (!known.has(name)) return;
+    const data = f === 'absgrad' ? absOf(g) : g;
+    for (const target of targetsOf(fields, f)) w.addAt(`${target}/${name}`, start, data);
+  };
   try {
-    for (const f of fields) {
-      const m = f === 'grad' ? sums.sum : f === 'absgrad' ? sums.abs : sums.silabs;
-      for (const n of names) {
-        const src = m.get(n)!;
-        const out = new Float32Array(src.length);
-        const scale = f === 'silabs' ? 1 / examples : 1;
-        for (let i = 0; i < src.length; i++) out[i] = src[i] * scale;
-        w.write(`${f}/${n}`, out);
+    progress.start(total, metadata.label ?? 'gradients');
+    const bySource = source.canSum?.(units, passFields) === true && source.sums !== undefined;
+    if (bySource) {
+      // the source's sums are final: |·| already taken per unit
+      await source.sums!(units, passFields, counted, (f, name, start, data) => {
+        if (!known.has(name)) return;
+        for (const target of targetsOf(fields, f)) w.addAt(`${target}/${name}`, start, data);
+      });
+    } else {
+      for (let r = 0; r < units.length; r += source.parallel) {
+        const round = units.slice(r, r + source.parallel);
+        const got = await Promise.all(
+          round.map(async (b) => {
+            const grads: Array<[string, Float32Array]> = [];
+            const res = await source.gradients(b, (name, g) => grads.push([name, g]));
+            return { res, grads, n: b.input_ids.length };
+          }),
+        );
+        for (const { res, grads, n } of got) {
+          for (const [name, g] of grads) for (const f of passFields) add(f, name, 0, g);
+          counted(res, n);
+        }
       }
     }
+    progress.stop();
+    if (fields.includes('silabs')) scaleByAbsDelta(w, names, base, attacked, 1 / examples);
+    w.setMetadata({ ...meta, examples: String(examples), tokens: String(tokens), loss_sum: String(loss) });
     w.close();
+    return { examples, tokens, meanLoss: tokens > 0 ? loss / tokens : 0, passes, summedBySource: bySource };
   } catch (e) {
     w.abort();
     throw e;
   }
-  return { examples, tokens, meanLoss: tokens > 0 ? loss / tokens : 0, passes };
+}
+
+/** |g|, as a copy (g may feed another field too) */
+function absOf(g: Float32Array): Float32Array {
+  const out = new Float32Array(g.length);
+  for (let i = 0; i < g.length; i++) out[i] = Math.abs(g[i]);
+  return out;
+}
+
+/** silabs/<name> ← Σ|∇| · |Δ| · scale, in element ranges (Δ read from the two checkpoints). */
+function scaleByAbsDelta(w: SafetensorsWriter, names: readonly string[], base: Checkpoint, attacked: Checkpoint, scale: number): void {
+  const step = 1 << 22;
+  for (const n of names) {
+    const key = `silabs/${n}`;
+    const total = base.info(n).shape.reduce((x, y) => x * y, 1);
+    for (let lo = 0; lo < total; lo += step) {
+      const hi = Math.min(total, lo + step);
+      const b = base.readF32(n, lo, hi);
+      const a = attacked.readF32(n, lo, hi);
+      const s = w.readAt(key, lo, hi - lo);
+      for (let i = 0; i < b.length; i++) s[i] = s[i] * Math.abs(a[i] - b[i]) * scale;
+      w.writeAt(key, lo, s);
+    }
+  }
 }

@@ -29,6 +29,7 @@ import { rankRegions, RegionRow, REGION_COLUMNS } from '../mask/regions';
 import { useBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
 import { checkSequenceLength, ModelConfig, parseModelConfig } from '../model/config';
+import { allParamNames } from '../model/names';
 import { checkSameTensors, ScoredTensor, scoredTensors, totalOf } from '../score/pair';
 import { loadTokenizer } from '../tokenizer';
 import type { Progress } from '../cli/progress';
@@ -102,7 +103,7 @@ export interface LocateManifest {
 }
 
 const VERSION: string = require('../../package.json').version;
-const CACHE_VERSION = 'sil-locate-cache/1';
+const CACHE_VERSION = 'sil-locate-cache/2';
 
 function sha256File(file: string): string {
   return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
@@ -295,7 +296,9 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
           plan = opened.plan;
         }
         fs.mkdirSync(path.dirname(s.gradPath), { recursive: true });
-        await accumulateToFile(source, s.batches, fields, base, att, s.gradPath, { key: s.key, set: s.name, label: `gradients ${s.name}` }, progress);
+        const params = new Set(allParamNames(modelConfigOf(base, true)!));
+        const names = base.names().filter((n) => params.has(n));
+        await accumulateToFile(source, s.batches, fields, names, base, att, s.gradPath, { key: s.key, set: s.name, label: `gradients ${s.name}` }, progress);
         status = 'computed';
         g = openCached(s.gradPath, s.key)!;
       }

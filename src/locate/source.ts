@@ -38,6 +38,9 @@ export interface BatchResult {
   tokens: number;
 }
 
+/** Receives a finished sum over all units: elements [start, start + data.length) of `field/name`. */
+export type SumConsumer = (field: 'grad' | 'absgrad', name: string, start: number, data: Float32Array) => void | Promise<void>;
+
 export interface GradientSource {
   /** `workers`, `in-process`, `streamed`, … (recorded in the manifest) */
   readonly kind: string;
@@ -48,6 +51,13 @@ export interface GradientSource {
   readonly parallel: number;
   /** ∇θ Σₓ L(x) for the batch, tensor by tensor, in the model's parameter order. */
   gradients(batch: Batch, consume: GradConsumer): Promise<BatchResult>;
+  /**
+   * Optional, for sources that can keep the sums themselves (on the GPU, read back once): whether
+   * they can for these units and fields, and then Σ over units of ∇ (`grad`) and |∇| (`absgrad`) of
+   * each unit's summed loss, one pass per unit, handed to `consume` once all units are done.
+   */
+  canSum?(units: readonly Batch[], fields: ReadonlyArray<'grad' | 'absgrad'>): boolean;
+  sums?(units: readonly Batch[], fields: ReadonlyArray<'grad' | 'absgrad'>, onUnit: (r: BatchResult, examples: number) => void, consume: SumConsumer): Promise<void>;
   close(): Promise<void>;
 }
 

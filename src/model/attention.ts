@@ -16,10 +16,17 @@
  * The stacking also replaces repeat_kv (∂V_g and ∂K_g sum over the rep heads by themselves).
  * `attentionCoreReference` is the textbook form (rank-4 products, repeat_kv with a rank-4 tile, since
  * rank-5 tile has no gradient in TF.js); a test holds the two equal.
+ *
+ * Batched form (`attentionCoreGrouped`), for backends with fast batched and transposed products
+ * (webgpu, tensorflow): the same grouping as one batched product per step instead of a loop over
+ * groups — q [B, nh, T, D] is viewed as [B, nkv, rep·T, D] (a reshape: the rep query heads of kv head
+ * g are consecutive), S = Q Kᵀ [B, nkv, rep·T, T] viewed as [B, nh, T, T] for the scale and mask,
+ * softmax, O = P V. A handful of kernels per layer whatever B and the head count, with TF.js's own
+ * gradients.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config';
-import { linear, LinearParams } from './linear';
+import { linear, LinearParams, plainMatmulsOnly } from './linear';
 import { applyRope } from './rope';
 
 export interface AttentionParams {
@@ -112,6 +119,16 @@ export function attentionCore(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask: tf
   return f(q, k, v);
 }
 
+/** The batched grouped form described above; same arguments and result as `attentionCore`. */
+export function attentionCoreGrouped(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask: tf.Tensor): tf.Tensor {
+  const [b, nh, t, d] = q.shape as [number, number, number, number];
+  const nkv = k.shape[1] as number;
+  const rep = nh / nkv;
+  const s = tf.matMul(tf.reshape(q, [b, nkv, rep * t, d]), k, false, true);
+  const p = tf.softmax(tf.add(tf.mul(tf.reshape(s, [b, nh, t, t]), 1 / Math.sqrt(d)), mask));
+  return tf.reshape(tf.matMul(tf.reshape(p, [b, nkv, rep * t, t]), v), [b, nh, t, d]);
+}
+
 /** x [N = B·T, hidden] (already normed) → [N, hidden] */
 export function attention(x: tf.Tensor, p: AttentionParams, cfg: ModelConfig, ctx: AttentionContext): tf.Tensor {
   const { batch: b, seqLen: t } = ctx;
@@ -119,7 +136,7 @@ export function attention(x: tf.Tensor, p: AttentionParams, cfg: ModelConfig, ct
   const q = applyRope(splitHeads(linear(x, p.q), b, t, nh, d), ctx.cos, ctx.sin);
   const k = applyRope(splitHeads(linear(x, p.k), b, t, nkv, d), ctx.cos, ctx.sin);
   const v = splitHeads(linear(x, p.v), b, t, nkv, d);
-  const a = attentionCore(q, k, v, ctx.mask);
+  const a = (plainMatmulsOnly() ? attentionCore : attentionCoreGrouped)(q, k, v, ctx.mask);
   const merged = tf.reshape(tf.transpose(a, [0, 2, 1, 3]), [b * t, nh * d]);
   return linear(merged, p.o);
 }

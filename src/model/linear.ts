@@ -11,6 +11,9 @@
  * The 2-D transposes are O(N·width) copies, small next to the products. Per weight the backend then
  * holds W and one packed copy (no kept Wᵀ, no packed Wᵀ), which leaves room in the 4 GB wasm heap
  * for several sequences per pass. `linearReference` is the textbook form; a test holds the two equal.
+ *
+ * Backends whose matmul kernels take transposed operands at full speed (webgpu, tensorflow) run the
+ * textbook form instead: no transposes of activations, one kernel per product (`plainMatmulsOnly`).
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -23,8 +26,18 @@ export interface LinearParams {
   b?: tf.Tensor;
 }
 
-/** y = x Wᵀ (+ b) for x [N, in], with the plain-matmul custom gradient described above. */
+/**
+ * Whether the current backend multiplies fast only plain 2-D, non-transposed matrices (wasm, and
+ * the pure-JS cpu backend, where the plain forms cost the same and keep one code path with wasm).
+ */
+export function plainMatmulsOnly(): boolean {
+  const b = tf.getBackend();
+  return b !== 'webgpu' && b !== 'tensorflow';
+}
+
+/** y = x Wᵀ (+ b) for x [N, in]: the plain-matmul form described above where the backend needs it. */
 export function linear(x: tf.Tensor, p: LinearParams): tf.Tensor {
+  if (!plainMatmulsOnly()) return linearReference(x, p);
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const xx = args[0] as tf.Tensor2D;
     const w = args[1] as tf.Tensor2D;

@@ -12,7 +12,11 @@
  * Gradients reach the sink as (name, first element, data) pieces: whole tensors for layers and the
  * final norm, row chunks for the embedding and lm_head. Every read to the host is async
  * (`await t.data()`), which WebGPU requires; while the sink consumes layer l's gradients the backend
- * is already computing layer l−1's.
+ * is already computing layer l−1's. With a `deviceSink` the gradients stay on the backend instead
+ * (handed over as tensors, e.g. to sums kept there across passes); only the embedding's rows, which
+ * are gathered on the host, still reach `sink`.
+ *
+ * Passes that share one `StreamWeights` (option `weights`) upload the cached layers and head once.
  */
 import * as tf from '@tensorflow/tfjs';
 import { SilError } from '../errors';
@@ -25,12 +29,18 @@ import { EMBED, FINAL_NORM, layerParamNames, LM_HEAD } from '../model/names';
 import { rmsNorm } from '../model/norm';
 import { chunkInputGrad, chunkLogitGrad, ChunkedLse, chunkWeightGrad, HeadChunk, validWeights } from './head';
 import { planStreaming, StreamPlan, StreamPlanOptions } from './plan';
-import { loadTensor, RangedSource, StreamWeights } from './weights';
+import { RangedSource, StreamWeights } from './weights';
 
 export type { RangedSource } from './weights';
 
 /** Receives elements [start, start + data.length) of tensor `name`; each piece arrives once. */
 export type GradSink = (name: string, start: number, data: Float32Array) => void | Promise<void>;
+
+/**
+ * Receives elements [start, start + size) of tensor `name` as a tensor on the backend (flat, or in
+ * the parameter's shape), and owns it from then on.
+ */
+export type DeviceGradSink = (name: string, start: number, grad: tf.Tensor) => void | Promise<void>;
 
 export interface StreamOptions extends StreamPlanOptions {
   /** divides the summed token losses (default: the batch's labelled positions; 1 gives ∇ of the sum) */
@@ -44,6 +54,10 @@ export interface StreamOptions extends StreamPlanOptions {
   profile?: Record<string, number>;
   /** called with the loss once the forward pass is done, before the first gradient reaches the sink */
   onLoss?: (loss: number, count: number) => void | Promise<void>;
+  /** gradients computed on the backend go here, as tensors, instead of being read back to `sink` */
+  deviceSink?: DeviceGradSink;
+  /** weights shared between passes (the caller disposes them); the plan's cached layers and head stay uploaded */
+  weights?: StreamWeights;
 }
 
 export interface StreamResult {
@@ -72,20 +86,22 @@ function embedRows(src: RangedSource, ids: Int32Array, hidden: number): Float32A
   return h0;
 }
 
-function headChunk(src: RangedSource, name: string, r0: number, r1: number, hidden: number): HeadChunk {
-  return { r0, w: loadTensor(src, name, [r1 - r0, hidden], r0 * hidden, r1 * hidden) as tf.Tensor2D };
-}
-
-/** Reads every tensor of `grads` (async), hands it to the sink, frees it. */
-async function drain(grads: Map<string, tf.Tensor>, sink: GradSink): Promise<void> {
+/** Reads every tensor of `grads` (async), hands it to the sink, frees it; or hands the tensors to `device`. */
+async function drain(grads: Map<string, tf.Tensor>, sink: GradSink, device?: DeviceGradSink): Promise<void> {
+  const left = new Map(grads);
   try {
     for (const [name, g] of grads) {
+      left.delete(name);
+      if (device) {
+        await device(name, 0, g);
+        continue;
+      }
       const data = (await g.data()) as Float32Array;
       g.dispose();
       await sink(name, 0, data);
     }
   } finally {
-    tf.dispose([...grads.values()]);
+    tf.dispose([...left.values()]);
   }
 }
 
@@ -167,9 +183,17 @@ export async function streamedGradients(cfg: ModelConfig, source: RangedSource, 
   const C = plan.vocabChunk;
   const headName = headWeightName(cfg);
   const ctx: AttentionContext = makeContext(cfg, pb);
-  const w = new StreamWeights(cfg, src);
+  const shared = o.weights !== undefined;
+  const w = o.weights ?? new StreamWeights(cfg, src);
   const bnd = new Boundaries(L + 1, plan.boundaries, [N, H]);
   const cached = (i: number) => i < plan.cachedLayers;
+  /** after the backward pass, only layers kept for later passes stay */
+  const keepAfter = (i: number) => shared && cached(i);
+  const headChunk = (name: string, r0: number, r1: number): HeadChunk => ({ r0, w: w.rows(name, r0, r1, H, plan.cachedHead) });
+  const freeChunk = (c: HeadChunk) => {
+    if (!plan.cachedHead) c.w.dispose();
+  };
+  const device = o.deviceSink;
   const live: tf.Tensor[] = [];
   try {
     // ── forward ──────────────────────────────────────────────────────────────
@@ -197,9 +221,9 @@ export async function streamedGradients(cfg: ModelConfig, source: RangedSource, 
     let th = now();
     const lseAcc = new ChunkedLse(N);
     for (let r0 = 0; r0 < V; r0 += C) {
-      const c = headChunk(src, headName, r0, Math.min(V, r0 + C), H);
+      const c = headChunk(headName, r0, Math.min(V, r0 + C));
       lseAcc.add(hn, c, pb.targets);
-      c.w.dispose();
+      freeChunk(c);
     }
     const { lse, loss } = await lseAcc.finish(pb.targets, denom);
     live.push(lse);
@@ -213,24 +237,31 @@ export async function streamedGradients(cfg: ModelConfig, source: RangedSource, 
     live.push(scale);
     let dhn = tf.zeros([N, H]) as tf.Tensor2D;
     for (let r0 = 0; r0 < V; r0 += C) {
-      const c = headChunk(src, headName, r0, Math.min(V, r0 + C), H);
+      const c = headChunk(headName, r0, Math.min(V, r0 + C));
       const dz = chunkLogitGrad(hn, c, lse, pb.targets, scale);
       const acc = tf.tidy(() => tf.add(dhn, chunkInputGrad(dz, c))) as tf.Tensor2D;
       tf.dispose([dhn]);
       dhn = acc;
       if (!cfg.tieWordEmbeddings) {
         const dw = chunkWeightGrad(dz, hn);
-        tf.dispose([dz, c.w]);
-        const data = (await dw.data()) as Float32Array;
-        dw.dispose();
-        await sink(LM_HEAD, r0 * H, data);
-      } else tf.dispose([dz, c.w]);
+        tf.dispose([dz]);
+        freeChunk(c);
+        if (device) await device(LM_HEAD, r0 * H, dw);
+        else {
+          const data = (await dw.data()) as Float32Array;
+          dw.dispose();
+          await sink(LM_HEAD, r0 * H, data);
+        }
+      } else {
+        tf.dispose([dz]);
+        freeChunk(c);
+      }
     }
     // tidy: the tape's own intermediates go; the two gradients are returned and kept
     const [dh, dNorm] = tf.tidy(() => tf.grads((x: tf.Tensor, g: tf.Tensor) => rmsNorm(x, g, cfg.rmsNormEps))([hL, wNorm], dhn));
     tf.dispose([dhn]);
-    w.release([FINAL_NORM]);
-    await drain(new Map([[FINAL_NORM, dNorm]]), sink);
+    if (!shared) w.release([FINAL_NORM]);
+    await drain(new Map([[FINAL_NORM, dNorm]]), sink, device);
     await tick('head', th);
 
     // ── decoder layers, last to first ────────────────────────────────────────
@@ -246,11 +277,11 @@ export async function streamedGradients(cfg: ModelConfig, source: RangedSource, 
       const out = decoderLayerVJP(hi, dy, i, w, cfg, ctx);
       await tick('vjp', t, out.dh);
       tf.dispose([hi, dy]);
-      w.release(names);
+      if (!keepAfter(i)) w.release(names);
       dy = out.dh;
       t = now();
       await pending; // the sink finishes layer i+1 while the backend computes layer i
-      pending = drain(out.grads, sink);
+      pending = drain(out.grads, sink, device);
       if (prof) await pending;
       await tick('drain', t);
     }
@@ -262,15 +293,17 @@ export async function streamedGradients(cfg: ModelConfig, source: RangedSource, 
     // ── embedding (and the tied head's gradient), by vocabulary chunks ───────
     for (let r0 = 0; r0 < V; r0 += C) {
       const r1 = Math.min(V, r0 + C);
-      let g: Float32Array;
+      let dw: tf.Tensor | null = null;
       if (cfg.tieWordEmbeddings) {
-        const c = headChunk(src, EMBED, r0, r1, H);
+        const c = headChunk(EMBED, r0, r1);
         const dz = chunkLogitGrad(hn, c, lse, pb.targets, scale);
-        const dw = chunkWeightGrad(dz, hn);
-        tf.dispose([dz, c.w]);
-        g = (await dw.data()) as Float32Array;
-        dw.dispose();
-      } else g = new Float32Array((r1 - r0) * H);
+        dw = chunkWeightGrad(dz, hn);
+        tf.dispose([dz]);
+        freeChunk(c);
+      }
+      // rows gathered on the host: ∂E[v] += ∂h₀[n] for every position n with ids[n] = v
+      const g = dw && !device ? ((await dw.data()) as Float32Array) : new Float32Array((r1 - r0) * H);
+      if (dw && !device) dw.dispose();
       for (let n = 0; n < N; n++) {
         const v = pb.ids[n];
         if (v < r0 || v >= r1) continue;
@@ -278,7 +311,11 @@ export async function streamedGradients(cfg: ModelConfig, source: RangedSource, 
         const s = n * H;
         for (let j = 0; j < H; j++) g[dst + j] += dh0[s + j];
       }
-      await sink(EMBED, r0 * H, g);
+      if (dw && device) {
+        const d = dw;
+        await device(EMBED, r0 * H, tf.tidy(() => tf.add(d, tf.tensor2d(g, [r1 - r0, H]))));
+        d.dispose();
+      } else await sink(EMBED, r0 * H, g);
     }
     await tick('embedding', te);
     const t2 = now();
@@ -286,7 +323,8 @@ export async function streamedGradients(cfg: ModelConfig, source: RangedSource, 
   } finally {
     tf.dispose(live);
     bnd.dispose();
-    w.dispose();
+    if (!shared) w.dispose();
+    else for (let i = plan.cachedLayers; i < L; i++) w.release(layerParamNames(cfg, i));
     disposeContext(ctx);
   }
 }

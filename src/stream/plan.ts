@@ -3,14 +3,15 @@
  * shape (llm.c's `fill_in_parameter_sizes` / `fill_in_activation_sizes`, for one layer at a time).
  *
  * With N = B·T tokens, hidden H, FFN F, q/kv widths Q = heads·D and K = kv_heads·D, float32:
- *   layer weights   P_l = 2H + Q·H + 2·K·H + H·Q + 3·F·H (+ biases); kept twice (W and Wᵀ)
+ *   layer weights   P_l = 2H + Q·H + 2·K·H + H·Q + 3·F·H (+ biases)
  *   layer grads     P_l
  *   activations     what one layer's tape keeps for its VJP:
  *                   N·(8H + 2Q + 4K + 4F) + 3·B·heads·T²   (norms, projections, RoPE, scores, MLP)
  *   head chunk      C rows of the head (W_c and W_cᵀ, its gradient) and 4 logits-sized [N, C] buffers
  *   boundaries      (L + 1) hidden states [N, H], on the host (wasm, cpu) or the device (webgpu)
  * Peak on the backend ≈ max(layer weights + grads + activations, head chunk) + boundaries on the
- * device + cached weights. The vocabulary chunk C is the largest power of two whose [C, H] and
+ * device + cached weights. The weight cache holds decoder layers first (uploaded once for both
+ * passes), then the head's rows (uploaded once for its two or three passes) when all layers fit. The vocabulary chunk C is the largest power of two whose [C, H] and
  * [N, C] float32 buffers both stay under `maxBindingBytes` (WebGPU's storage-buffer binding limit is
  * 2 GiB; a smaller default keeps the wasm heap and host copies modest).
  */
@@ -42,6 +43,8 @@ export interface StreamPlan {
   boundaries: 'host' | 'device';
   /** decoder layers whose weights stay uploaded from forward to backward */
   cachedLayers: number;
+  /** whether the head's (or the tied embedding's) vocabulary chunks stay uploaded too */
+  cachedHead: boolean;
   cachedBytes: number;
   /** estimated peak bytes on the TF.js backend */
   devicePeakBytes: number;
@@ -77,17 +80,20 @@ export function planStreaming(cfg: ModelConfig, batch: number, seqLen: number, o
   const maxBinding = o.maxBindingBytes ?? 256 * 2 ** 20;
   const vocabChunk = Math.min(cfg.vocabSize, o.vocabChunk ?? vocabChunkRows(cfg.vocabSize, H, N, maxBinding));
   const layerParams = layerParamCount(cfg);
-  const layerWeightBytes = 2 * layerParams * F32;
+  const layerWeightBytes = layerParams * F32;
   const layerGradBytes = layerParams * F32;
   const activationBytes = (N * (8 * H + 2 * Q + 4 * K + 4 * F) + 3 * batch * cfg.numHeads * seqLen * seqLen) * F32;
   const headChunkBytes = (3 * vocabChunk * H + 4 * N * vocabChunk + 3 * N * H) * F32;
   const boundaries = o.boundaries ?? 'host';
   const boundaryBytes = (cfg.numLayers + 1) * N * H * F32;
-  const cachedLayers = Math.min(cfg.numLayers, Math.floor((o.weightCacheBytes ?? 0) / layerWeightBytes));
-  const cachedBytes = cachedLayers * layerWeightBytes;
+  const cacheBytes = o.weightCacheBytes ?? 0;
+  const cachedLayers = Math.min(cfg.numLayers, Math.floor(cacheBytes / layerWeightBytes));
+  const headBytes = cfg.vocabSize * H * F32;
+  const cachedHead = cachedLayers === cfg.numLayers && cacheBytes >= cachedLayers * layerWeightBytes + headBytes;
+  const cachedBytes = cachedLayers * layerWeightBytes + (cachedHead ? headBytes : 0);
   const stage = Math.max(layerWeightBytes + layerGradBytes + activationBytes, headChunkBytes);
   const devicePeakBytes = stage + cachedBytes + (boundaries === 'device' ? boundaryBytes : 0);
-  const hostPeakBytes = (boundaries === 'host' ? boundaryBytes : 0) + 2 * layerParams * F32 + Math.max(vocabChunk * H, (layerParams / 3) | 0) * F32;
+  const hostPeakBytes = (boundaries === 'host' ? boundaryBytes : 0) + layerParams * F32 + Math.max(vocabChunk * H, (layerParams / 3) | 0) * F32;
   return {
     tokens: N,
     vocabChunk,
@@ -100,6 +106,7 @@ export function planStreaming(cfg: ModelConfig, batch: number, seqLen: number, o
     boundaryBytes,
     boundaries,
     cachedLayers,
+    cachedHead,
     cachedBytes,
     devicePeakBytes,
     hostPeakBytes,
@@ -112,8 +119,8 @@ const gib = (b: number) => (b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(2)} GiB` : `
 export function formatPlan(p: StreamPlan, cfg: ModelConfig): string {
   return [
     `layer streaming: ${cfg.numLayers} layers × ${(p.layerParams / 1e6).toFixed(1)}M params, ${p.tokens} tokens per pass, vocabulary in ${p.vocabChunks} chunk(s) of ${p.vocabChunk} rows`,
-    `  per layer: weights+Wᵀ ${gib(p.layerWeightBytes)}, grads ${gib(p.layerGradBytes)}, activations ${gib(p.activationBytes)}; head chunk ${gib(p.headChunkBytes)}`,
-    `  boundaries ${gib(p.boundaryBytes)} on the ${p.boundaries}; ${p.cachedLayers} layer(s) kept uploaded (${gib(p.cachedBytes)})`,
+    `  per layer: weights ${gib(p.layerWeightBytes)}, grads ${gib(p.layerGradBytes)}, activations ${gib(p.activationBytes)}; head chunk ${gib(p.headChunkBytes)}`,
+    `  boundaries ${gib(p.boundaryBytes)} on the ${p.boundaries}; ${p.cachedLayers} layer(s)${p.cachedHead ? ' and the head' : ''} kept uploaded (${gib(p.cachedBytes)})`,
     `  planned peak: backend ${gib(p.devicePeakBytes)}, host buffers ${gib(p.hostPeakBytes)}`,
   ].join('\n');
 }

@@ -3,17 +3,37 @@
  * batch — the streamed pass with denominator 1 gives the gradient of the summed token loss directly
  * — handed over as whole tensors. Registered on import; the CLI imports it (cli/grad.ts), so
  * `planGradients` can pick it whenever a model does not fit in memory.
+ *
+ * Where the backend's memory budget allows (stream/budget.ts; on webgpu the GPU's memory), the
+ * weights are uploaded once for all batches (the weight cache is shared between passes), and when
+ * it also holds one float32 sum per parameter and field, the sums stay on the backend across
+ * batches (`sums`: GradSums, read back once) instead of every batch's gradients being read back.
  */
 import { GradientSource, registerStreamedSource, SourceContext } from '../locate/source';
 import { useBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
 import { paramShape } from '../model/names';
-import { streamedGradients, wholeTensors } from './engine';
+import { deviceBudget } from './budget';
+import { streamedGradients, StreamOptions, wholeTensors } from './engine';
+import { modelParamCount, planStreaming } from './plan';
+import { GradSums } from './sums';
+import { StreamWeights } from './weights';
 
 export async function openStreamedSource(ctx: SourceContext): Promise<GradientSource> {
   const backend = await useBackend(ctx.backend);
   const cfg = ctx.config;
   const size = (n: string) => paramShape(cfg, n).reduce((a, b) => a * b, 1);
+  const onDevice = backend.name === 'webgpu';
+  const base: StreamOptions = { denominator: 1, boundaries: onDevice ? 'device' : 'host', maxBindingBytes: onDevice ? 2 ** 30 : undefined };
+  const weightBytes = modelParamCount(cfg) * 4;
+  const budget = deviceBudget(backend.name).bytes;
+  const stage = (units: readonly Batch[]) => Math.max(0, ...units.map((u) => planStreaming(cfg, u.input_ids.length, u.input_ids[0]?.length ?? 0, base).devicePeakBytes));
+  let weights: StreamWeights | null = null;
+  /** the weights shared by every pass when they fit beside one stage (and `extra` bytes), else null */
+  const sharedWeights = (units: readonly Batch[], extra: number): StreamWeights | null => {
+    if (weightBytes + extra + stage(units) > budget) return null;
+    return (weights ??= new StreamWeights(cfg, ctx.checkpoint));
+  };
   return {
     kind: 'streamed',
     backend,
@@ -21,14 +41,33 @@ export async function openStreamedSource(ctx: SourceContext): Promise<GradientSo
     parallel: 1,
     async gradients(batch: Batch, consume) {
       const sink = wholeTensors(size, (name, g) => consume(name, g));
-      const r = await streamedGradients(cfg, ctx.checkpoint, batch, sink, {
-        denominator: 1,
-        boundaries: backend.name === 'webgpu' ? 'device' : 'host',
-        maxBindingBytes: backend.name === 'webgpu' ? 2 ** 30 : undefined,
-      });
+      const w = sharedWeights([batch], 0);
+      const r = await streamedGradients(cfg, ctx.checkpoint, batch, sink, { ...base, ...(w ? { weights: w, weightCacheBytes: weightBytes } : {}) });
       return { loss: r.loss, tokens: r.count };
     },
-    async close() {},
+    canSum(units, fields) {
+      return fields.length > 0 && weightBytes * (1 + fields.length) + stage(units) <= budget;
+    },
+    async sums(units, fields, onUnit, consume) {
+      const w = sharedWeights(units, weightBytes * fields.length);
+      if (!w) throw new Error('sums: the weights and sums do not fit the device budget (ask canSum first)');
+      const acc = new GradSums(fields);
+      try {
+        for (const u of units) {
+          const r = await streamedGradients(cfg, ctx.checkpoint, u, (name, start, g) => acc.addHost(name, start, g), {
+            ...base, weights: w, weightCacheBytes: weightBytes, deviceSink: (name, start, g) => acc.addTensor(name, start, g),
+          });
+          onUnit({ loss: r.loss, tokens: r.count }, u.input_ids.length);
+        }
+        await acc.drain(ctx.checkpoint.names(), consume);
+      } finally {
+        acc.dispose();
+      }
+    },
+    async close() {
+      weights?.dispose();
+      weights = null;
+    },
   };
 }
 

@@ -158,3 +158,27 @@ describe('ShardedWriter', () => {
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 });
+
+describe('sums built in the file', () => {
+  it('adds ranges in place, reads them back, and fills the counts into space reserved in the header', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sil-sum-'));
+    const file = path.join(dir, 's.safetensors');
+    const w = SafetensorsWriter.create(file, [{ name: 'a', dtype: 'F32', shape: [2, 3] }, { name: 'b', dtype: 'F32', shape: [4] }], { n: '0'.repeat(16) });
+    w.addAt('a', 0, Float32Array.from([1, 2, 3, 4, 5, 6]));
+    w.addAt('a', 3, Float32Array.from([10, 10, 10]));
+    w.addAt('b', 1, Float32Array.from([0.5, 0.25])); // elements never added to stay 0
+    expect([...w.readAt('a', 2, 3)]).toEqual([3, 14, 15]);
+    expect(() => w.setMetadata({ n: '1'.repeat(200) })).toThrow(/reserved/);
+    w.setMetadata({ n: '7' });
+    w.close();
+    const f = SafetensorsFile.open(file);
+    try {
+      expect(f.metadata).toEqual({ n: '7' });
+      expect([...f.readF32('a')]).toEqual([1, 2, 3, 14, 15, 16]);
+      expect([...f.readF32('b')]).toEqual([0, 0.5, 0.25, 0]);
+    } finally {
+      f.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

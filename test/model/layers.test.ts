@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Checkpoint } from '../../src/io/checkpoint';
-import { attentionCore, attentionCoreReference } from '../../src/model/attention';
+import { attentionCore, attentionCoreGrouped, attentionCoreReference } from '../../src/model/attention';
 import { useBackend } from '../../src/model/backend';
 import { embed, embeddingGrad } from '../../src/model/embedding';
 import { decoderLayer, decoderLayerVJP } from '../../src/model/layer';
@@ -40,7 +40,7 @@ describe('attention core', () => {
     [2, 4, 2, 5, 8],
     [1, 4, 4, 7, 6],
     [3, 6, 2, 4, 4],
-  ])('2-D per-group products equal the rank-4 form in value and gradients (B %i, heads %i/%i, T %i, D %i)', (b, nh, nkv, t, d) => {
+  ])('2-D per-group products and the batched grouped form equal the rank-4 form in value and gradients (B %i, heads %i/%i, T %i, D %i)', (b, nh, nkv, t, d) => {
     tf.tidy(() => {
       const q = tf.randomNormal([b, nh, t, d]);
       const k = tf.randomNormal([b, nkv, t, d]);
@@ -51,10 +51,12 @@ describe('attention core', () => {
       const mask = tf.tensor4d(m, [b, 1, t, t]);
       const w = tf.randomNormal([b, nh, t, d]);
       const loss = (f: typeof attentionCore) => (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) => tf.sum(tf.mul(tf.sin(f(qq, kk, vv, mask)), w));
-      const fast = tf.grads(loss(attentionCore))([q, k, v]);
       const ref = tf.grads(loss(attentionCoreReference))([q, k, v]);
-      expect(tf.max(tf.abs(tf.sub(attentionCore(q, k, v, mask), attentionCoreReference(q, k, v, mask)))).dataSync()[0]).toBeLessThan(1e-5);
-      fast.forEach((g, i) => expect(tf.max(tf.abs(tf.sub(g, ref[i]))).dataSync()[0]).toBeLessThan(1e-5));
+      for (const f of [attentionCore, attentionCoreGrouped]) {
+        const fast = tf.grads(loss(f))([q, k, v]);
+        expect(tf.max(tf.abs(tf.sub(f(q, k, v, mask), attentionCoreReference(q, k, v, mask)))).dataSync()[0]).toBeLessThan(1e-5);
+        fast.forEach((g, i) => expect(tf.max(tf.abs(tf.sub(g, ref[i]))).dataSync()[0]).toBeLessThan(1e-5));
+      }
     });
   });
 });

@@ -21,10 +21,10 @@ describe('memory plan', () => {
     expect(layerParamCount(llama8b)).toBe(218112000);
   });
 
-  it('plans one layer of weights, transposes, gradients and activations plus one vocabulary chunk, independent of the number of layers', () => {
+  it('plans one layer of weights, gradients and activations plus one vocabulary chunk, independent of the number of layers', () => {
     const p = planStreaming(llama8b, 16, 128);
     expect(p.tokens).toBe(2048);
-    expect(p.layerWeightBytes).toBe(2 * 218112000 * 4);
+    expect(p.layerWeightBytes).toBe(218112000 * 4);
     expect(p.layerGradBytes).toBe(218112000 * 4);
     // 2048 × (8·4096 + 2·4096 + 4·1024 + 4·14336) + 3·16·32·128² floats
     expect(p.activationBytes).toBe((2048 * (8 * 4096 + 2 * 4096 + 4 * 1024 + 4 * 14336) + 3 * 16 * 32 * 128 * 128) * 4);
@@ -52,7 +52,17 @@ describe('memory plan', () => {
     const dev = planStreaming(llama8b, 16, 128, { boundaries: 'device', weightCacheBytes: 10 * GiB });
     expect(dev.cachedLayers).toBe(Math.floor((10 * GiB) / host.layerWeightBytes));
     expect(dev.devicePeakBytes - host.devicePeakBytes).toBe(dev.boundaryBytes + dev.cachedBytes);
+    expect(dev.cachedHead).toBe(false);
     expect(formatPlan(dev, llama8b)).toMatch(/32 layers × 218\.1M params, 2048 tokens per pass/);
+  });
+
+  it('keeps the head uploaded only once every decoder layer is kept', () => {
+    const all = 32 * 218112000 * 4;
+    const head = 128256 * 4096 * 4;
+    expect(planStreaming(llama8b, 16, 128, { weightCacheBytes: all }).cachedHead).toBe(false);
+    const p = planStreaming(llama8b, 16, 128, { weightCacheBytes: all + head });
+    expect([p.cachedLayers, p.cachedHead, p.cachedBytes]).toEqual([32, true, all + head]);
+    expect(formatPlan(p, llama8b)).toMatch(/32 layer\(s\) and the head kept uploaded/);
   });
 });
 

@@ -33,3 +33,71 @@ it('the streamed gradient source gives the gradient of the summed loss as whole 
     ckpt.close();
   }
 });
+
+describe('sums kept on the backend across passes', () => {
+  const env = process.env.SIL_DEVICE_MEMORY;
+  afterEach(() => {
+    if (env === undefined) delete process.env.SIL_DEVICE_MEMORY;
+    else process.env.SIL_DEVICE_MEMORY = env;
+  });
+
+  type F = 'grad' | 'absgrad';
+  it.each([[['grad']], [['absgrad']], [['grad', 'absgrad']]] as F[][][])('equal the per-pass gradients summed on the host, with the weights uploaded once (fields %j)', async (fields) => {
+    await useBackend('cpu');
+    const g = loadGolden(goldenDirs().shared[1] ?? goldenDirs().shared[0]);
+    g.tensors.close();
+    const ckpt = Checkpoint.open(g.model);
+    const config = parseModelConfig(ckpt.config, g.model);
+    // one unit per example, as per-example accumulation runs
+    const units = g.json.input_ids.map((_, i) => ({ input_ids: [g.json.input_ids[i]], attention_mask: g.json.attention_mask ? [g.json.attention_mask[i]] : undefined, labels: [g.json.labels[i]] }));
+    try {
+      delete process.env.SIL_DEVICE_MEMORY; // cpu: budget 0, nothing kept
+      const plain = await openStreamedSource({ modelDir: g.model, checkpoint: ckpt, config, backend: 'cpu', threads: 1, perExample: true });
+      expect(plain.canSum!(units, fields)).toBe(false);
+      const want = new Map<string, Float64Array>();
+      let wantLoss = 0;
+      for (const u of units) {
+        const r = await plain.gradients(u, (n, grad) => {
+          for (const f of fields) {
+            const key = `${f}/${n}`;
+            let s = want.get(key);
+            if (!s) want.set(key, (s = new Float64Array(grad.length)));
+            for (let i = 0; i < grad.length; i++) s[i] += f === 'grad' ? grad[i] : Math.abs(grad[i]);
+          }
+        });
+        wantLoss += r.loss;
+      }
+      await plain.close();
+
+      process.env.SIL_DEVICE_MEMORY = '1GB';
+      const kept = await openStreamedSource({ modelDir: g.model, checkpoint: ckpt, config, backend: 'cpu', threads: 1, perExample: true });
+      expect(kept.canSum!(units, fields)).toBe(true);
+      const got = new Map<string, Float32Array>();
+      const order: string[] = [];
+      let loss = 0;
+      let examples = 0;
+      await kept.sums!(units, fields, (r, n) => {
+        loss += r.loss;
+        examples += n;
+      }, (f, name, start, data) => {
+        const key = `${f}/${name}`;
+        if (!got.has(key)) {
+          got.set(key, new Float32Array(want.get(key)!.length));
+          order.push(name);
+        }
+        got.get(key)!.set(data, start);
+      });
+      await kept.close();
+      expect(examples).toBe(units.length);
+      expect(Math.abs(loss - wantLoss) / wantLoss).toBeLessThan(1e-6);
+      expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
+      // handed over in the checkpoint's tensor order
+      const stored = ckpt.names().filter((n) => order.includes(n));
+      expect([...new Set(order)]).toEqual(stored);
+      const cmp = compareTensors([...want].map(([name, w]) => ({ name, got: got.get(name)!, want: Float32Array.from(w) })), 1e-5, 'relL2');
+      if (cmp.failed.length > 0) throw new Error(cmp.report);
+    } finally {
+      ckpt.close();
+    }
+  });
+});
