@@ -14,6 +14,10 @@
  * (float32, 2× the checkpoint) is deleted after the run unless `--keep`.
  * `--no-write` runs the same streamed pass in process with a sink that drops each gradient once it
  * has been read back to the host (what the pass costs without writing 4 bytes per parameter).
+ * `--passes R` (with `--no-write`) runs R passes over the batch the way `sil locate` accumulates on a
+ * GPU: weights uploaded once (shared between passes), gradient sums kept on the backend and read back
+ * once at the end; it reports the first pass (with the upload), the mean of the others (steady
+ * state) and the final read-back.
  * Prints one JSON line with the measurements. Runs the built CLI (`npm run build` first).
  */
 const { spawnSync } = require('node:child_process');
@@ -30,6 +34,7 @@ const T = Number(opt('--tokens', '128'));
 const backend = opt('--backend', 'auto');
 const cache = opt('--weight-cache', '0');
 const keep = args.includes('--keep');
+const passes = Number(opt('--passes', '1'));
 const H = 4096, F = 14336, V = 128256, heads = 32, kv = 8, D = 128;
 
 const dir = opt('--dir', '') || fs.mkdtempSync(path.join(os.tmpdir(), 'sil-bench-scale-'));
@@ -125,17 +130,45 @@ const noWrite = `
   const { parseModelConfig } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'model/config'))});
   const { streamedGradients } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'stream/engine'))});
   const { parseSize } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'io/writer'))});
+  const { StreamWeights } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'stream/weights'))});
+  const { GradSums } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'stream/sums'))});
+  const { modelParamCount } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'stream/plan'))});
   (async () => {
     const t0 = Date.now();
     const b = await useBackend(${JSON.stringify(backend)});
     const ck = Checkpoint.open(${JSON.stringify(dir)});
     const cfg = parseModelConfig(ck.config, 'config.json');
     const batch = JSON.parse(require('fs').readFileSync(${JSON.stringify(batchFile)}, 'utf8'));
-    const r = await streamedGradients(cfg, ck, batch, () => undefined, {
-      boundaries: b.name === 'webgpu' ? 'device' : 'host', maxBindingBytes: b.name === 'webgpu' ? 2 ** 30 : undefined,
-      weightCacheBytes: ${JSON.stringify(cache)} === '0' ? 0 : parseSize(${JSON.stringify(cache)}) });
-    const s = { backend: b.name, loss: r.loss, grad_seconds: r.forwardSeconds + r.backwardSeconds, write_seconds: 0,
-      peak_rss_bytes: process.resourceUsage().maxRSS * 1024, seconds: (Date.now() - t0) / 1000 };
+    const base = { boundaries: b.name === 'webgpu' ? 'device' : 'host', maxBindingBytes: b.name === 'webgpu' ? 2 ** 30 : undefined };
+    const R = ${passes};
+    if (R === 1) {
+      const r = await streamedGradients(cfg, ck, batch, () => undefined, { ...base,
+        weightCacheBytes: ${JSON.stringify(cache)} === '0' ? 0 : parseSize(${JSON.stringify(cache)}) });
+      const s = { backend: b.name, loss: r.loss, grad_seconds: r.forwardSeconds + r.backwardSeconds, write_seconds: 0,
+        peak_rss_bytes: process.resourceUsage().maxRSS * 1024, seconds: (Date.now() - t0) / 1000 };
+      process.stdout.write(JSON.stringify(s));
+      return;
+    }
+    const weights = new StreamWeights(cfg, ck);
+    const sums = new GradSums(['grad']);
+    const times = [];
+    let loss = 0;
+    for (let p = 0; p < R; p++) {
+      const t = Date.now();
+      const r = await streamedGradients(cfg, ck, batch, (n, st, g) => sums.addHost(n, st, g), { ...base, weights,
+        weightCacheBytes: modelParamCount(cfg) * 4, deviceSink: (n, st, g) => sums.addTensor(n, st, g),
+        rowSink: (n, rows, g) => sums.addRows(n, ck.info(n).shape.reduce((a, x) => a * x, 1), rows, g) });
+      loss = r.loss;
+      times.push((Date.now() - t) / 1000);
+    }
+    const tr = Date.now();
+    let checksum = 0;
+    await sums.drain(ck.names(), (f, n, st, d) => { checksum += d[0]; });
+    const readback = (Date.now() - tr) / 1000;
+    weights.dispose();
+    const steady = times.slice(1).reduce((a, x) => a + x, 0) / (R - 1);
+    const s = { backend: b.name, loss, grad_seconds: steady, write_seconds: 0, first_pass_seconds: times[0], pass_seconds: times,
+      readback_seconds: readback, peak_rss_bytes: process.resourceUsage().maxRSS * 1024, seconds: (Date.now() - t0) / 1000 };
     process.stdout.write(JSON.stringify(s));
   })();`;
 if (args.includes('--no-write')) argv.splice(0, argv.length, '-e', noWrite);
@@ -155,7 +188,8 @@ const res = {
   backend: s.backend, weight_cache: cache, writes_gradients: !args.includes('--no-write'), checkpoint_seconds: makeSeconds, loss: s.loss,
   peak_rss_gib: +(s.peak_rss_bytes / 2 ** 30).toFixed(2),
   grad_seconds: +s.grad_seconds.toFixed(2), write_seconds: +s.write_seconds.toFixed(2), total_seconds: +wall.toFixed(2),
-  tokens_per_s_fwd_bwd: +(tokens / s.grad_seconds).toPrecision(3), tokens_per_s_end_to_end: +(tokens / wall).toPrecision(3),
+  tokens_per_s_fwd_bwd: +(tokens / s.grad_seconds).toPrecision(3), tokens_per_s_end_to_end: +((tokens * passes) / wall).toPrecision(3),
+  ...(passes > 1 ? { passes, first_pass_seconds: +s.first_pass_seconds.toFixed(2), pass_seconds: s.pass_seconds, readback_seconds: +s.readback_seconds.toFixed(2) } : {}),
   machine: `${os.cpus().length} cores ${os.cpus()[0]?.model ?? ''}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
 };
 process.stdout.write(JSON.stringify(res) + '\n');

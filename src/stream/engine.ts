@@ -58,6 +58,11 @@ export interface StreamOptions extends StreamPlanOptions {
   deviceSink?: DeviceGradSink;
   /** weights shared between passes (the caller disposes them); the plan's cached layers and head stay uploaded */
   weights?: StreamWeights;
+  /**
+   * with `deviceSink` and an untied embedding: the embedding's gradient as its non-zero rows only
+   * (`rows` ascending, `data` rows.length × hidden), instead of dense vocabulary chunks to `sink`
+   */
+  rowSink?: (name: string, rows: Int32Array, data: Float32Array) => void | Promise<void>;
 }
 
 export interface StreamResult {
@@ -291,7 +296,18 @@ export async function streamedGradients(cfg: ModelConfig, source: RangedSource, 
     dy.dispose();
 
     // ── embedding (and the tied head's gradient), by vocabulary chunks ───────
-    for (let r0 = 0; r0 < V; r0 += C) {
+    if (device && o.rowSink && !cfg.tieWordEmbeddings) {
+      const rows = Int32Array.from(new Set(pb.ids)).sort();
+      const at = new Map<number, number>();
+      rows.forEach((v, k) => at.set(v, k));
+      const g = new Float32Array(rows.length * H);
+      for (let n = 0; n < N; n++) {
+        const dst = at.get(pb.ids[n])! * H;
+        const s = n * H;
+        for (let j = 0; j < H; j++) g[dst + j] += dh0[s + j];
+      }
+      await o.rowSink(EMBED, rows, g);
+    } else for (let r0 = 0; r0 < V; r0 += C) {
       const r1 = Math.min(V, r0 + C);
       let dw: tf.Tensor | null = null;
       if (cfg.tieWordEmbeddings) {

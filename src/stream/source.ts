@@ -56,6 +56,7 @@ export async function openStreamedSource(ctx: SourceContext): Promise<GradientSo
         for (const u of units) {
           const r = await streamedGradients(cfg, ctx.checkpoint, u, (name, start, g) => acc.addHost(name, start, g), {
             ...base, weights: w, weightCacheBytes: weightBytes, deviceSink: (name, start, g) => acc.addTensor(name, start, g),
+            rowSink: (name, rows, g) => acc.addRows(name, size(name), rows, g),
           });
           onUnit({ loss: r.loss, tokens: r.count }, u.input_ids.length);
         }

@@ -60,6 +60,25 @@ export class GradSums {
     });
   }
 
+  /**
+   * Adds the gradient rows `rows` (ascending; `data` is rows.length × width) of the 2-D tensor `name`
+   * with `total` elements, summed on the host into one whole-tensor piece.
+   */
+  addRows(name: string, total: number, rows: Int32Array, data: Float32Array): void {
+    const p = this.piece(name, 0);
+    if (!p.host) p.host = this.fields.map(() => new Float32Array(total));
+    const width = rows.length > 0 ? data.length / rows.length : 0;
+    this.fields.forEach((f, k) => {
+      const s = p.host![k];
+      for (let r = 0; r < rows.length; r++) {
+        const dst = rows[r] * width;
+        const src = r * width;
+        if (f === 'grad') for (let j = 0; j < width; j++) s[dst + j] += data[src + j];
+        else for (let j = 0; j < width; j++) s[dst + j] += Math.abs(data[src + j]);
+      }
+    });
+  }
+
   /** names with at least one piece */
   names(): Set<string> {
     return new Set([...this.pieces.values()].map((p) => p.name));
