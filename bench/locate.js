@@ -6,13 +6,15 @@
  *
  *   npm run bench:locate -- [--layers 32] [--hidden 4096] [--vocab 128256] [--examples 16]
  *                           [--batch-size 4] [--max-length 128] [--threads N] [--backend auto]
- *                           [--bitpack] [--keep]
+ *                           [--bitpack] [--keep] [--score sil] [--pair DIR]
  *
  * Shapes follow Llama-3.1-8B with the hidden size as the knob: head_dim 128, hidden/128 query
  * heads, a quarter as many KV heads, FFN 3.5 × hidden, untied head; the defaults are the full
  * 8B shape (8.03e9 parameters). The base is seeded random (uniform ±0.05), the attacked copy the
  * base plus small seeded noise. A byte-level tokenizer with a `<|user|>…<|assistant|>…</s>` chat
  * template is added; calibration prompts are the probe set's first `--examples` English prompts.
+ * `--pair DIR` uses the pair already in DIR/base and DIR/attacked (e.g. written by
+ * bench/locate_pair.py on a GPU machine, same names, shapes and config) instead of writing one.
  * Runs the built CLI (npm run build first, which `npm run bench:locate` does).
  */
 const { spawnSync } = require('node:child_process');
@@ -33,12 +35,14 @@ const threads = opt('--threads', String(os.availableParallelism?.() ?? os.cpus()
 const keep = args.includes('--keep');
 const backend = opt('--backend', 'auto');
 const bitpack = args.includes('--bitpack') ? ['--bitpack'] : [];
+const score = opt('--score', 'sil');
+const pairDir = opt('--pair', '');
 if (H % 128 !== 0 || H < 512) throw new Error('--hidden must be a multiple of 128, at least 512 (head_dim 128, KV heads = heads / 4)');
 const heads = H / 128;
 const kvHeads = heads / 4;
 const F = Math.round((3.5 * H) / 256) * 256;
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sil-bench-locate-'));
+const dir = pairDir || fs.mkdtempSync(path.join(os.tmpdir(), 'sil-bench-locate-'));
 const cfg = {
   architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: V, hidden_size: H, intermediate_size: F,
   num_hidden_layers: L, num_attention_heads: heads, num_key_value_heads: kvHeads, head_dim: 128, max_position_embeddings: 8192,
@@ -129,13 +133,15 @@ function writeTokenizer(target) {
 
 try {
   console.log(`pair: ${L} layers, hidden ${H}, ${heads}/${kvHeads} heads, FFN ${F}, vocab ${V}: ${(nParams / 1e9).toFixed(3)}e9 parameters (BF16, ${(2 * nParams / 2 ** 30).toFixed(2)} GiB per checkpoint)`);
-  const genS = writePair();
+  if (!pairDir) {
+    const genS = writePair();
+    console.log(`wrote the pair in ${genS.toFixed(1)} s to ${dir}`);
+  } else console.log(`using the pair in ${dir}`);
   writeTokenizer(path.join(dir, 'base'));
-  console.log(`wrote the pair in ${genS.toFixed(1)} s to ${dir}`);
   const out = path.join(dir, 'run');
   const cli = path.resolve(__dirname, '../dist/cli/main.js');
   const cmd = ['-f', '%e %M', process.execPath, cli, 'locate', '--base', path.join(dir, 'base'), '--attacked', path.join(dir, 'attacked'),
-    '--langs', 'en', '--max-examples', examples, '--batch-size', batchSize, '--max-length', maxLength, '--threads', threads, '--backend', backend, ...bitpack, '--no-benign', '--out', out, '--json'];
+    '--langs', 'en', '--max-examples', examples, '--batch-size', batchSize, '--max-length', maxLength, '--threads', threads, '--backend', backend, '--score', score, ...bitpack, '--no-benign', '--out', out, '--json'];
   const r = spawnSync('/usr/bin/time', cmd, { encoding: 'utf8', env: { ...process.env, CI: 'true' }, maxBuffer: 1 << 28 });
   const timeLine = r.stderr.trim().split('\n').pop() ?? '';
   const [wall, kb] = timeLine.split(' ').map(Number);
@@ -145,10 +151,12 @@ try {
   } else {
     const m = JSON.parse(r.stdout);
     const c = m.calibration.en;
-    console.log(`sil locate: ${c.examples} examples, ${c.tokens} response tokens, backend ${m.backend.name} (${m.backend.source}, ${m.backend.plan})`);
-    console.log(`wall ${wall.toFixed(1)} s (gradients ${m.timings.gradients_en_s.toFixed(1)} s, selection and outputs ${m.timings.select_s.toFixed(1)} s), peak RSS ${(kb / 1024).toFixed(0)} MiB`);
+    console.log(`sil locate: ${c.examples} examples, ${c.tokens} response tokens, backend ${m.backend?.name ?? "none"} (${m.backend?.source ?? "-"}, ${m.backend?.plan ?? "no gradients"})`);
+    console.log(`wall ${wall.toFixed(1)} s (gradients ${(m.timings.gradients_en_s ?? 0).toFixed(1)} s, selection and outputs ${m.timings.select_s.toFixed(1)} s, delta ${m.timings.delta_s.toFixed(1)} s), peak RSS ${(kb / 1024).toFixed(0)} MiB`);
+    console.log(`timings ${JSON.stringify(m.timings)}`);
     console.log(`in scope ${m.n_in_scope}, selected ${m.masks.en.selected} (k = ${m.k})`);
   }
 } finally {
-  if (!keep) fs.rmSync(dir, { recursive: true, force: true });
+  if (!keep && !pairDir) fs.rmSync(dir, { recursive: true, force: true });
+  else if (!keep) fs.rmSync(path.join(dir, 'run'), { recursive: true, force: true });
 }

@@ -7,6 +7,7 @@
 import { intersectAll, unionAll } from '../mask/algebra';
 import { MaskEncoding, MaskWriter, withMaskFiles } from '../mask/maskfile';
 import { overlapMetrics, PairCounts, PoolOverlap } from '../mask/overlap';
+import { countAnd, countOnes } from '../mask/words';
 
 const RANGE = 1 << 24;
 
@@ -36,10 +37,8 @@ export function intersectionAndUnion(inputs: readonly string[], interFile: strin
           di.set(i, s);
           du.set(u, s);
           pool.add(parts);
-          for (let j = 0; j < i.length; j++) {
-            inter += i[j];
-            union += u[j];
-          }
+          inter += countOnes(i);
+          union += countOnes(u);
         }
         wi.write(t.name, di);
         wu.write(t.name, du);
@@ -76,16 +75,8 @@ export function pairwiseOverlap(masks: ReadonlyArray<{ name: string; file: strin
       for (const [s, e] of ranges(n)) {
         const parts = files.map((f) => f.readRange(name, s, e));
         for (let x = 0; x < m; x++) {
-          const a = parts[x];
-          let c = 0;
-          for (let i = 0; i < a.length; i++) c += a[i];
-          size[x] += c;
-          for (let y = x + 1; y < m; y++) {
-            const b = parts[y];
-            let ci = 0;
-            for (let i = 0; i < a.length; i++) ci += a[i] & b[i];
-            inter[x * m + y] += ci;
-          }
+          size[x] += countOnes(parts[x]);
+          for (let y = x + 1; y < m; y++) inter[x * m + y] += countAnd(parts[x], parts[y]);
         }
       }
     }

@@ -2,6 +2,7 @@
  * Set algebra on 0/1 masks, elementwise over one tensor (or chunk) at a time:
  * a ∩ b = a ∧ b, a ∪ b = a ∨ b, ¬a = 1 − a, a \ b = a ∧ ¬b, a △ b = a ⊕ b.
  */
+import { combineInto } from './words';
 
 function same(a: Uint8Array, b: Uint8Array, op: string): void {
   if (a.length !== b.length) throw new RangeError(`${op}: masks of ${a.length} and ${b.length} entries`);
@@ -40,7 +41,10 @@ export function xor(a: Uint8Array, b: Uint8Array, out: Uint8Array = new Uint8Arr
 export function intersectAll(ms: readonly Uint8Array[]): Uint8Array {
   if (ms.length === 0) throw new RangeError('intersectAll: no masks');
   const out = ms[0].slice();
-  for (let j = 1; j < ms.length; j++) and(out, ms[j], out);
+  for (let j = 1; j < ms.length; j++) {
+    same(out, ms[j], 'and');
+    combineInto(out, ms[j], 'and');
+  }
   return out;
 }
 
@@ -48,6 +52,9 @@ export function intersectAll(ms: readonly Uint8Array[]): Uint8Array {
 export function unionAll(ms: readonly Uint8Array[]): Uint8Array {
   if (ms.length === 0) throw new RangeError('unionAll: no masks');
   const out = ms[0].slice();
-  for (let j = 1; j < ms.length; j++) or(out, ms[j], out);
+  for (let j = 1; j < ms.length; j++) {
+    same(out, ms[j], 'or');
+    combineInto(out, ms[j], 'or');
+  }
   return out;
 }

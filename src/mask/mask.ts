@@ -4,6 +4,7 @@
  * (8 entries per byte, entry i in bit i mod 8 of byte ⌊i/8⌋ — numpy's `bitorder="little"`).
  */
 import { SilError } from '../errors';
+import { countOnes as countWords, firstNonBinary } from './words';
 
 export interface MaskTensor {
   name: string;
@@ -24,9 +25,7 @@ export function numelOf(shape: readonly number[]): number {
 
 /** Number of selected entries: Σ γ. */
 export function countOnes(data: Uint8Array): number {
-  let c = 0;
-  for (let i = 0; i < data.length; i++) c += data[i];
-  return c;
+  return countWords(data);
 }
 
 export function maskSize(m: Mask): { selected: number; total: number } {
@@ -41,10 +40,8 @@ export function maskSize(m: Mask): { selected: number; total: number } {
 
 /** Throws MASK_MISMATCH unless every value is 0 or 1. */
 export function checkBinary(t: MaskTensor, file?: string): void {
-  const d = t.data;
-  for (let i = 0; i < d.length; i++) {
-    if (d[i] > 1) throw new SilError('MASK_MISMATCH', `entry ${i} is ${d[i]}; a U8 mask holds only 0 and 1`, { file, tensor: t.name });
-  }
+  const i = firstNonBinary(t.data);
+  if (i >= 0) throw new SilError('MASK_MISMATCH', `entry ${i} is ${t.data[i]}; a U8 mask holds only 0 and 1`, { file, tensor: t.name });
 }
 
 /** Throws MASK_MISMATCH unless `b` has the same tensor names, order and shapes as `a`. */

@@ -13,6 +13,7 @@ import { SafetensorsFile } from '../io/safetensors';
 import { SafetensorsWriter, TensorSpec } from '../io/writer';
 import { packBits, packedLength, unpackBits } from './bitpack';
 import { checkBinary, Mask, MaskTensor, numelOf } from './mask';
+import { firstNonBinary, unpackRange } from './words';
 
 export type MaskEncoding = 'u8' | 'bitpack';
 
@@ -87,17 +88,10 @@ export class MaskFile {
     const n = numelOf(shape);
     if (start < 0 || end > n || start > end) throw new SilError('INVALID_ARGUMENT', `entry range [${start}, ${end}) outside [0, ${n})`, { file: this.path, tensor: name });
     let data: Uint8Array;
-    if (this.encoding === 'bitpack') {
-      const b0 = start >>> 3;
-      const bytes = this.file.readBytes(name, b0, Math.ceil(end / 8));
-      data = new Uint8Array(end - start);
-      for (let i = start; i < end; i++) data[i - start] = (bytes[(i >>> 3) - b0] >>> (i & 7)) & 1;
-    } else {
-      data = this.file.readBytes(name, start, end);
-    }
-    for (let i = 0; i < data.length; i++) {
-      if (data[i] > 1) throw new SilError('MASK_MISMATCH', `entry ${start + i} is ${data[i]}; a U8 mask holds only 0 and 1`, { file: this.path, tensor: name });
-    }
+    if (this.encoding === 'bitpack') data = unpackRange(this.file.readBytes(name, start >>> 3, Math.ceil(end / 8)), start, end - start);
+    else data = this.file.readBytes(name, start, end);
+    const bad = firstNonBinary(data);
+    if (bad >= 0) throw new SilError('MASK_MISMATCH', `entry ${start + bad} is ${data[bad]}; a U8 mask holds only 0 and 1`, { file: this.path, tensor: name });
     return data;
   }
 

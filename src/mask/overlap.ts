@@ -11,6 +11,8 @@
  *   so E[SIR] = k/N.
  * Empty denominators give 0.
  */
+import { intersectAll } from './algebra';
+import { countAnd, countOnes } from './words';
 
 export interface PairCounts {
   a: number;
@@ -93,17 +95,8 @@ export class PoolOverlap {
 
   add(pool: readonly Uint8Array[]): void {
     if (pool.length === 0) throw new RangeError('PoolOverlap: empty pool');
-    const n = pool[0].length;
-    let ci = 0;
-    let ck = 0;
-    for (let i = 0; i < n; i++) {
-      let v = 1;
-      for (let j = 0; j < pool.length; j++) v &= pool[j][i];
-      ci += v;
-      ck += pool[0][i];
-    }
-    this.inter += ci;
-    this.k += ck;
+    this.inter += pool.length === 1 ? countOnes(pool[0]) : pool.length === 2 ? countAnd(pool[0], pool[1]) : countOnes(intersectAll(pool));
+    this.k += countOnes(pool[0]);
   }
 
   /** global SIR = |⋂ pool| / k */
