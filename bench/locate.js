@@ -142,7 +142,12 @@ try {
   const cli = path.resolve(__dirname, '../dist/cli/main.js');
   const cmd = ['-f', '%e %M', process.execPath, cli, 'locate', '--base', path.join(dir, 'base'), '--attacked', path.join(dir, 'attacked'),
     '--langs', 'en', '--max-examples', examples, '--batch-size', batchSize, '--max-length', maxLength, '--threads', threads, '--backend', backend, '--score', score, ...bitpack, '--no-benign', '--out', out, '--json'];
-  const r = spawnSync('/usr/bin/time', cmd, { encoding: 'utf8', env: { ...process.env, CI: 'true' }, maxBuffer: 1 << 28 });
+  // wall time and peak RSS of the child: GNU time where installed, else Python's getrusage(RUSAGE_CHILDREN)
+  const viaPython = ['-c', 'import resource,subprocess,sys,time;t=time.time();r=subprocess.run(sys.argv[3:]).returncode;'
+    + 'sys.stderr.write("\\n%.2f %d\\n"%(time.time()-t,resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss));sys.exit(r)'];
+  const r = fs.existsSync('/usr/bin/time')
+    ? spawnSync('/usr/bin/time', cmd, { encoding: 'utf8', env: { ...process.env, CI: 'true' }, maxBuffer: 1 << 28 })
+    : spawnSync('python3', [...viaPython, ...cmd], { encoding: 'utf8', env: { ...process.env, CI: 'true' }, maxBuffer: 1 << 28 });
   const timeLine = r.stderr.trim().split('\n').pop() ?? '';
   const [wall, kb] = timeLine.split(' ').map(Number);
   if (r.status !== 0) {

@@ -48,6 +48,7 @@ export function registerLocate(program: Command): void {
     .option('--seed <n>', 'seed of the random baseline', '0')
     .option('--backend <name>', `TF.js backend: ${BACKEND_CHOICES.join('|')}`, 'auto')
     .option('--threads <n>', 'wasm worker threads (default: all cores)')
+    .option('--stream <mode>', 'gradients layer-streamed: auto (when the model does not fit in memory, and on webgpu) | always', 'auto')
     .option('--batch-size <n>', 'examples per gradient pass', '16')
     .option('--max-examples <n>', 'at most N prompts per language')
     .option('--max-length <n>', 'cut responses so an example has at most N tokens')

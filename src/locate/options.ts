@@ -35,6 +35,7 @@ export interface LocateOptions {
   seed?: string | number;
   backend?: string;
   threads?: string | number;
+  stream?: string;
   batchSize?: string | number;
   maxExamples?: string | number;
   maxLength?: string | number;
@@ -68,6 +69,8 @@ export interface LocateConfig {
   seed: number;
   backend: BackendChoice;
   threads: number;
+  /** gradients layer-streamed: when the model does not fit (auto, and always on webgpu) or always */
+  stream: 'auto' | 'always';
   batchSize: number;
   maxExamples?: number;
   maxLength?: number;
@@ -182,6 +185,7 @@ export function resolveOptions(o: LocateOptions): LocateConfig {
     seed: int('--seed', o.seed, 0) ?? 0,
     backend: oneOf('--backend', o.backend, BACKEND_CHOICES, 'auto'),
     threads: int('--threads', o.threads, 1) ?? threadsDefault,
+    stream: oneOf('--stream', o.stream, ['auto', 'always'] as const, 'auto'),
     batchSize: int('--batch-size', o.batchSize, 1) ?? 16,
     maxExamples: int('--max-examples', o.maxExamples, 1),
     maxLength: int('--max-length', o.maxLength, 2),

@@ -64,6 +64,8 @@ export interface SetReport {
   gradients: 'computed' | 'cached' | 'file' | 'none';
   /** layer-input norms (wanda) */
   activations?: 'computed' | 'cached';
+  /** where computed gradient sums were added up: on the backend across passes, or in the cache file */
+  sums?: 'backend' | 'file';
   seconds: number;
 }
 
@@ -287,18 +289,20 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
         continue;
       }
       let status: SetReport['gradients'] = 'cached';
+      let summed: SetReport['sums'];
       let g = openCached(s.gradPath, s.key);
       if (!g) {
         if (!source) {
           const mcfg = modelConfigOf(base, true)!;
-          const opened = await openGradientSource({ modelDir: cfg.base, checkpoint: base, config: mcfg, backend: cfg.backend, threads: cfg.threads, perExample: fields.some((f) => f !== 'grad') });
+          const opened = await openGradientSource({ modelDir: cfg.base, checkpoint: base, config: mcfg, backend: cfg.backend, threads: cfg.threads, perExample: fields.some((f) => f !== 'grad'), stream: cfg.stream });
           source = opened.source;
           plan = opened.plan;
         }
         fs.mkdirSync(path.dirname(s.gradPath), { recursive: true });
         const params = new Set(allParamNames(modelConfigOf(base, true)!));
         const names = base.names().filter((n) => params.has(n));
-        await accumulateToFile(source, s.batches, fields, names, base, att, s.gradPath, { key: s.key, set: s.name, label: `gradients ${s.name}` }, progress);
+        const acc = await accumulateToFile(source, s.batches, fields, names, base, att, s.gradPath, { key: s.key, set: s.name, label: `gradients ${s.name}` }, progress);
+        summed = acc.summedBySource ? 'backend' : 'file';
         status = 'computed';
         g = openCached(s.gradPath, s.key)!;
       }
@@ -306,7 +310,7 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
       bySet.set(s.name, g);
       const meta = g.metadata;
       const tokens = Number(meta.tokens);
-      calibration[s.name] = { examples: Number(meta.examples), tokens, mean_loss: tokens > 0 ? Number(meta.loss_sum) / tokens : null, gradients: status, seconds: seconds(ts) };
+      calibration[s.name] = { examples: Number(meta.examples), tokens, mean_loss: tokens > 0 ? Number(meta.loss_sum) / tokens : null, gradients: status, ...(summed ? { sums: summed } : {}), seconds: seconds(ts) };
       timings[`gradients_${s.name}_s`] = seconds(ts);
     }
     const backendInfo = forwardBackend
@@ -401,7 +405,7 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
         options: {
           langs: cfg.langs, data: formatDataSpec(cfg.data), responses: cfg.responses.mode === 'generate' ? `generate:${cfg.responses.checkpoint}` : cfg.responses.mode,
           system: cfg.system ?? null, score: cfg.score, reduce: cfg.reduce, scope: cfg.scope, k: cfg.k, per: cfg.per,
-          benign: cfg.benign ? formatDataSpec(cfg.benign) : false, grads: cfg.grads, seed: cfg.seed, backend: cfg.backend, threads: cfg.threads,
+          benign: cfg.benign ? formatDataSpec(cfg.benign) : false, grads: cfg.grads, seed: cfg.seed, backend: cfg.backend, threads: cfg.threads, stream: cfg.stream,
           batch_size: cfg.batchSize, max_examples: cfg.maxExamples ?? null, max_length: cfg.maxLength ?? null, max_new_tokens: cfg.maxNewTokens,
           regions: cfg.regions, bitpack: cfg.bitpack, setdiff: cfg.setdiff, defaults: cfg.defaulted,
         },

@@ -69,6 +69,8 @@ export interface SourceContext {
   threads: number;
   /** one example per call (per-example accumulators) or whole batches */
   perExample: boolean;
+  /** `always`: the layer-streamed source whatever the plan */
+  stream?: 'auto' | 'always';
 }
 
 export type SourceFactory = (ctx: SourceContext) => Promise<GradientSource>;
@@ -161,7 +163,8 @@ export function planGradients(params: number, backend: string, threads: number, 
 /** Starts the source the plan calls for. */
 export async function openGradientSource(ctx: SourceContext): Promise<{ source: GradientSource; plan: GradientPlan }> {
   const selected = await useBackend(ctx.backend);
-  const plan = planGradients(ctx.checkpoint.numel(), selected.name, ctx.threads);
+  const planned = planGradients(ctx.checkpoint.numel(), selected.name, ctx.threads);
+  const plan: GradientPlan = ctx.stream === 'always' && planned.mode !== 'streamed' ? { ...planned, mode: 'streamed', workers: 1, why: `--stream always (${planned.why})` } : planned;
   if (plan.mode === 'streamed') {
     if (!streamedFactory) {
       throw new SilError(

@@ -87,9 +87,9 @@ export class MaskFile {
     const shape = this.shape(name);
     const n = numelOf(shape);
     if (start < 0 || end > n || start > end) throw new SilError('INVALID_ARGUMENT', `entry range [${start}, ${end}) outside [0, ${n})`, { file: this.path, tensor: name });
-    let data: Uint8Array;
-    if (this.encoding === 'bitpack') data = unpackRange(this.file.readBytes(name, start >>> 3, Math.ceil(end / 8)), start, end - start);
-    else data = this.file.readBytes(name, start, end);
+    // unpacked bits are 0/1 by construction; stored bytes are checked
+    if (this.encoding === 'bitpack') return unpackRange(this.file.readBytes(name, start >>> 3, Math.ceil(end / 8)), start, end - start);
+    const data = this.file.readBytes(name, start, end);
     const bad = firstNonBinary(data);
     if (bad >= 0) throw new SilError('MASK_MISMATCH', `entry ${start + bad} is ${data[bad]}; a U8 mask holds only 0 and 1`, { file: this.path, tensor: name });
     return data;

@@ -160,5 +160,7 @@ export async function useBackend(choice: BackendChoice): Promise<SelectedBackend
     if (!ok) throw new SilError('BACKEND_UNAVAILABLE', `backend ${name} failed to initialise`);
   }
   await tf.ready();
+  // the cpu backend's first upload prints an advert for tfjs-node to stderr; sil's output stays its own
+  if (name === 'cpu') (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
   return { name, note };
 }

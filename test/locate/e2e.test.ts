@@ -10,7 +10,8 @@ import * as path from 'node:path';
 import { SafetensorsFile } from '../../src/io/safetensors';
 import { MaskFile } from '../../src/mask/maskfile';
 import { HF_TINY } from '../helpers/fixtures';
-import { copyWithTokenizer, listFiles, readCsv, REPO, sil } from './helpers';
+import { spawnSync } from 'node:child_process';
+import { copyWithTokenizer, listFiles, MAIN, readCsv, REPO, sil } from './helpers';
 
 const LLAMA = path.join(HF_TINY, 'llama3-tiny-bf16');
 const TINY = path.join(REPO, 'weights/tiny');
@@ -237,5 +238,32 @@ describe('sil locate computing gradients', () => {
     expect(m.inputs.base.path).toBe(path.join(DEMO, 'base'));
     for (const f of ['en', 'it', 'intersection', 'union', 'random']) expect(fs.existsSync(path.join(out, `masks/${f}.safetensors`))).toBe(true);
     for (const f of ['layers.csv', 'regions.csv', 'overlap.csv', 'manifest.json', 'summary.md']) expect(fs.existsSync(path.join(out, f))).toBe(true);
+  });
+
+  it('gives the same masks with layer-streamed gradients whose sums stay on the backend (--stream always with a device budget) as with the in-memory workers', () => {
+    const { base, attacked } = pairWithTokenizer(TINY, 'tiny-stream');
+    const common = ['--base', base, '--attacked', attacked, '--langs', 'en,it', '--max-examples', '3', '--no-benign', '--json'];
+    const a = sil('locate', ...common, '--out', path.join(tmp, 'stream-workers'));
+    expect(a.code).toBe(0);
+    for (const score of [[], ['--score', 'snip']]) {
+      const out = path.join(tmp, `stream-kept${score.length ? '-snip' : ''}`);
+      const r = spawnSync(process.execPath, [MAIN, 'locate', ...common, ...score, '--backend', 'cpu', '--stream', 'always', '--out', out], {
+        encoding: 'utf8', env: { ...process.env, CI: 'true', SIL_DEVICE_MEMORY: '1GB' },
+      });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      const m = JSON.parse(r.stdout);
+      expect(m.backend).toMatchObject({ name: 'cpu', source: 'streamed' });
+      expect(m.backend.plan).toMatch(/--stream always/);
+      expect(m.calibration.en).toMatchObject({ gradients: 'computed', sums: 'backend' });
+      if (score.length) continue;
+      for (const f of ['en', 'it', 'intersection']) {
+        const x = MaskFile.open(path.join(tmp, 'stream-workers', `masks/${f}.safetensors`));
+        const y = MaskFile.open(path.join(out, `masks/${f}.safetensors`));
+        for (const name of x.names()) expect(Buffer.compare(Buffer.from(y.read(name)), Buffer.from(x.read(name)))).toBe(0);
+        x.close();
+        y.close();
+      }
+    }
   });
 });
