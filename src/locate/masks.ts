@@ -12,6 +12,7 @@ import { RegionAccumulator, TensorRegions, unitLayout } from '../mask/regions';
 import type { ScoredTensor } from '../score/pair';
 import type { Per } from '../select/local';
 import { ChunkSource, selectMasks, SelectionResult } from '../select/stream';
+import { countOnes } from '../mask/words';
 
 export interface MaskRun {
   selection: SelectionResult;
@@ -70,7 +71,7 @@ export function writeMaskRun(job: Omit<MaskJob, 'source' | 'frac' | 'per'>, emit
           }
           acc.add(start, scores, mask);
         }
-        for (let i = 0; i < mask.length; i++) selected += mask[i];
+        selected += countOnes(mask);
       },
       write(name, data) {
         writer.write(name, data);

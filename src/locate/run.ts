@@ -107,8 +107,22 @@ export interface LocateManifest {
 const VERSION: string = require('../../package.json').version;
 const CACHE_VERSION = 'sil-locate-cache/2';
 
+/** sha256 of a file of any size, read in 16 MiB pieces. */
 function sha256File(file: string): string {
-  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  const h = createHash('sha256');
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(16 * 2 ** 20);
+    for (let pos = 0; ; ) {
+      const n = fs.readSync(fd, buf, 0, buf.length, pos);
+      if (n === 0) break;
+      h.update(buf.subarray(0, n));
+      pos += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return h.digest('hex');
 }
 
 function sha256OfSpec(d: DataSpec): string | null {

@@ -40,6 +40,13 @@ export function counterHash(seed: number, key: number, i: number): number {
 /** Uniform [0, 1) scores for elements [start, start + out.length) of tensor `name`. */
 export function randomScore(seed: number, name: string, start: number, out: Float32Array): Float32Array {
   const key = fnv1a(name);
-  for (let j = 0; j < out.length; j++) out[j] = (counterHash(seed, key, start + j) >>> 8) * 5.9604644775390625e-8;
+  const prefix = fmix((fmix((seed ^ 0x9e3779b9) >>> 0) ^ key) >>> 0);
+  // counterHash with its first three rounds, which depend on i only through ⌊i / 2³²⌋, done once per run of equal ⌊i / 2³²⌋
+  for (let j = 0; j < out.length; ) {
+    const hi = Math.floor((start + j) / 4294967296);
+    const h = fmix((prefix ^ hi) >>> 0);
+    const end = Math.min(out.length, (hi + 1) * 4294967296 - start);
+    for (; j < end; j++) out[j] = (fmix((h + Math.imul((start + j) >>> 0, 0x9e3779b1) + 1) >>> 0) >>> 8) * 5.9604644775390625e-8;
+  }
   return out;
 }
