@@ -11,7 +11,7 @@ import { MaskEncoding, MaskWriter } from '../mask/maskfile';
 import { RegionAccumulator, TensorRegions, unitLayout } from '../mask/regions';
 import type { ScoredTensor } from '../score/pair';
 import type { Per } from '../select/local';
-import { ChunkSource, selectMasks, SelectionResult } from '../select/stream';
+import { ChunkSource, HistogramProvider, selectMasksWith, SelectionResult } from '../select/stream';
 import { countOnes } from '../mask/words';
 
 export interface MaskRun {
@@ -43,11 +43,15 @@ export interface MaskSink {
   write(name: string, data: Uint8Array): void;
 }
 
-/**
- * Opens the mask file of `job`, lets `emit` feed and write the masks, writes the tensors it left
- * out as all 0 and closes the file (aborted on error); returns the aggregates with `emit`'s selection.
- */
-export function writeMaskRun(job: Omit<MaskJob, 'source' | 'frac' | 'per'>, emit: (sink: MaskSink) => SelectionResult): MaskRun {
+/** A mask file being written with its aggregates: feed it through `sink`, then `finish` or `abort`. */
+interface OpenMaskRun {
+  sink: MaskSink;
+  /** writes the tensors never written as all 0, closes the file, returns the aggregates */
+  finish(selection: SelectionResult): MaskRun;
+  abort(): void;
+}
+
+function openMaskRun(job: Omit<MaskJob, 'source' | 'frac' | 'per'>): OpenMaskRun {
   const { base } = job;
   const arch = base.architecture;
   const all = base.names().map((name) => ({ name, shape: base.info(name).shape }));
@@ -57,8 +61,8 @@ export function writeMaskRun(job: Omit<MaskJob, 'source' | 'frac' | 'per'>, emit
   const regionOf = new Map<string, RegionAccumulator>();
   const written = new Set<string>();
   let selected = 0;
-  try {
-    const selection = emit({
+  return {
+    sink: {
       feed(t, start, scores, mask) {
         const role = describeTensor(arch, t.name);
         layers.add(role.layer, role.kind, scores, mask);
@@ -77,33 +81,55 @@ export function writeMaskRun(job: Omit<MaskJob, 'source' | 'frac' | 'per'>, emit
         writer.write(name, data);
         written.add(name);
       },
-    });
-    for (const t of all) {
-      if (written.has(t.name)) continue;
-      const n = t.shape.reduce((a, b) => a * b, 1);
-      writer.write(t.name, new Uint8Array(n));
-    }
-    writer.close();
-    return { selection, selected, layers, regions };
+    },
+    finish(selection) {
+      for (const t of all) {
+        if (written.has(t.name)) continue;
+        const n = t.shape.reduce((a, b) => a * b, 1);
+        writer.write(t.name, new Uint8Array(n));
+      }
+      writer.close();
+      return { selection, selected, layers, regions };
+    },
+    abort: () => writer.abort(),
+  };
+}
+
+/**
+ * Opens the mask file of `job`, lets `emit` feed and write the masks, writes the tensors it left
+ * out as all 0 and closes the file (aborted on error); returns the aggregates with `emit`'s selection.
+ */
+export function writeMaskRun(job: Omit<MaskJob, 'source' | 'frac' | 'per'>, emit: (sink: MaskSink) => SelectionResult): MaskRun {
+  const run = openMaskRun(job);
+  try {
+    return run.finish(emit(run.sink));
   } catch (e) {
-    writer.abort();
+    run.abort();
     throw e;
   }
 }
 
-/** Selects, writes the mask file (atomically) and returns the aggregates. */
-export function selectAndWrite(job: MaskJob): MaskRun {
-  return writeMaskRun(job, (sink) => {
+/**
+ * Selects, writes the mask file (atomically) and returns the aggregates. With `hist`, the
+ * histogram passes of a global selection come from it (worker threads, histpool.ts).
+ */
+export async function selectAndWrite(job: MaskJob & { hist?: HistogramProvider }): Promise<MaskRun> {
+  const run = openMaskRun(job);
+  try {
     let current: { t: ScoredTensor; data: Uint8Array; filled: number } | null = null;
-    return selectMasks(job.source, job.frac, job.per, (t, start, scores, mask) => {
+    const selection = await selectMasksWith(job.source, job.frac, job.per, (t, start, scores, mask) => {
       if (!current || current.t !== t) current = { t, data: new Uint8Array(t.numel), filled: 0 };
       current.data.set(mask, start);
       current.filled += mask.length;
-      sink.feed(t, start, scores, mask);
+      run.sink.feed(t, start, scores, mask);
       if (current.filled === t.numel) {
-        sink.write(t.name, current.data);
+        run.sink.write(t.name, current.data);
         current = null;
       }
-    });
-  });
+    }, job.hist);
+    return run.finish(selection);
+  } catch (e) {
+    run.abort();
+    throw e;
+  }
 }

@@ -39,6 +39,7 @@ import { calibrationPairs, DataSpec, formatDataSpec, loadData, toBatches, tokeni
 import { intersectionAndUnion, OVERLAP_COLUMNS, OverlapRow, pairwiseOverlap } from './combine';
 import { greedyGenerator } from './generate';
 import { GradFile, gradCacheName } from './gradfile';
+import { HistogramPool } from './histpool';
 import { selectAndWrite } from './masks';
 import { setDifferenceAndWrite } from './setdiff';
 import type { LocateConfig } from './options';
@@ -106,6 +107,8 @@ export interface LocateManifest {
 
 const VERSION: string = require('../../package.json').version;
 const CACHE_VERSION = 'sil-locate-cache/2';
+/** in-scope parameters from which global selection runs its histogram passes on `--threads` workers */
+const PARALLEL_SELECTION_MIN = 1 << 24;
 
 /** sha256 of a file of any size, read in 16 MiB pieces. */
 function sha256File(file: string): string {
@@ -184,6 +187,7 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
   let attacked: Checkpoint | null = null;
   const gradFiles: GradFile[] = [];
   let source: GradientSource | null = null;
+  let pool: HistogramPool | null = null;
   const outExisted = fs.existsSync(cfg.out);
   try {
     attacked = Checkpoint.open(cfg.attacked);
@@ -355,6 +359,8 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
     }
     const masks: Record<string, MaskReport> = {};
     const tSelect = process.hrtime.bigint();
+    // the histogram passes of global selections on worker threads, for streams worth it
+    if (cfg.per === 'global' && !cfg.setdiff && cfg.threads > 1 && nInScope >= PARALLEL_SELECTION_MIN) pool = HistogramPool.start(cfg.threads);
     let globalSir: number | null = null;
     const manifest = await withAtomicDir(cfg.out, async (tmp) => {
       const maskDir = path.join(tmp, 'masks');
@@ -362,10 +368,14 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
       const layerRows: LayerRow[] = [];
       const regionRows: RegionRow[] = [];
       const kinds = kindOrder(base.architecture, tensors.map((t) => describeTensor(base.architecture, t.name).kind));
-      const run = (name: string, inp: ScoreInputs, withRegions: boolean, list: ScoredTensor[]) => {
+      const run = async (name: string, inp: ScoreInputs, withRegions: boolean, list: ScoredTensor[]) => {
         const file = path.join(maskDir, `${name}.safetensors`);
         const frac = cfg.setdiff ? (name === 'benign' ? cfg.setdiff.p : cfg.setdiff.q) : cfg.k;
-        const r = selectAndWrite({ base, source: scoreSource(inp, list), frac, per: cfg.setdiff ? 'tensor' : cfg.per, file, encoding, metadata: maskMeta(name, inp.score), headDim, regions: withRegions });
+        // wanda's input norms live in this process: its passes stay on this thread
+        const hist = pool && inp.score !== 'wanda'
+          ? pool.provider({ score: inp.score, reduce: inp.reduce, base: cfg.base, attacked: cfg.attacked, grads: inp.grads?.path ?? null, seed: inp.seed }, list)
+          : undefined;
+        const r = await selectAndWrite({ base, source: scoreSource(inp, list), frac, per: cfg.setdiff ? 'tensor' : cfg.per, file, encoding, metadata: maskMeta(name, inp.score), headDim, regions: withRegions, hist });
         masks[name] = { file: `masks/${name}.safetensors`, selected: r.selected, n: r.selection.n, passes: r.selection.passes, threshold: r.selection.threshold?.value ?? null };
         return r;
       };
@@ -378,7 +388,7 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
         return r;
       };
       for (const lang of langs) {
-        const r = sd ? setDifference(lang) : run(lang, inputsFor(lang), true, tensors);
+        const r = sd ? setDifference(lang) : await run(lang, inputsFor(lang), true, tensors);
         layerRows.push(...r.layers.rows(lang, kinds));
         regionRows.push(...rankRegions(lang, r.regions, cfg.regions));
       }
@@ -389,10 +399,10 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
       masks.union = { file: 'masks/union.safetensors', selected: inter.union, n: nInScope, passes: 0, threshold: null };
       named.push({ name: 'intersection', file: path.join(maskDir, 'intersection.safetensors') });
       if (cfg.benign && (bySet.has('benign') || normsBySet.has('benign') || !needsForward)) {
-        run('benign', inputsFor('benign'), false, tensors);
+        await run('benign', inputsFor('benign'), false, tensors);
         named.push({ name: 'benign', file: path.join(maskDir, 'benign.safetensors') });
       }
-      run('random', { ...inputsFor(''), score: 'random' }, false, tensors);
+      await run('random', { ...inputsFor(''), score: 'random' }, false, tensors);
       named.push({ name: 'random', file: path.join(maskDir, 'random.safetensors') });
       const overlap: OverlapRow[] = pairwiseOverlap(named);
       timings.select_s = seconds(tSelect);
@@ -447,6 +457,7 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
     if (!outExisted && fs.existsSync(cfg.out) && isEmptyTree(cfg.out)) fs.rmSync(cfg.out, { recursive: true, force: true });
     throw e;
   } finally {
+    if (pool) await (pool as HistogramPool).close();
     if (source) await (source as GradientSource).close();
     for (const g of gradFiles) g.close();
     base.close();

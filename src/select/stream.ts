@@ -7,6 +7,10 @@
  *   (lowest global index first) as the mask is emitted: three traversals of the source.
  * - `tensor`: the same per tensor, k_t = round(frac·numel_t).
  * - `row`: per row of each tensor (1-D tensors are one row), k_r = round(frac·cols); one traversal.
+ *
+ * `selectMasksWith` takes the two histogram passes of `global` from a `HistogramProvider` (e.g.
+ * worker threads that each score part of the tensors), and emits the mask on the calling thread;
+ * the result is the same as `selectMasks`'s, bit for bit.
  */
 import { kOf } from './bits';
 import { rowTopKMask } from './local';
@@ -105,4 +109,33 @@ function concat(a: Float32Array, b: Float32Array): Float32Array {
   out.set(a);
   out.set(b, a.length);
   return out;
+}
+
+/**
+ * The histograms of the two passes of a global selection over the whole stream: `histTop` of every
+ * score (pass 1), then `histLow` at the boundary bin (pass 2), each with the number of scores seen.
+ */
+export interface HistogramProvider {
+  histogram(pass: 1 | 2, boundary: number): Promise<{ hist: Float64Array; count: number }>;
+}
+
+/** `selectMasks`, with the passes of a global selection taken from `hist` when given. */
+export async function selectMasksWith<T extends SourceTensor>(src: ChunkSource<T>, frac: number, per: Per, sink: MaskSink<T>, hist?: HistogramProvider): Promise<SelectionResult> {
+  if (per !== 'global' || !hist) return selectMasks(src, frac, per, sink);
+  const n = src.tensors.reduce((a, t) => a + t.numel, 0);
+  const k = kOf(frac, n);
+  const sel = new GlobalTopK(k);
+  const h1 = await hist.histogram(1, -1);
+  if (h1.count !== n) throw new Error(`histogram pass 1 saw ${h1.count} scores, the stream has ${n}`);
+  sel.merge(h1.hist, h1.count);
+  let threshold = sel.endPass1();
+  let passes = 1;
+  if (!threshold) {
+    const h2 = await hist.histogram(2, sel.boundaryBin);
+    sel.merge(h2.hist, h2.count);
+    threshold = sel.endPass2();
+    passes = 2;
+  }
+  emitAll(src, src.tensors, new MaskEmitter(threshold), sink);
+  return { per, n, k, threshold, passes: passes + 1 };
 }

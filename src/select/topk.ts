@@ -34,7 +34,30 @@ export interface Threshold {
   takeEq: number;
 }
 
-const BINS = 65536;
+export const BINS = 65536;
+
+/**
+ * Pass 1's histogram: counts of the top 16 bits of every score's bit pattern, added to `h`.
+ * `at(i)` names element i for the error of a NaN or negative score.
+ */
+export function histTop(scores: Float32Array, h: Uint32Array, at: (i: number) => string): void {
+  const b = bitsView(scores);
+  for (let i = 0; i < b.length; i++) {
+    const x = b[i];
+    if (x > 0x7f800000) h[scoreKey(x, () => at(i)) >>> 16]++;
+    else h[x >>> 16]++;
+  }
+}
+
+/** Pass 2's histogram: counts of the low 16 bits of the scores whose top 16 bits are `boundary`. */
+export function histLow(scores: Float32Array, boundary: number, h: Uint32Array, at: (i: number) => string): void {
+  const b = bitsView(scores);
+  for (let i = 0; i < b.length; i++) {
+    let x = b[i];
+    if (x > 0x7f800000) x = scoreKey(x, () => at(i));
+    if (x >>> 16 === boundary) h[x & 0xffff]++;
+  }
+}
 
 /** The two-pass selector. Feed every chunk to `pass1`, call `endPass1`, then the same chunks, in the same order, to `pass2`. */
 export class GlobalTopK {
@@ -54,20 +77,28 @@ export class GlobalTopK {
 
   pass1(scores: Float32Array): void {
     if (this.boundary >= 0) throw new Error('GlobalTopK.pass1 after endPass1');
-    const b = bitsView(scores);
-    const h = this.chunkHist;
-    const len = b.length;
+    const len = scores.length;
     this.count(len);
-    for (let i = 0; i < len; i++) {
-      const x = b[i];
-      if (x > 0x7f800000) h[this.key(x, this.n - len + i) >>> 16]++;
-      else h[x >>> 16]++;
-    }
+    const at = this.n - len;
+    histTop(scores, this.chunkHist, (i) => `element ${at + i} of the stream`);
   }
 
-  /** The slow path, off the hot loop: −0 → 0, NaN / negative → RangeError. */
-  private key(x: number, at: number): number {
-    return scoreKey(x, () => `element ${at} of the stream`);
+  /** The boundary bin found by `endPass1` (the top 16 bits pass 2 looks at); −1 before. */
+  get boundaryBin(): number {
+    return this.boundary;
+  }
+
+  /**
+   * Adds a histogram of `count` scores computed elsewhere (with `histTop` in pass 1, `histLow` with
+   * `boundaryBin` in pass 2), e.g. by worker threads over parts of the stream.
+   */
+  merge(hist: Float64Array | Uint32Array, count: number): void {
+    if (hist.length !== BINS) throw new RangeError(`GlobalTopK.merge: ${hist.length} bins, expected ${BINS}`);
+    if (this.done) return;
+    this.flush();
+    if (this.boundary >= 0) this.n2 += count;
+    else this.n += count;
+    for (let j = 0; j < BINS; j++) this.hist[j] += hist[j];
   }
 
   /** Counts go to a Uint32 histogram (fast) and are folded into the float64 one before it could overflow. */
@@ -114,16 +145,10 @@ export class GlobalTopK {
   pass2(scores: Float32Array): void {
     if (this.boundary < 0) throw new Error('GlobalTopK.pass2 before endPass1');
     if (this.done) return;
-    const b = bitsView(scores);
-    const h = this.chunkHist;
-    const B = this.boundary;
-    const len = b.length;
+    const len = scores.length;
     this.count(len);
-    for (let i = 0; i < len; i++) {
-      let x = b[i];
-      if (x > 0x7f800000) x = this.key(x, this.n2 - len + i);
-      if (x >>> 16 === B) h[x & 0xffff]++;
-    }
+    const at = this.n2 - len;
+    histLow(scores, this.boundary, this.chunkHist, (i) => `element ${at + i} of the stream`);
   }
 
   endPass2(): Threshold {

@@ -1,0 +1,34 @@
+/**
+ * Worker-thread entry for histogram jobs (runs from the compiled `dist/locate/histworker.js`):
+ * answers each {@link HistJob} with `{ hist }` (transferred) or `{ error }` carrying a SilError's
+ * code, message, file and tensor. Inputs stay open between jobs of the same spec.
+ */
+import { parentPort } from 'node:worker_threads';
+import { isSilError } from '../errors';
+import { HistJob, openSpec } from './histjob';
+import { runHistJob } from './histjob';
+
+let open: { key: string; handle: ReturnType<typeof openSpec> } | null = null;
+
+parentPort?.on('message', (job: HistJob | null) => {
+  if (job === null) {
+    open?.handle.close();
+    parentPort!.close();
+    return;
+  }
+  try {
+    const key = JSON.stringify(job.spec);
+    if (!open || open.key !== key) {
+      open?.handle.close();
+      open = null;
+      open = { key, handle: openSpec(job.spec) };
+    }
+    const hist = runHistJob(job, open.handle.inputs);
+    parentPort!.postMessage({ hist }, [hist.buffer as ArrayBuffer]);
+  } catch (e) {
+    const err = isSilError(e)
+      ? { code: e.code, message: e.message, file: e.file, tensor: e.tensor }
+      : { code: null, message: (e as Error)?.message ?? String(e) };
+    parentPort!.postMessage({ error: err });
+  }
+});
