@@ -25,7 +25,8 @@ export interface HistJob {
   tensor: ScoredTensor;
   start: number;
   end: number;
-  pass: 1 | 2;
+  /** 1, 2: that pass's histogram; 0: the scores themselves */
+  pass: 0 | 1 | 2;
   /** pass 2's boundary bin */
   boundary: number;
 }
@@ -49,8 +50,9 @@ export function openSpec(spec: ScoreSpec): { inputs: ScoreInputs; close(): void 
   }
 }
 
-/** The job's histogram (counts per bin) and the number of scores it saw. */
-export function runHistJob(job: HistJob, inputs: ScoreInputs): Uint32Array {
+/** The job's histogram (counts per bin), or for pass 0 its scores. */
+export function runHistJob(job: HistJob, inputs: ScoreInputs): Uint32Array | Float32Array {
+  if (job.pass === 0) return scoreRange(inputs, job.tensor, job.start, job.end);
   const h = new Uint32Array(65536);
   const chunk = inputs.chunk ?? CHUNK;
   for (let s = job.start; s < job.end; s += chunk) {

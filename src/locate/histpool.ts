@@ -15,8 +15,10 @@ import { BINS } from '../select/topk';
 import type { HistogramProvider } from '../select/stream';
 import type { HistJob, ScoreSpec } from './histjob';
 
-/** scores per job */
+/** scores per histogram job */
 const RANGE = 1 << 26;
+/** scores per chunk handed to the emitting thread */
+const SCORE_CHUNK = 1 << 22;
 
 /** The compiled worker: beside this file in dist/, or dist/locate/histworker.js when running from src/. */
 function workerScript(): string {
@@ -47,9 +49,87 @@ export class HistogramPool {
     return this.workers.length;
   }
 
-  /** The histogram passes over `tensors` scored as `spec` says. */
+  /** The histogram passes over `tensors` scored as `spec` says, and their scores in order. */
   provider(spec: ScoreSpec, tensors: readonly ScoredTensor[]): HistogramProvider {
-    return { histogram: (pass, boundary) => this.run(spec, tensors, pass, boundary) };
+    return { histogram: (pass, boundary) => this.run(spec, tensors, pass, boundary), scores: () => this.scores(spec, tensors) };
+  }
+
+  /**
+   * Every tensor's scores in chunks of `chunk`, in stream order, computed by the workers at most
+   * `2 × workers` chunks ahead of the consumer (memory: that many chunks).
+   */
+  async *scores(spec: ScoreSpec, tensors: readonly ScoredTensor[], chunk = SCORE_CHUNK): AsyncGenerator<{ tensor: number; scores: Float32Array }> {
+    const jobs: Array<{ job: HistJob; tensor: number }> = [];
+    tensors.forEach((t, i) => {
+      for (let s = 0; s < t.numel; s += chunk) jobs.push({ tensor: i, job: { spec, tensor: t, start: s, end: Math.min(t.numel, s + chunk), pass: 0, boundary: -1 } });
+    });
+    const window = 2 * this.workers.length;
+    const results = new Map<number, { resolve(x: Float32Array): void; reject(e: unknown): void; promise: Promise<Float32Array> }>();
+    const slot = (i: number) => {
+      let r = results.get(i);
+      if (!r) {
+        let resolve!: (x: Float32Array) => void;
+        let reject!: (e: unknown) => void;
+        const promise = new Promise<Float32Array>((a, b) => {
+          resolve = a;
+          reject = b;
+        });
+        promise.catch(() => undefined); // observed by the consumer when it gets there
+        results.set(i, (r = { resolve, reject, promise }));
+      }
+      return r;
+    };
+    let next = 0;
+    let consumed = 0;
+    let failed: unknown = null;
+    const idle: Worker[] = [];
+    const inFlight = new Map<Worker, number>();
+    const dispatch = (w: Worker) => {
+      if (failed === null && next < jobs.length && next < consumed + window) {
+        inFlight.set(w, next);
+        slot(next);
+        w.postMessage(jobs[next++].job);
+      } else idle.push(w);
+    };
+    const detach: Array<() => void> = [];
+    for (const w of this.workers) {
+      const onMessage = (r: Reply) => {
+        const i = inFlight.get(w)!;
+        inFlight.delete(w);
+        if ('error' in r) {
+          failed = r.error.code ? Object.assign(new SilError(r.error.code, r.error.message), { file: r.error.file, tensor: r.error.tensor }) : new Error(r.error.message);
+          slot(i).reject(failed);
+          return;
+        }
+        slot(i).resolve(r.hist as unknown as Float32Array);
+        dispatch(w);
+      };
+      const onError = (e: Error) => {
+        failed = e;
+        const i = inFlight.get(w);
+        if (i !== undefined) slot(i).reject(e);
+      };
+      w.on('message', onMessage);
+      w.on('error', onError);
+      detach.push(() => {
+        w.off('message', onMessage);
+        w.off('error', onError);
+      });
+    }
+    try {
+      for (const w of this.workers) dispatch(w);
+      for (; consumed < jobs.length; ) {
+        if (failed !== null && !results.has(consumed)) throw failed;
+        const scores = await slot(consumed).promise;
+        results.delete(consumed);
+        consumed++;
+        while (idle.length > 0 && next < jobs.length && next < consumed + window) dispatch(idle.shift()!);
+        yield { tensor: jobs[consumed - 1].tensor, scores };
+      }
+    } finally {
+      detach.forEach((d) => d());
+      if (consumed < jobs.length || failed !== null) this.renew(); // jobs may still be in flight
+    }
   }
 
   private run(spec: ScoreSpec, tensors: readonly ScoredTensor[], pass: 1 | 2, boundary: number): Promise<{ hist: Float64Array; count: number }> {

@@ -24,7 +24,7 @@ parentPort?.on('message', (job: HistJob | null) => {
       open = { key, handle: openSpec(job.spec) };
     }
     const hist = runHistJob(job, open.handle.inputs);
-    parentPort!.postMessage({ hist }, [hist.buffer as ArrayBuffer]);
+    parentPort!.postMessage({ hist }, hist.byteOffset === 0 && hist.byteLength === hist.buffer.byteLength ? [hist.buffer as ArrayBuffer] : []);
   } catch (e) {
     const err = isSilError(e)
       ? { code: e.code, message: e.message, file: e.file, tensor: e.tensor }

@@ -117,6 +117,8 @@ function concat(a: Float32Array, b: Float32Array): Float32Array {
  */
 export interface HistogramProvider {
   histogram(pass: 1 | 2, boundary: number): Promise<{ hist: Float64Array; count: number }>;
+  /** optional: every tensor's score chunks, in stream order (computed ahead, e.g. on workers) */
+  scores?(): AsyncIterable<{ tensor: number; scores: Float32Array }>;
 }
 
 /** `selectMasks`, with the passes of a global selection taken from `hist` when given. */
@@ -136,6 +138,18 @@ export async function selectMasksWith<T extends SourceTensor>(src: ChunkSource<T
     threshold = sel.endPass2();
     passes = 2;
   }
-  emitAll(src, src.tensors, new MaskEmitter(threshold), sink);
+  const em = new MaskEmitter(threshold);
+  if (hist.scores) {
+    let at = -1;
+    let start = 0;
+    for await (const { tensor, scores } of hist.scores()) {
+      if (tensor !== at) {
+        at = tensor;
+        start = 0;
+      }
+      sink(src.tensors[tensor], start, scores, em.emit(scores));
+      start += scores.length;
+    }
+  } else emitAll(src, src.tensors, em, sink);
   return { per, n, k, threshold, passes: passes + 1 };
 }

@@ -48,12 +48,16 @@ describe('parallel histogram passes', () => {
     }
   });
 
-  it('rejects with the worker’s typed error when an input cannot be opened', async () => {
+  it('rejects with the worker’s typed error when an input cannot be opened, in both kinds of job', async () => {
     const base = Checkpoint.open(path.join(PAIR, 'base'));
     try {
       const tensors = scoredTensors(base, 'linear');
       const spec = { score: 'sil' as const, reduce: 'sum-abs' as const, base: path.join(PAIR, 'base'), attacked: path.join(PAIR, 'attacked'), grads: '/nonexistent/grads.safetensors', seed: 0 };
       await expect(pool.provider(spec, tensors).histogram(1, -1)).rejects.toBeInstanceOf(SilError);
+      const drain = async () => {
+        for await (const c of pool.scores(spec, tensors)) expect(c.scores.length).toBeGreaterThan(0);
+      };
+      await expect(drain()).rejects.toBeInstanceOf(SilError);
       // the pool still serves later jobs
       const ok = await pool.provider({ ...spec, score: 'random', grads: null }, tensors).histogram(1, -1);
       expect(ok.count).toBe(tensors.reduce((a, t) => a + t.numel, 0));
