@@ -84,11 +84,21 @@ export class RegionAccumulator {
     }
     let col = start % cols;
     let row = (start - col) / cols;
-    for (let i = 0; i < scores.length; i++) {
+    // runs of elements in one unit: the rest of a row (units of rows), or of a span of columns
+    for (let i = 0; i < scores.length; ) {
+      const end = Math.min(scores.length, i + (axis === 'rows' ? cols - col : span - (col % span)));
       const u = axis === 'rows' ? Math.floor(row / span) : Math.floor(col / span);
-      mass[u] += scores[i];
-      sel[u] += mask[i];
-      if (++col === cols) {
+      let m = 0;
+      let c = 0;
+      for (let j = i; j < end; j++) {
+        m += scores[j];
+        c += mask[j];
+      }
+      mass[u] += m;
+      sel[u] += c;
+      col += end - i;
+      i = end;
+      if (col === cols) {
         col = 0;
         row++;
       }

@@ -184,17 +184,25 @@ export class MaskEmitter {
     const b = bitsView(scores);
     const T = this.threshold.bits;
     let sel = 0;
+    let eq = 0;
     for (let i = 0; i < b.length; i++) {
       let x = b[i];
       if (x === 0x80000000) x = 0;
-      let m = 0;
-      if (x > T) m = 1;
-      else if (x === T && this.tiesLeft > 0) {
-        m = 1;
-        this.tiesLeft--;
-      }
+      const m = (T - x) >>> 31; // x > T, without a branch (both below 2³¹: no NaN or negative scores reach here)
       out[i] = m;
       sel += m;
+      if (x === T) eq++;
+    }
+    // ties (s = T), rare: the first ones in stream order while any are left to take
+    for (let i = 0; eq > 0 && this.tiesLeft > 0 && i < b.length; i++) {
+      let x = b[i];
+      if (x === 0x80000000) x = 0;
+      if (x === T) {
+        out[i] = 1;
+        sel++;
+        eq--;
+        this.tiesLeft--;
+      }
     }
     this.selected += sel;
     return out;
