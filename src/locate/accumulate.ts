@@ -17,7 +17,7 @@
  */
 import { Checkpoint } from '../io/checkpoint';
 import { SafetensorsWriter } from '../io/writer';
-import type { Batch } from '../model/batch';
+import { Batch, sliceBatch } from '../model/batch';
 import type { Progress } from '../cli/progress';
 import type { GradField } from './gradfile';
 import type { BatchResult, GradientSource } from './source';
@@ -40,10 +40,6 @@ function targetsOf(fields: readonly GradField[], f: 'grad' | 'absgrad'): GradFie
 
 /** Placeholder width of each count in the header (a JSON number string always fits). */
 const COUNT_WIDTH = 32;
-
-function sliceBatch(b: Batch, lo: number, hi: number): Batch {
-  return { input_ids: b.input_ids.slice(lo, hi), attention_mask: b.attention_mask?.slice(lo, hi), labels: b.labels.slice(lo, hi) };
-}
 
 /**
  * Accumulates the fields over `batches` for the parameters `names` (checkpoint order) and writes
