@@ -14,6 +14,7 @@ import type { ScoredTensor } from '../score/pair';
 import { BINS } from '../select/topk';
 import type { HistogramProvider } from '../select/stream';
 import type { HistJob, ScoreSpec } from './histjob';
+import { closeWorkers } from '../threads';
 
 /** scores per histogram job */
 const RANGE = 1 << 26;
@@ -190,14 +191,6 @@ export class HistogramPool {
   }
 
   async close(): Promise<void> {
-    await Promise.all(
-      this.workers.map(
-        (w) =>
-          new Promise<void>((resolve) => {
-            w.once('exit', () => resolve());
-            w.postMessage(null);
-          }),
-      ),
-    );
+    await closeWorkers(this.workers, null);
   }
 }

@@ -18,6 +18,7 @@ import { Batch, prepareBatch, sliceBatch } from './batch';
 import { ModelConfig, parseModelConfig } from './config';
 import type { LossAndGrads } from './model';
 import { allParamNames, paramShape } from './names';
+import { closeWorkers } from '../threads';
 
 /** dist/model/worker.js, whether this module runs from dist/ or from src/ (tests). */
 export function workerScript(): string {
@@ -159,16 +160,7 @@ export class GradWorkerPool {
   }
 
   async close(): Promise<void> {
-    await Promise.all(
-      this.workers.map(
-        (w) =>
-          new Promise<void>((resolve) => {
-            w.once('exit', () => resolve());
-            w.postMessage('close');
-            setTimeout(() => void w.terminate(), 2000).unref();
-          }),
-      ),
-    );
+    await closeWorkers(this.workers, 'close');
   }
 }
 
