@@ -27,7 +27,8 @@ import { parseModelConfig } from '../model/config';
 import { parseSize } from '../io/writer';
 import { chooseStreaming } from '../stream/choose';
 import { streamGradientsToFile } from '../stream/gradfile';
-import { formatPlan, planStreaming } from '../stream/plan';
+import { formatPlan, planStreaming, sequencesPerStreamedPass } from '../stream/plan';
+import { WASM_HEAP_BYTES } from '../locate/source';
 import { weightCacheBytes } from '../stream/budget';
 import '../stream/source'; // registers the layer-streamed gradient source for sil locate
 
@@ -41,6 +42,7 @@ export interface GradOptions {
   json?: boolean;
   stream?: string;
   weightCache?: string;
+  sequencesPerPass?: string;
   profile?: boolean;
 }
 
@@ -61,6 +63,8 @@ export interface GradSummary {
   /** streamed pass: forward+backward wall seconds (gradient writing overlaps them), and the seconds spent writing */
   grad_seconds?: number;
   write_seconds?: number;
+  /** streamed pass: passes over groups of sequences (1: the whole batch at once) */
+  passes?: number;
   /** peak resident set of this process */
   peak_rss_bytes: number;
 }
@@ -192,6 +196,13 @@ function printSummary(summary: GradSummary, json?: boolean): void {
   );
 }
 
+function parseSequencesPerPass(v: string | undefined, auto: number): number {
+  if (v === undefined || v === 'auto') return auto;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new SilError('INVALID_ARGUMENT', `--sequences-per-pass must be a positive integer or auto, got ${JSON.stringify(v)}`);
+  return n;
+}
+
 /** The layer-streamed pass: plan printed to stderr, gradients written as they are computed. */
 async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selected: { name: string; note: string }, why: string, t0: bigint): Promise<GradSummary> {
   const cfg = parseModelConfig(ckpt.config, path.join(ckpt.dir, 'config.json'));
@@ -202,7 +213,10 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
   const names = ckpt.names().filter((n) => params.has(n));
   const profile: Record<string, number> | undefined = o.profile ? {} : undefined;
   const boundaries = selected.name === 'webgpu' ? 'device' : 'host';
-  const stage = planStreaming(cfg, batch.input_ids.length, batch.input_ids[0]?.length ?? 0, { boundaries }).devicePeakBytes;
+  const B = batch.input_ids.length;
+  const T = batch.input_ids[0]?.length ?? 0;
+  const stage = planStreaming(cfg, B, T, { boundaries }).devicePeakBytes;
+  const per = parseSequencesPerPass(o.sequencesPerPass, selected.name === 'wasm' ? sequencesPerStreamedPass(cfg, B, T, WASM_HEAP_BYTES) : B);
   const r = await streamGradientsToFile(cfg, ckpt, batch, {
     out: o.out,
     snip: o.snip,
@@ -210,7 +224,8 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
     boundaries,
     maxBindingBytes: selected.name === 'webgpu' ? 2 ** 30 : undefined,
     weightCacheBytes: weightCacheBytes(o.weightCache, selected.name, stage),
-    onPlan: (p) => process.stderr.write(`${formatPlan(p, cfg)}\n`),
+    sequencesPerPass: per,
+    onPlan: (p) => process.stderr.write(`${formatPlan(p, cfg)}\n${per < B ? `  ${per} of the batch's ${B} sequences per pass, gradients summed in the file\n` : ''}`),
     profile,
     metadata: (loss, count) => ({
       format: 'pt',
@@ -242,6 +257,7 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
     stream_reason: why,
     grad_seconds: r.forwardSeconds + r.backwardSeconds,
     write_seconds: r.writeSeconds,
+    passes: r.passes,
     peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
   };
   if (profile) process.stderr.write(`stage seconds (backend synchronised per stage): ${Object.entries(profile).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}\n`);
@@ -261,6 +277,7 @@ export function registerGrad(program: Command): void {
     .option('--threads <n>', 'wasm worker threads (default: all cores)')
     .option('--stream <mode>', 'layer streaming: auto (when the model does not fit, and on webgpu) | always | never', 'auto')
     .option('--weight-cache <size>', 'streamed pass: float32 weights kept uploaded from forward to backward (e.g. 60GB, 0); auto = on webgpu what the GPU memory allows (SIL_DEVICE_MEMORY overrides nvidia-smi), on CPU 0', 'auto')
+    .option('--sequences-per-pass <n>', 'streamed pass: sequences per pass, the passes\' gradients summed in the file; auto = the whole batch, on wasm what the 4 GB heap allows', 'auto')
     .option('--profile', 'streamed pass: time each stage (synchronising the backend) and print the totals')
     .option('--json', 'print the summary as JSON')
     .action(async (o: GradOptions) => {

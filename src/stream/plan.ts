@@ -124,3 +124,17 @@ export function formatPlan(p: StreamPlan, cfg: ModelConfig): string {
     `  planned peak: backend ${gib(p.devicePeakBytes)}, host buffers ${gib(p.hostPeakBytes)}`,
   ].join('\n');
 }
+
+/**
+ * Sequences per streamed pass under a hard memory cap (the wasm heap): the most, up to `batch`, whose
+ * planned stage plus a packed copy of the layer's weights (XNNPACK's) stays within `share` of `cap`
+ * — measured use runs above the plan (an 8B layer at 16 × 128 tokens, planned at 3.5 GB, exhausted
+ * the 4 GB heap) — and at least 1.
+ */
+export function sequencesPerStreamedPass(cfg: ModelConfig, batch: number, seqLen: number, capBytes: number, share = 0.6): number {
+  for (let g = batch; g > 1; g--) {
+    const p = planStreaming(cfg, g, seqLen);
+    if (p.devicePeakBytes + p.layerWeightBytes <= share * capBytes) return g;
+  }
+  return 1;
+}

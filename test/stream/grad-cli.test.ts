@@ -53,6 +53,33 @@ describe('sil grad --stream always', () => {
     }
   });
 
+  it.each(goldenDirs().shared.map((d, k) => [k, d]))('sums one pass per sequence in the file to the golden gradients, snip scores and loss of fixture %i (--sequences-per-pass 1)', async (_k, dir) => {
+    const g = loadGolden(dir);
+    const out = path.join(tmp, `${g.name}.per1.safetensors`);
+    try {
+      const { input_ids, attention_mask, labels } = g.json;
+      const batch = path.join(tmp, `${g.name}.json`);
+      fs.writeFileSync(batch, JSON.stringify({ input_ids, attention_mask, labels }));
+      stderr.mockClear();
+      const summary = await runGrad({ model: g.model, batch, out, snip: true, backend: 'cpu', stream: 'always', sequencesPerPass: '1' });
+      expect(summary.passes).toBe(input_ids.length);
+      expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toMatch(new RegExp(`1 of the batch's ${input_ids.length} sequences per pass`));
+      const f = SafetensorsFile.open(out);
+      try {
+        expect(f.metadata.passes).toBe(String(input_ids.length));
+        expect(Math.abs(Number(f.metadata.loss) - g.json.loss) / g.json.loss).toBeLessThan(1e-5);
+        const want = [...g.tensors.tensors.keys()].filter((n) => n.startsWith('grad/') || n.startsWith('snip/')).sort();
+        const cmp = compareTensors(want.map((name) => ({ name, got: f.readF32(name), want: g.tensors.readF32(name) })), 1e-3, 'relL2');
+        if (cmp.failed.length > 0) throw new Error(cmp.report);
+      } finally {
+        f.close();
+      }
+    } finally {
+      g.tensors.close();
+    }
+    await expect(runGrad({ model: g.model, batch: path.join(tmp, `${g.name}.json`), out, stream: 'always', sequencesPerPass: '0' })).rejects.toThrow(/--sequences-per-pass/);
+  });
+
   it('refuses a batch with a token outside the vocabulary and writes nothing', async () => {
     const g = loadGolden(goldenDirs().shared[0]);
     g.tensors.close();

@@ -1,7 +1,7 @@
 import { SilError } from '../../src/errors';
 import { parseModelConfig } from '../../src/model/config';
 import { chooseStreaming } from '../../src/stream/choose';
-import { formatPlan, layerParamCount, modelParamCount, planStreaming, vocabChunkRows } from '../../src/stream/plan';
+import { formatPlan, layerParamCount, modelParamCount, planStreaming, sequencesPerStreamedPass, vocabChunkRows } from '../../src/stream/plan';
 
 /** Llama-3.1-8B's config (transformers 4.x form). */
 const llama8b = parseModelConfig(
@@ -63,6 +63,22 @@ describe('memory plan', () => {
     const p = planStreaming(llama8b, 16, 128, { weightCacheBytes: all + head });
     expect([p.cachedLayers, p.cachedHead, p.cachedBytes]).toEqual([32, true, all + head]);
     expect(formatPlan(p, llama8b)).toMatch(/32 layer\(s\) and the head kept uploaded/);
+  });
+});
+
+describe('sequences per streamed pass under the wasm heap', () => {
+  it('passes an 8B batch one sequence at a time and a small model whole', () => {
+    expect(sequencesPerStreamedPass(llama8b, 16, 128, 4 * GiB)).toBe(1);
+    const small = { ...llama8b, hiddenSize: 512, intermediateSize: 1792, numHeads: 4, numKvHeads: 1, headDim: 128, vocabSize: 32000, numLayers: 2 };
+    expect(sequencesPerStreamedPass(small, 16, 128, 4 * GiB)).toBe(16);
+    // a cap between the two: the most sequences whose plan fits 60% of it
+    const g = sequencesPerStreamedPass(llama8b, 16, 128, 5 * GiB);
+    expect(g).toBeGreaterThan(1);
+    expect(g).toBeLessThan(16);
+    const p = planStreaming(llama8b, g, 128);
+    expect(p.devicePeakBytes + p.layerWeightBytes).toBeLessThanOrEqual(0.6 * 5 * GiB);
+    const q = planStreaming(llama8b, g + 1, 128);
+    expect(q.devicePeakBytes + q.layerWeightBytes).toBeGreaterThan(0.6 * 5 * GiB);
   });
 });
 
