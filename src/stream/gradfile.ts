@@ -98,7 +98,7 @@ async function groupedToFile(cfg: ModelConfig, ckpt: Checkpoint, batch: Batch, p
         const t = process.hrtime.bigint();
         w.addAt(`grad/${name}`, start, data);
         writeSeconds += seconds(t);
-      }, { ...o, denominator: o.denominator ?? whole.count, onLoss: undefined });
+      }, { ...o, denominator: o.denominator ?? whole.count, onLoss: undefined, onPlan: last ? undefined : o.onPlan });
       loss += r.loss;
       forwardSeconds += r.forwardSeconds;
       backwardSeconds += r.backwardSeconds;

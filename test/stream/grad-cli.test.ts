@@ -64,6 +64,7 @@ describe('sil grad --stream always', () => {
       const summary = await runGrad({ model: g.model, batch, out, snip: true, backend: 'cpu', stream: 'always', sequencesPerPass: '1' });
       expect(summary.passes).toBe(input_ids.length);
       expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toMatch(new RegExp(`1 of the batch's ${input_ids.length} sequences per pass`));
+      expect(stderr.mock.calls.map((c) => String(c[0])).join('').match(/layer streaming:/g)).toHaveLength(1); // the plan, once
       const f = SafetensorsFile.open(out);
       try {
         expect(f.metadata.passes).toBe(String(input_ids.length));
