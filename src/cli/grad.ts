@@ -96,12 +96,13 @@ export async function runGrad(o: GradOptions): Promise<GradSummary> {
   const choice = (o.backend ?? 'auto') as BackendChoice;
   if (!BACKEND_CHOICES.includes(choice)) throw new SilError('INVALID_ARGUMENT', `--backend must be one of ${BACKEND_CHOICES.join(', ')}, got ${JSON.stringify(o.backend)}`);
   const threads = parseThreads(o.threads);
+  const perPass = parseSequencesPerPass(o.sequencesPerPass);
   const batch = readBatch(o.batch);
   const ckpt = Checkpoint.open(o.model);
   try {
     const selected = await useBackend(choice);
     const decision = chooseStreaming(o.stream ?? 'auto', ckpt.numel(), selected.name, threads);
-    if (decision.stream) return await runStreamed(o, ckpt, batch, selected, decision.why, t0);
+    if (decision.stream) return await runStreamed(o, ckpt, batch, selected, decision.why, t0, perPass);
     let result: LossAndGrads;
     let workers = 1;
     let model: CausalLM | null = CausalLM.fromCheckpoint(ckpt);
@@ -196,15 +197,16 @@ function printSummary(summary: GradSummary, json?: boolean): void {
   );
 }
 
-function parseSequencesPerPass(v: string | undefined, auto: number): number {
-  if (v === undefined || v === 'auto') return auto;
+/** `--sequences-per-pass`: a positive integer, or null for auto. */
+function parseSequencesPerPass(v: string | undefined): number | null {
+  if (v === undefined || v === 'auto') return null;
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new SilError('INVALID_ARGUMENT', `--sequences-per-pass must be a positive integer or auto, got ${JSON.stringify(v)}`);
   return n;
 }
 
 /** The layer-streamed pass: plan printed to stderr, gradients written as they are computed. */
-async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selected: { name: string; note: string }, why: string, t0: bigint): Promise<GradSummary> {
+async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selected: { name: string; note: string }, why: string, t0: bigint, perPass: number | null): Promise<GradSummary> {
   const cfg = parseModelConfig(ckpt.config, path.join(ckpt.dir, 'config.json'));
   const stored = new Set(ckpt.names());
   const missing = allParamNames(cfg).filter((n) => !stored.has(n));
@@ -216,7 +218,7 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
   const B = batch.input_ids.length;
   const T = batch.input_ids[0]?.length ?? 0;
   const stage = planStreaming(cfg, B, T, { boundaries }).devicePeakBytes;
-  const per = parseSequencesPerPass(o.sequencesPerPass, selected.name === 'wasm' ? sequencesPerStreamedPass(cfg, B, T, WASM_HEAP_BYTES) : B);
+  const per = perPass ?? (selected.name === 'wasm' ? sequencesPerStreamedPass(cfg, B, T, WASM_HEAP_BYTES) : B);
   const r = await streamGradientsToFile(cfg, ckpt, batch, {
     out: o.out,
     snip: o.snip,

@@ -103,6 +103,15 @@ export function buildHeader(specs: TensorSpec[], metadata: Record<string, string
   return { bytes, offsets };
 }
 
+/** A header (length prefix included) padded with spaces to `length` bytes (a multiple of 8 above it). */
+function padHeader(header: Buffer, length: number): Buffer {
+  const total = 8 + Math.ceil((length - 8) / 8) * 8;
+  const out = Buffer.alloc(total, 0x20);
+  out.writeBigUInt64LE(BigInt(total - 8), 0);
+  header.copy(out, 8, 8);
+  return out;
+}
+
 /** The typed-array kind of `data`, by tag (works across realms, e.g. arrays posted from workers). */
 function kindOf(data: TensorData): string {
   return (data as unknown as { [Symbol.toStringTag]: string })[Symbol.toStringTag];
@@ -172,9 +181,14 @@ export class SafetensorsWriter {
     this.order = slots.map((s) => s.spec.name);
   }
 
-  /** Opens a temporary file next to `file` and writes the header for `specs` (in that order). */
-  static create(file: string, specs: TensorSpec[], metadata: Record<string, string> = {}): SafetensorsWriter {
-    const { bytes, offsets } = buildHeader(specs, metadata);
+  /**
+   * Opens a temporary file next to `file` and writes the header for `specs` (in that order), with
+   * `reserveHeaderBytes` of spaces after it for metadata set later (`setMetadata`).
+   */
+  static create(file: string, specs: TensorSpec[], metadata: Record<string, string> = {}, o: { reserveHeaderBytes?: number } = {}): SafetensorsWriter {
+    const built = buildHeader(specs, metadata);
+    const { offsets } = built;
+    const bytes = o.reserveHeaderBytes ? padHeader(built.bytes, built.bytes.length + o.reserveHeaderBytes) : built.bytes;
     fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     const tmp = tmpSibling(file);
     const fd = fs.openSync(tmp, 'w+');
@@ -268,8 +282,8 @@ export class SafetensorsWriter {
 
   /**
    * Replaces the header's `__metadata__` (e.g. counts known only at the end). The new header must
-   * not be longer than the one written at `create` (declare placeholders of the final width); it is
-   * padded with spaces to the same length, so no data moves.
+   * not be longer than the one written at `create` (reserve room there with `reserveHeaderBytes`);
+   * it is padded with spaces to the same length, so no data moves.
    */
   setMetadata(metadata: Record<string, string>): void {
     const specs = this.order.map((n) => this.slots.get(n)!.spec);
@@ -277,10 +291,7 @@ export class SafetensorsWriter {
     if (bytes.length > this.headerBytes) {
       throw new SilError('INVALID_ARGUMENT', `new metadata needs ${bytes.length} header bytes; ${this.headerBytes} were reserved`, { file: this.file });
     }
-    const out = Buffer.alloc(this.headerBytes, 0x20);
-    out.writeBigUInt64LE(BigInt(this.headerBytes - 8), 0);
-    bytes.subarray(8).copy(out, 8);
-    writeAll(this.fd, out, 0);
+    writeAll(this.fd, padHeader(bytes, this.headerBytes), 0);
   }
 
   /** Finishes the file: checks every declared byte was written, then renames the temp file into place. */

@@ -21,6 +21,7 @@ import { Batch, sliceBatch } from '../model/batch';
 import type { Progress } from '../cli/progress';
 import type { GradField } from './gradfile';
 import type { BatchResult, GradientSource } from './source';
+import { ranges } from '../ranges';
 
 export interface AccumulateResult {
   examples: number;
@@ -38,8 +39,8 @@ function targetsOf(fields: readonly GradField[], f: 'grad' | 'absgrad'): GradFie
   return f === 'grad' ? ['grad'] : fields.filter((x) => x !== 'grad');
 }
 
-/** Placeholder width of each count in the header (a JSON number string always fits). */
-const COUNT_WIDTH = 32;
+/** Header room for the counts set at the end (three keys with JSON number strings). */
+const COUNTS_BYTES = 160;
 
 /**
  * Accumulates the fields over `batches` for the parameters `names` (checkpoint order) and writes
@@ -61,9 +62,8 @@ export async function accumulateToFile(
   const units: Batch[] = perExample ? batches.flatMap((b) => b.input_ids.map((_, i) => sliceBatch(b, i, i + 1))) : [...batches];
   const total = units.reduce((a, b) => a + b.input_ids.length, 0);
   const specs = fields.flatMap((f) => names.map((n) => ({ name: `${f}/${n}`, dtype: 'F32' as const, shape: base.info(n).shape })));
-  const placeholder = ''.padEnd(COUNT_WIDTH, '0');
   const meta = { format: 'pt', ...metadata };
-  const w = SafetensorsWriter.create(file, specs, { ...meta, examples: placeholder, tokens: placeholder, loss_sum: placeholder });
+  const w = SafetensorsWriter.create(file, specs, meta, { reserveHeaderBytes: COUNTS_BYTES });
   const known = new Set(names);
   let tokens = 0;
   let loss = 0;
@@ -126,12 +126,9 @@ function absOf(g: Float32Array): Float32Array {
 
 /** silabs/<name> ← Σ|∇| · |Δ| · scale, in element ranges (Δ read from the two checkpoints). */
 function scaleByAbsDelta(w: SafetensorsWriter, names: readonly string[], base: Checkpoint, attacked: Checkpoint, scale: number): void {
-  const step = 1 << 22;
   for (const n of names) {
     const key = `silabs/${n}`;
-    const total = base.info(n).shape.reduce((x, y) => x * y, 1);
-    for (let lo = 0; lo < total; lo += step) {
-      const hi = Math.min(total, lo + step);
+    for (const [lo, hi] of ranges(base.info(n).shape.reduce((x, y) => x * y, 1), 1 << 22)) {
       const b = base.readF32(n, lo, hi);
       const a = attacked.readF32(n, lo, hi);
       const s = w.readAt(key, lo, hi - lo);

@@ -3,8 +3,9 @@
  * (select/stream.ts `selectMasksWith`): the in-scope tensors are cut into element ranges of at most
  * `RANGE` scores, each worker pulls the next range, scores it from the checkpoints and gradient file
  * itself (histjob.ts) and sends back its histogram; the sums are the histograms of the whole stream,
- * whatever the order. The mask is then emitted on the calling thread, so the result is the same,
- * bit for bit, as with one thread.
+ * whatever the order. For the emit pass the workers compute the score chunks ahead, handed over in
+ * stream order; the mask is emitted on the calling thread, so the result is the same, bit for bit,
+ * as with one thread.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -14,6 +15,7 @@ import type { ScoredTensor } from '../score/pair';
 import { BINS } from '../select/topk';
 import type { HistogramProvider } from '../select/stream';
 import type { HistJob, ScoreSpec } from './histjob';
+import { ranges } from '../ranges';
 import { closeWorkers } from '../threads';
 
 /** scores per histogram job */
@@ -30,7 +32,7 @@ function workerScript(): string {
   throw new SilError('BACKEND_UNAVAILABLE', 'worker script not found; build first (npm run build) or use --threads 1', { file: built });
 }
 
-type Reply = { hist: Uint32Array } | { error: { code: SilErrorCode | null; message: string; file?: string; tensor?: string } };
+type Reply = { data: Uint32Array | Float32Array } | { error: { code: SilErrorCode | null; message: string; file?: string; tensor?: string } };
 
 export class HistogramPool {
   private constructor(private workers: Worker[], private readonly script: string) {}
@@ -52,7 +54,19 @@ export class HistogramPool {
 
   /** The histogram passes over `tensors` scored as `spec` says, and their scores in order. */
   provider(spec: ScoreSpec, tensors: readonly ScoredTensor[]): HistogramProvider {
-    return { histogram: (pass, boundary) => this.run(spec, tensors, pass, boundary), scores: () => this.scores(spec, tensors) };
+    return { histogram: (pass, boundary) => this.histogram(spec, tensors, pass, boundary), scores: () => this.scores(spec, tensors) };
+  }
+
+  /** One pass's histogram of the whole stream: ranges of `RANGE` scores, as many at once as there are workers. */
+  private async histogram(spec: ScoreSpec, tensors: readonly ScoredTensor[], pass: 1 | 2, boundary: number): Promise<{ hist: Float64Array; count: number }> {
+    const jobs: HistJob[] = tensors.flatMap((tensor) => [...ranges(tensor.numel, RANGE)].map(([start, end]) => ({ spec, tensor, start, end, pass, boundary })));
+    const hist = new Float64Array(BINS);
+    let count = 0;
+    for await (const { job, data } of this.inOrder(jobs, jobs.length)) {
+      for (let j = 0; j < BINS; j++) hist[j] += data[j];
+      count += job.end - job.start;
+    }
+    return { hist, count };
   }
 
   /**
@@ -60,56 +74,59 @@ export class HistogramPool {
    * `2 × workers` chunks ahead of the consumer (memory: that many chunks).
    */
   async *scores(spec: ScoreSpec, tensors: readonly ScoredTensor[], chunk = SCORE_CHUNK): AsyncGenerator<{ tensor: number; scores: Float32Array }> {
-    const jobs: Array<{ job: HistJob; tensor: number }> = [];
-    tensors.forEach((t, i) => {
-      for (let s = 0; s < t.numel; s += chunk) jobs.push({ tensor: i, job: { spec, tensor: t, start: s, end: Math.min(t.numel, s + chunk), pass: 0, boundary: -1 } });
-    });
-    const window = 2 * this.workers.length;
-    const results = new Map<number, { resolve(x: Float32Array): void; reject(e: unknown): void; promise: Promise<Float32Array> }>();
-    const slot = (i: number) => {
-      let r = results.get(i);
+    const jobs: Array<HistJob & { index: number }> = tensors.flatMap((tensor, index) =>
+      [...ranges(tensor.numel, chunk)].map(([start, end]) => ({ spec, tensor, start, end, pass: 0 as const, boundary: -1, index })),
+    );
+    for await (const { job, data } of this.inOrder(jobs, 2 * this.workers.length)) yield { tensor: job.index, scores: data as Float32Array };
+  }
+
+  /**
+   * Runs `jobs` on the workers (each pulls the next when done), at most `window` ahead of the
+   * consumer, and yields their results in job order. A worker's error is thrown at the consumer;
+   * after an error or an early stop the workers are replaced (jobs may still be in flight).
+   */
+  private async *inOrder<J extends HistJob>(jobs: readonly J[], window: number): AsyncGenerator<{ job: J; data: Uint32Array | Float32Array }> {
+    type Slot = { promise: Promise<Uint32Array | Float32Array>; resolve(x: Uint32Array | Float32Array): void; reject(e: unknown): void };
+    const slots = new Map<number, Slot>();
+    const slot = (i: number): Slot => {
+      let r = slots.get(i);
       if (!r) {
-        let resolve!: (x: Float32Array) => void;
-        let reject!: (e: unknown) => void;
-        const promise = new Promise<Float32Array>((a, b) => {
-          resolve = a;
-          reject = b;
+        const s = {} as Slot;
+        s.promise = new Promise((a, b) => {
+          s.resolve = a;
+          s.reject = b;
         });
-        promise.catch(() => undefined); // observed by the consumer when it gets there
-        results.set(i, (r = { resolve, reject, promise }));
+        s.promise.catch(() => undefined); // observed by the consumer when it gets there
+        slots.set(i, (r = s));
       }
       return r;
     };
     let next = 0;
     let consumed = 0;
-    let failed: unknown = null;
+    let failed = false;
     const idle: Worker[] = [];
     const inFlight = new Map<Worker, number>();
     const dispatch = (w: Worker) => {
-      if (failed === null && next < jobs.length && next < consumed + window) {
+      if (!failed && next < jobs.length && next < consumed + window) {
         inFlight.set(w, next);
         slot(next);
-        w.postMessage(jobs[next++].job);
+        w.postMessage(jobs[next++]);
       } else idle.push(w);
+    };
+    const fail = (w: Worker, e: unknown) => {
+      failed = true;
+      const i = inFlight.get(w);
+      if (i !== undefined) slot(i).reject(e);
     };
     const detach: Array<() => void> = [];
     for (const w of this.workers) {
       const onMessage = (r: Reply) => {
-        const i = inFlight.get(w)!;
+        if ('error' in r) return fail(w, r.error.code ? Object.assign(new SilError(r.error.code, r.error.message), { file: r.error.file, tensor: r.error.tensor }) : new Error(r.error.message));
+        slot(inFlight.get(w)!).resolve(r.data);
         inFlight.delete(w);
-        if ('error' in r) {
-          failed = r.error.code ? Object.assign(new SilError(r.error.code, r.error.message), { file: r.error.file, tensor: r.error.tensor }) : new Error(r.error.message);
-          slot(i).reject(failed);
-          return;
-        }
-        slot(i).resolve(r.hist as unknown as Float32Array);
         dispatch(w);
       };
-      const onError = (e: Error) => {
-        failed = e;
-        const i = inFlight.get(w);
-        if (i !== undefined) slot(i).reject(e);
-      };
+      const onError = (e: Error) => fail(w, e);
       w.on('message', onMessage);
       w.on('error', onError);
       detach.push(() => {
@@ -119,75 +136,18 @@ export class HistogramPool {
     }
     try {
       for (const w of this.workers) dispatch(w);
-      for (; consumed < jobs.length; ) {
-        if (failed !== null && !results.has(consumed)) throw failed;
-        const scores = await slot(consumed).promise;
-        results.delete(consumed);
-        consumed++;
-        while (idle.length > 0 && next < jobs.length && next < consumed + window) dispatch(idle.shift()!);
-        yield { tensor: jobs[consumed - 1].tensor, scores };
+      // jobs are dispatched in order, so a failed job is reached before any job that was never sent
+      while (consumed < jobs.length) {
+        const data = await slot(consumed).promise;
+        slots.delete(consumed);
+        const job = jobs[consumed++];
+        while (idle.length > 0 && !failed && next < jobs.length && next < consumed + window) dispatch(idle.shift()!);
+        yield { job, data };
       }
     } finally {
       detach.forEach((d) => d());
-      if (consumed < jobs.length || failed !== null) this.renew(); // jobs may still be in flight
+      if (consumed < jobs.length || failed) this.renew();
     }
-  }
-
-  private run(spec: ScoreSpec, tensors: readonly ScoredTensor[], pass: 1 | 2, boundary: number): Promise<{ hist: Float64Array; count: number }> {
-    const jobs: HistJob[] = [];
-    for (const t of tensors) for (let s = 0; s < t.numel; s += RANGE) jobs.push({ spec, tensor: t, start: s, end: Math.min(t.numel, s + RANGE), pass, boundary });
-    const total = new Float64Array(BINS);
-    let count = 0;
-    let next = 0;
-    let active = 0;
-    return new Promise((resolve, reject) => {
-      let failed = false;
-      const detach: Array<() => void> = [];
-      const finish = (e?: unknown) => {
-        detach.forEach((d) => d());
-        if (e) {
-          this.renew();
-          reject(e);
-        } else resolve({ hist: total, count });
-      };
-      const feed = (w: Worker) => {
-        if (next < jobs.length) {
-          active++;
-          w.postMessage(jobs[next++]);
-        }
-      };
-      for (const w of this.workers) {
-        let job: HistJob | null = null;
-        const onMessage = (r: Reply) => {
-          active--;
-          if (failed) return;
-          if ('error' in r) {
-            failed = true;
-            const err = r.error.code ? Object.assign(new SilError(r.error.code, r.error.message), { file: r.error.file, tensor: r.error.tensor }) : new Error(r.error.message);
-            return finish(err);
-          }
-          for (let j = 0; j < BINS; j++) total[j] += r.hist[j];
-          count += job ? job.end - job.start : 0;
-          job = next < jobs.length ? jobs[next] : null;
-          feed(w);
-          if (active === 0 && next >= jobs.length) finish();
-        };
-        const onError = (e: Error) => {
-          if (failed) return;
-          failed = true;
-          finish(e);
-        };
-        w.on('message', onMessage);
-        w.on('error', onError);
-        detach.push(() => {
-          w.off('message', onMessage);
-          w.off('error', onError);
-        });
-        job = next < jobs.length ? jobs[next] : null;
-        feed(w);
-      }
-      if (jobs.length === 0) finish();
-    });
   }
 
   async close(): Promise<void> {

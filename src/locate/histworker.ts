@@ -1,12 +1,11 @@
 /**
  * Worker-thread entry for histogram jobs (runs from the compiled `dist/locate/histworker.js`):
- * answers each {@link HistJob} with `{ hist }` (transferred) or `{ error }` carrying a SilError's
+ * answers each {@link HistJob} with `{ data }` (its histogram or scores, transferred) or `{ error }` carrying a SilError's
  * code, message, file and tensor. Inputs stay open between jobs of the same spec.
  */
 import { parentPort } from 'node:worker_threads';
 import { isSilError } from '../errors';
-import { HistJob, openSpec } from './histjob';
-import { runHistJob } from './histjob';
+import { HistJob, openSpec, runHistJob } from './histjob';
 
 let open: { key: string; handle: ReturnType<typeof openSpec> } | null = null;
 
@@ -23,8 +22,8 @@ parentPort?.on('message', (job: HistJob | null) => {
       open = null;
       open = { key, handle: openSpec(job.spec) };
     }
-    const hist = runHistJob(job, open.handle.inputs);
-    parentPort!.postMessage({ hist }, hist.byteOffset === 0 && hist.byteLength === hist.buffer.byteLength ? [hist.buffer as ArrayBuffer] : []);
+    const data = runHistJob(job, open.handle.inputs);
+    parentPort!.postMessage({ data }, data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? [data.buffer as ArrayBuffer] : []);
   } catch (e) {
     const err = isSilError(e)
       ? { code: e.code, message: e.message, file: e.file, tensor: e.tensor }

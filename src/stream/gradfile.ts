@@ -16,6 +16,7 @@ import { SafetensorsWriter, TensorSpec } from '../io/writer';
 import { Batch, prepareBatch, sliceBatch } from '../model/batch';
 import type { ModelConfig } from '../model/config';
 import { streamedGradients, StreamOptions, StreamResult } from './engine';
+import { ranges } from '../ranges';
 
 export interface StreamedFileOptions extends StreamOptions {
   out: string;
@@ -74,8 +75,8 @@ export async function streamGradientsToFile(cfg: ModelConfig, ckpt: Checkpoint, 
   }
 }
 
-/** Placeholder width of the loss in the header until the last group is done. */
-const LOSS_WIDTH = 32;
+/** Header room for what is known only after the last group: the loss and the number of passes. */
+const LATE_METADATA_BYTES = 64;
 
 async function groupedToFile(cfg: ModelConfig, ckpt: Checkpoint, batch: Batch, per: number, o: StreamedFileOptions): Promise<StreamedFileResult> {
   const whole = prepareBatch(batch, cfg.vocabSize); // validates every sequence before any work
@@ -86,7 +87,7 @@ async function groupedToFile(cfg: ModelConfig, ckpt: Checkpoint, batch: Batch, p
     if (prepareBatch(g, cfg.vocabSize).count > 0) groups.push(g); // a group without labels adds nothing
   }
   const specs = specsOf(ckpt, o);
-  const w = SafetensorsWriter.create(o.out, specs, { ...o.metadata(0, whole.count), loss: ''.padEnd(LOSS_WIDTH, '0'), passes: ''.padEnd(12, '0') });
+  const w = SafetensorsWriter.create(o.out, specs, o.metadata(0, whole.count), { reserveHeaderBytes: LATE_METADATA_BYTES });
   let writeSeconds = 0;
   let loss = 0;
   let last: StreamResult | null = null;
@@ -107,11 +108,8 @@ async function groupedToFile(cfg: ModelConfig, ckpt: Checkpoint, batch: Batch, p
     await o.onLoss?.(loss, whole.count);
     const t = process.hrtime.bigint();
     if (o.snip) {
-      const step = 1 << 22;
       for (const n of o.names) {
-        const total = ckpt.info(n).shape.reduce((a, b) => a * b, 1);
-        for (let lo = 0; lo < total; lo += step) {
-          const hi = Math.min(total, lo + step);
+        for (const [lo, hi] of ranges(ckpt.info(n).shape.reduce((a, b) => a * b, 1), 1 << 22)) {
           const g = w.readAt(`grad/${n}`, lo, hi - lo);
           const theta = ckpt.readF32(n, lo, hi);
           for (let i = 0; i < theta.length; i++) theta[i] = Math.abs(theta[i] * g[i]);

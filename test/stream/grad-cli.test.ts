@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { runGrad } from '../../src/cli/grad';
 import { SafetensorsFile } from '../../src/io/safetensors';
-import { compareTensors, goldenDirs, loadGolden } from '../model/parity-helpers';
+import { compareTensors, Golden, goldenDirs, loadGolden } from '../model/parity-helpers';
 
 let tmp: string;
 let stdout: jest.SpyInstance;
@@ -24,27 +24,37 @@ afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
+/** The golden batch of `g` as a batch file. */
+function batchFile(g: Golden): string {
+  const { input_ids, attention_mask, labels } = g.json;
+  const batch = path.join(tmp, `${g.name}.json`);
+  fs.writeFileSync(batch, JSON.stringify({ input_ids, attention_mask, labels }));
+  return batch;
+}
+
+/** Every golden gradient and snip score equals the file's (1e-3 relative L2), and so does the loss (1e-5). */
+function expectGoldenFile(f: SafetensorsFile, g: Golden): void {
+  expect(Math.abs(Number(f.metadata.loss) - g.json.loss) / g.json.loss).toBeLessThan(1e-5);
+  const want = [...g.tensors.tensors.keys()].filter((n) => n.startsWith('grad/') || n.startsWith('snip/')).sort();
+  expect([...f.tensors.keys()].sort()).toEqual(want);
+  const cmp = compareTensors(want.map((name) => ({ name, got: f.readF32(name), want: g.tensors.readF32(name) })), 1e-3, 'relL2');
+  if (cmp.failed.length > 0) throw new Error(cmp.report);
+}
+
 describe('sil grad --stream always', () => {
   it.each(goldenDirs().shared.map((d, k) => [k, d]))('writes the golden gradients and snip scores of fixture %i, and prints the memory plan', async (_k, dir) => {
     const g = loadGolden(dir);
     const out = path.join(tmp, `${g.name}.safetensors`);
     try {
-      const { input_ids, attention_mask, labels } = g.json;
-      const batch = path.join(tmp, `${g.name}.json`);
-      fs.writeFileSync(batch, JSON.stringify({ input_ids, attention_mask, labels }));
       stderr.mockClear();
-      const summary = await runGrad({ model: g.model, batch, out, snip: true, backend: 'wasm', stream: 'always' });
+      const summary = await runGrad({ model: g.model, batch: batchFile(g), out, snip: true, backend: 'wasm', stream: 'always' });
       expect(summary.streamed).toBe(true);
       expect(summary.stream_reason).toBe('--stream always');
       expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toMatch(/layer streaming: \d+ layers × .* planned peak: backend/s);
       const f = SafetensorsFile.open(out);
       try {
         expect(f.metadata.streamed).toBe('true');
-        expect(Math.abs(Number(f.metadata.loss) - g.json.loss) / g.json.loss).toBeLessThan(1e-5);
-        const want = [...g.tensors.tensors.keys()].filter((n) => n.startsWith('grad/') || n.startsWith('snip/')).sort();
-        expect([...f.tensors.keys()].sort()).toEqual(want);
-        const cmp = compareTensors(want.map((name) => ({ name, got: f.readF32(name), want: g.tensors.readF32(name) })), 1e-3, 'relL2');
-        if (cmp.failed.length > 0) throw new Error(cmp.report);
+        expectGoldenFile(f, g);
       } finally {
         f.close();
       }
@@ -56,29 +66,27 @@ describe('sil grad --stream always', () => {
   it.each(goldenDirs().shared.map((d, k) => [k, d]))('sums one pass per sequence in the file to the golden gradients, snip scores and loss of fixture %i (--sequences-per-pass 1)', async (_k, dir) => {
     const g = loadGolden(dir);
     const out = path.join(tmp, `${g.name}.per1.safetensors`);
+    const { input_ids } = g.json;
     try {
-      const { input_ids, attention_mask, labels } = g.json;
-      const batch = path.join(tmp, `${g.name}.json`);
-      fs.writeFileSync(batch, JSON.stringify({ input_ids, attention_mask, labels }));
       stderr.mockClear();
-      const summary = await runGrad({ model: g.model, batch, out, snip: true, backend: 'cpu', stream: 'always', sequencesPerPass: '1' });
+      const summary = await runGrad({ model: g.model, batch: batchFile(g), out, snip: true, backend: 'cpu', stream: 'always', sequencesPerPass: '1' });
       expect(summary.passes).toBe(input_ids.length);
       expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toMatch(new RegExp(`1 of the batch's ${input_ids.length} sequences per pass`));
       expect(stderr.mock.calls.map((c) => String(c[0])).join('').match(/layer streaming:/g)).toHaveLength(1); // the plan, once
       const f = SafetensorsFile.open(out);
       try {
         expect(f.metadata.passes).toBe(String(input_ids.length));
-        expect(Math.abs(Number(f.metadata.loss) - g.json.loss) / g.json.loss).toBeLessThan(1e-5);
-        const want = [...g.tensors.tensors.keys()].filter((n) => n.startsWith('grad/') || n.startsWith('snip/')).sort();
-        const cmp = compareTensors(want.map((name) => ({ name, got: f.readF32(name), want: g.tensors.readF32(name) })), 1e-3, 'relL2');
-        if (cmp.failed.length > 0) throw new Error(cmp.report);
+        expectGoldenFile(f, g);
       } finally {
         f.close();
       }
     } finally {
       g.tensors.close();
     }
-    await expect(runGrad({ model: g.model, batch: path.join(tmp, `${g.name}.json`), out, stream: 'always', sequencesPerPass: '0' })).rejects.toThrow(/--sequences-per-pass/);
+    // refused before any work, on the in-memory pass too
+    const bad = path.join(tmp, 'bad-per-pass.safetensors');
+    await expect(runGrad({ model: g.model, batch: batchFile(g), out: bad, sequencesPerPass: '0' })).rejects.toThrow(/--sequences-per-pass/);
+    expect(fs.existsSync(bad)).toBe(false);
   });
 
   it('refuses a batch with a token outside the vocabulary and writes nothing', async () => {
