@@ -6,7 +6,7 @@
  *
  *   npm run bench:locate -- [--layers 32] [--hidden 4096] [--vocab 128256] [--examples 16]
  *                           [--batch-size 4] [--max-length 128] [--threads N] [--backend auto]
- *                           [--bitpack] [--keep] [--score sil] [--pair DIR]
+ *                           [--bitpack] [--keep] [--score sil] [--pair DIR] [--grads random]
  *
  * Shapes follow Llama-3.1-8B with the hidden size as the knob: head_dim 128, hidden/128 query
  * heads, a quarter as many KV heads, FFN 3.5 × hidden, untied head; the defaults are the full
@@ -15,6 +15,10 @@
  * template is added; calibration prompts are the probe set's first `--examples` English prompts.
  * `--pair DIR` uses the pair already in DIR/base and DIR/attacked (e.g. written by
  * bench/locate_pair.py on a GPU machine, same names, shapes and config) instead of writing one.
+ * `--grads random` skips the gradient pass: it writes seeded random float32 gradient sums for the
+ * in-scope (linear) tensors to DIR/grads.safetensors and runs `sil locate --grads` on them — the
+ * selection and outputs at full size where the gradients themselves are out of reach (sums computed
+ * elsewhere, e.g. with PyTorch on a GPU machine).
  * Runs the built CLI (npm run build first, which `npm run bench:locate` does).
  */
 const { spawnSync } = require('node:child_process');
@@ -37,6 +41,8 @@ const backend = opt('--backend', 'auto');
 const bitpack = args.includes('--bitpack') ? ['--bitpack'] : [];
 const score = opt('--score', 'sil');
 const pairDir = opt('--pair', '');
+const gradsMode = opt('--grads', '');
+if (gradsMode !== '' && gradsMode !== 'random') throw new Error('--grads takes only "random"');
 if (H % 128 !== 0 || H < 512) throw new Error('--hidden must be a multiple of 128, at least 512 (head_dim 128, KV heads = heads / 4)');
 const heads = H / 128;
 const kvHeads = heads / 4;
@@ -108,6 +114,28 @@ function writePair() {
   return (Date.now() - t0) / 1000;
 }
 
+/** Seeded random F32 gradient sums (uniform ±1e-3) for the linear projections, keyed by bare tensor names. */
+function writeRandomGrads(file) {
+  const t0 = Date.now();
+  const linear = shapes.filter(([name, shape]) => shape.length === 2 && name.startsWith('model.layers.'));
+  const w = SafetensorsWriter.create(file, linear.map(([name, shape]) => ({ name, dtype: /** @type {'F32'} */ ('F32'), shape })), { lang: 'en', format: 'pt' });
+  const CH = 1 << 24;
+  linear.forEach(([name, shape], t) => {
+    const n = shape[0] * shape[1];
+    for (let s = 0; s < n; s += CH) {
+      const out = new Float32Array(Math.min(CH, n - s));
+      let x = (0x27d4eb2d ^ (t * 65537 + s)) >>> 0 || 1;
+      for (let i = 0; i < out.length; i++) {
+        x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+        out[i] = ((x / 4294967296) * 2 - 1) * 1e-3;
+      }
+      w.write(name, out);
+    }
+  });
+  w.close();
+  return (Date.now() - t0) / 1000;
+}
+
 function writeTokenizer(target) {
   const bs = [];
   for (let i = 33; i <= 126; i++) bs.push(i);
@@ -139,9 +167,15 @@ try {
   } else console.log(`using the pair in ${dir}`);
   writeTokenizer(path.join(dir, 'base'));
   const out = path.join(dir, 'run');
+  const gradsFile = path.join(dir, 'grads.safetensors');
+  if (gradsMode === 'random') {
+    if (fs.existsSync(gradsFile)) console.log(`using the gradient sums in ${gradsFile}`);
+    else console.log(`wrote random gradient sums in ${writeRandomGrads(gradsFile).toFixed(1)} s to ${gradsFile}`);
+  }
+  const calibration = gradsMode === 'random' ? ['--grads', gradsFile] : ['--max-examples', examples, '--batch-size', batchSize, '--max-length', maxLength];
   const cli = path.resolve(__dirname, '../dist/cli/main.js');
   const cmd = ['-f', '%e %M', process.execPath, cli, 'locate', '--base', path.join(dir, 'base'), '--attacked', path.join(dir, 'attacked'),
-    '--langs', 'en', '--max-examples', examples, '--batch-size', batchSize, '--max-length', maxLength, '--threads', threads, '--backend', backend, '--score', score, ...bitpack, '--no-benign', '--out', out, '--json'];
+    '--langs', 'en', ...calibration, '--threads', threads, '--backend', backend, '--score', score, ...bitpack, '--no-benign', '--out', out, '--json'];
   // wall time and peak RSS of the child: GNU time where installed, else Python's getrusage(RUSAGE_CHILDREN)
   const viaPython = ['-c', 'import resource,subprocess,sys,time;t=time.time();r=subprocess.run(sys.argv[3:]).returncode;'
     + 'sys.stderr.write("\\n%.2f %d\\n"%(time.time()-t,resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss));sys.exit(r)'];
@@ -156,7 +190,7 @@ try {
   } else {
     const m = JSON.parse(r.stdout);
     const c = m.calibration.en;
-    console.log(`sil locate: ${c.examples} examples, ${c.tokens} response tokens, backend ${m.backend?.name ?? "none"} (${m.backend?.source ?? "-"}, ${m.backend?.plan ?? "no gradients"})`);
+    console.log(gradsMode ? `sil locate --grads ${gradsFile}` : `sil locate: ${c.examples} examples, ${c.tokens} response tokens, backend ${m.backend?.name ?? "none"} (${m.backend?.source ?? "-"}, ${m.backend?.plan ?? "no gradients"})`);
     console.log(`wall ${wall.toFixed(1)} s (gradients ${(m.timings.gradients_en_s ?? 0).toFixed(1)} s, selection and outputs ${m.timings.select_s.toFixed(1)} s, delta ${m.timings.delta_s.toFixed(1)} s), peak RSS ${(kb / 1024).toFixed(0)} MiB`);
     console.log(`timings ${JSON.stringify(m.timings)}`);
     console.log(`in scope ${m.n_in_scope}, selected ${m.masks.en.selected} (k = ${m.k})`);
