@@ -27,7 +27,7 @@ import { parseModelConfig } from '../model/config';
 import { parseSize } from '../io/writer';
 import { chooseStreaming } from '../stream/choose';
 import { streamGradientsToFile } from '../stream/gradfile';
-import { formatPlan, planStreaming, sequencesPerStreamedPass } from '../stream/plan';
+import { formatPlan, planStreaming, sequencesPerStreamedGroup } from '../stream/plan';
 import { WASM_HEAP_BYTES } from '../locate/source';
 import { weightCacheBytes } from '../stream/budget';
 import '../stream/source'; // registers the layer-streamed gradient source for sil locate
@@ -42,7 +42,7 @@ export interface GradOptions {
   json?: boolean;
   stream?: string;
   weightCache?: string;
-  sequencesPerPass?: string;
+  sequencesPerGroup?: string;
   profile?: boolean;
 }
 
@@ -63,8 +63,8 @@ export interface GradSummary {
   /** streamed pass: forward+backward wall seconds (gradient writing overlaps them), and the seconds spent writing */
   grad_seconds?: number;
   write_seconds?: number;
-  /** streamed pass: passes over groups of sequences (1: the whole batch at once) */
-  passes?: number;
+  /** streamed pass: groups of sequences that each layer takes in turn (1: the whole batch at once) */
+  groups?: number;
   /** peak resident set of this process */
   peak_rss_bytes: number;
 }
@@ -96,13 +96,13 @@ export async function runGrad(o: GradOptions): Promise<GradSummary> {
   const choice = (o.backend ?? 'auto') as BackendChoice;
   if (!BACKEND_CHOICES.includes(choice)) throw new SilError('INVALID_ARGUMENT', `--backend must be one of ${BACKEND_CHOICES.join(', ')}, got ${JSON.stringify(o.backend)}`);
   const threads = parseThreads(o.threads);
-  const perPass = parseSequencesPerPass(o.sequencesPerPass);
+  const perGroup = parseSequencesPerGroup(o.sequencesPerGroup);
   const batch = readBatch(o.batch);
   const ckpt = Checkpoint.open(o.model);
   try {
     const selected = await useBackend(choice);
     const decision = chooseStreaming(o.stream ?? 'auto', ckpt.numel(), selected.name, threads);
-    if (decision.stream) return await runStreamed(o, ckpt, batch, selected, decision.why, t0, perPass);
+    if (decision.stream) return await runStreamed(o, ckpt, batch, selected, decision.why, t0, perGroup);
     let result: LossAndGrads;
     let workers = 1;
     let model: CausalLM | null = CausalLM.fromCheckpoint(ckpt);
@@ -197,16 +197,16 @@ function printSummary(summary: GradSummary, json?: boolean): void {
   );
 }
 
-/** `--sequences-per-pass`: a positive integer, or null for auto. */
-function parseSequencesPerPass(v: string | undefined): number | null {
+/** `--sequences-per-group`: a positive integer, or null for auto. */
+function parseSequencesPerGroup(v: string | undefined): number | null {
   if (v === undefined || v === 'auto') return null;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new SilError('INVALID_ARGUMENT', `--sequences-per-pass must be a positive integer or auto, got ${JSON.stringify(v)}`);
+  if (!Number.isInteger(n) || n < 1) throw new SilError('INVALID_ARGUMENT', `--sequences-per-group must be a positive integer or auto, got ${JSON.stringify(v)}`);
   return n;
 }
 
 /** The layer-streamed pass: plan printed to stderr, gradients written as they are computed. */
-async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selected: { name: string; note: string }, why: string, t0: bigint, perPass: number | null): Promise<GradSummary> {
+async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selected: { name: string; note: string }, why: string, t0: bigint, perGroup: number | null): Promise<GradSummary> {
   const cfg = parseModelConfig(ckpt.config, path.join(ckpt.dir, 'config.json'));
   const stored = new Set(ckpt.names());
   const missing = allParamNames(cfg).filter((n) => !stored.has(n));
@@ -218,7 +218,8 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
   const B = batch.input_ids.length;
   const T = batch.input_ids[0]?.length ?? 0;
   const stage = planStreaming(cfg, B, T, { boundaries }).devicePeakBytes;
-  const per = perPass ?? (selected.name === 'wasm' ? sequencesPerStreamedPass(cfg, B, T, WASM_HEAP_BYTES) : B);
+  const per = perGroup ?? (selected.name === 'wasm' ? sequencesPerStreamedGroup(cfg, B, T, WASM_HEAP_BYTES) : B);
+  let groups = 1;
   const r = await streamGradientsToFile(cfg, ckpt, batch, {
     out: o.out,
     snip: o.snip,
@@ -226,8 +227,11 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
     boundaries,
     maxBindingBytes: selected.name === 'webgpu' ? 2 ** 30 : undefined,
     weightCacheBytes: weightCacheBytes(o.weightCache, selected.name, stage),
-    sequencesPerPass: per,
-    onPlan: (p) => process.stderr.write(`${formatPlan(p, cfg)}\n${per < B ? `  ${per} of the batch's ${B} sequences per pass, gradients summed in the file\n` : ''}`),
+    sequencesPerGroup: per,
+    onPlan: (p) => {
+      groups = p.groups;
+      process.stderr.write(`${formatPlan(p, cfg)}\n${per < B ? `  each layer takes ${per} of the batch's ${B} sequences at a time, their gradients summed before they are written\n` : ''}`);
+    },
     profile,
     metadata: (loss, count) => ({
       format: 'pt',
@@ -240,6 +244,7 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
       model: path.resolve(o.model),
       model_header_sha256: ckpt.headerSha256(),
       batch: path.resolve(o.batch),
+      sequence_groups: String(groups),
       sil_version: require('../../package.json').version,
       created: new Date().toISOString(),
     }),
@@ -259,7 +264,7 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
     stream_reason: why,
     grad_seconds: r.forwardSeconds + r.backwardSeconds,
     write_seconds: r.writeSeconds,
-    passes: r.passes,
+    groups: r.plan.groups,
     peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
   };
   if (profile) process.stderr.write(`stage seconds (backend synchronised per stage): ${Object.entries(profile).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}\n`);
@@ -279,7 +284,7 @@ export function registerGrad(program: Command): void {
     .option('--threads <n>', 'wasm worker threads (default: all cores)')
     .option('--stream <mode>', 'layer streaming: auto (when the model does not fit, and on webgpu) | always | never', 'auto')
     .option('--weight-cache <size>', 'streamed pass: float32 weights kept uploaded from forward to backward (e.g. 60GB, 0); auto = on webgpu what the GPU memory allows (SIL_DEVICE_MEMORY overrides nvidia-smi), on CPU 0', 'auto')
-    .option('--sequences-per-pass <n>', 'streamed pass: sequences per pass, the passes\' gradients summed in the file; auto = the whole batch, on wasm what the 4 GB heap allows', 'auto')
+    .option('--sequences-per-group <n>', 'streamed pass: sequences that go through each layer together, their gradients summed before writing; auto = the whole batch, on wasm what the 4 GB heap allows', 'auto')
     .option('--profile', 'streamed pass: time each stage (synchronising the backend) and print the totals')
     .option('--json', 'print the summary as JSON')
     .action(async (o: GradOptions) => {

@@ -78,6 +78,15 @@ export function prepareBatch(b: Batch, vocabSize: number): PreparedBatch {
   return out;
 }
 
+/** Sequences lo…hi−1 of a prepared batch (views, no copies); `count` is theirs. */
+export function slicePrepared(pb: PreparedBatch, lo: number, hi: number): PreparedBatch {
+  const T = pb.seqLen;
+  const targets = pb.targets.subarray(lo * T, hi * T);
+  let count = 0;
+  for (let n = 0; n < targets.length; n++) if (targets[n] >= 0) count++;
+  return { batch: hi - lo, seqLen: T, ids: pb.ids.subarray(lo * T, hi * T), targets, count, mask: pb.mask.subarray(lo * T * T, hi * T * T) };
+}
+
 /** Examples lo…hi−1 of a batch, as a batch. */
 export function sliceBatch(b: Batch, lo: number, hi: number): Batch {
   return {

@@ -21,7 +21,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { SilError } from '../errors';
 import type { AttentionContext } from '../model/attention';
-import { Batch, PreparedBatch, prepareBatch } from '../model/batch';
+import { Batch, PreparedBatch, prepareBatch, slicePrepared } from '../model/batch';
 import { checkSequenceLength, ModelConfig } from '../model/config';
 import { decoderLayer, decoderLayerVJP } from '../model/layer';
 import { disposeContext, headWeightName, makeContext } from '../model/model';
@@ -110,37 +110,60 @@ async function drain(grads: Map<string, tf.Tensor>, sink: GradSink, device?: Dev
   }
 }
 
+/** Hidden states kept between the forward and backward passes, one slot per (layer, group). */
 class Boundaries {
-  private readonly items: Array<tf.Tensor2D | Float32Array | null>;
+  private readonly items: Array<{ x: tf.Tensor2D | Float32Array; shape: [number, number] } | null>;
   constructor(
     n: number,
     private readonly where: 'host' | 'device',
-    private readonly shape: [number, number],
   ) {
     this.items = new Array(n).fill(null);
   }
   async put(i: number, t: tf.Tensor2D): Promise<void> {
-    if (this.where === 'device') this.items[i] = t;
+    if (this.where === 'device') this.items[i] = { x: t, shape: t.shape };
     else {
-      this.items[i] = (await t.data()) as Float32Array;
+      this.items[i] = { x: (await t.data()) as Float32Array, shape: t.shape };
       t.dispose();
     }
   }
   /** the state as a tensor (the caller disposes it); the slot is emptied */
   take(i: number): tf.Tensor2D {
-    const x = this.items[i];
+    const e = this.items[i];
     this.items[i] = null;
-    if (x === null) throw new Error(`boundary ${i} was already taken`);
-    return x instanceof Float32Array ? tf.tensor2d(x, this.shape) : x;
+    if (e === null) throw new Error(`boundary ${i} was already taken`);
+    return e.x instanceof Float32Array ? tf.tensor2d(e.x, e.shape) : e.x;
   }
   dispose(): void {
-    for (const x of this.items) if (x && !(x instanceof Float32Array)) x.dispose();
+    for (const e of this.items) if (e && !(e.x instanceof Float32Array)) e.x.dispose();
   }
+}
+
+/** Sequences that go through each layer together: their slice of the batch and attention context. */
+interface Group {
+  pb: PreparedBatch;
+  ctx: AttentionContext;
+  /** tokens, and the first token's row in the whole batch */
+  n: number;
+  row0: number;
+}
+
+/** a + b, both disposed (a may be null: b is returned) */
+function addInto(a: tf.Tensor | null, b: tf.Tensor): tf.Tensor {
+  if (a === null) return b;
+  const s = tf.add(a, b);
+  tf.dispose([a, b]);
+  return s;
 }
 
 /**
  * Loss and every parameter's gradient of `batch`, layer-streamed from `src`; gradients go to
  * `sink` keyed by checkpoint tensor names. Runs on the current TF.js backend.
+ *
+ * With `sequencesPerGroup` below the batch size each layer (and each head chunk) takes the batch a
+ * group of sequences at a time while its weights are loaded: the weights are read once per pass
+ * whatever the group size, and each tensor's gradient reaches the sink once, summed over the groups
+ * (on the host for host boundaries, i.e. the CPU backends, so the backend holds one group's
+ * gradients at a time; on the backend otherwise).
  */
 export async function streamedGradients(cfg: ModelConfig, source: RangedSource, batch: Batch | PreparedBatch, userSink: GradSink, o: StreamOptions = {}): Promise<StreamResult> {
   const prof = o.profile;
@@ -187,10 +210,14 @@ export async function streamedGradients(cfg: ModelConfig, source: RangedSource, 
   const V = cfg.vocabSize;
   const C = plan.vocabChunk;
   const headName = headWeightName(cfg);
-  const ctx: AttentionContext = makeContext(cfg, pb);
+  const per = plan.groupTokens / pb.seqLen;
+  const groups: Group[] = [];
   const shared = o.weights !== undefined;
   const w = o.weights ?? new StreamWeights(cfg, src);
-  const bnd = new Boundaries(L + 1, plan.boundaries, [N, H]);
+  const device = o.deviceSink;
+  /** groups' layer gradients summed on the host (CPU backends: the backend holds one group's at a time) */
+  const sumOnHost = plan.boundaries === 'host' && !device;
+  const bnd = new Boundaries((L + 1) * Math.ceil(pb.batch / per), plan.boundaries);
   const cached = (i: number) => i < plan.cachedLayers;
   /** after the backward pass, only layers kept for later passes stay */
   const keepAfter = (i: number) => shared && cached(i);
@@ -198,102 +225,151 @@ export async function streamedGradients(cfg: ModelConfig, source: RangedSource, 
   const freeChunk = (c: HeadChunk) => {
     if (!plan.cachedHead) c.w.dispose();
   };
-  const device = o.deviceSink;
   const live: tf.Tensor[] = [];
   try {
+    for (let lo = 0; lo < pb.batch; lo += per) {
+      const g = per >= pb.batch ? pb : slicePrepared(pb, lo, Math.min(pb.batch, lo + per));
+      // a group without labels contributes neither loss nor gradient
+      if (g.count > 0) groups.push({ pb: g, ctx: makeContext(cfg, g), n: g.batch * g.seqLen, row0: lo * pb.seqLen });
+    }
+    const G = groups.length;
     // ── forward ──────────────────────────────────────────────────────────────
     const t0 = now();
-    let h = tf.tensor2d(embedRows(src, pb.ids, H), [N, H]);
+    const hs = groups.map((g) => tf.tensor2d(embedRows(src, g.pb.ids, H), [g.n, H]));
+    live.push(...hs);
     for (let i = 0; i < L; i++) {
       const names = layerParamNames(cfg, i);
       let t = now();
       w.loadNames(names);
       await tick('upload', t, w.get(names[names.length - 1]));
-      t = now();
-      const hi = h;
-      const next = tf.tidy(() => decoderLayer(hi, i, w, cfg, ctx)) as tf.Tensor2D;
-      await tick('forward', t, next);
-      await bnd.put(i, hi);
+      for (let k = 0; k < G; k++) {
+        t = now();
+        const hi = hs[k];
+        const next = tf.tidy(() => decoderLayer(hi, i, w, cfg, groups[k].ctx)) as tf.Tensor2D;
+        live.push(next);
+        await tick('forward', t, next);
+        await bnd.put(i * G + k, hi);
+        hs[k] = next;
+      }
       if (!cached(i)) w.release(names);
-      h = next;
     }
-    const hL = h;
-    live.push(hL);
+    const hLs = hs;
     w.loadNames([FINAL_NORM]);
     const wNorm = w.get(FINAL_NORM);
-    const hn = tf.tidy(() => rmsNorm(hL, wNorm, cfg.rmsNormEps)) as tf.Tensor2D;
-    live.push(hn);
+    const hns = hLs.map((hL) => tf.tidy(() => rmsNorm(hL, wNorm, cfg.rmsNormEps)) as tf.Tensor2D);
+    live.push(...hns);
     let th = now();
-    const lseAcc = new ChunkedLse(N);
+    const lseAcc = groups.map((g) => new ChunkedLse(g.n));
     for (let r0 = 0; r0 < V; r0 += C) {
       const c = headChunk(headName, r0, Math.min(V, r0 + C));
-      lseAcc.add(hn, c, pb.targets);
+      groups.forEach((g, k) => lseAcc[k].add(hns[k], c, g.pb.targets));
       freeChunk(c);
     }
-    const { lse, loss } = await lseAcc.finish(pb.targets, denom);
-    live.push(lse);
+    const lses: tf.Tensor1D[] = [];
+    let loss = 0;
+    for (let k = 0; k < G; k++) {
+      const r = await lseAcc[k].finish(groups[k].pb.targets, denom);
+      live.push(r.lse);
+      lses.push(r.lse);
+      loss += r.loss;
+    }
     await tick('head', th);
     const t1 = now();
     await o.onLoss?.(loss, pb.count);
 
     // ── head backward ────────────────────────────────────────────────────────
     th = now();
-    const scale = validWeights(pb.targets, denom);
-    live.push(scale);
-    let dhn = tf.zeros([N, H]) as tf.Tensor2D;
+    const scales = groups.map((g) => validWeights(g.pb.targets, denom));
+    live.push(...scales);
+    const dhns = groups.map((g) => tf.zeros([g.n, H]) as tf.Tensor2D);
+    live.push(...dhns);
     for (let r0 = 0; r0 < V; r0 += C) {
       const c = headChunk(headName, r0, Math.min(V, r0 + C));
-      const dz = chunkLogitGrad(hn, c, lse, pb.targets, scale);
-      const acc = tf.tidy(() => tf.add(dhn, chunkInputGrad(dz, c))) as tf.Tensor2D;
-      tf.dispose([dhn]);
-      dhn = acc;
-      if (!cfg.tieWordEmbeddings) {
-        const dw = chunkWeightGrad(dz, hn);
+      let dw: tf.Tensor | null = null;
+      for (let k = 0; k < G; k++) {
+        const dz = chunkLogitGrad(hns[k], c, lses[k], groups[k].pb.targets, scales[k]);
+        const prev = dhns[k];
+        dhns[k] = tf.tidy(() => tf.add(prev, chunkInputGrad(dz, c))) as tf.Tensor2D;
+        live.push(dhns[k]);
+        tf.dispose([prev]);
+        if (!cfg.tieWordEmbeddings) dw = addInto(dw, chunkWeightGrad(dz, hns[k]));
         tf.dispose([dz]);
-        freeChunk(c);
+      }
+      freeChunk(c);
+      if (dw) {
         if (device) await device(LM_HEAD, r0 * H, dw);
         else {
           const data = (await dw.data()) as Float32Array;
           dw.dispose();
           await sink(LM_HEAD, r0 * H, data);
         }
-      } else {
-        tf.dispose([dz]);
-        freeChunk(c);
       }
     }
     // tidy: the tape's own intermediates go; the two gradients are returned and kept
-    const [dh, dNorm] = tf.tidy(() => tf.grads((x: tf.Tensor, g: tf.Tensor) => rmsNorm(x, g, cfg.rmsNormEps))([hL, wNorm], dhn));
-    tf.dispose([dhn]);
+    const dys: tf.Tensor[] = [];
+    let dNorm: tf.Tensor | null = null;
+    for (let k = 0; k < G; k++) {
+      const [dh, dn] = tf.tidy(() => tf.grads((x: tf.Tensor, g: tf.Tensor) => rmsNorm(x, g, cfg.rmsNormEps))([hLs[k], wNorm], dhns[k]));
+      tf.dispose([dhns[k]]);
+      live.push(dh);
+      dys.push(dh);
+      dNorm = addInto(dNorm, dn);
+    }
     if (!shared) w.release([FINAL_NORM]);
-    await drain(new Map([[FINAL_NORM, dNorm]]), sink, device);
+    await drain(new Map([[FINAL_NORM, dNorm!]]), sink, device);
     await tick('head', th);
 
     // ── decoder layers, last to first ────────────────────────────────────────
-    let dy: tf.Tensor = dh;
     let pending: Promise<void> = Promise.resolve();
     for (let i = L - 1; i >= 0; i--) {
       const names = layerParamNames(cfg, i);
       let t = now();
       w.loadNames(names);
       await tick('upload', t, w.get(names[names.length - 1]));
-      t = now();
-      const hi = bnd.take(i);
-      const out = decoderLayerVJP(hi, dy, i, w, cfg, ctx);
-      await tick('vjp', t, out.dh);
-      tf.dispose([hi, dy]);
+      const onDevice = new Map<string, tf.Tensor>();
+      const onHost = new Map<string, Float32Array>();
+      for (let k = 0; k < G; k++) {
+        t = now();
+        const hi = bnd.take(i * G + k);
+        const out = decoderLayerVJP(hi, dys[k], i, w, cfg, groups[k].ctx);
+        live.push(out.dh);
+        await tick('vjp', t, out.dh);
+        tf.dispose([hi, dys[k]]);
+        dys[k] = out.dh;
+        if (G === 1) for (const [n, g] of out.grads) onDevice.set(n, g);
+        else if (!sumOnHost) for (const [n, g] of out.grads) onDevice.set(n, addInto(onDevice.get(n) ?? null, g));
+        else {
+          t = now();
+          const left = new Map(out.grads);
+          try {
+            for (const [n, g] of out.grads) {
+              left.delete(n);
+              const data = (await g.data()) as Float32Array;
+              g.dispose();
+              const acc = onHost.get(n);
+              if (!acc) onHost.set(n, data);
+              else for (let j = 0; j < data.length; j++) acc[j] += data[j];
+            }
+          } finally {
+            tf.dispose([...left.values()]);
+          }
+          await tick('drain', t);
+        }
+      }
       if (!keepAfter(i)) w.release(names);
-      dy = out.dh;
       t = now();
       await pending; // the sink finishes layer i+1 while the backend computes layer i
-      pending = drain(out.grads, sink, device);
+      pending = onHost.size > 0 ? sinkAll(onHost, sink) : drain(onDevice, sink, device);
       if (prof) await pending;
       await tick('drain', t);
     }
     await pending;
     const te = now();
-    const dh0 = (await dy.data()) as Float32Array;
-    dy.dispose();
+    const dh0 = new Float32Array(N * H); // rows of sequences without labels stay 0
+    for (let k = 0; k < G; k++) {
+      dh0.set((await dys[k].data()) as Float32Array, groups[k].row0 * H);
+      dys[k].dispose();
+    }
 
     // ── embedding (and the tied head's gradient), by vocabulary chunks ───────
     if (device && o.rowSink && !cfg.tieWordEmbeddings) {
@@ -312,9 +388,11 @@ export async function streamedGradients(cfg: ModelConfig, source: RangedSource, 
       let dw: tf.Tensor | null = null;
       if (cfg.tieWordEmbeddings) {
         const c = headChunk(EMBED, r0, r1);
-        const dz = chunkLogitGrad(hn, c, lse, pb.targets, scale);
-        dw = chunkWeightGrad(dz, hn);
-        tf.dispose([dz]);
+        for (let k = 0; k < G; k++) {
+          const dz = chunkLogitGrad(hns[k], c, lses[k], groups[k].pb.targets, scales[k]);
+          dw = addInto(dw, chunkWeightGrad(dz, hns[k]));
+          tf.dispose([dz]);
+        }
         freeChunk(c);
       }
       // rows gathered on the host: ∂E[v] += ∂h₀[n] for every position n with ids[n] = v
@@ -341,8 +419,13 @@ export async function streamedGradients(cfg: ModelConfig, source: RangedSource, 
     bnd.dispose();
     if (!shared) w.dispose();
     else for (let i = plan.cachedLayers; i < L; i++) w.release(layerParamNames(cfg, i));
-    disposeContext(ctx);
+    for (const g of groups) disposeContext(g.ctx);
   }
+}
+
+/** Hands every host gradient to the sink, whole, in order. */
+async function sinkAll(grads: Map<string, Float32Array>, sink: GradSink): Promise<void> {
+  for (const [name, data] of grads) await sink(name, 0, data);
 }
 
 /**

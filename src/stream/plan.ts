@@ -9,6 +9,10 @@
  *                   N·(8H + 2Q + 4K + 4F) + 3·B·heads·T²   (norms, projections, RoPE, scores, MLP)
  *   head chunk      C rows of the head (W_c and W_cᵀ, its gradient) and 4 logits-sized [N, C] buffers
  *   boundaries      (L + 1) hidden states [N, H], on the host (wasm, cpu) or the device (webgpu)
+ * With `sequencesPerGroup` g below the batch size B, every layer (and every head chunk) takes the
+ * batch g sequences at a time: activations and head buffers are those of g·T tokens, the boundaries
+ * those of all B·T, and on the host (CPU backends) one float32 copy of the layer's gradients sums
+ * the groups; the weights are still read once per pass.
  * Peak on the backend ≈ max(layer weights + grads + activations, head chunk) + boundaries on the
  * device + cached weights. The weight cache holds decoder layers first (uploaded once for both
  * passes), then the head's rows (uploaded once for its two or three passes) when all layers fit. The vocabulary chunk C is the largest power of two whose [C, H] and
@@ -27,10 +31,15 @@ export interface StreamPlanOptions {
   maxBindingBytes?: number;
   /** fixed vocabulary chunk (rows), overriding the computed one (tests) */
   vocabChunk?: number;
+  /** sequences that go through a layer together (default: the whole batch) */
+  sequencesPerGroup?: number;
 }
 
 export interface StreamPlan {
   tokens: number;
+  /** groups of sequences per layer, and the tokens of the largest */
+  groups: number;
+  groupTokens: number;
   vocabChunk: number;
   vocabChunks: number;
   /** parameters of the largest decoder layer */
@@ -73,17 +82,21 @@ export function vocabChunkRows(vocab: number, hidden: number, tokens: number, ma
 
 export function planStreaming(cfg: ModelConfig, batch: number, seqLen: number, o: StreamPlanOptions = {}): StreamPlan {
   const N = batch * seqLen;
+  const per = Math.max(1, Math.min(batch, Math.floor(o.sequencesPerGroup ?? batch)));
+  const groups = Math.ceil(batch / per);
+  const Ng = per * seqLen;
   const H = cfg.hiddenSize;
   const Q = cfg.numHeads * cfg.headDim;
   const K = cfg.numKvHeads * cfg.headDim;
   const F = cfg.intermediateSize;
   const maxBinding = o.maxBindingBytes ?? 256 * 2 ** 20;
-  const vocabChunk = Math.min(cfg.vocabSize, o.vocabChunk ?? vocabChunkRows(cfg.vocabSize, H, N, maxBinding));
+  const vocabChunk = Math.min(cfg.vocabSize, o.vocabChunk ?? vocabChunkRows(cfg.vocabSize, H, Ng, maxBinding));
   const layerParams = layerParamCount(cfg);
   const layerWeightBytes = layerParams * F32;
   const layerGradBytes = layerParams * F32;
-  const activationBytes = (N * (8 * H + 2 * Q + 4 * K + 4 * F) + 3 * batch * cfg.numHeads * seqLen * seqLen) * F32;
-  const headChunkBytes = (3 * vocabChunk * H + 4 * N * vocabChunk + 3 * N * H) * F32;
+  const activationBytes = (Ng * (8 * H + 2 * Q + 4 * K + 4 * F) + 3 * per * cfg.numHeads * seqLen * seqLen) * F32;
+  // one group's [Ng, C] buffers; the normed final states and their gradients of every group
+  const headChunkBytes = (3 * vocabChunk * H + 4 * Ng * vocabChunk + 3 * N * H) * F32;
   const boundaries = o.boundaries ?? 'host';
   const boundaryBytes = (cfg.numLayers + 1) * N * H * F32;
   const cacheBytes = o.weightCacheBytes ?? 0;
@@ -93,9 +106,12 @@ export function planStreaming(cfg: ModelConfig, batch: number, seqLen: number, o
   const cachedBytes = cachedLayers * layerWeightBytes + (cachedHead ? headBytes : 0);
   const stage = Math.max(layerWeightBytes + layerGradBytes + activationBytes, headChunkBytes);
   const devicePeakBytes = stage + cachedBytes + (boundaries === 'device' ? boundaryBytes : 0);
-  const hostPeakBytes = (boundaries === 'host' ? boundaryBytes : 0) + layerParams * F32 + Math.max(vocabChunk * H, (layerParams / 3) | 0) * F32;
+  const groupSums = groups > 1 && boundaries === 'host' ? layerGradBytes : 0;
+  const hostPeakBytes = (boundaries === 'host' ? boundaryBytes : 0) + layerParams * F32 + groupSums + Math.max(vocabChunk * H, (layerParams / 3) | 0) * F32;
   return {
     tokens: N,
+    groups,
+    groupTokens: Ng,
     vocabChunk,
     vocabChunks: Math.ceil(cfg.vocabSize / vocabChunk),
     layerParams,
@@ -118,7 +134,7 @@ const gib = (b: number) => (b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(2)} GiB` : `
 /** The plan as the lines `sil grad` prints. */
 export function formatPlan(p: StreamPlan, cfg: ModelConfig): string {
   return [
-    `layer streaming: ${cfg.numLayers} layers × ${(p.layerParams / 1e6).toFixed(1)}M params, ${p.tokens} tokens per pass, vocabulary in ${p.vocabChunks} chunk(s) of ${p.vocabChunk} rows`,
+    `layer streaming: ${cfg.numLayers} layers × ${(p.layerParams / 1e6).toFixed(1)}M params, ${p.tokens} tokens per pass${p.groups > 1 ? ` in ${p.groups} groups of ≤ ${p.groupTokens}` : ''}, vocabulary in ${p.vocabChunks} chunk(s) of ${p.vocabChunk} rows`,
     `  per layer: weights ${gib(p.layerWeightBytes)}, grads ${gib(p.layerGradBytes)}, activations ${gib(p.activationBytes)}; head chunk ${gib(p.headChunkBytes)}`,
     `  boundaries ${gib(p.boundaryBytes)} on the ${p.boundaries}; ${p.cachedLayers} layer(s)${p.cachedHead ? ' and the head' : ''} kept uploaded (${gib(p.cachedBytes)})`,
     `  planned peak: backend ${gib(p.devicePeakBytes)}, host buffers ${gib(p.hostPeakBytes)}`,
@@ -126,14 +142,14 @@ export function formatPlan(p: StreamPlan, cfg: ModelConfig): string {
 }
 
 /**
- * Sequences per streamed pass under a hard memory cap (the wasm heap): the most, up to `batch`, whose
+ * Sequences per group of a streamed pass under a hard memory cap (the wasm heap): the most, up to `batch`, whose
  * planned stage plus a packed copy of the layer's weights (XNNPACK's) stays within `share` of `cap`
  * — measured use runs above the plan (an 8B layer at 16 × 128 tokens, planned at 3.5 GB, exhausted
  * the 4 GB heap) — and at least 1.
  */
-export function sequencesPerStreamedPass(cfg: ModelConfig, batch: number, seqLen: number, capBytes: number, share = 0.6): number {
+export function sequencesPerStreamedGroup(cfg: ModelConfig, batch: number, seqLen: number, capBytes: number, share = 0.6): number {
   for (let g = batch; g > 1; g--) {
-    const p = planStreaming(cfg, g, seqLen);
+    const p = planStreaming(cfg, batch, seqLen, { sequencesPerGroup: g });
     if (p.devicePeakBytes + p.layerWeightBytes <= share * capBytes) return g;
   }
   return 1;

@@ -8,14 +8,15 @@
  * weights are uploaded once for all batches (the weight cache is shared between passes), and when
  * it also holds one float32 sum per parameter and field, the sums stay on the backend across
  * batches (`sums`: GradSums, read back once) instead of every batch's gradients being read back.
+ * On wasm each layer takes a batch as many sequences at a time as the 4 GB heap allows.
  */
-import { GradientSource, registerStreamedSource, SourceContext } from '../locate/source';
+import { GradientSource, registerStreamedSource, SourceContext, WASM_HEAP_BYTES } from '../locate/source';
 import { useBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
 import { paramShape } from '../model/names';
 import { deviceBudget } from './budget';
 import { streamedGradients, StreamOptions, wholeTensors } from './engine';
-import { modelParamCount, planStreaming } from './plan';
+import { modelParamCount, planStreaming, sequencesPerStreamedGroup } from './plan';
 import { GradSums } from './sums';
 import { StreamWeights } from './weights';
 
@@ -42,7 +43,9 @@ export async function openStreamedSource(ctx: SourceContext): Promise<GradientSo
     async gradients(batch: Batch, consume) {
       const sink = wholeTensors(size, (name, g) => consume(name, g));
       const w = sharedWeights([batch], 0);
-      const r = await streamedGradients(cfg, ctx.checkpoint, batch, sink, { ...base, ...(w ? { weights: w, weightCacheBytes: weightBytes } : {}) });
+      const B = batch.input_ids.length;
+      const perGroup = backend.name === 'wasm' ? sequencesPerStreamedGroup(cfg, B, batch.input_ids[0]?.length ?? 0, WASM_HEAP_BYTES) : B;
+      const r = await streamedGradients(cfg, ctx.checkpoint, batch, sink, { ...base, sequencesPerGroup: perGroup, ...(w ? { weights: w, weightCacheBytes: weightBytes } : {}) });
       return { loss: r.loss, tokens: r.count };
     },
     canSum(units, fields) {

@@ -63,19 +63,19 @@ describe('sil grad --stream always', () => {
     }
   });
 
-  it.each(goldenDirs().shared.map((d, k) => [k, d]))('sums one pass per sequence in the file to the golden gradients, snip scores and loss of fixture %i (--sequences-per-pass 1)', async (_k, dir) => {
+  it.each(goldenDirs().shared.map((d, k) => [k, d]))('takes the batch one sequence at a time through each layer and writes the golden gradients, snip scores and loss of fixture %i (--sequences-per-group 1)', async (_k, dir) => {
     const g = loadGolden(dir);
     const out = path.join(tmp, `${g.name}.per1.safetensors`);
     const { input_ids } = g.json;
     try {
       stderr.mockClear();
-      const summary = await runGrad({ model: g.model, batch: batchFile(g), out, snip: true, backend: 'cpu', stream: 'always', sequencesPerPass: '1' });
-      expect(summary.passes).toBe(input_ids.length);
-      expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toMatch(new RegExp(`1 of the batch's ${input_ids.length} sequences per pass`));
+      const summary = await runGrad({ model: g.model, batch: batchFile(g), out, snip: true, backend: 'cpu', stream: 'always', sequencesPerGroup: '1' });
+      expect(summary.groups).toBe(input_ids.length);
+      expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toMatch(new RegExp(`takes 1 of the batch's ${input_ids.length} sequences at a time`));
       expect(stderr.mock.calls.map((c) => String(c[0])).join('').match(/layer streaming:/g)).toHaveLength(1); // the plan, once
       const f = SafetensorsFile.open(out);
       try {
-        expect(f.metadata.passes).toBe(String(input_ids.length));
+        expect(f.metadata.sequence_groups).toBe(String(input_ids.length));
         expectGoldenFile(f, g);
       } finally {
         f.close();
@@ -85,7 +85,7 @@ describe('sil grad --stream always', () => {
     }
     // refused before any work, on the in-memory pass too
     const bad = path.join(tmp, 'bad-per-pass.safetensors');
-    await expect(runGrad({ model: g.model, batch: batchFile(g), out: bad, sequencesPerPass: '0' })).rejects.toThrow(/--sequences-per-pass/);
+    await expect(runGrad({ model: g.model, batch: batchFile(g), out: bad, sequencesPerGroup: '0' })).rejects.toThrow(/--sequences-per-group/);
     expect(fs.existsSync(bad)).toBe(false);
   });
 

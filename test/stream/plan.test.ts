@@ -1,7 +1,7 @@
 import { SilError } from '../../src/errors';
 import { parseModelConfig } from '../../src/model/config';
 import { chooseStreaming } from '../../src/stream/choose';
-import { formatPlan, layerParamCount, modelParamCount, planStreaming, sequencesPerStreamedPass, vocabChunkRows } from '../../src/stream/plan';
+import { formatPlan, layerParamCount, modelParamCount, planStreaming, sequencesPerStreamedGroup, vocabChunkRows } from '../../src/stream/plan';
 
 /** Llama-3.1-8B's config (transformers 4.x form). */
 const llama8b = parseModelConfig(
@@ -68,11 +68,11 @@ describe('memory plan', () => {
 
 describe('sequences per streamed pass under the wasm heap', () => {
   it('passes an 8B batch one sequence at a time and a small model whole', () => {
-    expect(sequencesPerStreamedPass(llama8b, 16, 128, 4 * GiB)).toBe(1);
+    expect(sequencesPerStreamedGroup(llama8b, 16, 128, 4 * GiB)).toBe(1);
     const small = { ...llama8b, hiddenSize: 512, intermediateSize: 1792, numHeads: 4, numKvHeads: 1, headDim: 128, vocabSize: 32000, numLayers: 2 };
-    expect(sequencesPerStreamedPass(small, 16, 128, 4 * GiB)).toBe(16);
+    expect(sequencesPerStreamedGroup(small, 16, 128, 4 * GiB)).toBe(16);
     // a cap between the two: the most sequences whose plan fits 60% of it
-    const g = sequencesPerStreamedPass(llama8b, 16, 128, 5 * GiB);
+    const g = sequencesPerStreamedGroup(llama8b, 16, 128, 5 * GiB);
     expect(g).toBeGreaterThan(1);
     expect(g).toBeLessThan(16);
     const p = planStreaming(llama8b, g, 128);

@@ -80,7 +80,7 @@ describe.each(['cpu', 'wasm', 'webgpu', 'tensorflow'] as const)('streamed gradie
     });
 
     // on wasm only: the in-memory runtime's own parity runs everywhere in test/model, and the cpu backend is slow
-    (backend === 'wasm' ? it : it.skip)('equals the all-in-memory gradients, whether boundaries stay on the host or the backend and whether weights stay cached', async () => {
+    (backend === 'wasm' ? it : it.skip)('equals the all-in-memory gradients, whether boundaries stay on the host or the backend, whether weights stay cached and whether layers take the batch in groups of sequences', async () => {
       if (skip) return;
       const g = loadGolden(dir);
       const ckpt = Checkpoint.open(g.model);
@@ -96,8 +96,16 @@ describe.each(['cpu', 'wasm', 'webgpu', 'tensorflow'] as const)('streamed gradie
         ckpt.close();
         g.tensors.close();
       }
-      for (const o of [{ boundaries: 'device', weightCacheBytes: 1e12 }, { boundaries: 'host', vocabChunk: 1000 }] as StreamOptions[]) {
+      const options: StreamOptions[] = [
+        { boundaries: 'device', weightCacheBytes: 1e12 },
+        { boundaries: 'host', vocabChunk: 1000 },
+        // groups summed on the host, and on the backend (device boundaries; groups of 2 and 1 on the 3-sequence batch)
+        { boundaries: 'host', sequencesPerGroup: 1, vocabChunk: 37 },
+        { boundaries: 'device', sequencesPerGroup: 2, vocabChunk: 37 },
+      ];
+      for (const o of options) {
         const r = await streamed(g.model, o);
+        if (o.sequencesPerGroup) expect(r.plan.groups).toBe(Math.ceil(g.json.input_ids.length / o.sequencesPerGroup));
         const gr = compareTensors([...want].map(([name, w]) => ({ name, got: r.grads.get(name)!, want: w })), 1e-5, 'relL2');
         if (gr.failed.length > 0) throw new Error(`${g.name} ${JSON.stringify(o)}:\n${gr.report}`);
         expect(Math.abs(r.loss - wantLoss) / wantLoss).toBeLessThan(1e-6);
