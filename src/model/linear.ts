@@ -42,13 +42,16 @@ export function linear(x: tf.Tensor, p: LinearParams): tf.Tensor {
     const xx = args[0] as tf.Tensor2D;
     const w = args[1] as tf.Tensor2D;
     const save = args[2] as tf.GradSaveFunc;
-    // tensors the gradient needs must go through `save` (the tape may free the inputs otherwise)
-    save([xx, w]);
+    // The activation goes through `save` (the tape may free intermediates otherwise). The weight
+    // does not: `save` clones, which on wasm copies the whole matrix into the heap (0.87 GB per
+    // Llama-3.1-8B layer); W outlives the gradient computation (a parameter the caller holds, or an
+    // input of the enclosing tf.grads, kept until its gradients are computed).
+    save([xx]);
     const value = tf.transpose(tf.matMul(w, tf.transpose(xx)));
     const gradFunc = (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
       const g = dy as tf.Tensor2D;
-      const [sx, sw] = saved as tf.Tensor2D[];
-      return [tf.matMul(g, sw), tf.matMul(tf.transpose(g), sx)];
+      const [sx] = saved as tf.Tensor2D[];
+      return [tf.matMul(g, w), tf.matMul(tf.transpose(g), sx)];
     };
     return { value, gradFunc };
   });

@@ -33,6 +33,22 @@ describe('linear', () => {
       expect(tf.max(tf.abs(tf.sub(fw, rw))).dataSync()[0]).toBeLessThan(1e-5);
     });
   });
+
+  it('keeps no copy of the weight for its gradient (wasm copies what the tape saves)', async () => {
+    const w = tf.randomNormal([1024, 512]);
+    const x = tf.randomNormal([4, 512]);
+    const wBytes = 1024 * 512 * 4;
+    // peak of the whole gradient computation: ∂W (one weight's size) plus small activations; a saved
+    // copy of W would add another weight's size
+    const before = tf.memory().numBytes;
+    const info = await tf.profile(() => {
+      const [dx, dw] = tf.grads((xx: tf.Tensor, ww: tf.Tensor) => tf.sum(linear(xx, { w: ww })))([x, w]);
+      tf.dispose([dx, dw]);
+    });
+    tf.dispose([w, x]);
+    expect(info.peakBytes - before).toBeGreaterThanOrEqual(wBytes);
+    expect(info.peakBytes - before).toBeLessThan(1.5 * wBytes);
+  });
 });
 
 describe('attention core', () => {
