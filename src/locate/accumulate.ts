@@ -9,8 +9,10 @@
  *   example per call, `source.parallel` calls at a time, folded in example order. Since
  *   |Δ ⊙ ∇L(x)| = |Δ| ⊙ |∇L(x)|, `silabs` is (1/n)·|Δ| ⊙ Σₓ |∇L(x)|, scaled once at the end.
  *
- * The sums are built in the output file itself (float32, `SafetensorsWriter.addAt`), one tensor's
- * gradient in memory at a time, so a model of any size accumulates in little RAM; a source that
+ * The sums are built in the output file itself (float32, `SafetensorsWriter.addAt`). A source that
+ * runs one unit at a time (the layer-streamed one) has each tensor's gradient added as it arrives, so
+ * a model of any size accumulates in little RAM; parallel workers (in-memory models) hand over a
+ * round's gradients, folded in unit order once the round is done. A source that
  * keeps the sums itself (`canSum`/`sums`: on the GPU) hands each sum over once instead. Sums are
  * added in a fixed order, so the same inputs give the same bytes. The counts (examples, tokens,
  * loss) go into the header at the end, in space reserved for them at the start.
@@ -90,7 +92,18 @@ export async function accumulateToFile(
         if (!known.has(name)) return;
         for (const target of targetsOf(fields, f)) w.addAt(`${target}/${name}`, start, data);
       });
+    } else if (source.parallel === 1) {
+      // one unit at a time: each tensor goes into the file as it arrives (a streamed 8B pass would
+      // otherwise hold all 32 GB of a unit's gradients)
+      for (const b of units) {
+        const res = await source.gradients(b, (name, g) => {
+          for (const f of passFields) add(f, name, 0, g);
+        });
+        counted(res, b.input_ids.length);
+      }
     } else {
+      // units of a round run in parallel; their gradients are added in unit order (the same sums,
+      // bit for bit, whichever worker finishes first)
       for (let r = 0; r < units.length; r += source.parallel) {
         const round = units.slice(r, r + source.parallel);
         const got = await Promise.all(
