@@ -11,8 +11,9 @@
  *   boundaries      (L + 1) hidden states [N, H], on the host (wasm, cpu) or the device (webgpu)
  * With `sequencesPerGroup` g below the batch size B, every layer (and every head chunk) takes the
  * batch g sequences at a time: activations and head buffers are those of g·T tokens, the boundaries
- * those of all B·T, and on the host (CPU backends) one float32 copy of the layer's gradients sums
- * the groups; the weights are still read once per pass.
+ * those of all B·T, and one more float32 copy of the layer's gradients sums the groups (on the host
+ * with host boundaries, i.e. CPU backends; on the backend otherwise); the weights are still read
+ * once per pass.
  * Peak on the backend ≈ max(layer weights + grads + activations, head chunk) + boundaries on the
  * device + cached weights. The weight cache holds decoder layers first (uploaded once for both
  * passes), then the head's rows (uploaded once for its two or three passes) when all layers fit. The vocabulary chunk C is the largest power of two whose [C, H] and
@@ -82,7 +83,8 @@ export function vocabChunkRows(vocab: number, hidden: number, tokens: number, ma
 
 export function planStreaming(cfg: ModelConfig, batch: number, seqLen: number, o: StreamPlanOptions = {}): StreamPlan {
   const N = batch * seqLen;
-  const per = Math.max(1, Math.min(batch, Math.floor(o.sequencesPerGroup ?? batch)));
+  const want = o.sequencesPerGroup;
+  const per = want !== undefined && want >= 1 ? Math.min(batch, Math.floor(want)) : batch;
   const groups = Math.ceil(batch / per);
   const Ng = per * seqLen;
   const H = cfg.hiddenSize;
@@ -104,10 +106,12 @@ export function planStreaming(cfg: ModelConfig, batch: number, seqLen: number, o
   const headBytes = cfg.vocabSize * H * F32;
   const cachedHead = cachedLayers === cfg.numLayers && cacheBytes >= cachedLayers * layerWeightBytes + headBytes;
   const cachedBytes = cachedLayers * layerWeightBytes + (cachedHead ? headBytes : 0);
-  const stage = Math.max(layerWeightBytes + layerGradBytes + activationBytes, headChunkBytes);
+  // groups' gradients are summed on the host with host boundaries (CPU backends), else on the backend
+  const sumsOnHost = groups > 1 && boundaries === 'host' ? layerGradBytes : 0;
+  const sumsOnDevice = groups > 1 && boundaries === 'device' ? layerGradBytes : 0;
+  const stage = Math.max(layerWeightBytes + layerGradBytes + sumsOnDevice + activationBytes, headChunkBytes);
   const devicePeakBytes = stage + cachedBytes + (boundaries === 'device' ? boundaryBytes : 0);
-  const groupSums = groups > 1 && boundaries === 'host' ? layerGradBytes : 0;
-  const hostPeakBytes = (boundaries === 'host' ? boundaryBytes : 0) + layerParams * F32 + groupSums + Math.max(vocabChunk * H, (layerParams / 3) | 0) * F32;
+  const hostPeakBytes = (boundaries === 'host' ? boundaryBytes : 0) + layerParams * F32 + sumsOnHost + Math.max(vocabChunk * H, (layerParams / 3) | 0) * F32;
   return {
     tokens: N,
     groups,

@@ -66,7 +66,25 @@ describe('memory plan', () => {
   });
 });
 
-describe('sequences per streamed pass under the wasm heap', () => {
+describe('groups of sequences within a streamed pass', () => {
+  it('sizes activations and head buffers by the group, boundaries by the whole batch, and adds one host copy of a layer\'s gradients to sum the groups', () => {
+    const whole = planStreaming(llama8b, 16, 128);
+    const p = planStreaming(llama8b, 16, 128, { sequencesPerGroup: 3 });
+    expect([p.groups, p.groupTokens, p.tokens]).toEqual([6, 384, 2048]);
+    expect(p.activationBytes).toBe((384 * (8 * 4096 + 2 * 4096 + 4 * 1024 + 4 * 14336) + 3 * 3 * 32 * 128 * 128) * 4);
+    expect(p.boundaryBytes).toBe(whole.boundaryBytes);
+    expect(p.hostPeakBytes - whole.hostPeakBytes).toBe(p.layerGradBytes);
+    expect(formatPlan(p, llama8b)).toMatch(/2048 tokens per pass in 6 groups of ≤ 384/);
+    // with device boundaries the groups' sums stay on the backend: no host copy, one more layer of gradients there
+    const dev = planStreaming(llama8b, 16, 128, { sequencesPerGroup: 3, boundaries: 'device' });
+    expect(dev.hostPeakBytes).toBe(planStreaming(llama8b, 16, 128, { boundaries: 'device' }).hostPeakBytes);
+    expect(dev.devicePeakBytes).toBe(dev.layerWeightBytes + 2 * dev.layerGradBytes + dev.activationBytes + dev.boundaryBytes);
+    // a group as large as the batch, or no usable size, is the whole batch
+    for (const g of [16, 40, 0, Number.NaN]) expect(planStreaming(llama8b, 16, 128, { sequencesPerGroup: g }).groups).toBe(1);
+  });
+});
+
+describe('sequences per group under the wasm heap', () => {
   it('passes an 8B batch one sequence at a time and a small model whole', () => {
     expect(sequencesPerStreamedGroup(llama8b, 16, 128, 4 * GiB)).toBe(1);
     const small = { ...llama8b, hiddenSize: 512, intermediateSize: 1792, numHeads: 4, numKvHeads: 1, headDim: 128, vocabSize: 32000, numLayers: 2 };
@@ -75,9 +93,9 @@ describe('sequences per streamed pass under the wasm heap', () => {
     const g = sequencesPerStreamedGroup(llama8b, 16, 128, 5 * GiB);
     expect(g).toBeGreaterThan(1);
     expect(g).toBeLessThan(16);
-    const p = planStreaming(llama8b, g, 128);
+    const p = planStreaming(llama8b, 16, 128, { sequencesPerGroup: g });
     expect(p.devicePeakBytes + p.layerWeightBytes).toBeLessThanOrEqual(0.6 * 5 * GiB);
-    const q = planStreaming(llama8b, g + 1, 128);
+    const q = planStreaming(llama8b, 16, 128, { sequencesPerGroup: g + 1 });
     expect(q.devicePeakBytes + q.layerWeightBytes).toBeGreaterThan(0.6 * 5 * GiB);
   });
 });
