@@ -25,7 +25,9 @@ import { defaultWorkerCount, GradWorkerPool } from '../model/parallel';
 import { allParamNames } from '../model/names';
 import { parseModelConfig } from '../model/config';
 import { parseSize } from '../io/writer';
+import { progressFor } from './progress';
 import { chooseStreaming } from '../stream/choose';
+import { streamSteps } from '../stream/engine';
 import { streamGradientsToFile } from '../stream/gradfile';
 import { formatPlan, planStreaming, sequencesPerStreamedGroup } from '../stream/plan';
 import { WASM_HEAP_BYTES } from '../locate/source';
@@ -220,6 +222,7 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
   const stage = planStreaming(cfg, B, T, { boundaries }).devicePeakBytes;
   const per = perGroup ?? (selected.name === 'wasm' ? sequencesPerStreamedGroup(cfg, B, T, WASM_HEAP_BYTES) : B);
   let groups = 1;
+  const progress = progressFor(process.stderr, !o.json);
   const r = await streamGradientsToFile(cfg, ckpt, batch, {
     out: o.out,
     snip: o.snip,
@@ -231,7 +234,9 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
     onPlan: (p) => {
       groups = p.groups;
       process.stderr.write(`${formatPlan(p, cfg)}\n${per < B ? `  each layer takes ${per} of the batch's ${B} sequences at a time, their gradients summed before they are written\n` : ''}`);
+      progress.start(streamSteps(cfg), 'gradients (layer steps)');
     },
+    onStep: () => progress.tick(1),
     profile,
     metadata: (loss, count) => ({
       format: 'pt',
@@ -248,7 +253,7 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
       sil_version: require('../../package.json').version,
       created: new Date().toISOString(),
     }),
-  });
+  }).finally(() => progress.stop());
   const summary: GradSummary = {
     loss: r.loss,
     labelled_positions: r.count,

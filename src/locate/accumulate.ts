@@ -71,12 +71,15 @@ export async function accumulateToFile(
   let loss = 0;
   let examples = 0;
   let passes = 0;
+  // a long pass per unit (layer-streamed) shows progress by its steps, else by examples
+  const steps = source.stepsPerUnit ?? 0;
+  const onStep = steps > 0 ? () => progress.tick(1) : undefined;
   const counted = (r: BatchResult, n: number) => {
     tokens += r.tokens;
     loss += r.loss;
     examples += n;
     passes++;
-    progress.tick(n);
+    if (!onStep) progress.tick(n);
   };
   const add = (f: 'grad' | 'absgrad', name: string, start: number, g: Float32Array) => {
     if (!known.has(name)) return;
@@ -84,21 +87,23 @@ export async function accumulateToFile(
     for (const target of targetsOf(fields, f)) w.addAt(`${target}/${name}`, start, data);
   };
   try {
-    progress.start(total, metadata.label ?? 'gradients');
+    const label = metadata.label ?? 'gradients';
+    if (onStep) progress.start(units.length * steps, `${label} (layer steps)`);
+    else progress.start(total, label);
     const bySource = source.canSum?.(units, passFields) === true && source.sums !== undefined;
     if (bySource) {
       // the source's sums are final: |·| already taken per unit
       await source.sums!(units, passFields, counted, (f, name, start, data) => {
         if (!known.has(name)) return;
         for (const target of targetsOf(fields, f)) w.addAt(`${target}/${name}`, start, data);
-      });
+      }, onStep);
     } else if (source.parallel === 1) {
       // one unit at a time: each tensor goes into the file as it arrives (a streamed 8B pass would
       // otherwise hold all 32 GB of a unit's gradients)
       for (const b of units) {
         const res = await source.gradients(b, (name, g) => {
           for (const f of passFields) add(f, name, 0, g);
-        });
+        }, onStep);
         counted(res, b.input_ids.length);
       }
     } else {
@@ -109,7 +114,7 @@ export async function accumulateToFile(
         const got = await Promise.all(
           round.map(async (b) => {
             const grads: Array<[string, Float32Array]> = [];
-            const res = await source.gradients(b, (name, g) => grads.push([name, g]));
+            const res = await source.gradients(b, (name, g) => grads.push([name, g]), onStep);
             return { res, grads, n: b.input_ids.length };
           }),
         );

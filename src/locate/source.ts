@@ -49,15 +49,17 @@ export interface GradientSource {
   readonly workers: number;
   /** how many `gradients` calls may run at once (per-example accumulation uses them all) */
   readonly parallel: number;
+  /** for long passes (the layer-streamed source): steps per `gradients` call or unit, reported through `onStep` */
+  readonly stepsPerUnit?: number;
   /** ∇θ Σₓ L(x) for the batch, tensor by tensor, in the model's parameter order. */
-  gradients(batch: Batch, consume: GradConsumer): Promise<BatchResult>;
+  gradients(batch: Batch, consume: GradConsumer, onStep?: () => void): Promise<BatchResult>;
   /**
    * Optional, for sources that can keep the sums themselves (on the GPU, read back once): whether
    * they can for these units and fields, and then Σ over units of ∇ (`grad`) and |∇| (`absgrad`) of
    * each unit's summed loss, one pass per unit, handed to `consume` once all units are done.
    */
   canSum?(units: readonly Batch[], fields: ReadonlyArray<'grad' | 'absgrad'>): boolean;
-  sums?(units: readonly Batch[], fields: ReadonlyArray<'grad' | 'absgrad'>, onUnit: (r: BatchResult, examples: number) => void, consume: SumConsumer): Promise<void>;
+  sums?(units: readonly Batch[], fields: ReadonlyArray<'grad' | 'absgrad'>, onUnit: (r: BatchResult, examples: number) => void, consume: SumConsumer, onStep?: () => void): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -63,6 +63,13 @@ export interface StreamOptions extends StreamPlanOptions {
    * (`rows` ascending, `data` rows.length × hidden), instead of dense vocabulary chunks to `sink`
    */
   rowSink?: (name: string, rows: Int32Array, data: Float32Array) => void | Promise<void>;
+  /** called after each of the pass's `streamSteps(cfg)` steps: every layer forward, the head, every layer backward, the embedding */
+  onStep?: () => void;
+}
+
+/** Steps of one streamed pass, as `onStep` counts them: 2 per decoder layer, the head and the embedding. */
+export function streamSteps(cfg: ModelConfig): number {
+  return 2 * cfg.numLayers + 2;
 }
 
 export interface StreamResult {
@@ -252,6 +259,7 @@ export async function streamedGradients(cfg: ModelConfig, source: RangedSource, 
         hs[k] = next;
       }
       if (!cached(i)) w.release(names);
+      o.onStep?.();
     }
     const hLs = hs;
     w.loadNames([FINAL_NORM]);
@@ -276,6 +284,7 @@ export async function streamedGradients(cfg: ModelConfig, source: RangedSource, 
     await tick('head', th);
     const t1 = now();
     await o.onLoss?.(loss, pb.count);
+    o.onStep?.();
 
     // ── head backward ────────────────────────────────────────────────────────
     th = now();
@@ -362,6 +371,7 @@ export async function streamedGradients(cfg: ModelConfig, source: RangedSource, 
       pending = onHost.size > 0 ? sinkAll(onHost, sink) : drain(onDevice, sink, device);
       if (prof) await pending;
       await tick('drain', t);
+      o.onStep?.();
     }
     await pending;
     const te = now();
@@ -412,6 +422,7 @@ export async function streamedGradients(cfg: ModelConfig, source: RangedSource, 
       } else await sink(EMBED, r0 * H, g);
     }
     await tick('embedding', te);
+    o.onStep?.();
     const t2 = now();
     return { loss, count: pb.count, plan, forwardSeconds: t1 - t0, backwardSeconds: t2 - t1 };
   } finally {

@@ -15,7 +15,7 @@ import { useBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
 import { paramShape } from '../model/names';
 import { deviceBudget } from './budget';
-import { streamedGradients, StreamOptions, wholeTensors } from './engine';
+import { streamedGradients, StreamOptions, streamSteps, wholeTensors } from './engine';
 import { modelParamCount, planStreaming, sequencesPerStreamedGroup } from './plan';
 import { GradSums } from './sums';
 import { StreamWeights } from './weights';
@@ -40,25 +40,26 @@ export async function openStreamedSource(ctx: SourceContext): Promise<GradientSo
     backend,
     workers: 1,
     parallel: 1,
-    async gradients(batch: Batch, consume) {
+    stepsPerUnit: streamSteps(cfg),
+    async gradients(batch: Batch, consume, onStep) {
       const sink = wholeTensors(size, (name, g) => consume(name, g));
       const w = sharedWeights([batch], 0);
       const B = batch.input_ids.length;
       const perGroup = backend.name === 'wasm' ? sequencesPerStreamedGroup(cfg, B, batch.input_ids[0]?.length ?? 0, WASM_HEAP_BYTES) : B;
-      const r = await streamedGradients(cfg, ctx.checkpoint, batch, sink, { ...base, sequencesPerGroup: perGroup, ...(w ? { weights: w, weightCacheBytes: weightBytes } : {}) });
+      const r = await streamedGradients(cfg, ctx.checkpoint, batch, sink, { ...base, sequencesPerGroup: perGroup, onStep, ...(w ? { weights: w, weightCacheBytes: weightBytes } : {}) });
       return { loss: r.loss, tokens: r.count };
     },
     canSum(units, fields) {
       return fields.length > 0 && weightBytes * (1 + fields.length) + stage(units) <= budget;
     },
-    async sums(units, fields, onUnit, consume) {
+    async sums(units, fields, onUnit, consume, onStep) {
       const w = sharedWeights(units, weightBytes * fields.length);
       if (!w) throw new Error('sums: the weights and sums do not fit the device budget (ask canSum first)');
       const acc = new GradSums(fields);
       try {
         for (const u of units) {
           const r = await streamedGradients(cfg, ctx.checkpoint, u, (name, start, g) => acc.addHost(name, start, g), {
-            ...base, weights: w, weightCacheBytes: weightBytes, deviceSink: (name, start, g) => acc.addTensor(name, start, g),
+            ...base, weights: w, weightCacheBytes: weightBytes, onStep, deviceSink: (name, start, g) => acc.addTensor(name, start, g),
             rowSink: (name, rows, g) => acc.addRows(name, size(name), rows, g),
           });
           onUnit({ loss: r.loss, tokens: r.count }, u.input_ids.length);

@@ -1,7 +1,13 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Checkpoint } from '../../src/io/checkpoint';
+import { SafetensorsFile } from '../../src/io/safetensors';
+import { accumulateToFile } from '../../src/locate/accumulate';
 import { useBackend } from '../../src/model/backend';
 import { parseModelConfig } from '../../src/model/config';
 import { CausalLM } from '../../src/model/model';
+import { streamSteps } from '../../src/stream/engine';
 import { openStreamedSource } from '../../src/stream/source';
 import { compareTensors, goldenDirs, loadGolden } from '../model/parity-helpers';
 
@@ -101,4 +107,42 @@ describe('sums kept on the backend across passes', () => {
       ckpt.close();
     }
   });
+});
+
+it('sums streamed gradients into the cache file as they arrive, with progress counted in layer steps', async () => {
+  await useBackend('wasm');
+  const g = loadGolden(goldenDirs().shared[0]);
+  g.tensors.close();
+  const ckpt = Checkpoint.open(g.model);
+  const model = CausalLM.fromCheckpoint(ckpt);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sil-acc-'));
+  try {
+    const want = model.lossAndGrads(g.json);
+    const config = parseModelConfig(ckpt.config, g.model);
+    const src = await openStreamedSource({ modelDir: g.model, checkpoint: ckpt, config, backend: 'wasm', threads: 1, perExample: false });
+    const names = [...want.grads.keys()];
+    const calls: string[] = [];
+    let ticks = 0;
+    const progress = { start: (total: number, label: string) => calls.push(`${label}: ${total}`), tick: (n = 1) => (ticks += n), stop: () => calls.push('stop') };
+    const file = path.join(dir, 'en.grads.safetensors');
+    // the batch twice: two units of the same gradient
+    const r = await accumulateToFile(src, [g.json, g.json], ['grad'], names, ckpt, ckpt, file, { label: 'en' }, progress);
+    await src.close();
+    const steps = streamSteps(config);
+    expect(calls).toEqual([`en (layer steps): ${2 * steps}`, 'stop']);
+    expect(ticks).toBe(2 * steps);
+    expect(r.examples).toBe(2 * g.json.input_ids.length);
+    const f = SafetensorsFile.open(file);
+    try {
+      const pairs = names.map((name) => ({ name, got: f.readF32(`grad/${name}`), want: want.grads.get(name)!.map((x) => 2 * x * want.count) }));
+      const cmp = compareTensors(pairs, 1e-5, 'relL2');
+      if (cmp.failed.length > 0) throw new Error(cmp.report);
+    } finally {
+      f.close();
+    }
+  } finally {
+    model.dispose();
+    ckpt.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -9,7 +9,7 @@ import { backendUnavailableSync, useBackend } from '../../src/model/backend';
 import { parseModelConfig } from '../../src/model/config';
 import { CausalLM } from '../../src/model/model';
 import { paramShape } from '../../src/model/names';
-import { streamedGradients, StreamOptions, wholeTensors } from '../../src/stream/engine';
+import { streamedGradients, StreamOptions, streamSteps, wholeTensors } from '../../src/stream/engine';
 import { backendsHere, compareTensors, goldenDirs, loadGolden } from '../model/parity-helpers';
 
 const LOSS_REL = 1e-5;
@@ -64,7 +64,9 @@ describe.each(['cpu', 'wasm', 'webgpu', 'tensorflow'] as const)('streamed gradie
       if (skip) return;
       const g = loadGolden(dir);
       try {
-        const r = await streamed(g.model, { vocabChunk: 37, boundaries: backend === 'webgpu' ? 'device' : 'host' });
+        let steps = 0;
+        const r = await streamed(g.model, { vocabChunk: 37, boundaries: backend === 'webgpu' ? 'device' : 'host', onStep: () => steps++ });
+        expect(steps).toBe(streamSteps(r.cfg)); // every layer forward and backward, the head, the embedding
         const pairs = [...r.grads].map(([name, got]) => ({ name: `grad/${name}`, got, want: g.tensors.readF32(`grad/${name}`) }));
         const gr = compareTensors(pairs, GRAD_REL_L2, 'relL2');
         const lossRel = Math.abs(r.loss - g.json.loss) / Math.abs(g.json.loss);
