@@ -29,9 +29,8 @@ import { progressFor } from './progress';
 import { chooseStreaming } from '../stream/choose';
 import { streamSteps } from '../stream/engine';
 import { streamGradientsToFile } from '../stream/gradfile';
-import { formatPlan, planStreaming, sequencesPerStreamedGroup } from '../stream/plan';
-import { WASM_HEAP_BYTES } from '../locate/source';
-import { weightCacheBytes } from '../stream/budget';
+import { formatPlan, planStreaming } from '../stream/plan';
+import { defaultSequencesPerGroup, weightCacheBytes } from '../stream/budget';
 import '../stream/source'; // registers the layer-streamed gradient source for sil locate
 
 export interface GradOptions {
@@ -219,8 +218,8 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
   const boundaries = selected.name === 'webgpu' ? 'device' : 'host';
   const B = batch.input_ids.length;
   const T = batch.input_ids[0]?.length ?? 0;
-  const stage = planStreaming(cfg, B, T, { boundaries }).devicePeakBytes;
-  const per = perGroup ?? (selected.name === 'wasm' ? sequencesPerStreamedGroup(cfg, B, T, WASM_HEAP_BYTES) : B);
+  const per = perGroup ?? defaultSequencesPerGroup(cfg, selected.name, B, T);
+  const stage = planStreaming(cfg, B, T, { boundaries, sequencesPerGroup: per }).devicePeakBytes;
   let groups = 1;
   const progress = progressFor(process.stderr, !o.json);
   const r = await streamGradientsToFile(cfg, ckpt, batch, {

@@ -27,6 +27,7 @@ import type { Batch } from '../model/batch';
 import { ModelConfig } from '../model/config';
 import { CausalLM, LossAndGrads } from '../model/model';
 import { GradWorkerPool } from '../model/parallel';
+import { WASM_HEAP_BYTES } from '../stream/budget';
 
 /** Receives one tensor's gradient; the array is handed over (the source does not reuse it). */
 export type GradConsumer = (name: string, grad: Float32Array) => void;
@@ -126,9 +127,6 @@ class InProcessSource implements GradientSource {
 export function inMemoryBytes(params: number): number {
   return params * 4 * 3.5;
 }
-
-/** The wasm heap of one instance is capped at 4 GB and never shrinks. */
-export const WASM_HEAP_BYTES = 4 * 2 ** 30;
 
 export interface GradientPlan {
   mode: 'workers' | 'in-process' | 'streamed';

@@ -7,6 +7,11 @@
 import { execFileSync } from 'node:child_process';
 import { SilError } from '../errors';
 import { parseSize } from '../io/writer';
+import type { ModelConfig } from '../model/config';
+import { sequencesPerStreamedGroup } from './plan';
+
+/** The wasm heap of one instance is capped at 4 GB and never shrinks. */
+export const WASM_HEAP_BYTES = 4 * 2 ** 30;
 
 const FALLBACK_GPU_BYTES = 8 * 2 ** 30;
 
@@ -48,4 +53,12 @@ export function weightCacheBytes(option: string | undefined, backend: string, st
   if (option !== undefined && option !== 'auto') return option === '0' ? 0 : parseSize(option);
   const b = deviceBudget(backend);
   return Math.max(0, b.bytes - stageBytes - reservedBytes);
+}
+
+/**
+ * Sequences per group of a streamed pass when not given: on wasm the most that one heap allows
+ * (`sequencesPerStreamedGroup`), elsewhere the whole batch.
+ */
+export function defaultSequencesPerGroup(cfg: ModelConfig, backend: string, batch: number, seqLen: number): number {
+  return backend === 'wasm' ? sequencesPerStreamedGroup(cfg, batch, seqLen, WASM_HEAP_BYTES) : batch;
 }

@@ -222,8 +222,8 @@ export async function streamedGradients(cfg: ModelConfig, source: RangedSource, 
   const shared = o.weights !== undefined;
   const w = o.weights ?? new StreamWeights(cfg, src);
   const device = o.deviceSink;
-  /** groups' layer gradients summed on the host (CPU backends: the backend holds one group's at a time) */
-  const sumOnHost = plan.boundaries === 'host' && !device;
+  /** several groups' layer gradients summed on the host (CPU backends: the backend holds one group's at a time) */
+  const sumOnHost = plan.groups > 1 && plan.boundaries === 'host' && !device;
   const bnd = new Boundaries((L + 1) * Math.ceil(pb.batch / per), plan.boundaries);
   const cached = (i: number) => i < plan.cachedLayers;
   /** after the backward pass, only layers kept for later passes stay */
@@ -345,25 +345,15 @@ export async function streamedGradients(cfg: ModelConfig, source: RangedSource, 
         await tick('vjp', t, out.dh);
         tf.dispose([hi, dys[k]]);
         dys[k] = out.dh;
-        if (G === 1) for (const [n, g] of out.grads) onDevice.set(n, g);
-        else if (!sumOnHost) for (const [n, g] of out.grads) onDevice.set(n, addInto(onDevice.get(n) ?? null, g));
-        else {
+        if (sumOnHost) {
           t = now();
-          const left = new Map(out.grads);
-          try {
-            for (const [n, g] of out.grads) {
-              left.delete(n);
-              const data = (await g.data()) as Float32Array;
-              g.dispose();
-              const acc = onHost.get(n);
-              if (!acc) onHost.set(n, data);
-              else for (let j = 0; j < data.length; j++) acc[j] += data[j];
-            }
-          } finally {
-            tf.dispose([...left.values()]);
-          }
+          await drain(out.grads, (n, _start, data) => {
+            const acc = onHost.get(n);
+            if (!acc) onHost.set(n, data);
+            else for (let j = 0; j < data.length; j++) acc[j] += data[j];
+          });
           await tick('drain', t);
-        }
+        } else for (const [n, g] of out.grads) onDevice.set(n, addInto(onDevice.get(n) ?? null, g));
       }
       if (!keepAfter(i)) w.release(names);
       t = now();

@@ -10,13 +10,13 @@
  * batches (`sums`: GradSums, read back once) instead of every batch's gradients being read back.
  * On wasm each layer takes a batch as many sequences at a time as the 4 GB heap allows.
  */
-import { GradientSource, registerStreamedSource, SourceContext, WASM_HEAP_BYTES } from '../locate/source';
+import { GradientSource, registerStreamedSource, SourceContext } from '../locate/source';
 import { useBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
 import { paramShape } from '../model/names';
-import { deviceBudget } from './budget';
+import { defaultSequencesPerGroup, deviceBudget } from './budget';
 import { streamedGradients, StreamOptions, streamSteps, wholeTensors } from './engine';
-import { modelParamCount, planStreaming, sequencesPerStreamedGroup } from './plan';
+import { modelParamCount, planStreaming } from './plan';
 import { GradSums } from './sums';
 import { StreamWeights } from './weights';
 
@@ -44,8 +44,7 @@ export async function openStreamedSource(ctx: SourceContext): Promise<GradientSo
     async gradients(batch: Batch, consume, onStep) {
       const sink = wholeTensors(size, (name, g) => consume(name, g));
       const w = sharedWeights([batch], 0);
-      const B = batch.input_ids.length;
-      const perGroup = backend.name === 'wasm' ? sequencesPerStreamedGroup(cfg, B, batch.input_ids[0]?.length ?? 0, WASM_HEAP_BYTES) : B;
+      const perGroup = defaultSequencesPerGroup(cfg, backend.name, batch.input_ids.length, batch.input_ids[0]?.length ?? 0);
       const r = await streamedGradients(cfg, ctx.checkpoint, batch, sink, { ...base, sequencesPerGroup: perGroup, onStep, ...(w ? { weights: w, weightCacheBytes: weightBytes } : {}) });
       return { loss: r.loss, tokens: r.count };
     },

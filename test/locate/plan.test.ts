@@ -1,5 +1,6 @@
 /** How sil locate decides where gradients come from. */
-import { planGradients, WASM_HEAP_BYTES, inMemoryBytes } from '../../src/locate/source';
+import { planGradients, inMemoryBytes } from '../../src/locate/source';
+import { WASM_HEAP_BYTES } from '../../src/stream/budget';
 
 const GiB = 2 ** 30;
 
