@@ -20,6 +20,7 @@ import { GENERIC_RESPONSES } from '../data/generic';
 import { readCalibrationJsonl } from '../data/schema';
 import { SilError } from '../errors';
 import { writeFileAtomic } from '../io/atomic';
+import { checkOutputPath, readMarker, writeMarker } from '../io/outpath';
 import { Checkpoint } from '../io/checkpoint';
 import { BackendChoice, useBackend } from '../model/backend';
 import { CausalLM } from '../model/model';
@@ -131,8 +132,25 @@ function mergeJsonl(file: string, model: string, lines: object[]): void {
   writeFileAtomic(file, [...keep, ...lines.map((l) => JSON.stringify(l))].join('\n') + '\n');
 }
 
+/**
+ * Records in the eval folder's marker which checkpoint each model name was, and the mask it was
+ * stitched from (from the checkpoint's own marker), so a run folder can tell which rows depend on
+ * its masks.
+ */
+function recordModel(dir: string, name: string, model: string): void {
+  const prev = readMarker(dir);
+  const models = { ...((prev?.models as Record<string, unknown> | undefined) ?? {}) };
+  const made = readMarker(model);
+  const inputs = made?.inputs as { mask?: string; freeze?: string } | undefined;
+  models[name] = { model: path.resolve(model), made_by: made?.command ?? null, mask: inputs?.mask ?? inputs?.freeze ?? null };
+  writeMarker(dir, 'eval', { models });
+}
+
 export async function evaluate(o: EvalOptions): Promise<EvalResult> {
   const t0 = Date.now();
+  // the command writes only <out>/eval/: that folder must not overlap an input, <out> must be a folder
+  checkOutputPath({ out: o.out, kind: 'dir', inputs: [] });
+  const evalDir = checkOutputPath({ out: path.join(o.out, 'eval'), kind: 'dir', inputs: [o.model, o.prompts, o.judgeModel] });
   const judge: RefusalJudge = o.judgeModel ? judgeFromModel(o.judgeModel) : new PhraseJudge();
   const prompts = loadEvalPrompts(o.prompts, o.langs, o.limit);
   const name = o.name ?? path.basename(path.resolve(o.model));
@@ -171,8 +189,9 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
       const m = margins.length ? idx.reduce((a, i) => a + margins[i], 0) / idx.length : null;
       return { lang, n: idx.length, violations, violation_rate: violations / idx.length, mean_margin: m };
     });
-    const dir = path.join(o.out, 'eval');
+    const dir = evalDir;
     fs.mkdirSync(dir, { recursive: true });
+    recordModel(dir, name, o.model);
     mergeCsv(path.join(dir, 'violations.csv'), ['model', 'ft_lang', 'eval_lang', 'n', 'violations', 'violation_rate'], name, languages.map((l) => [name, ftLang, l.lang, l.n, l.violations, l.violation_rate]));
     if (proxyRows.length) mergeCsv(path.join(dir, 'proxy.csv'), ['model', 'lang', 'id', 'logp_refusal', 'logp_compliance', 'margin'], name, proxyRows);
     mergeJsonl(path.join(dir, 'generations.jsonl'), name, prompts.map((p, i) => ({ model: name, lang: p.lang, id: p.id, prompt: p.prompt, output: outputs[i], refused: refused[i] })));
