@@ -29,6 +29,12 @@ export type SilErrorCode =
   | 'OUTPUT_IS_INPUT'
   | 'OUTPUT_NOT_A_FOLDER'
   | 'OUTPUT_IS_A_FOLDER'
+  | 'LOCKED'
+  | 'NOT_A_FILE'
+  | 'IO_ERROR'
+  | 'NO_SPACE'
+  | 'PERMISSION_DENIED'
+  | 'INTERNAL'
   | 'BACKEND_UNAVAILABLE'
   | 'MASK_MISMATCH'
   | 'FONT_NOT_FOUND';

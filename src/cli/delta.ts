@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { SilError } from '../errors';
 import { Checkpoint } from '../io/checkpoint';
 import { withAtomicDir } from '../io/atomic';
-import { prepareOutputDir, writeMarker } from '../io/outpath';
+import { claimOutput, prepareOutputDir, writeMarker } from '../io/outpath';
 import { parseSize } from '../io/writer';
 import { checkComparable } from '../delta/compute';
 import { writeDeltaFolder } from '../delta/folder';
@@ -41,6 +41,15 @@ export async function runDelta(o: DeltaCliOptions): Promise<void> {
   const kernel = o.kernel;
   parseSize(o.maxShardSize);
   const out = prepareOutputDir({ out: o.out, kind: 'dir', inputs: [o.base, o.attacked], force: o.force });
+  const release = claimOutput(out.path, 'delta');
+  try {
+    await deltaInto(o, out.path, out.replace, threads, kernel);
+  } finally {
+    release();
+  }
+}
+
+async function deltaInto(o: DeltaCliOptions, outPath: string, replace: boolean, threads: number, kernel: 'simd' | 'js'): Promise<void> {
   const t0 = process.hrtime.bigint();
   const base = Checkpoint.open(o.base);
   let attacked: Checkpoint | null = null;
@@ -48,7 +57,7 @@ export async function runDelta(o: DeltaCliOptions): Promise<void> {
     attacked = Checkpoint.open(o.attacked);
     checkComparable(base, attacked);
     const ck = attacked;
-    const summary = await withAtomicDir(out.path, async (tmp) => {
+    const summary = await withAtomicDir(outPath, async (tmp) => {
       const s = await writeDeltaFolder(base, ck, tmp, {
         threads,
         kernel,
@@ -60,7 +69,7 @@ export async function runDelta(o: DeltaCliOptions): Promise<void> {
       });
       writeMarker(tmp, 'delta');
       return s;
-    }, out.replace);
+    }, replace);
     if (o.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
     else {
       process.stdout.write(humanSummary(summary));

@@ -18,7 +18,7 @@ import type { Command } from 'commander';
 import { SilError } from '../errors';
 import { Checkpoint } from '../io/checkpoint';
 import { SafetensorsWriter } from '../io/writer';
-import { prepareOutputFile } from '../io/outpath';
+import { claimOutput, prepareOutputFile } from '../io/outpath';
 import { BACKEND_CHOICES, BackendChoice, useBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
 import { CausalLM, LossAndGrads } from '../model/model';
@@ -100,7 +100,15 @@ export async function runGrad(o: GradOptions): Promise<GradSummary> {
   if (!BACKEND_CHOICES.includes(choice)) throw new SilError('INVALID_ARGUMENT', `--backend must be one of ${BACKEND_CHOICES.join(', ')}, got ${JSON.stringify(o.backend)}`);
   const threads = parseThreads(o.threads);
   const perGroup = parseSequencesPerGroup(o.sequencesPerGroup);
-  prepareOutputFile({ out: o.out, inputs: [o.model, o.batch], force: o.force });
+  const release = claimOutput(prepareOutputFile({ out: o.out, inputs: [o.model, o.batch], force: o.force }), 'grad');
+  try {
+    return await gradInto(o, choice, threads, perGroup, t0);
+  } finally {
+    release();
+  }
+}
+
+async function gradInto(o: GradOptions, choice: BackendChoice, threads: number, perGroup: number | null, t0: bigint): Promise<GradSummary> {
   const batch = readBatch(o.batch);
   const ckpt = Checkpoint.open(o.model);
   try {

@@ -86,6 +86,9 @@ export class Checkpoint {
     } catch {
       throw new SilError('FILE_NOT_FOUND', 'no such checkpoint folder or file', { file: location });
     }
+    if (!stat.isFile() && !stat.isDirectory()) {
+      throw new SilError('NOT_A_FILE', 'a checkpoint folder or .safetensors file is expected, found a device or special file', { file: location });
+    }
     const files: SafetensorsFile[] = [];
     try {
       if (stat.isFile()) {

@@ -20,7 +20,8 @@ import { DEFAULT_PROBES_FILE, languagesOf } from '../data';
 import type { CalibrationPair, CalibrationRecord, PromptItem } from '../data';
 import { describeTensor, kindOrder } from '../families';
 import { withAtomicDir } from '../io/atomic';
-import { checkOutputPath, MARKER_FILE } from '../io/outpath';
+import { checkOutputPath, claimOutput, MARKER_FILE } from '../io/outpath';
+import { keepOnInterrupt } from '../io/temp';
 import { writeDeltaFolder } from '../delta/folder';
 import { SILENT } from '../cli/progress';
 import { Checkpoint } from '../io/checkpoint';
@@ -185,13 +186,20 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
   const t0 = process.hrtime.bigint();
   const timings: Record<string, number> = {};
   const notes: string[] = [];
-  checkOutputPath({
+  const outPath = checkOutputPath({
     out: cfg.out,
     kind: 'dir',
     inputs: [cfg.base, cfg.attacked, cfg.grads, cfg.grads === null && cfg.data.path, cfg.benign?.path, cfg.responses.mode === 'generate' && cfg.responses.checkpoint],
   });
   let folder: RunFolderState | null = null;
-  const base = Checkpoint.open(cfg.base);
+  const release = claimOutput(outPath, 'locate', [path.join(outPath, 'cache')]);
+  let base: Checkpoint;
+  try {
+    base = Checkpoint.open(cfg.base);
+  } catch (e) {
+    release();
+    throw e;
+  }
   let attacked: Checkpoint | null = null;
   const gradFiles: GradFile[] = [];
   let source: GradientSource | null = null;
@@ -289,6 +297,8 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
     // every input is checked: decide about the folder (resume, or replace only with --force)
     const key = runKey(cfg, base, att, sets);
     folder = openRunFolder(cfg.out, key, cfg.force);
+    if (folder.previous && Array.isArray(folder.previous.files) && folder.previous.files.length > 0) keepOnInterrupt(`the earlier results in ${cfg.out}, unchanged`);
+    if (needsForward && cfg.grads === null) keepOnInterrupt(`the finished ${cfg.score === 'wanda' ? 'activation' : 'gradient'} caches in ${path.join(cfg.out, 'cache')} (the same command resumes from them)`);
 
     // ---- 2. gradient sums per set (cached) --------------------------------------------------
     const calibration: Record<string, SetReport> = {};
@@ -478,6 +488,7 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
     for (const g of gradFiles) g.close();
     base.close();
     attacked?.close();
+    release();
   }
 }
 

@@ -23,7 +23,7 @@ import { ADAMW_DEFAULTS, AdamWOptions } from './adamw';
 import { GradEngine, LocalGrads, WorkerGrads } from './grads';
 import { StepInfo, train, TrainOptions } from './loop';
 import { ParamStore, saveCheckpoint } from './params';
-import { prepareOutputDir } from '../io/outpath';
+import { claimOutput, prepareOutputDir } from '../io/outpath';
 import type { ScheduleName } from './schedule';
 
 export interface FinetuneOptions {
@@ -98,8 +98,15 @@ export async function startEngine(cfg: ModelConfig, backend: string, threads: nu
 export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const t0 = Date.now();
   // the output is checked before hours of training, and again when it is written
-  prepareOutputDir({ out: o.out, kind: 'dir', inputs: [o.model, o.data, o.freeze], force: o.force });
-  const ckpt = Checkpoint.open(o.model);
+  const target = prepareOutputDir({ out: o.out, kind: 'dir', inputs: [o.model, o.data, o.freeze], force: o.force });
+  const release = claimOutput(target.path, 'finetune');
+  let ckpt: Checkpoint;
+  try {
+    ckpt = Checkpoint.open(o.model);
+  } catch (e) {
+    release();
+    throw e;
+  }
   try {
     const cfg = parseModelConfig(ckpt.config, path.join(ckpt.dir, 'config.json'));
     const tok = loadTokenizer(ckpt.dir);
@@ -136,5 +143,6 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     return { log, examples: examples.length, backend: be.name, workers: engine.workers, frozen: freeze?.count ?? 0, parameters: params.numel(), seconds: (Date.now() - t0) / 1000 };
   } finally {
     ckpt.close();
+    release();
   }
 }
