@@ -94,15 +94,18 @@ export function sweepStaleTemps(dirs: Iterable<string>): string[] {
   return removed;
 }
 
-const kept: string[] = [];
+const kept: Array<string | (() => string | null)> = [];
 
-/** Something a run keeps when it is interrupted (said on the way out), e.g. its caches. */
-export function keepOnInterrupt(note: string): void {
+/**
+ * Something a run keeps when it is interrupted (said on the way out), e.g. its caches; a function
+ * is asked at that moment (null: nothing to say).
+ */
+export function keepOnInterrupt(note: string | (() => string | null)): void {
   if (!kept.includes(note)) kept.push(note);
 }
 
 export function keptOnInterrupt(): string[] {
-  return [...kept];
+  return kept.map((k) => (typeof k === 'string' ? k : k())).filter((k): k is string => !!k);
 }
 
 /** Forgets the notes (a command finished; the next one in this process starts afresh). */

@@ -298,7 +298,18 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
     const key = runKey(cfg, base, att, sets);
     folder = openRunFolder(cfg.out, key, cfg.force);
     if (folder.previous && Array.isArray(folder.previous.files) && folder.previous.files.length > 0) keepOnInterrupt(`the earlier results in ${cfg.out}, unchanged`);
-    if (needsForward && cfg.grads === null) keepOnInterrupt(`the finished ${cfg.score === 'wanda' ? 'activation' : 'gradient'} caches in ${path.join(cfg.out, 'cache')} (the same command resumes from them)`);
+    if (needsForward && cfg.grads === null) {
+      const cacheDir = path.join(cfg.out, 'cache');
+      keepOnInterrupt(() => {
+        let n = 0;
+        try {
+          n = fs.readdirSync(cacheDir).filter((f) => f.endsWith('.safetensors') && !f.startsWith('.tmp-')).length;
+        } catch {
+          n = 0;
+        }
+        return n ? `${n} finished ${cfg.score === 'wanda' ? 'activation' : 'gradient'} cache file(s) in ${cacheDir} (the same command resumes from them)` : null;
+      });
+    }
 
     // ---- 2. gradient sums per set (cached) --------------------------------------------------
     const calibration: Record<string, SetReport> = {};
