@@ -7,7 +7,6 @@
  *
  * The worker script is compiled JS (dist/model/worker.js); build with `npm run build` first.
  */
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -19,15 +18,7 @@ import { ModelConfig, parseModelConfig } from './config';
 import type { LossAndGrads } from './model';
 import { allParamNames, paramShape } from './names';
 import { closeWorkers } from '../threads';
-
-/** dist/model/worker.js, whether this module runs from dist/ or from src/ (tests). */
-export function workerScript(): string {
-  const here = path.join(__dirname, 'worker.js');
-  if (fs.existsSync(here)) return here;
-  const dist = path.resolve(__dirname, '../../dist/model/worker.js');
-  if (fs.existsSync(dist)) return dist;
-  throw new SilError('BACKEND_UNAVAILABLE', `the gradient worker script is not built (looked for ${here} and ${dist}); run npm run build`);
-}
+import { workerScript } from '../workers/script';
 
 export function defaultWorkerCount(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
@@ -81,7 +72,7 @@ export class GradWorkerPool {
     const ckpt = Checkpoint.open(modelDir);
     const cfg = parseModelConfig(ckpt.config, path.join(ckpt.dir, 'config.json'));
     ckpt.close();
-    const script = workerScript();
+    const script = workerScript('model/worker');
     const workers = Array.from({ length: Math.max(1, count) }, () => new Worker(script, { workerData: { modelDir, backend } }));
     try {
       await Promise.all(
