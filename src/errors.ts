@@ -28,7 +28,9 @@ export type SilErrorCode =
   | 'OUTPUT_EXISTS'
   | 'BACKEND_UNAVAILABLE'
   | 'MASK_MISMATCH'
-  | 'FONT_NOT_FOUND';
+  | 'FONT_NOT_FOUND'
+  | 'NAME_COLLISION'
+  | 'REPLAY_MISMATCH';
 
 export class SilError extends Error {
   readonly code: SilErrorCode;
