@@ -18,6 +18,7 @@ import type { Command } from 'commander';
 import { SilError } from '../errors';
 import { Checkpoint } from '../io/checkpoint';
 import { SafetensorsWriter } from '../io/writer';
+import { prepareOutputFile } from '../io/outpath';
 import { BACKEND_CHOICES, BackendChoice, useBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
 import { CausalLM, LossAndGrads } from '../model/model';
@@ -38,6 +39,7 @@ export interface GradOptions {
   batch: string;
   out: string;
   snip?: boolean;
+  force?: boolean;
   backend?: string;
   threads?: string | number;
   json?: boolean;
@@ -98,6 +100,7 @@ export async function runGrad(o: GradOptions): Promise<GradSummary> {
   if (!BACKEND_CHOICES.includes(choice)) throw new SilError('INVALID_ARGUMENT', `--backend must be one of ${BACKEND_CHOICES.join(', ')}, got ${JSON.stringify(o.backend)}`);
   const threads = parseThreads(o.threads);
   const perGroup = parseSequencesPerGroup(o.sequencesPerGroup);
+  prepareOutputFile({ out: o.out, inputs: [o.model, o.batch], force: o.force });
   const batch = readBatch(o.batch);
   const ckpt = Checkpoint.open(o.model);
   try {
@@ -284,6 +287,7 @@ export function registerGrad(program: Command): void {
     .requiredOption('--batch <file>', 'JSON with input_ids, attention_mask, labels (B×T; labels −100 = no loss)')
     .requiredOption('--out <file>', 'output .safetensors')
     .option('--snip', 'also write snip/<name> = |θ ⊙ ∇θ|')
+    .option('--force', 'overwrite an existing output file')
     .option('--backend <name>', `TF.js backend: ${BACKEND_CHOICES.join('|')}`, 'auto')
     .option('--threads <n>', 'wasm worker threads (default: all cores)')
     .option('--stream <mode>', 'layer streaming: auto (when the model does not fit, and on webgpu) | always | never', 'auto')

@@ -12,7 +12,8 @@ import { progressFor } from './progress';
 
 export async function runLocate(o: LocateOptions): Promise<LocateManifest> {
   const cfg = resolveOptions(o);
-  const m = await locate(cfg, progressFor(process.stderr, !cfg.json));
+  // with --json the notes are in the manifest; what the run removed from the folder is said anyway
+  const m = await locate(cfg, progressFor(process.stderr, !cfg.json), cfg.json ? (n) => process.stderr.write(`sil: note: ${n}\n`) : undefined);
   if (cfg.json) process.stdout.write(JSON.stringify(m, null, 2) + '\n');
   else {
     const langs = m.languages.map((l) => `${l} ${m.masks[l].selected}`).join(', ');
@@ -58,6 +59,7 @@ export function registerLocate(program: Command): void {
     .option('--q <fraction>', 'with --setdiff: fraction of each matrix taken by the safety score (default 0.05)')
     .option('--p <fraction>', 'with --setdiff: fraction of each matrix taken by the utility score and removed (default 0.05)')
     .option('--bitpack', 'write masks bitpacked (8 entries per byte) instead of U8')
+    .option('--force', 'replace the results of a run with other inputs or options in --out (caches and your own files are kept)')
     .option('--json', 'print the manifest as JSON (no progress bars)')
     .action(async (o: LocateOptions) => {
       await runLocate(o);

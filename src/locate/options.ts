@@ -43,6 +43,7 @@ export interface LocateOptions {
   regions?: string | number;
   bitpack?: boolean;
   json?: boolean;
+  force?: boolean;
   /** `--setdiff UTILITY`: `benign` (the benign set) or a data source whose benign prompts are the utility set */
   setdiff?: string;
   q?: string | number;
@@ -78,6 +79,8 @@ export interface LocateConfig {
   regions: number;
   bitpack: boolean;
   json: boolean;
+  /** replace the results of another run in --out */
+  force: boolean;
   /** set difference (Wei et al.): per matrix top-q of the safety score minus top-p of the utility (benign) score; null: top-k masks */
   setdiff: { q: number; p: number } | null;
   /** which inputs were defaults (recorded in the manifest) */
@@ -193,6 +196,7 @@ export function resolveOptions(o: LocateOptions): LocateConfig {
     regions: int('--regions', o.regions, 0) ?? 100,
     bitpack: !!o.bitpack,
     json: !!o.json,
+    force: !!o.force,
     setdiff,
     defaulted,
   };

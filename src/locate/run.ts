@@ -20,6 +20,7 @@ import { DEFAULT_PROBES_FILE, languagesOf } from '../data';
 import type { CalibrationPair, CalibrationRecord, PromptItem } from '../data';
 import { describeTensor, kindOrder } from '../families';
 import { withAtomicDir } from '../io/atomic';
+import { checkOutputPath, MARKER_FILE } from '../io/outpath';
 import { writeDeltaFolder } from '../delta/folder';
 import { SILENT } from '../cli/progress';
 import { Checkpoint } from '../io/checkpoint';
@@ -46,6 +47,7 @@ import type { LocateConfig } from './options';
 import { fieldsFor, ScoreInputs, scoreSource, usesData } from './scores';
 import { GradientPlan, GradientSource, openGradientSource } from './source';
 import { renderSummary } from './summary';
+import { finishRunFolder, listFiles, openRunFolder, RunFolderState } from './runfolder';
 
 /** One calibration set: a language, or the benign baseline. */
 interface CalibrationSet {
@@ -179,10 +181,16 @@ async function benignPairs(cfg: LocateConfig, spec: DataSpec, langs: readonly st
 }
 
 /** Runs `sil locate` with resolved options; returns the manifest it wrote. */
-export async function locate(cfg: LocateConfig, progress: Progress): Promise<LocateManifest> {
+export async function locate(cfg: LocateConfig, progress: Progress, say: (note: string) => void = () => {}): Promise<LocateManifest> {
   const t0 = process.hrtime.bigint();
   const timings: Record<string, number> = {};
   const notes: string[] = [];
+  checkOutputPath({
+    out: cfg.out,
+    kind: 'dir',
+    inputs: [cfg.base, cfg.attacked, cfg.grads, cfg.grads === null && cfg.data.path, cfg.benign?.path, cfg.responses.mode === 'generate' && cfg.responses.checkpoint],
+  });
+  let folder: RunFolderState | null = null;
   const base = Checkpoint.open(cfg.base);
   let attacked: Checkpoint | null = null;
   const gradFiles: GradFile[] = [];
@@ -278,6 +286,9 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
       throw new SilError('INVALID_ARGUMENT', '--setdiff needs the benign set as utility data; with --grads, give a {lang} pattern that has a benign file');
     }
     timings.prepare_s = seconds(tPrep);
+    // every input is checked: decide about the folder (resume, or replace only with --force)
+    const key = runKey(cfg, base, att, sets);
+    folder = openRunFolder(cfg.out, key, cfg.force);
 
     // ---- 2. gradient sums per set (cached) --------------------------------------------------
     const calibration: Record<string, SetReport> = {};
@@ -362,6 +373,7 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
     // the histogram passes of global selections on worker threads, for streams worth it
     if (cfg.per === 'global' && !cfg.setdiff && cfg.threads > 1 && nInScope >= PARALLEL_SELECTION_MIN) pool = HistogramPool.start(cfg.threads);
     let globalSir: number | null = null;
+    let written: string[] = [];
     const manifest = await withAtomicDir(cfg.out, async (tmp) => {
       const maskDir = path.join(tmp, 'masks');
       fs.mkdirSync(maskDir);
@@ -449,9 +461,13 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
       };
       fs.writeFileSync(path.join(tmp, 'manifest.json'), JSON.stringify(m, null, 2) + '\n');
       fs.writeFileSync(path.join(tmp, 'summary.md'), renderSummary(m, overlap, regionRows, layerRows));
+      written = listFiles(tmp);
       return m;
     });
-    removeStaleMasks(cfg.out, Object.keys(masks));
+    for (const n of finishRunFolder(cfg.out, folder, key, written)) {
+      notes.push(n);
+      say(n);
+    }
     return manifest;
   } catch (e) {
     if (!outExisted && fs.existsSync(cfg.out) && isEmptyTree(cfg.out)) fs.rmSync(cfg.out, { recursive: true, force: true });
@@ -479,17 +495,41 @@ function openCached(file: string, key: string): GradFile | null {
   return null;
 }
 
-function isEmptyTree(dir: string): boolean {
+/** Nothing but empty folders (and the run folder's marker): what a failed first run leaves. */
+function isEmptyTree(dir: string, top = true): boolean {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    if (!e.isDirectory() || !isEmptyTree(path.join(dir, e.name))) return false;
+    if (top && e.name === MARKER_FILE) continue;
+    if (!e.isDirectory() || !isEmptyTree(path.join(dir, e.name), false)) return false;
   }
   return true;
 }
 
-/** Masks left in `out/masks/` by an earlier run that this run did not write. */
-function removeStaleMasks(out: string, keep: readonly string[]): void {
-  const dir = path.join(out, 'masks');
-  for (const f of fs.readdirSync(dir)) {
-    if (f.endsWith('.safetensors') && !keep.includes(f.replace(/\.safetensors$/, ''))) fs.rmSync(path.join(dir, f));
-  }
+/** A content-independent identity of a checkpoint's files: resolved paths, sizes and times. */
+function checkpointIdentity(ck: Checkpoint): unknown {
+  return { header: ck.headerSha256(), files: ck.files.map((f) => { const st = fs.statSync(f.path); return [fs.realpathSync(f.path), st.size, st.mtimeMs]; }) };
+}
+
+/**
+ * The key of a run's results: every option that shapes them, the checkpoints, the data files,
+ * the --grads files and the calibration sets' cache keys. Two runs with one key write the same masks.
+ */
+function runKey(cfg: LocateConfig, base: Checkpoint, attacked: Checkpoint, sets: CalibrationSet[]): string {
+  const { json: _json, force: _force, out: _out, ...options } = cfg;
+  const fileId = (p: string | undefined | null) => {
+    try {
+      const st = fs.statSync(p!);
+      return st.isFile() ? [fs.realpathSync(p!), st.size, st.mtimeMs] : [fs.realpathSync(p!)];
+    } catch {
+      return p ?? null;
+    }
+  };
+  return cacheKey({
+    run: 'locate-run/1',
+    options,
+    base: checkpointIdentity(base),
+    attacked: checkpointIdentity(attacked),
+    data: fileId(cfg.data.path),
+    benign: cfg.benign ? fileId(cfg.benign.path) : null,
+    sets: sets.map((s) => [s.name, s.key, s.fromGradsOption ? fileId(s.gradPath) : null]),
+  });
 }
