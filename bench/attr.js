@@ -7,7 +7,13 @@
  * core (data-parallel over examples) versus PyTorch on the CPU (Debian python3-torch with OpenBLAS,
  * installed with apt-get when missing; torch.set_num_threads = cores) in the same run.
  *
- *   npm run bench:attr -- [--layers N] [--steps N] [--threads N] [--keep]
+ *   npm run bench:attr -- [--layers N] [--steps N] [--threads N] [--workers N] [--blas auto|on|off|both] [--keep]
+ *
+ * `--blas` is sil's: its wasm matrix products through the system BLAS (auto: when found), or not
+ * (off), or both one after the other (both), each against the same PyTorch run. `--workers` sil
+ * worker threads (default: --threads); the BLAS gets cores / workers threads each. PyTorch runs with
+ * `--threads` threads and, when sil sets OPENBLAS_CORETYPE for the CPU (src/blas/library.ts), with
+ * the same value, so that both sides multiply with the same OpenBLAS kernels.
  *
  * The model is a random BF16 checkpoint written to a temporary folder; sil decodes it to float32.
  * Each side runs one untimed warm-up step, then --steps timed steps; tokens/s = B·T / mean step.
@@ -19,6 +25,7 @@ const path = require('node:path');
 const { rng, writeModel } = require('./attr_model');
 const { Checkpoint } = require('../dist/io/checkpoint');
 const { GradWorkerPool } = require('../dist/model/parallel');
+const { openblasCoretype } = require('../dist/blas');
 
 const args = process.argv.slice(2);
 const opt = (/** @type {string} */ name, /** @type {string} */ dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
@@ -26,6 +33,9 @@ const layers = Number(opt('--layers', '8'));
 const steps = Number(opt('--steps', '2'));
 const threads = Number(opt('--threads', String(os.availableParallelism?.() ?? os.cpus().length)));
 const keep = args.includes('--keep');
+const workers = Number(opt('--workers', String(threads)));
+const blasArg = opt('--blas', 'auto');
+const blasRuns = blasArg === 'both' ? ['auto', 'off'] : [blasArg];
 const B = 4, T = 128;
 const { V, H, F, NH, NKV } = require("./attr_model");
 
@@ -46,7 +56,7 @@ function torchPython() {
   return py;
 }
 
-async function benchSil(dir) {
+async function benchSil(dir, blas) {
   const ckpt = Checkpoint.open(dir);
   const names = ckpt.names();
   const theta = new Map(names.map((n) => [n, ckpt.readF32(n)]));
@@ -55,7 +65,8 @@ async function benchSil(dir) {
   const r = rng(777);
   const ids = Array.from({ length: B }, () => Array.from({ length: T }, () => Math.floor(r() * V)));
   const batch = { input_ids: ids, attention_mask: ids.map((row) => row.map(() => 1)), labels: ids };
-  const pool = await GradWorkerPool.start(dir, Math.min(threads, B), 'wasm');
+  const pool = await GradWorkerPool.start(dir, Math.min(workers, B), 'wasm', { blas });
+  console.log(`  sil: ${pool.workers.length} worker(s), matmul ${pool.matmulNote}`);
   const times = [];
   let loss = NaN;
   try {
@@ -74,7 +85,7 @@ async function benchSil(dir) {
     await pool.close();
   }
   const mean = times.reduce((x, y) => x + y, 0) / times.length;
-  return { tokens_per_s: (B * T) / mean, step_s: times, workers: pool.workers.length, loss };
+  return { tokens_per_s: (B * T) / mean, step_s: times, workers: pool.workers.length, loss, matmul: pool.matmul };
 }
 
 const loadavg = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
@@ -85,14 +96,18 @@ async function main() {
     const load0 = loadavg();
     const params = writeModel(dir, layers);
     console.log(`bench:attr — Llama ${layers} layers, hidden ${H}, ${NH}/${NKV} heads, ffn ${F}, vocab ${V}: ${(params / 1e6).toFixed(1)}M params; batch ${B}×${T}; ${steps} timed steps; ${threads} cores`);
-    const sil = await benchSil(dir);
+    const sils = [];
+    for (const b of blasRuns) sils.push(await benchSil(dir, b));
     const python = torchPython();
-    const py = spawnSync(python, [path.join(__dirname, 'attr_torch.py'), '--layers', String(layers), '--threads', String(threads), '--steps', String(steps)], { encoding: 'utf8' });
+    // the OpenBLAS kernel family sil chose for this CPU (set in this process's C environment), for PyTorch too
+    const coretype = process.env.OPENBLAS_CORETYPE ?? openblasCoretype();
+    const env = coretype ? { ...process.env, OPENBLAS_CORETYPE: coretype } : process.env;
+    const py = spawnSync(python, [path.join(__dirname, 'attr_torch.py'), '--layers', String(layers), '--threads', String(threads), '--steps', String(steps)], { encoding: 'utf8', env });
     if (py.status !== 0) throw new Error(`PyTorch baseline failed:\n${py.stderr}`);
     const torch = JSON.parse(py.stdout.trim().split('\n').pop() ?? '{}');
-    console.log(`sil (wasm, ${sil.workers} worker threads): ${sil.tokens_per_s.toFixed(1)} tokens/s  (steps ${sil.step_s.map((t) => t.toFixed(2)).join(', ')} s)`);
-    console.log(`PyTorch ${torch.torch} CPU (${torch.threads} threads, BLAS ${torch.blas}): ${torch.tokens_per_s.toFixed(1)} tokens/s  (steps ${torch.step_s.map((t) => t.toFixed(2)).join(', ')} s, ${(torch.params / 1e6).toFixed(1)}M params)`);
-    console.log(`ratio sil / PyTorch: ${(sil.tokens_per_s / torch.tokens_per_s).toFixed(2)}×`);
+    for (const sil of sils) console.log(`sil (wasm, ${sil.workers} worker threads, matmul ${sil.matmul}): ${sil.tokens_per_s.toFixed(1)} tokens/s  (steps ${sil.step_s.map((t) => t.toFixed(2)).join(', ')} s)`);
+    console.log(`PyTorch ${torch.torch} CPU (${torch.threads} threads, BLAS ${torch.blas}${coretype ? `, OPENBLAS_CORETYPE=${coretype}` : ''}): ${torch.tokens_per_s.toFixed(1)} tokens/s  (steps ${torch.step_s.map((t) => t.toFixed(2)).join(', ')} s, ${(torch.params / 1e6).toFixed(1)}M params)`);
+    for (const sil of sils) console.log(`ratio sil (matmul ${sil.matmul}) / PyTorch: ${(sil.tokens_per_s / torch.tokens_per_s).toFixed(2)}×`);
     console.log(`load average: ${load0} at the start, ${loadavg()} at the end (${os.cpus().length} cores)`);
   } finally {
     if (!keep) fs.rmSync(dir, { recursive: true, force: true });
