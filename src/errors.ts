@@ -37,7 +37,9 @@ export type SilErrorCode =
   | 'INTERNAL'
   | 'BACKEND_UNAVAILABLE'
   | 'MASK_MISMATCH'
-  | 'FONT_NOT_FOUND';
+  | 'FONT_NOT_FOUND'
+  | 'NAME_COLLISION'
+  | 'REPLAY_MISMATCH';
 
 export class SilError extends Error {
   readonly code: SilErrorCode;

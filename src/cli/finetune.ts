@@ -76,10 +76,11 @@ export async function runFinetune(o: FinetuneCliOptions): Promise<void> {
     backend: o.backend as BackendChoice,
     threads: o.threads === undefined ? defaultWorkerCount() : num('threads', o.threads, true),
     force: o.force,
+    onWarning: (w) => process.stderr.write(`sil: warning: ${w}\n`),
     onStep: o.quiet || o.json ? undefined : (s) => process.stderr.write(`step ${s.step}/${s.steps} epoch ${s.epoch + 1} loss ${s.loss.toFixed(4)} lr ${s.lr.toExponential(2)} |g| ${s.gradNorm.toFixed(3)} ${s.seconds.toFixed(2)} s\n`),
   });
   const last = r.log[r.log.length - 1];
-  const summary = { out: o.out, examples: r.examples, steps: r.log.length, first_loss: r.log[0].loss, final_loss: last.loss, parameters: r.parameters, frozen: r.frozen, backend: r.backend, workers: r.workers, seconds: r.seconds };
+  const summary = { out: o.out, warnings: r.warnings, examples: r.examples, steps: r.log.length, first_loss: r.log[0].loss, final_loss: last.loss, parameters: r.parameters, frozen: r.frozen, backend: r.backend, workers: r.workers, seconds: r.seconds };
   if (o.json) process.stdout.write(JSON.stringify({ ...summary, log: r.log }) + '\n');
   else process.stdout.write(`fine-tuned ${r.parameters} parameters (${r.frozen} frozen) on ${r.examples} examples, ${r.log.length} steps, loss ${summary.first_loss.toFixed(4)} → ${last.loss.toFixed(4)}, ${r.seconds.toFixed(1)} s on ${r.backend}×${r.workers} → ${o.out}\n`);
 }

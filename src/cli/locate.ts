@@ -48,6 +48,7 @@ export function registerLocate(program: Command): void {
     .option('--grads <file>', 'gradient sums computed elsewhere (safetensors keyed by tensor names or grad/<name>; {lang} in the path for one file per language)')
     .option('--seed <n>', 'seed of the random baseline', '0')
     .option('--backend <name>', `TF.js backend: ${BACKEND_CHOICES.join('|')}`, 'auto')
+    .option('--blas <mode>', 'wasm matrix products through the system BLAS (OpenBLAS, MKL, Accelerate, SIL_BLAS_LIB): auto (when found; default, or SIL_BLAS) | on | off')
     .option('--threads <n>', 'wasm worker threads (default: all cores)')
     .option('--stream <mode>', 'gradients layer-streamed: auto (when the model does not fit in memory, and on webgpu) | always', 'auto')
     .option('--batch-size <n>', 'examples per gradient pass', '16')

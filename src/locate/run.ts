@@ -28,7 +28,7 @@ import { Checkpoint } from '../io/checkpoint';
 import { LayerRow, LAYER_COLUMNS } from '../mask/layers';
 import { toCsv } from '../mask/csv';
 import { rankRegions, RegionRow, REGION_COLUMNS } from '../mask/regions';
-import { useBackend } from '../model/backend';
+import { SelectedBackend, useBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
 import { checkSequenceLength, ModelConfig, parseModelConfig } from '../model/config';
 import { allParamNames } from '../model/names';
@@ -93,7 +93,8 @@ export interface LocateManifest {
     grads: Array<{ path: string; sha256: string }> | null;
   };
   options: Record<string, unknown>;
-  backend: { name: string; note: string; source: string; workers: number; plan: string } | null;
+  /** `matmul`: what the matrix products ran on (the system BLAS, e.g. `openblas 0.3.21`, or the backend's kernels) */
+  backend: { name: string; note: string; matmul: string; matmul_note: string; source: string; workers: number; plan: string } | null;
   seed: number;
   timings: Record<string, number>;
   languages: string[];
@@ -263,7 +264,7 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
         const mcfg = modelConfigOf(base, true)!;
         const tok = loadTokenizer(base.dir);
         const generate = cfg.responses.mode === 'generate' ? greedyGenerator(tok, { maxNewTokens: cfg.maxNewTokens, system: cfg.system }) : undefined;
-        if (generate) await useBackend(cfg.backend);
+        if (generate) await useBackend(cfg.backend, { blas: cfg.blas });
         const pairs = await calibrationPairs(data, {
           kind: 'harmful', langs: cfg.langs ?? undefined, responses: cfg.responses, generate, system: cfg.system, maxExamples: cfg.maxExamples, source: formatDataSpec(cfg.data),
         });
@@ -316,7 +317,7 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
     let plan: GradientPlan | null = null;
     const bySet = new Map<string, GradFile>();
     const normsBySet = new Map<string, Map<string, Float32Array>>();
-    let forwardBackend: { name: string; note: string } | null = null;
+    let forwardBackend: SelectedBackend | null = null;
     for (const s of sets) {
       const ts = process.hrtime.bigint();
       if (cfg.score === 'wanda') {
@@ -324,7 +325,7 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
         let got = readCachedInputNorms(file, s.key);
         let status: 'computed' | 'cached' = 'cached';
         if (!got) {
-          if (!forwardBackend) forwardBackend = await useBackend(cfg.backend);
+          if (!forwardBackend) forwardBackend = await useBackend(cfg.backend, { blas: cfg.blas });
           got = await inputNormsToFile(modelConfigOf(base, true)!, base, s.batches, file, { key: s.key, set: s.name, label: `activations ${s.name}` }, progress);
           status = 'computed';
         }
@@ -344,7 +345,7 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
       if (!g) {
         if (!source) {
           const mcfg = modelConfigOf(base, true)!;
-          const opened = await openGradientSource({ modelDir: cfg.base, checkpoint: base, config: mcfg, backend: cfg.backend, threads: cfg.threads, perExample: fields.some((f) => f !== 'grad'), stream: cfg.stream });
+          const opened = await openGradientSource({ modelDir: cfg.base, checkpoint: base, config: mcfg, backend: cfg.backend, blas: cfg.blas, threads: cfg.threads, perExample: fields.some((f) => f !== 'grad'), stream: cfg.stream });
           source = opened.source;
           plan = opened.plan;
         }
@@ -364,8 +365,10 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
       timings[`gradients_${s.name}_s`] = seconds(ts);
     }
     const backendInfo = forwardBackend
-      ? { name: forwardBackend.name, note: forwardBackend.note, source: 'forward', workers: 1, plan: 'one forward pass at θpre, one decoder layer at a time (layer inputs for wanda)' }
-      : source ? { name: (source as GradientSource).backend.name, note: (source as GradientSource).backend.note, source: (source as GradientSource).kind, workers: (source as GradientSource).workers, plan: plan!.why } : null;
+      ? { name: forwardBackend.name, note: forwardBackend.note, matmul: forwardBackend.matmul, matmul_note: forwardBackend.matmulNote, source: 'forward', workers: 1, plan: 'one forward pass at θpre, one decoder layer at a time (layer inputs for wanda)' }
+      : source
+        ? (({ backend: b, kind, workers }) => ({ name: b.name, note: b.note, matmul: b.matmul, matmul_note: b.matmulNote, source: kind, workers, plan: plan!.why }))(source as GradientSource)
+        : null;
     if (source) {
       await (source as GradientSource).close();
       source = null;
@@ -462,7 +465,7 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
         options: {
           langs: cfg.langs, data: formatDataSpec(cfg.data), responses: cfg.responses.mode === 'generate' ? `generate:${cfg.responses.checkpoint}` : cfg.responses.mode,
           system: cfg.system ?? null, score: cfg.score, reduce: cfg.reduce, scope: cfg.scope, k: cfg.k, per: cfg.per,
-          benign: cfg.benign ? formatDataSpec(cfg.benign) : false, grads: cfg.grads, seed: cfg.seed, backend: cfg.backend, threads: cfg.threads, stream: cfg.stream,
+          benign: cfg.benign ? formatDataSpec(cfg.benign) : false, grads: cfg.grads, seed: cfg.seed, backend: cfg.backend, blas: cfg.blas, threads: cfg.threads, stream: cfg.stream,
           batch_size: cfg.batchSize, max_examples: cfg.maxExamples ?? null, max_length: cfg.maxLength ?? null, max_new_tokens: cfg.maxNewTokens,
           regions: cfg.regions, bitpack: cfg.bitpack, setdiff: cfg.setdiff, defaults: cfg.defaulted,
         },

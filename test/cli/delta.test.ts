@@ -3,9 +3,10 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { builtCli } from '../helpers/dist';
 import { HF_TINY } from '../helpers/fixtures';
 
-const MAIN = path.resolve(__dirname, '../../dist/cli/main.js');
+const MAIN = builtCli();
 const QWEN = path.join(HF_TINY, 'qwen2-tiny-bf16-sharded');
 const LLAMA = path.join(HF_TINY, 'llama3-tiny-bf16');
 
