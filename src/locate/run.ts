@@ -28,7 +28,7 @@ import { toCsv } from '../mask/csv';
 import { rankRegions, RegionRow, REGION_COLUMNS } from '../mask/regions';
 import { useBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
-import { checkSequenceLength, ModelConfig, parseModelConfig } from '../model/config';
+import { checkpointConfig, checkSequenceLength, ModelConfig } from '../model/config';
 import { allParamNames } from '../model/names';
 import { checkSameTensors, ScoredTensor, scoredTensors, totalOf } from '../score/pair';
 import { loadTokenizer } from '../tokenizer';
@@ -147,7 +147,7 @@ function modelConfigOf(ck: Checkpoint, required: boolean): ModelConfig | null {
     return null;
   }
   try {
-    return parseModelConfig(ck.config, path.join(ck.dir, 'config.json'));
+    return checkpointConfig(ck);
   } catch (e) {
     if (required) throw e;
     return null;
@@ -312,7 +312,7 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
       if (!g) {
         if (!source) {
           const mcfg = modelConfigOf(base, true)!;
-          const opened = await openGradientSource({ modelDir: cfg.base, checkpoint: base, config: mcfg, backend: cfg.backend, threads: cfg.threads, perExample: fields.some((f) => f !== 'grad'), stream: cfg.stream });
+          const opened = await openGradientSource({ modelDir: cfg.base, checkpoint: base, config: mcfg, backend: cfg.backend, threads: cfg.threads, perExample: fields.some((f) => f !== 'grad'), stream: cfg.stream, maxSeqLen: longestSequence(sets) });
           source = opened.source;
           plan = opened.plan;
         }
@@ -463,6 +463,13 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
     base.close();
     attacked?.close();
   }
+}
+
+/** The longest (padded) sequence of any batch of the sets that compute gradients. */
+function longestSequence(sets: readonly CalibrationSet[]): number {
+  let t = 0;
+  for (const s of sets) for (const b of s.batches) t = Math.max(t, b.input_ids[0]?.length ?? 0);
+  return t;
 }
 
 /** The cache file when it exists and was computed from the same inputs (its metadata key), else null. */
