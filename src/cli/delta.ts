@@ -4,10 +4,10 @@
  * in a temporary sibling and moved into place only when everything succeeded.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { SilError } from '../errors';
+import { threadsOption } from '../options';
 import { Checkpoint } from '../io/checkpoint';
 import { withAtomicDir } from '../io/atomic';
 import { parseSize } from '../io/writer';
@@ -27,15 +27,8 @@ interface DeltaCliOptions {
   kernel: string;
 }
 
-function parseThreads(s: string | undefined): number {
-  if (s === undefined) return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < 0) throw new SilError('INVALID_ARGUMENT', `--threads must be a non-negative integer, got ${JSON.stringify(s)}`);
-  return n;
-}
-
 export async function runDelta(o: DeltaCliOptions): Promise<void> {
-  const threads = parseThreads(o.threads);
+  const threads = threadsOption(o.threads, 0);
   if (o.kernel !== 'simd' && o.kernel !== 'js') throw new SilError('INVALID_ARGUMENT', `--kernel must be simd or js, got ${JSON.stringify(o.kernel)}`);
   const kernel = o.kernel;
   parseSize(o.maxShardSize);
