@@ -28,7 +28,9 @@ export type SilErrorCode =
   | 'OUTPUT_EXISTS'
   | 'BACKEND_UNAVAILABLE'
   | 'MASK_MISMATCH'
-  | 'FONT_NOT_FOUND';
+  | 'FONT_NOT_FOUND'
+  | 'NONFINITE_WEIGHTS'
+  | 'NONFINITE_SCORE';
 
 export class SilError extends Error {
   readonly code: SilErrorCode;

@@ -47,6 +47,8 @@ export interface LocateOptions {
   setdiff?: string;
   q?: string | number;
   p?: string | number;
+  /** score NaN/Inf elements of θpre and Δ 0 instead of refusing them */
+  allowNonfinite?: boolean;
 }
 
 export interface LocateConfig {
@@ -80,6 +82,8 @@ export interface LocateConfig {
   json: boolean;
   /** set difference (Wei et al.): per matrix top-q of the safety score minus top-p of the utility (benign) score; null: top-k masks */
   setdiff: { q: number; p: number } | null;
+  /** score NaN/Inf elements 0 (recorded in the manifest) instead of refusing the inputs */
+  allowNonfinite: boolean;
   /** which inputs were defaults (recorded in the manifest) */
   defaulted: string[];
 }
@@ -179,6 +183,7 @@ export function resolveOptions(o: LocateOptions): LocateConfig {
     bitpack: !!o.bitpack,
     json: !!o.json,
     setdiff,
+    allowNonfinite: !!o.allowNonfinite,
     defaulted,
   };
 }
