@@ -39,7 +39,9 @@ export type SilErrorCode =
   | 'MASK_MISMATCH'
   | 'FONT_NOT_FOUND'
   | 'NAME_COLLISION'
-  | 'REPLAY_MISMATCH';
+  | 'REPLAY_MISMATCH'
+  | 'NONFINITE_WEIGHTS'
+  | 'NONFINITE_SCORE';
 
 export class SilError extends Error {
   readonly code: SilErrorCode;

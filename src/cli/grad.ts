@@ -14,10 +14,12 @@
  * (src/blas/; default: when one is found); the summary and the file's metadata say which ran (`matmul`).
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { SilError } from '../errors';
 import { parseBlasChoice } from '../blas';
+import { intOption, threadsOption } from '../options';
 import { Checkpoint } from '../io/checkpoint';
 import { SafetensorsWriter } from '../io/writer';
 import { claimOutput, prepareOutputFile } from '../io/outpath';
@@ -26,7 +28,8 @@ import type { Batch } from '../model/batch';
 import { CausalLM, LossAndGrads } from '../model/model';
 import { defaultWorkerCount, GradWorkerPool } from '../model/parallel';
 import { allParamNames } from '../model/names';
-import { parseModelConfig } from '../model/config';
+import { sequencesPerPass, WASM_HEAP_BYTES } from '../model/memory';
+import { checkpointConfig } from '../model/config';
 import { parseSize } from '../io/writer';
 import { progressFor } from './progress';
 import { chooseStreaming } from '../stream/choose';
@@ -92,19 +95,12 @@ function readBatch(file: string): Batch {
   }
 }
 
-function parseThreads(v: string | number | undefined): number {
-  if (v === undefined) return defaultWorkerCount();
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new SilError('INVALID_ARGUMENT', `--threads must be a positive integer, got ${JSON.stringify(v)}`);
-  return n;
-}
-
 /** Computes and writes the gradients; returns what it printed as the summary. */
 export async function runGrad(o: GradOptions): Promise<GradSummary> {
   const t0 = process.hrtime.bigint();
   const choice = (o.backend ?? 'auto') as BackendChoice;
   if (!BACKEND_CHOICES.includes(choice)) throw new SilError('INVALID_ARGUMENT', `--backend must be one of ${BACKEND_CHOICES.join(', ')}, got ${JSON.stringify(o.backend)}`);
-  const threads = parseThreads(o.threads);
+  const threads = threadsOption(o.threads, 1, defaultWorkerCount());
   const blas = parseBlasChoice(o.blas);
   const perGroup = parseSequencesPerGroup(o.sequencesPerGroup);
   const release = claimOutput(prepareOutputFile({ out: o.out, inputs: [o.model, o.batch], force: o.force }), 'grad');
@@ -120,7 +116,9 @@ async function gradInto(o: GradOptions, choice: BackendChoice, threads: number, 
   const ckpt = Checkpoint.open(o.model);
   try {
     const selected = await useBackend(choice, { blas });
-    const decision = chooseStreaming(o.stream ?? 'auto', ckpt.numel(), selected.name, threads);
+    const config = ckpt.config ? checkpointConfig(ckpt) : null;
+    const seqLen = Array.isArray(batch.input_ids) && Array.isArray(batch.input_ids[0]) ? batch.input_ids[0].length : 0;
+    const decision = chooseStreaming(o.stream ?? 'auto', ckpt.numel(), selected.name, threads, os.totalmem(), config && seqLen > 0 ? { config, seqLen } : undefined);
     if (decision.stream) return await runStreamed(o, ckpt, batch, selected, decision.why, t0, perGroup);
     let result: LossAndGrads;
     let workers = 1;
@@ -140,7 +138,8 @@ async function gradInto(o: GradOptions, choice: BackendChoice, threads: number, 
       }
     } else {
       try {
-        result = model.lossAndGrads(batch);
+        const cap = selected.name === 'wasm' ? WASM_HEAP_BYTES : 0.8 * os.totalmem();
+        result = model.lossAndGradsInPasses(batch, sequencesPerPass(model.cfg, pb.seqLen, cap));
       } finally {
         model.dispose();
       }
@@ -224,14 +223,12 @@ function printSummary(summary: GradSummary, json?: boolean): void {
 /** `--sequences-per-group`: a positive integer, or null for auto. */
 function parseSequencesPerGroup(v: string | undefined): number | null {
   if (v === undefined || v === 'auto') return null;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new SilError('INVALID_ARGUMENT', `--sequences-per-group must be a positive integer or auto, got ${JSON.stringify(v)}`);
-  return n;
+  return intOption('--sequences-per-group', v, 1, 65536)!;
 }
 
 /** The layer-streamed pass: plan printed to stderr, gradients written as they are computed. */
 async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selected: { name: string; note: string; matmul: string; matmulNote: string }, why: string, t0: bigint, perGroup: number | null): Promise<GradSummary> {
-  const cfg = parseModelConfig(ckpt.config, path.join(ckpt.dir, 'config.json'));
+  const cfg = checkpointConfig(ckpt);
   const stored = new Set(ckpt.names());
   const missing = allParamNames(cfg).filter((n) => !stored.has(n));
   if (missing.length > 0) throw new SilError('CHECKPOINT_MISMATCH', `model parameters not stored in the checkpoint: ${missing.join(', ')}`, { file: ckpt.location });

@@ -30,9 +30,10 @@ import { toCsv } from '../mask/csv';
 import { rankRegions, RegionRow, REGION_COLUMNS } from '../mask/regions';
 import { SelectedBackend, useBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
-import { checkSequenceLength, ModelConfig, parseModelConfig } from '../model/config';
+import { checkpointConfig, checkSequenceLength, ModelConfig } from '../model/config';
 import { allParamNames } from '../model/names';
 import { checkSameTensors, ScoredTensor, scoredTensors, totalOf } from '../score/pair';
+import { nonFiniteError, scanNonFinite, totalNonFinite } from '../score/finite';
 import { loadTokenizer } from '../tokenizer';
 import type { Progress } from '../cli/progress';
 import { accumulateToFile } from './accumulate';
@@ -106,6 +107,8 @@ export interface LocateManifest {
   masks: Record<string, MaskReport>;
   global_sir: number | null;
   expected_random_sir: number;
+  /** NaN/Inf elements found (tensor → count) and scored 0 under --allow-nonfinite; null when there were none */
+  nonfinite: { allowed: true; theta_pre: Record<string, number>; delta: Record<string, number> } | null;
   notes: string[];
 }
 
@@ -151,7 +154,7 @@ function modelConfigOf(ck: Checkpoint, required: boolean): ModelConfig | null {
     return null;
   }
   try {
-    return parseModelConfig(ck.config, path.join(ck.dir, 'config.json'));
+    return checkpointConfig(ck);
   } catch (e) {
     if (required) throw e;
     return null;
@@ -224,6 +227,16 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
 
     // ---- 1. inputs, all checked before anything is written --------------------------------------
     const tPrep = process.hrtime.bigint();
+    // NaN/Inf: in θpre where gradients are taken at it or it is scored, in Δ where Δ is scored
+    const thetaNames = needsForward && cfg.grads === null ? base.names() : cfg.score === 'snip' || cfg.score === 'wanda' ? scored : [];
+    const deltaNames = cfg.score === 'sil' || cfg.score === 'weightdiff' ? scored : [];
+    const nonfinite = scanNonFinite(base, att, thetaNames, deltaNames);
+    const nonfiniteFound = totalNonFinite(nonfinite.thetaPre) + totalNonFinite(nonfinite.delta) > 0;
+    if (nonfiniteFound) {
+      const err = nonFiniteError(nonfinite, { base: base.location, attacked: att.location });
+      if (!cfg.allowNonfinite) throw err!;
+      notes.push(`--allow-nonfinite: ${totalNonFinite(nonfinite.thetaPre)} NaN/Inf element(s) of θpre and ${totalNonFinite(nonfinite.delta)} of Δ are scored 0 (manifest: nonfinite)${totalNonFinite(nonfinite.thetaPre) > 0 && needsForward ? '; gradients were taken at θpre as stored, so NaN spreads through them and those scores are 0 too' : ''}`);
+    }
     const sets: CalibrationSet[] = [];
     let langs: string[];
     let benignSpec: DataSpec | null = null;
@@ -345,7 +358,7 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
       if (!g) {
         if (!source) {
           const mcfg = modelConfigOf(base, true)!;
-          const opened = await openGradientSource({ modelDir: cfg.base, checkpoint: base, config: mcfg, backend: cfg.backend, blas: cfg.blas, threads: cfg.threads, perExample: fields.some((f) => f !== 'grad'), stream: cfg.stream });
+          const opened = await openGradientSource({ modelDir: cfg.base, checkpoint: base, config: mcfg, backend: cfg.backend, blas: cfg.blas, threads: cfg.threads, perExample: fields.some((f) => f !== 'grad'), stream: cfg.stream, maxSeqLen: longestSequence(sets) });
           source = opened.source;
           plan = opened.plan;
         }
@@ -409,13 +422,13 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
         const frac = cfg.setdiff ? (name === 'benign' ? cfg.setdiff.p : cfg.setdiff.q) : cfg.k;
         // wanda's input norms live in this process: its passes stay on this thread
         const hist = pool && inp.score !== 'wanda'
-          ? pool.provider({ score: inp.score, reduce: inp.reduce, base: cfg.base, attacked: cfg.attacked, grads: inp.grads?.path ?? null, seed: inp.seed }, list)
+          ? pool.provider({ score: inp.score, reduce: inp.reduce, base: cfg.base, attacked: cfg.attacked, grads: inp.grads?.path ?? null, seed: inp.seed, allowNonfinite: cfg.allowNonfinite }, list)
           : undefined;
         const r = await selectAndWrite({ base, source: scoreSource(inp, list), frac, per: cfg.setdiff ? 'tensor' : cfg.per, file, encoding, metadata: maskMeta(name, inp.score), headDim, regions: withRegions, hist });
         masks[name] = { file: `masks/${name}.safetensors`, selected: r.selected, n: r.selection.n, passes: r.selection.passes, threshold: r.selection.threshold?.value ?? null };
         return r;
       };
-      const inputsFor = (setName: string): ScoreInputs => ({ score: cfg.score, reduce: cfg.reduce, base, attacked: att, grads: bySet.get(setName), inputNorms: normsBySet.get(setName), seed: cfg.seed });
+      const inputsFor = (setName: string): ScoreInputs => ({ score: cfg.score, reduce: cfg.reduce, base, attacked: att, grads: bySet.get(setName), inputNorms: normsBySet.get(setName), seed: cfg.seed, allowNonfinite: cfg.allowNonfinite });
       const sd = cfg.setdiff;
       const setDifference = (name: string) => {
         const file = path.join(maskDir, `${name}.safetensors`);
@@ -467,7 +480,7 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
           system: cfg.system ?? null, score: cfg.score, reduce: cfg.reduce, scope: cfg.scope, k: cfg.k, per: cfg.per,
           benign: cfg.benign ? formatDataSpec(cfg.benign) : false, grads: cfg.grads, seed: cfg.seed, backend: cfg.backend, blas: cfg.blas, threads: cfg.threads, stream: cfg.stream,
           batch_size: cfg.batchSize, max_examples: cfg.maxExamples ?? null, max_length: cfg.maxLength ?? null, max_new_tokens: cfg.maxNewTokens,
-          regions: cfg.regions, bitpack: cfg.bitpack, setdiff: cfg.setdiff, defaults: cfg.defaulted,
+          regions: cfg.regions, bitpack: cfg.bitpack, setdiff: cfg.setdiff, allow_nonfinite: cfg.allowNonfinite, defaults: cfg.defaulted,
         },
         backend: backendInfo,
         seed: cfg.seed,
@@ -481,6 +494,7 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
         masks,
         global_sir: globalSir,
         expected_random_sir: cfg.setdiff ? cfg.setdiff.q : cfg.k,
+        nonfinite: nonfiniteFound ? { allowed: true, theta_pre: nonfinite.thetaPre, delta: nonfinite.delta } : null,
         notes,
       };
       fs.writeFileSync(path.join(tmp, 'manifest.json'), JSON.stringify(m, null, 2) + '\n');
@@ -504,6 +518,13 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
     attacked?.close();
     release();
   }
+}
+
+/** The longest (padded) sequence of any batch of the sets that compute gradients. */
+function longestSequence(sets: readonly CalibrationSet[]): number {
+  let t = 0;
+  for (const s of sets) for (const b of s.batches) t = Math.max(t, b.input_ids[0]?.length ?? 0);
+  return t;
 }
 
 /** The cache file when it exists and was computed from the same inputs (its metadata key), else null. */

@@ -13,7 +13,7 @@ import { readCalibrationJsonl } from '../data/schema';
 import type { CalibrationRecord } from '../data/schema';
 import { MaskFile } from '../mask/maskfile';
 import { BackendChoice, useBackend } from '../model/backend';
-import { parseModelConfig } from '../model/config';
+import { checkpointConfig } from '../model/config';
 import type { ModelConfig } from '../model/config';
 import { allParamNames } from '../model/names';
 import { buildExample, Example } from '../tokenizer/example';
@@ -112,7 +112,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     throw e;
   }
   try {
-    const cfg = parseModelConfig(ckpt.config, path.join(ckpt.dir, 'config.json'));
+    const cfg = checkpointConfig(ckpt);
     const tok = loadTokenizer(ckpt.dir);
     let records = readCalibrationJsonl(o.data);
     if (o.kinds) records = records.filter((r) => o.kinds!.includes(r.kind));
