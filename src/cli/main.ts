@@ -6,13 +6,14 @@
 import { Command } from 'commander';
 import { isSilError } from '../errors';
 import { COMMANDS } from './commands';
+import { SIL_VERSION } from '../version';
 
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name('sil')
     .description('Safety Information Localization for multilingual LLM checkpoints')
-    .version(require('../../package.json').version)
+    .version(SIL_VERSION)
     .showHelpAfterError();
   for (const register of COMMANDS) register(program);
   return program;
@@ -36,7 +37,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
-  main(process.argv).then((code) => {
+  void main(process.argv).then((code) => {
     process.exitCode = code;
   });
 }
