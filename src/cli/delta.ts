@@ -3,8 +3,6 @@
  * rolled up per layer × module kind and per kind (docs/run-folder.md). The output folder is built
  * in a temporary sibling and moved into place only when everything succeeded.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { SilError } from '../errors';

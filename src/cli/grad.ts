@@ -30,13 +30,13 @@ import { defaultWorkerCount, GradWorkerPool } from '../model/parallel';
 import { allParamNames } from '../model/names';
 import { sequencesPerPass, WASM_HEAP_BYTES } from '../model/memory';
 import { checkpointConfig } from '../model/config';
-import { parseSize } from '../io/writer';
 import { progressFor } from './progress';
 import { chooseStreaming } from '../stream/choose';
 import { streamSteps } from '../stream/engine';
 import { streamGradientsToFile } from '../stream/gradfile';
 import { formatPlan, planStreaming } from '../stream/plan';
 import { defaultSequencesPerGroup, weightCacheBytes } from '../stream/budget';
+import { SIL_VERSION } from '../version';
 import '../stream/source'; // registers the layer-streamed gradient source for sil locate
 
 export interface GradOptions {
@@ -164,7 +164,7 @@ async function gradInto(o: GradOptions, choice: BackendChoice, threads: number, 
       model: path.resolve(o.model),
       model_header_sha256: ckpt.headerSha256(),
       batch: path.resolve(o.batch),
-      sil_version: require('../../package.json').version,
+      sil_version: SIL_VERSION,
       created: new Date().toISOString(),
     };
     const w = SafetensorsWriter.create(o.out, specs, metadata);
@@ -270,7 +270,7 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
       model_header_sha256: ckpt.headerSha256(),
       batch: path.resolve(o.batch),
       sequence_groups: String(groups),
-      sil_version: require('../../package.json').version,
+      sil_version: SIL_VERSION,
       created: new Date().toISOString(),
     }),
   }).finally(() => progress.stop());

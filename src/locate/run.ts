@@ -46,10 +46,11 @@ import { HistogramPool } from './histpool';
 import { selectAndWrite } from './masks';
 import { setDifferenceAndWrite } from './setdiff';
 import type { LocateConfig } from './options';
-import { fieldsFor, ScoreInputs, scoreSource, usesData } from './scores';
+import { fieldsFor, ScoreInputs, scoreSource } from './scores';
 import { GradientPlan, GradientSource, openGradientSource } from './source';
 import { renderSummary } from './summary';
 import { finishRunFolder, listFiles, openRunFolder, RunFolderState } from './runfolder';
+import { SIL_VERSION } from '../version';
 
 /** One calibration set: a language, or the benign baseline. */
 interface CalibrationSet {
@@ -112,7 +113,6 @@ export interface LocateManifest {
   notes: string[];
 }
 
-const VERSION: string = require('../../package.json').version;
 const CACHE_VERSION = 'sil-locate-cache/2';
 /** in-scope parameters from which global selection runs its histogram passes on `--threads` workers */
 const PARALLEL_SELECTION_MIN = 1 << 24;
@@ -394,7 +394,7 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
     const encoding = cfg.bitpack ? 'bitpack' : 'u8';
     const maskMeta = (name: string, score: string): Record<string, string> => ({
       mask: name, score, ...(score === 'sil' ? { reduce: cfg.reduce } : {}), ...(score === 'random' ? { seed: String(cfg.seed) } : {}),
-      scope: cfg.scope, per: cfg.per, k: String(cfg.k), sil_version: VERSION,
+      scope: cfg.scope, per: cfg.per, k: String(cfg.k), sil_version: SIL_VERSION,
       ...(cfg.setdiff ? { setdiff: 'benign', q: String(cfg.setdiff.q), p: String(cfg.setdiff.p) } : {}),
     });
     if (cfg.score === 'wanda') {
@@ -466,7 +466,7 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
       timings.total_s = seconds(t0);
       const m: LocateManifest = {
         command: 'locate',
-        version: VERSION,
+        version: SIL_VERSION,
         created: new Date().toISOString(),
         inputs: {
           base: { path: path.resolve(cfg.base), header_sha256: base.headerSha256() },

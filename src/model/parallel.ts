@@ -8,7 +8,6 @@
  * The worker script is compiled JS (dist/model/worker.js); build with `npm run build` first.
  */
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { BlasChoice } from '../blas';
 import { SilError, SilErrorCode } from '../errors';
