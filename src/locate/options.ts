@@ -82,6 +82,8 @@ export interface LocateConfig {
   setdiff: { q: number; p: number } | null;
   /** which inputs were defaults (recorded in the manifest) */
   defaulted: string[];
+  /** the command line as typed, recorded in the manifest (set by the CLI) */
+  commandLine?: string[];
 }
 
 /** The package root (weights/, data/ live there). */
