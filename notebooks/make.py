@@ -185,7 +185,7 @@ default) into `RUN/report/`. The SVGs are shown inline; the violation and k-swee
 evaluation tables of `npm run experiment` and are skipped for a plain locate run.
 """),
 ("code", r"""
-const rep = await writeReport(run, path.join(run, 'report'), { formats: ['svg', 'csv', 'html'] });
+const rep = await writeReport(run, path.join(run, 'report'), { formats: ['svg', 'csv', 'html'], force: true });
 console.log(`${rep.figures.length} figures in ${rep.outDir}; skipped: ${rep.skipped.map((s: any) => `${s.id} (needs ${s.missing.join(', ')})`).join('; ')}`);
 for (const f of rep.figures) tslab.display.html(`<h4>${f.title}</h4>${f.svg}<p><small>${f.caption}</small></p>`);
 """),

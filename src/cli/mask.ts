@@ -9,6 +9,7 @@ import { not } from '../mask/algebra';
 import { evalMaskExpr, exprNames, formatMaskExpr, parseMaskExpr } from '../mask/expr';
 import { countOnes } from '../mask/mask';
 import { MaskEncoding, MaskFile, MaskWriter, withMaskFiles } from '../mask/maskfile';
+import { prepareOutputFile } from '../io/outpath';
 
 function encodingOf(s: string | undefined, fallback: MaskEncoding): MaskEncoding {
   if (s === undefined) return fallback;
@@ -89,9 +90,10 @@ export function resolveMaskNames(names: string[], bindings: string[], dir: strin
   return new Map(names.map((n) => [n, bound.get(n) ?? path.join(dir, `${n}.safetensors`)]));
 }
 
-export function evalMaskCommand(expr: string, out: string, o: { dir?: string; mask?: string[]; bitpack?: boolean }): { selected: number; total: number; expression: string } {
+export function evalMaskCommand(expr: string, out: string, o: { dir?: string; mask?: string[]; bitpack?: boolean; force?: boolean }): { selected: number; total: number; expression: string } {
   const e = parseMaskExpr(expr);
   const files = resolveMaskNames(exprNames(e), o.mask ?? [], o.dir ?? '.');
+  prepareOutputFile({ out, inputs: [...files.values()], force: o.force });
   const order = [...files.keys()];
   return withMaskFiles([...files.values()], (ms) => {
     checkLayouts(ms);
@@ -127,8 +129,10 @@ export function registerMask(program: Command): void {
     .argument('<in>', 'mask file')
     .requiredOption('--out <file>', 'output mask file')
     .option('--to <encoding>', 'u8 or bitpack')
+    .option('--force', 'overwrite an existing output file')
     .option('--json', 'print a JSON summary')
-    .action((input: string, o: { out: string; to?: string; json?: boolean }) => {
+    .action((input: string, o: { out: string; to?: string; json?: boolean; force?: boolean }) => {
+      prepareOutputFile({ out: o.out, inputs: [input], force: o.force });
       const r = withMaskFiles([input], ([m]) => {
         const to = encodingOf(o.to, m.encoding === 'u8' ? 'bitpack' : 'u8');
         return { to, ...writeLike(m, o.out, to, (n) => m.read(n)) };
@@ -141,8 +145,10 @@ export function registerMask(program: Command): void {
     .argument('<in>', 'mask file')
     .requiredOption('--out <file>', 'output mask file')
     .option('--to <encoding>', 'u8 or bitpack (default: as the input)')
+    .option('--force', 'overwrite an existing output file')
     .option('--json', 'print a JSON summary')
-    .action((input: string, o: { out: string; to?: string; json?: boolean }) => {
+    .action((input: string, o: { out: string; to?: string; json?: boolean; force?: boolean }) => {
+      prepareOutputFile({ out: o.out, inputs: [input], force: o.force });
       const r = withMaskFiles([input], ([m]) => writeLike(m, o.out, encodingOf(o.to, m.encoding), (n) => not(m.read(n)), { expression: `!${path.basename(input, '.safetensors')}` }));
       print(o.json, { in: input, out: o.out, ...r }, `¬${input} → ${o.out} (${r.selected} of ${r.total} selected)`);
     });
@@ -154,8 +160,9 @@ export function registerMask(program: Command): void {
     .option('--dir <dir>', 'where <name>.safetensors files are looked up', '.')
     .option('--mask <name=path...>', 'explicit file for a name (repeatable)')
     .option('--bitpack', 'write a bitpacked mask')
+    .option('--force', 'overwrite an existing output file')
     .option('--json', 'print a JSON summary')
-    .action((expr: string, o: { out: string; dir: string; mask?: string[]; bitpack?: boolean; json?: boolean }) => {
+    .action((expr: string, o: { out: string; dir: string; mask?: string[]; bitpack?: boolean; json?: boolean; force?: boolean }) => {
       const r = evalMaskCommand(expr, o.out, o);
       print(o.json, { out: o.out, ...r }, `${r.expression} → ${o.out} (${r.selected} of ${r.total} selected)`);
     });

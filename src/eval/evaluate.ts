@@ -24,6 +24,7 @@ import { GENERIC_RESPONSES } from '../data/generic';
 import { readCalibrationJsonl } from '../data/schema';
 import { SilError } from '../errors';
 import { writeFileAtomic } from '../io/atomic';
+import { checkOutputPath, readMarker, writeMarker } from '../io/outpath';
 import { Checkpoint } from '../io/checkpoint';
 import { BackendChoice, useBackend } from '../model/backend';
 import { CausalLM } from '../model/model';
@@ -155,8 +156,25 @@ function keptJsonl(file: string, dropModels: Set<string>): string[] {
     : [];
 }
 
+/**
+ * Records in the eval folder's marker which checkpoint each model name was, and the mask it was
+ * stitched from (from the checkpoint's own marker), so a run folder can tell which rows depend on
+ * its masks.
+ */
+function recordModel(dir: string, name: string, model: string): void {
+  const prev = readMarker(dir);
+  const models = { ...((prev?.models as Record<string, unknown> | undefined) ?? {}) };
+  const made = readMarker(model);
+  const inputs = made?.inputs as { mask?: string; freeze?: string } | undefined;
+  models[name] = { model: path.resolve(model), made_by: made?.command ?? null, mask: inputs?.mask ?? inputs?.freeze ?? null };
+  writeMarker(dir, 'eval', { models });
+}
+
 export async function evaluate(o: EvalOptions): Promise<EvalResult> {
   const t0 = Date.now();
+  // the command writes only <out>/eval/: that folder must not overlap an input, <out> must be a folder
+  checkOutputPath({ out: o.out, kind: 'dir', inputs: [] });
+  const evalDir = checkOutputPath({ out: path.join(o.out, 'eval'), kind: 'dir', inputs: [o.model, o.prompts, o.judgeModel] });
   const judge: RefusalJudge = o.judgeModel ? judgeFromModel(o.judgeModel) : new PhraseJudge();
   const prompts = loadEvalPrompts(o.prompts, o.langs, o.limit);
   const name = o.name ?? path.basename(path.resolve(o.model));
@@ -221,11 +239,12 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
       const rec = violationRecord({ condition, model: name, checkpoint_sha256: sha, ft_lang: ftLang }, lang, idx.length, violations);
       return { lang, n: idx.length, violations, violation_rate: rec.violation_rate, ci_low: rec.ci_low, ci_high: rec.ci_high, mean_margin: m };
     });
-    const dir = path.join(o.out, 'eval');
+    const dir = evalDir;
     fs.mkdirSync(dir, { recursive: true });
     // the models whose rows go: this one, and those keptRows dropped (same condition, or --replace)
     const keptModels = new Set(kept.map((r) => r.model));
     const dropped = new Set([name, ...existing.map((r) => r.model).filter((m) => !keptModels.has(m))]);
+    recordModel(dir, name, o.model);
     const mine = languages.map((l) => violationRecord({ condition, model: name, checkpoint_sha256: sha, ft_lang: ftLang }, l.lang, l.n, l.violations));
     writeFileAtomic(violationsFile, toCsv([...VIOLATION_COLUMNS], [...kept, ...mine].map((r) => VIOLATION_COLUMNS.map((c) => r[c]))));
     const proxyFile = path.join(dir, 'proxy.csv');

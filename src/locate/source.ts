@@ -20,6 +20,7 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { BlasChoice } from '../blas';
 import { SilError } from '../errors';
 import { Checkpoint } from '../io/checkpoint';
 import { BackendChoice, SelectedBackend, useBackend } from '../model/backend';
@@ -69,6 +70,8 @@ export interface SourceContext {
   checkpoint: Checkpoint;
   config: ModelConfig;
   backend: BackendChoice;
+  /** wasm matrix products through the system BLAS (default: auto) */
+  blas?: BlasChoice;
   threads: number;
   /** one example per call (per-example accumulators) or whole batches */
   perExample: boolean;
@@ -162,7 +165,7 @@ export function planGradients(params: number, backend: string, threads: number, 
 
 /** Starts the source the plan calls for. */
 export async function openGradientSource(ctx: SourceContext): Promise<{ source: GradientSource; plan: GradientPlan }> {
-  const selected = await useBackend(ctx.backend);
+  const selected = await useBackend(ctx.backend, { blas: ctx.blas });
   const planned = planGradients(ctx.checkpoint.numel(), selected.name, ctx.threads);
   const plan: GradientPlan = ctx.stream === 'always' && planned.mode !== 'streamed' ? { ...planned, mode: 'streamed', workers: 1, why: `--stream always (${planned.why})` } : planned;
   if (plan.mode === 'streamed') {
@@ -179,13 +182,15 @@ export async function openGradientSource(ctx: SourceContext): Promise<{ source: 
     const dir = path.resolve(ctx.modelDir);
     const pools: GradWorkerPool[] = [];
     try {
-      if (ctx.perExample) for (let i = 0; i < plan.workers; i++) pools.push(await GradWorkerPool.start(dir, 1, 'wasm'));
-      else pools.push(await GradWorkerPool.start(dir, plan.workers, 'wasm'));
+      const opts = { blas: ctx.blas, instances: plan.workers };
+      if (ctx.perExample) for (let i = 0; i < plan.workers; i++) pools.push(await GradWorkerPool.start(dir, 1, 'wasm', opts));
+      else pools.push(await GradWorkerPool.start(dir, plan.workers, 'wasm', opts));
     } catch (e) {
       await Promise.all(pools.map((p) => p.close()));
       throw e;
     }
-    return { source: new WorkerSource(selected, pools, plan.workers), plan };
+    const matmul = { ...selected, matmul: pools[0].matmul, matmulNote: pools[0].matmulNote };
+    return { source: new WorkerSource(matmul, pools, plan.workers), plan };
   }
   return { source: new InProcessSource(selected, CausalLM.fromCheckpoint(ctx.checkpoint)), plan };
 }

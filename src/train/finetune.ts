@@ -23,6 +23,7 @@ import { ADAMW_DEFAULTS, AdamWOptions } from './adamw';
 import { GradEngine, LocalGrads, WorkerGrads } from './grads';
 import { StepInfo, totalSteps, train, TrainOptions } from './loop';
 import { ParamStore, saveCheckpoint } from './params';
+import { prepareOutputDir } from '../io/outpath';
 import { warmupWarning, type ScheduleName } from './schedule';
 
 export interface FinetuneOptions {
@@ -100,6 +101,8 @@ export async function startEngine(cfg: ModelConfig, backend: string, threads: nu
 
 export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const t0 = Date.now();
+  // the output is checked before hours of training, and again when it is written
+  prepareOutputDir({ out: o.out, kind: 'dir', inputs: [o.model, o.data, o.freeze], force: o.force });
   const ckpt = Checkpoint.open(o.model);
   try {
     const cfg = parseModelConfig(ckpt.config, path.join(ckpt.dir, 'config.json'));
@@ -135,7 +138,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     } finally {
       await engine.close();
     }
-    await saveCheckpoint(params, o.out, { like: ckpt, force: o.force });
+    await saveCheckpoint(params, o.out, { like: ckpt, force: o.force, inputs: [o.model, o.data, o.freeze], marker: { inputs: { model: path.resolve(o.model), data: path.resolve(o.data), freeze: o.freeze ? path.resolve(o.freeze) : null } } });
     return { log, warnings, examples: examples.length, backend: be.name, workers: engine.workers, frozen: freeze?.count ?? 0, parameters: params.numel(), seconds: (Date.now() - t0) / 1000 };
   } finally {
     ckpt.close();
