@@ -34,11 +34,24 @@ import { streamSteps } from '../stream/engine';
 import { streamGradientsToFile } from '../stream/gradfile';
 import { formatPlan, planStreaming } from '../stream/plan';
 import { defaultSequencesPerGroup, weightCacheBytes } from '../stream/budget';
+import { sha256Path } from '../io/provenance';
+import { calibrationExamples } from '../locate/calibration';
+import { collate } from '../tokenizer';
+import { loadTokenizer } from '../tokenizer/load';
 import '../stream/source'; // registers the layer-streamed gradient source for sil locate
 
 export interface GradOptions {
   model: string;
-  batch: string;
+  /** token ids (BATCH.json), or: */
+  batch?: string;
+  /** a calibration source (FILE.jsonl, multijail:CSV, polyrefuse:DIR) with --lang, built as sil locate builds it */
+  data?: string;
+  lang?: string;
+  responses?: string;
+  system?: string;
+  kind?: string;
+  limit?: string | number;
+  maxLength?: string | number;
   out: string;
   snip?: boolean;
   force?: boolean;
@@ -92,6 +105,40 @@ function readBatch(file: string): Batch {
   }
 }
 
+function optInt(name: string, v: string | number | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new SilError('INVALID_ARGUMENT', `--${name} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** The calibration set of --data/--lang as one right-padded batch, built exactly as sil locate builds it. */
+async function calibrationBatch(o: GradOptions, ckpt: Checkpoint): Promise<Batch> {
+  if (o.kind !== undefined && o.kind !== 'harmful' && o.kind !== 'benign') throw new SilError('INVALID_ARGUMENT', `--kind must be harmful or benign, got ${JSON.stringify(o.kind)}`);
+  const tok = loadTokenizer(ckpt.dir);
+  const { examples } = await calibrationExamples(tok, {
+    data: o.data!, lang: o.lang!, responses: o.responses, system: o.system, kind: o.kind as 'harmful' | 'benign' | undefined,
+    limit: optInt('limit', o.limit, 1), maxLength: optInt('max-length', o.maxLength, 2),
+  });
+  return collate(examples, tok.padId());
+}
+
+/** What the gradients were computed on, for the file's metadata. */
+function inputMetadata(o: GradOptions): Record<string, string> {
+  if (o.batch !== undefined) return { batch: path.resolve(o.batch) };
+  const file = o.data!.replace(/^(multijail|polyrefuse):/, '');
+  const sha = sha256Path(file);
+  return {
+    data: o.data!,
+    ...(sha ? { data_sha256: sha } : {}),
+    lang: o.lang!,
+    kind: o.kind ?? 'harmful',
+    responses: o.responses ?? 'compliance',
+    ...(o.system !== undefined ? { system: o.system } : {}),
+    ...(o.limit !== undefined ? { limit: String(o.limit) } : {}),
+  };
+}
+
 function parseThreads(v: string | number | undefined): number {
   if (v === undefined) return defaultWorkerCount();
   const n = Number(v);
@@ -107,10 +154,14 @@ export async function runGrad(o: GradOptions): Promise<GradSummary> {
   const threads = parseThreads(o.threads);
   const blas = parseBlasChoice(o.blas);
   const perGroup = parseSequencesPerGroup(o.sequencesPerGroup);
-  prepareOutputFile({ out: o.out, inputs: [o.model, o.batch], force: o.force });
-  const batch = readBatch(o.batch);
+  if ((o.batch === undefined) === (o.data === undefined)) throw new SilError('INVALID_ARGUMENT', 'give --batch BATCH.json (token ids) or --data FILE.jsonl --lang L (a calibration set), not both');
+  if (o.data !== undefined && !o.lang) throw new SilError('INVALID_ARGUMENT', '--data needs --lang: the language whose calibration set to use');
+  if (o.batch !== undefined && (o.lang ?? o.responses ?? o.system ?? o.kind ?? o.limit ?? o.maxLength) !== undefined) throw new SilError('INVALID_ARGUMENT', '--lang, --responses, --system, --kind, --limit and --max-length go with --data, not with --batch');
+  const dataPath = o.data === undefined ? undefined : o.data.replace(/^(multijail|polyrefuse):/, '');
+  prepareOutputFile({ out: o.out, inputs: [o.model, o.batch ?? dataPath!], force: o.force });
   const ckpt = Checkpoint.open(o.model);
   try {
+    const batch = o.batch !== undefined ? readBatch(o.batch) : await calibrationBatch(o, ckpt);
     const selected = await useBackend(choice, { blas });
     const decision = chooseStreaming(o.stream ?? 'auto', ckpt.numel(), selected.name, threads);
     if (decision.stream) return await runStreamed(o, ckpt, batch, selected, decision.why, t0, perGroup);
@@ -156,7 +207,7 @@ export async function runGrad(o: GradOptions): Promise<GradSummary> {
       workers: String(workers),
       model: path.resolve(o.model),
       model_header_sha256: ckpt.headerSha256(),
-      batch: path.resolve(o.batch),
+      ...inputMetadata(o),
       sil_version: require('../../package.json').version,
       created: new Date().toISOString(),
     };
@@ -263,7 +314,7 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
       streamed: 'true',
       model: path.resolve(o.model),
       model_header_sha256: ckpt.headerSha256(),
-      batch: path.resolve(o.batch),
+      ...inputMetadata(o),
       sequence_groups: String(groups),
       sil_version: require('../../package.json').version,
       created: new Date().toISOString(),
@@ -299,7 +350,14 @@ export function registerGrad(program: Command): void {
     .command('grad')
     .description('Loss of a token batch and the gradient of every parameter, as float32 grad/<name> (and snip/<name> = |θ⊙∇θ|) in safetensors')
     .requiredOption('--model <dir>', 'checkpoint folder (config.json + safetensors)')
-    .requiredOption('--batch <file>', 'JSON with input_ids, attention_mask, labels (B×T; labels −100 = no loss)')
+    .option('--batch <file>', 'JSON with input_ids, attention_mask, labels (B×T; labels −100 = no loss)')
+    .option('--data <source>', 'instead of --batch: calibration data (FILE.jsonl, multijail:CSV, polyrefuse:DIR), one language of it (--lang) built as sil locate builds it')
+    .option('--lang <code>', 'with --data: the language')
+    .option('--responses <mode>', 'with --data: dataset | refusal | compliance | generate:<checkpoint> (default compliance)')
+    .option('--system <prompt>', 'with --data: system prompt for every example')
+    .option('--kind <kind>', 'with --data: harmful (default) or benign prompts')
+    .option('--limit <n>', 'with --data: the first N prompts')
+    .option('--max-length <n>', 'with --data: cut responses so an example has at most N tokens')
     .requiredOption('--out <file>', 'output .safetensors')
     .option('--snip', 'also write snip/<name> = |θ ⊙ ∇θ|')
     .option('--force', 'overwrite an existing output file')
