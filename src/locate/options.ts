@@ -93,6 +93,8 @@ export interface LocateConfig {
   allowNonfinite: boolean;
   /** which inputs were defaults (recorded in the manifest) */
   defaulted: string[];
+  /** the command line as typed, recorded in the manifest (set by the CLI) */
+  commandLine?: string[];
 }
 
 /** The package root (weights/, data/ live there). */

@@ -25,6 +25,7 @@ import { keepOnInterrupt } from '../io/temp';
 import { writeDeltaFolder } from '../delta/folder';
 import { SILENT } from '../cli/progress';
 import { Checkpoint } from '../io/checkpoint';
+import { sha256Path, tokenizerSha256, type TokenizerHash } from '../io/provenance';
 import { LayerRow, LAYER_COLUMNS } from '../mask/layers';
 import { toCsv } from '../mask/csv';
 import { rankRegions, RegionRow, REGION_COLUMNS } from '../mask/regions';
@@ -85,11 +86,19 @@ export interface MaskReport {
 
 export interface LocateManifest {
   command: 'locate';
+  /** the command line as typed (`sil locate …`), null when called from code */
+  command_line: string[] | null;
   version: string;
+  /** the package and runtime that wrote the run */
+  package: { name: string; version: string; node: string };
   created: string;
   inputs: {
-    base: { path: string; header_sha256: string };
-    attacked: { path: string; header_sha256: string };
+    /** data_sha256: of the tensor data (Checkpoint.dataSha256), tells a base from its attacked copy */
+    base: { path: string; header_sha256: string; data_sha256: string };
+    attacked: { path: string; header_sha256: string; data_sha256: string };
+    /** the base's tokenizer files (they decide the calibration token ids) */
+    tokenizer: TokenizerHash | null;
+    /** sha256 of the file, or of every file of a folder (multijail:, polyrefuse:) */
     data: { source: string; sha256: string | null } | null;
     benign: { source: string; sha256: string | null } | null;
     grads: Array<{ path: string; sha256: string }> | null;
@@ -113,34 +122,13 @@ export interface LocateManifest {
   notes: string[];
 }
 
+const PACKAGE_NAME: string = require('../../package.json').name;
 const CACHE_VERSION = 'sil-locate-cache/2';
 /** in-scope parameters from which global selection runs its histogram passes on `--threads` workers */
 const PARALLEL_SELECTION_MIN = 1 << 24;
 
-/** sha256 of a file of any size, read in 16 MiB pieces. */
-function sha256File(file: string): string {
-  const h = createHash('sha256');
-  const fd = fs.openSync(file, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(16 * 2 ** 20);
-    for (let pos = 0; ; ) {
-      const n = fs.readSync(fd, buf, 0, buf.length, pos);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-      pos += n;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return h.digest('hex');
-}
-
 function sha256OfSpec(d: DataSpec): string | null {
-  try {
-    return fs.statSync(d.path).isFile() ? sha256File(d.path) : null;
-  } catch {
-    return null;
-  }
+  return sha256Path(d.path);
 }
 
 function seconds(t0: bigint): number {
@@ -261,7 +249,7 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
         // snip over a plain gradient file uses |Σ∇| (exact for one example, or a gradient of one loss)
         const need = cfg.score === 'snip' && !scored.every((n) => g.has('absgrad', n)) ? ['grad' as const] : fields;
         g.validate(base, scored, need);
-        gradsUsed.push({ path: path.resolve(file), sha256: sha256File(file) });
+        gradsUsed.push({ path: path.resolve(file), sha256: sha256Path(file)! });
         sets.push({ name, examples: 0, batches: [], key: '', gradPath: file, fromGradsOption: true });
       }
     } else {
@@ -463,14 +451,21 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
       fs.writeFileSync(path.join(tmp, 'layers.csv'), toCsv<LayerRow>(LAYER_COLUMNS, layerRows));
       fs.writeFileSync(path.join(tmp, 'regions.csv'), toCsv<RegionRow>(REGION_COLUMNS, regionRows));
       fs.writeFileSync(path.join(tmp, 'overlap.csv'), toCsv<OverlapRow>(OVERLAP_COLUMNS, overlap));
+      const tHash = process.hrtime.bigint();
+      const baseSha = base.dataSha256();
+      const attSha = att.dataSha256();
+      timings.hash_s = seconds(tHash);
       timings.total_s = seconds(t0);
       const m: LocateManifest = {
         command: 'locate',
+        command_line: cfg.commandLine ?? null,
         version: SIL_VERSION,
+        package: { name: PACKAGE_NAME, version: SIL_VERSION, node: process.version },
         created: new Date().toISOString(),
         inputs: {
-          base: { path: path.resolve(cfg.base), header_sha256: base.headerSha256() },
-          attacked: { path: path.resolve(cfg.attacked), header_sha256: att.headerSha256() },
+          base: { path: path.resolve(cfg.base), header_sha256: base.headerSha256(), data_sha256: baseSha },
+          attacked: { path: path.resolve(cfg.attacked), header_sha256: att.headerSha256(), data_sha256: attSha },
+          tokenizer: tokenizerSha256(base.dir),
           data: cfg.grads === null ? { source: formatDataSpec(cfg.data), sha256: sha256OfSpec(cfg.data) } : null,
           benign: benignSpec ? { source: formatDataSpec(benignSpec), sha256: sha256OfSpec(benignSpec) } : null,
           grads: cfg.grads === null ? null : gradsUsed,
@@ -560,7 +555,7 @@ function checkpointIdentity(ck: Checkpoint): unknown {
  * the --grads files and the calibration sets' cache keys. Two runs with one key write the same masks.
  */
 function runKey(cfg: LocateConfig, base: Checkpoint, attacked: Checkpoint, sets: CalibrationSet[]): string {
-  const { json: _json, force: _force, out: _out, ...options } = cfg;
+  const { json: _json, force: _force, out: _out, commandLine: _cl, ...options } = cfg;
   const fileId = (p: string | undefined | null) => {
     try {
       const st = fs.statSync(p!);
