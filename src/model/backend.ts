@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { BlasChoice, configureMatmul, defaultBlasChoice } from '../blas';
 import { SilError } from '../errors';
+import { installSharedIdentity } from './identity';
 
 export type BackendName = 'wasm' | 'cpu' | 'tensorflow' | 'webgpu';
 export type BackendChoice = BackendName | 'auto';
@@ -177,6 +178,7 @@ export async function useBackend(choice: BackendChoice, opts: BackendOptions = {
   await tf.ready();
   // the cpu backend's first upload prints an advert for tfjs-node to stderr; sil's output stays its own
   if (name === 'cpu') (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+  if (name === 'wasm') installSharedIdentity();
   const mm = configureMatmul(name, opts.blas ?? defaultBlasChoice(), opts.instances ?? 1);
   return { name, note, matmul: mm.matmul, matmulNote: mm.note };
 }
