@@ -12,13 +12,14 @@
  * by default (`auto`) on webgpu what the GPU's memory leaves after one streamed stage (stream/budget.ts),
  * on CPU backends nothing.
  */
+import { withGpuOptions } from './gpu';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { SilError } from '../errors';
 import { Checkpoint } from '../io/checkpoint';
 import { SafetensorsWriter } from '../io/writer';
-import { BACKEND_CHOICES, BackendChoice, useBackend } from '../model/backend';
+import { BACKEND_CHOICES, BackendChoice, useBackend, isGpuBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
 import { CausalLM, LossAndGrads } from '../model/model';
 import { defaultWorkerCount, GradWorkerPool } from '../model/parallel';
@@ -215,7 +216,7 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
   const params = new Set(allParamNames(cfg));
   const names = ckpt.names().filter((n) => params.has(n));
   const profile: Record<string, number> | undefined = o.profile ? {} : undefined;
-  const boundaries = selected.name === 'webgpu' ? 'device' : 'host';
+  const boundaries = isGpuBackend(selected.name) ? 'device' : 'host';
   const B = batch.input_ids.length;
   const T = batch.input_ids[0]?.length ?? 0;
   const per = perGroup ?? defaultSequencesPerGroup(cfg, selected.name, B, T);
@@ -277,8 +278,7 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
 }
 
 export function registerGrad(program: Command): void {
-  program
-    .command('grad')
+  withGpuOptions(program.command('grad'))
     .description('Loss of a token batch and the gradient of every parameter, as float32 grad/<name> (and snip/<name> = |θ⊙∇θ|) in safetensors')
     .requiredOption('--model <dir>', 'checkpoint folder (config.json + safetensors)')
     .requiredOption('--batch <file>', 'JSON with input_ids, attention_mask, labels (B×T; labels −100 = no loss)')

@@ -3,6 +3,7 @@
  * masks, their ∩/∪, benign and random baselines, overlap, layers, regions, manifest and summary
  * (docs/run-folder.md); see src/locate/run.ts. Without --base/--attacked it runs on weights/demo.
  */
+import { withGpuOptions } from './gpu';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { BACKEND_CHOICES } from '../model/backend';
@@ -27,8 +28,7 @@ export async function runLocate(o: LocateOptions): Promise<LocateManifest> {
 }
 
 export function registerLocate(program: Command): void {
-  program
-    .command('locate')
+  withGpuOptions(program.command('locate'))
     .description('Per-language safety masks: gradient attribution at θpre (SIL/SNIP), Wanda, or |Δ|, exact top-k or set difference, ∩/∪, baselines, overlap, layers and regions')
     .option('--base <dir>', 'aligned checkpoint θpre (default: weights/demo/base)')
     .option('--attacked <dir>', 'attacked checkpoint θattacked (default: weights/demo/attacked)')

@@ -150,6 +150,10 @@ export function planGradients(params: number, backend: string, threads: number, 
     // GPU reads must be asynchronous; the layer-streamed engine is the runtime's async path
     return { mode: 'streamed', workers: 1, bytesPerInstance: per, why: 'webgpu runs the layer-streamed engine (asynchronous GPU reads)' };
   }
+  if (backend === 'cuda') {
+    // the streamed engine keeps boundaries, cached weights and gradient sums in GPU memory
+    return { mode: 'streamed', workers: 1, bytesPerInstance: per, why: 'cuda runs the layer-streamed engine (weights and gradient sums kept in GPU memory)' };
+  }
   if (per > heapCap || per > ramBudget) {
     return { mode: 'streamed', workers: 1, bytesPerInstance: per, why: `${params} parameters need ≈${gb(per)} in memory (limit ${gb(Math.min(heapCap, ramBudget))})` };
   }
