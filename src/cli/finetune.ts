@@ -4,6 +4,7 @@
  * fine-tuning on response tokens with AdamW (the paper's attack recipe by default); `--freeze`
  * keeps every entry where the mask is 1 bit-exactly unchanged. See src/train/.
  */
+import { withGpuOptions } from './gpu';
 import type { Command } from 'commander';
 import { SilError } from '../errors';
 import { intOption, numberOption, threadsOption } from '../options';
@@ -86,8 +87,7 @@ export async function runFinetune(o: FinetuneCliOptions): Promise<void> {
 }
 
 export function registerFinetune(program: Command): void {
-  program
-    .command('finetune')
+  withGpuOptions(program.command('finetune'))
     .description('full-parameter supervised fine-tuning on response tokens (AdamW, warm-up + cosine), optionally freezing masked entries')
     .requiredOption('--model <dir>', 'checkpoint folder to fine-tune')
     .requiredOption('--data <file>', 'calibration JSONL: {id, lang, kind, prompt, response, system?} per line; every record is a training example')

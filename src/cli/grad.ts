@@ -13,6 +13,7 @@
  * on CPU backends nothing. `--blas` routes the wasm backend's matrix products through the system BLAS
  * (src/blas/; default: when one is found); the summary and the file's metadata say which ran (`matmul`).
  */
+import { withGpuOptions } from './gpu';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -23,7 +24,7 @@ import { intOption, threadsOption } from '../options';
 import { Checkpoint } from '../io/checkpoint';
 import { SafetensorsWriter } from '../io/writer';
 import { claimOutput, prepareOutputFile } from '../io/outpath';
-import { BACKEND_CHOICES, BackendChoice, useBackend } from '../model/backend';
+import { BACKEND_CHOICES, BackendChoice, useBackend, isGpuBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
 import { CausalLM, LossAndGrads } from '../model/model';
 import { defaultWorkerCount, GradWorkerPool } from '../model/parallel';
@@ -279,7 +280,7 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
   const params = new Set(allParamNames(cfg));
   const names = ckpt.names().filter((n) => params.has(n));
   const profile: Record<string, number> | undefined = o.profile ? {} : undefined;
-  const boundaries = selected.name === 'webgpu' ? 'device' : 'host';
+  const boundaries = isGpuBackend(selected.name) ? 'device' : 'host';
   const B = batch.input_ids.length;
   const T = batch.input_ids[0]?.length ?? 0;
   const per = perGroup ?? defaultSequencesPerGroup(cfg, selected.name, B, T);
@@ -344,8 +345,7 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
 }
 
 export function registerGrad(program: Command): void {
-  program
-    .command('grad')
+  withGpuOptions(program.command('grad'))
     .description('Loss of a token batch and the gradient of every parameter, as float32 grad/<name> (and snip/<name> = |θ⊙∇θ|) in safetensors')
     .requiredOption('--model <dir>', 'checkpoint folder (config.json + safetensors)')
     .option('--batch <file>', 'JSON with input_ids, attention_mask, labels (B×T; labels −100 = no loss)')

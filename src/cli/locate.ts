@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { withGpuOptions } from './gpu';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { SilError } from '../errors';
@@ -60,8 +61,7 @@ export async function runReplay(manifestFile: string, out: string | undefined, j
 }
 
 export function registerLocate(program: Command): void {
-  program
-    .command('locate')
+  withGpuOptions(program.command('locate'))
     .description('Per-language safety masks: gradient attribution at θpre (SIL/SNIP), Wanda, or |Δ|, exact top-k or set difference, ∩/∪, baselines, overlap, layers and regions')
     .option('--base <dir>', 'aligned checkpoint θpre (default: weights/demo/base)')
     .option('--attacked <dir>', 'attacked checkpoint θattacked (default: weights/demo/attacked)')
