@@ -282,8 +282,18 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
           fields, backend: cfg.backend, threads: cfg.threads, batchSize: cfg.batchSize,
           ...(cfg.score === 'wanda' ? { activations: 'linear-inputs/1' } : {}),
         };
+        const context = mcfg.maxPositionEmbeddings ?? undefined;
+        if (cfg.maxLength !== undefined && context !== undefined && cfg.maxLength > context) {
+          throw new SilError('INVALID_ARGUMENT', `--max-length ${cfg.maxLength} exceeds the model's context (max_position_embeddings ${context})`, { file: path.join(base.dir, 'config.json') });
+        }
         for (const [name, list] of named) {
-          const examples = tokenizePairs(tok, list, cfg.maxLength);
+          const examples = tokenizePairs(tok, list, cfg.maxLength, context);
+          const cut = examples.filter((e) => e.cut);
+          if (cut.length > 0) {
+            const msg = `${name}: ${cut.length} example(s) longer than the model's context (max_position_embeddings ${context}) were cut to it (${cut.reduce((a, e) => a + e.cut!, 0)} tokens in all; give --max-length to reject long prompts instead)`;
+            notes.push(msg);
+            if (!cfg.json) process.stderr.write(`sil: warning: ${msg}\n`);
+          }
           if (examples.length === 0) throw new SilError('INVALID_DATA', `empty calibration set for ${name}`, { file: formatDataSpec(cfg.data) });
           for (const e of examples) checkSequenceLength(mcfg, e.input_ids.length);
           const batches = toBatches(examples, cfg.batchSize, tok.padId());

@@ -144,7 +144,7 @@ describe('sil report', () => {
     const out = path.join(root, 'bad-out');
     const r = await runCli(['report', run, '--out', out]);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/column sir: expected a number, found "zero".*overlap\.csv/);
+    expect(r.err).toMatch(/column sir: expected a number from 0 to 1, found "zero".*overlap\.csv/);
     expect(fs.existsSync(out)).toBe(false);
   });
 
