@@ -24,7 +24,7 @@ import { writeDeltaFolder } from '../delta/folder';
 import { SILENT } from '../cli/progress';
 import { Checkpoint } from '../io/checkpoint';
 import { LayerRow, LAYER_COLUMNS } from '../mask/layers';
-import { toCsv } from '../mask/csv';
+import { objectsToCsv } from '../io/csv';
 import { rankRegions, RegionRow, REGION_COLUMNS } from '../mask/regions';
 import { useBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
@@ -411,9 +411,9 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
         threads: cfg.threads, kernel: 'simd', saveAbsDelta: false, maxShardSize: '5GB', progress: SILENT, paths: { base: cfg.base, attacked: cfg.attacked }, t0: tDelta,
       });
       timings.delta_s = seconds(tDelta);
-      fs.writeFileSync(path.join(tmp, 'layers.csv'), toCsv<LayerRow>(LAYER_COLUMNS, layerRows));
-      fs.writeFileSync(path.join(tmp, 'regions.csv'), toCsv<RegionRow>(REGION_COLUMNS, regionRows));
-      fs.writeFileSync(path.join(tmp, 'overlap.csv'), toCsv<OverlapRow>(OVERLAP_COLUMNS, overlap));
+      fs.writeFileSync(path.join(tmp, 'layers.csv'), objectsToCsv<LayerRow>(LAYER_COLUMNS, layerRows));
+      fs.writeFileSync(path.join(tmp, 'regions.csv'), objectsToCsv<RegionRow>(REGION_COLUMNS, regionRows));
+      fs.writeFileSync(path.join(tmp, 'overlap.csv'), objectsToCsv<OverlapRow>(OVERLAP_COLUMNS, overlap));
       timings.total_s = seconds(t0);
       const m: LocateManifest = {
         command: 'locate',

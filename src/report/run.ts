@@ -11,7 +11,7 @@ import { SilError } from '../errors';
 import type { OverlapRow } from '../locate/combine';
 import type { LayerRow } from '../mask/layers';
 import type { RegionRow as WrittenRegionRow } from '../mask/regions';
-import { parseCsv, type CsvTable } from './csv';
+import { parseCsv, type CsvTable } from '../io/csv';
 
 /** One row of `delta/layers.csv`: ‖Δ‖ statistics per decoder layer × module kind. */
 export type DeltaLayerRow = Pick<LayerKindRow, (typeof DELTA_LAYER_COLUMNS)[number]>;
