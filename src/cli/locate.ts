@@ -12,7 +12,8 @@ import { progressFor } from './progress';
 
 export async function runLocate(o: LocateOptions): Promise<LocateManifest> {
   const cfg = resolveOptions(o);
-  const m = await locate(cfg, progressFor(process.stderr, !cfg.json));
+  // with --json the notes are in the manifest; what the run removed from the folder is said anyway
+  const m = await locate(cfg, progressFor(process.stderr, !cfg.json), cfg.json ? (n) => process.stderr.write(`sil: note: ${n}\n`) : undefined);
   if (cfg.json) process.stdout.write(JSON.stringify(m, null, 2) + '\n');
   else {
     const langs = m.languages.map((l) => `${l} ${m.masks[l].selected}`).join(', ');
@@ -47,6 +48,7 @@ export function registerLocate(program: Command): void {
     .option('--grads <file>', 'gradient sums computed elsewhere (safetensors keyed by tensor names or grad/<name>; {lang} in the path for one file per language)')
     .option('--seed <n>', 'seed of the random baseline', '0')
     .option('--backend <name>', `TF.js backend: ${BACKEND_CHOICES.join('|')}`, 'auto')
+    .option('--blas <mode>', 'wasm matrix products through the system BLAS (OpenBLAS, MKL, Accelerate, SIL_BLAS_LIB): auto (when found; default, or SIL_BLAS) | on | off')
     .option('--threads <n>', 'wasm worker threads (default: all cores)')
     .option('--stream <mode>', 'gradients layer-streamed: auto (when the model does not fit in memory, and on webgpu) | always', 'auto')
     .option('--batch-size <n>', 'examples per gradient pass', '16')
@@ -57,7 +59,9 @@ export function registerLocate(program: Command): void {
     .option('--setdiff <utility>', 'set difference (Wei et al.): per weight matrix, top-q of the score minus top-p of the same score on utility data: benign (the benign set) or a data source with benign prompts')
     .option('--q <fraction>', 'with --setdiff: fraction of each matrix taken by the safety score (default 0.05)')
     .option('--p <fraction>', 'with --setdiff: fraction of each matrix taken by the utility score and removed (default 0.05)')
+    .option('--allow-nonfinite', 'score NaN/Inf elements of θpre and Δ 0 (recorded in the manifest) instead of refusing the checkpoints')
     .option('--bitpack', 'write masks bitpacked (8 entries per byte) instead of U8')
+    .option('--force', 'replace the results of a run with other inputs or options in --out (caches and your own files are kept)')
     .option('--json', 'print the manifest as JSON (no progress bars)')
     .action(async (o: LocateOptions) => {
       await runLocate(o);

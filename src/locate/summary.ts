@@ -16,7 +16,7 @@ export function renderSummary(m: LocateManifest, overlap: readonly OverlapRow[],
   if (m.inputs.data) lines.push(`- calibration data: \`${m.inputs.data.source}\`, responses: ${o.responses}${o.system ? ', with a system prompt' : ''}`);
   if (m.inputs.grads) lines.push(`- gradients from: ${m.inputs.grads.map((g) => `\`${g.path}\``).join(', ')}`);
   lines.push(`- score: **${o.score}**${o.score === 'sil' ? ` (reduce ${o.reduce})` : ''}, scope ${o.scope}, selection ${o.per} top-k with k = ${m.k} of ${num(m.n_in_scope)} in-scope parameters (${num(m.n_params)} in all), seed ${m.seed}`);
-  if (m.backend) lines.push(`- gradients: backend ${m.backend.name} (${m.backend.note}), ${m.backend.source}, ${m.backend.plan}`);
+  if (m.backend) lines.push(`- gradients: backend ${m.backend.name} (${m.backend.note}), matrix products: ${m.backend.matmul_note ?? m.backend.matmul ?? m.backend.name}, ${m.backend.source}, ${m.backend.plan}`);
   lines.push(`- time: ${m.timings.total_s?.toFixed(1)} s`, '');
   lines.push('## Masks', '', '| mask | examples | response tokens | mean loss | gradients | selected | fraction |', '|---|---:|---:|---:|---|---:|---:|');
   for (const [name, r] of Object.entries(m.masks)) {

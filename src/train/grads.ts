@@ -90,7 +90,8 @@ export class WorkerGrads implements GradEngine {
 
   static async start(cfg: ModelConfig, count: number, backend: BackendName): Promise<WorkerGrads> {
     const script = workerScript('train/worker');
-    const pool = Array.from({ length: Math.max(1, count) }, () => new Worker(script, { workerData: { cfg, backend } }));
+    const instances = Math.max(1, count);
+    const pool = Array.from({ length: instances }, () => new Worker(script, { workerData: { cfg, backend, instances } }));
     try {
       await Promise.all(
         pool.map(

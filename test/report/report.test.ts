@@ -43,6 +43,7 @@ describe('sil report', () => {
       'top-regions.csv',
       'top-regions.tex',
       'report.html',
+      '.sil-output.json',
     ].sort();
     expect(files).toEqual(expected);
     const html = fs.readFileSync(path.join(r.outDir, 'report.html'), 'utf8');
@@ -82,17 +83,18 @@ describe('sil report', () => {
     for (const f of ['regions.csv', 'overlap.csv']) fs.rmSync(path.join(run, f));
     const r = await writeReport(run, path.join(root, 'delta-only-out'), { formats: ['svg', 'csv'] });
     expect(r.figures.map((f) => f.id)).toEqual(['delta-l2']);
-    expect(fs.readdirSync(r.outDir).sort()).toEqual(['delta-l2.csv', 'delta-l2.svg']);
+    expect(fs.readdirSync(r.outDir).sort()).toEqual(['.sil-output.json', 'delta-l2.csv', 'delta-l2.svg']);
   });
 
-  it('--format writes only the requested formats, and a second report replaces the first', async () => {
+  it('--format writes only the requested formats, and a second report replaces the first with --force', async () => {
     const run = path.join(root, 'formats');
     writeSyntheticRun(run);
     const out = path.join(root, 'formats-out');
     expect((await runCli(['report', run, '--out', out, '--format', 'png,tex'])).code).toBe(0);
-    expect(fs.readdirSync(out).filter((f) => !f.endsWith('.png') && !f.endsWith('.tex'))).toEqual([]);
-    expect((await runCli(['report', run, '--out', out, '--format', 'csv'])).code).toBe(0);
-    expect(fs.readdirSync(out).every((f) => f.endsWith('.csv'))).toBe(true);
+    expect(fs.readdirSync(out).filter((f) => !f.endsWith('.png') && !f.endsWith('.tex'))).toEqual(['.sil-output.json']);
+    expect((await runCli(['report', run, '--out', out, '--format', 'csv'])).code).toBe(2);
+    expect((await runCli(['report', run, '--out', out, '--format', 'csv', '--force'])).code).toBe(0);
+    expect(fs.readdirSync(out).every((f) => f.endsWith('.csv') || f === '.sil-output.json')).toBe(true);
     expect(fs.readdirSync(root).filter((f) => f.startsWith('.tmp-'))).toEqual([]);
   });
 
