@@ -27,7 +27,7 @@ import { SILENT } from '../cli/progress';
 import { Checkpoint } from '../io/checkpoint';
 import { sha256Path, tokenizerSha256, type TokenizerHash } from '../io/provenance';
 import { LayerRow, LAYER_COLUMNS } from '../mask/layers';
-import { toCsv } from '../mask/csv';
+import { objectsToCsv } from '../io/csv';
 import { rankRegions, RegionRow, REGION_COLUMNS } from '../mask/regions';
 import { SelectedBackend, useBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
@@ -458,9 +458,9 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
         threads: cfg.threads, kernel: 'simd', saveAbsDelta: false, maxShardSize: '5GB', progress: SILENT, paths: { base: cfg.base, attacked: cfg.attacked }, t0: tDelta,
       });
       timings.delta_s = seconds(tDelta);
-      fs.writeFileSync(path.join(tmp, 'layers.csv'), toCsv<LayerRow>(LAYER_COLUMNS, layerRows));
-      fs.writeFileSync(path.join(tmp, 'regions.csv'), toCsv<RegionRow>(REGION_COLUMNS, regionRows));
-      fs.writeFileSync(path.join(tmp, 'overlap.csv'), toCsv<OverlapRow>(OVERLAP_COLUMNS, overlap));
+      fs.writeFileSync(path.join(tmp, 'layers.csv'), objectsToCsv<LayerRow>(LAYER_COLUMNS, layerRows));
+      fs.writeFileSync(path.join(tmp, 'regions.csv'), objectsToCsv<RegionRow>(REGION_COLUMNS, regionRows));
+      fs.writeFileSync(path.join(tmp, 'overlap.csv'), objectsToCsv<OverlapRow>(OVERLAP_COLUMNS, overlap));
       const tHash = process.hrtime.bigint();
       const baseSha = base.dataSha256();
       const attSha = att.dataSha256();
