@@ -39,15 +39,17 @@ const HEAP_BYTES = 4096 * 2 ** 20;
 
 /**
  * How many sequences of length `seqLen` one pass can hold in a 4 GiB wasm heap: the weights, the
- * backend's packed copy of each linear weight and the gradients (≈ 3 × 4 bytes per parameter) plus
+ * backend's packed copy of each linear weight and the gradients (≈ 3 × 4 bytes per parameter; 2 × 4
+ * when the products go through the system BLAS, `packedCopies` false: it multiplies the weights
+ * where they lie) plus
  * the taped activations per token, estimated from the shapes (fitted to measured heap peaks: 155.7M
  * params, hidden 1024, FFN 2816, vocab 32k, 8 layers peak at 2.8 GiB for one 128-token sequence and
  * 3.5 GiB for two). Bigger passes mean bigger, faster matmuls; one sequence is always allowed.
  */
-export function sequencesPerPass(cfg: ModelConfig, seqLen: number): number {
+export function sequencesPerPass(cfg: ModelConfig, seqLen: number, packedCopies = true): number {
   let params = 0;
   for (const name of allParamNames(cfg)) params += paramShape(cfg, name).reduce((a, b) => a * b, 1);
-  const fixed = 3 * 4 * params + 256 * 2 ** 20;
+  const fixed = (packedCopies ? 3 : 2) * 4 * params + 256 * 2 ** 20;
   const perLayer = 60 * cfg.hiddenSize + 20 * cfg.intermediateSize + 8 * cfg.numHeads * seqLen;
   const perToken = 4 * (cfg.numLayers * perLayer + 12 * cfg.vocabSize);
   return Math.max(1, Math.floor((HEAP_BYTES - fixed) / (perToken * seqLen)));

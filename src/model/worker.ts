@@ -15,6 +15,7 @@ import { BackendName, useBackend } from './backend';
 import { Batch, sliceBatch } from './batch';
 import { CausalLM } from './model';
 import { sequencesPerPass } from './parallel';
+import { blasMatmul } from '../blas';
 
 interface Job {
   id: number;
@@ -45,7 +46,7 @@ async function main(): Promise<void> {
     }
     try {
       const n = job.batch.input_ids.length;
-      const per = sequencesPerPass(model.cfg, job.batch.input_ids[0]?.length ?? 1);
+      const per = sequencesPerPass(model.cfg, job.batch.input_ids[0]?.length ?? 1, blasMatmul() === null);
       let loss = 0;
       let count = 0;
       let acc: Map<string, Float32Array> | null = null;
