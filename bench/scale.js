@@ -120,9 +120,10 @@ function batch() {
 
 const makeSeconds = writeCheckpoint();
 const batchFile = batch();
-const out = path.join(dir, 'grads.safetensors');
+// beside the model folder: sil never writes into one of its inputs
+const out = `${dir.replace(/\/+$/, '')}.grads.safetensors`;
 const cli = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
-const argv = [cli, 'grad', '--model', dir, '--batch', batchFile, '--out', out, '--backend', backend, '--stream', 'always', '--weight-cache', cache, '--blas', blas, '--json'];
+const argv = [cli, 'grad', '--model', dir, '--batch', batchFile, '--out', out, '--backend', backend, '--stream', 'always', '--weight-cache', cache, '--blas', blas, '--force', '--json'];
 if (args.includes('--snip')) argv.push('--snip');
 if (args.includes('--profile')) argv.push('--profile');
 const noWrite = `

@@ -12,6 +12,7 @@ import type { OverlapRow } from '../locate/combine';
 import type { LayerRow } from '../mask/layers';
 import type { RegionRow as WrittenRegionRow } from '../mask/regions';
 import { parseCsv, type CsvTable } from './csv';
+import { violationRecordsFromTable, type ViolationRecord } from '../eval/conditions';
 
 /** One row of `delta/layers.csv`: ‖Δ‖ statistics per decoder layer × module kind. */
 export type DeltaLayerRow = Pick<LayerKindRow, (typeof DELTA_LAYER_COLUMNS)[number]>;
@@ -24,14 +25,8 @@ export type RegionRow = Omit<WrittenRegionRow, 'unit' | 'index'> & { unit: strin
 
 export type { OverlapRow };
 
-export interface ViolationRow {
-  model: string;
-  ft_lang: string;
-  eval_lang: string;
-  n: number;
-  violations: number;
-  violation_rate: number;
-}
+/** One row of eval/violations.csv: one condition × evaluation language (src/eval/conditions.ts). */
+export type ViolationRow = ViolationRecord;
 
 export interface KSweepRow {
   method: string;
@@ -101,7 +96,6 @@ const DELTA_SPEC = { layer: 'layer', kind: 'str', numel: 'num', l1: 'num', l2: '
 const LAYERS_SPEC = { lang: 'str', layer: 'layer', kind: 'str', numel: 'num', score_mass: 'num', score_share: 'num', selected: 'num', selected_fraction: 'num' } as const;
 const REGIONS_SPEC = { rank: 'int', lang: 'str', tensor: 'str', layer: 'layer', kind: 'str', unit: 'str', index: 'str', size: 'num', score_mass: 'num', selected_share: 'num' } as const;
 const OVERLAP_SPEC = { a: 'str', b: 'str', sir: 'num', iou: 'num', cosine: 'num' } as const;
-const VIOL_SPEC = { model: 'str', ft_lang: 'str', eval_lang: 'str', n: 'num', violations: 'num', violation_rate: 'num' } as const;
 const KSWEEP_SPEC = { method: 'str', k: 'num', eval_lang: 'str', violation_rate: 'num' } as const;
 
 /**
@@ -156,14 +150,16 @@ export function loadRun(dir: string): RunData {
   const tables: Array<[RunFileKey, keyof RunData, Record<string, Conv>]> = [
     ['regions', 'regions', REGIONS_SPEC],
     ['overlap', 'overlap', OVERLAP_SPEC],
-    ['violations', 'violations', VIOL_SPEC],
+    ['violations', 'violations', {}],
     ['kSweep', 'kSweep', KSWEEP_SPEC],
   ];
   for (const [key, field, spec] of tables) {
     const rel = RUN_FILES[key];
     const t = csv(rel);
     note(rel, !!t);
-    if (t) (run as unknown as Record<string, unknown>)[field] = convert(t, path.join(dir, rel), spec as never);
+    // eval/violations.csv: with conditions, or as written before them (each model its own condition)
+    if (t && key === 'violations') run.violations = violationRecordsFromTable(t.header, t.rows, path.join(dir, rel));
+    else if (t) (run as unknown as Record<string, unknown>)[field] = convert(t, path.join(dir, rel), spec as never);
   }
   return run;
 }
