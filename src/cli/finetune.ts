@@ -12,6 +12,7 @@ import { KINDS } from '../data/schema';
 import type { CalibrationKind } from '../data/schema';
 import { finetune } from '../train/finetune';
 import { parseSchedule } from '../train/schedule';
+import { progressFor, SILENT } from './progress';
 
 interface FinetuneCliOptions {
   model: string;
@@ -55,6 +56,8 @@ export async function runFinetune(o: FinetuneCliOptions): Promise<void> {
   if (!(BACKEND_CHOICES as readonly string[]).includes(o.backend)) throw new SilError('INVALID_ARGUMENT', `unknown backend "${o.backend}"; choose one of ${BACKEND_CHOICES.join(', ')}`);
   const kinds = list(o.kinds);
   for (const k of kinds ?? []) if (!(KINDS as readonly string[]).includes(k)) throw new SilError('INVALID_ARGUMENT', `--kinds: unknown kind "${k}"; choose from ${KINDS.join(', ')}`);
+  // on a TTY a bar per optimizer step with the loss; in pipes one line per step (unless --quiet)
+  const bar = o.quiet || o.json ? SILENT : progressFor();
   const r = await finetune({
     model: o.model,
     data: o.data,
@@ -77,8 +80,16 @@ export async function runFinetune(o: FinetuneCliOptions): Promise<void> {
     threads: o.threads === undefined ? defaultWorkerCount() : num('threads', o.threads, true),
     force: o.force,
     onWarning: (w) => process.stderr.write(`sil: warning: ${w}\n`),
-    onStep: o.quiet || o.json ? undefined : (s) => process.stderr.write(`step ${s.step}/${s.steps} epoch ${s.epoch + 1} loss ${s.loss.toFixed(4)} lr ${s.lr.toExponential(2)} |g| ${s.gradNorm.toFixed(3)} ${s.seconds.toFixed(2)} s\n`),
-  });
+    onStart: (steps) => bar.start(steps, 'finetune (optimizer steps)'),
+    onStep: o.quiet || o.json
+      ? undefined
+      : bar !== SILENT
+        ? (s) => {
+            bar.note!(`loss ${s.loss.toFixed(4)} lr ${s.lr.toExponential(2)}`);
+            bar.tick();
+          }
+        : (s) => process.stderr.write(`step ${s.step}/${s.steps} epoch ${s.epoch + 1} loss ${s.loss.toFixed(4)} lr ${s.lr.toExponential(2)} |g| ${s.gradNorm.toFixed(3)} ${s.seconds.toFixed(2)} s\n`),
+  }).finally(() => bar.stop());
   const last = r.log[r.log.length - 1];
   const summary = { out: o.out, warnings: r.warnings, examples: r.examples, steps: r.log.length, first_loss: r.log[0].loss, final_loss: last.loss, parameters: r.parameters, frozen: r.frozen, backend: r.backend, workers: r.workers, seconds: r.seconds };
   if (o.json) process.stdout.write(JSON.stringify({ ...summary, log: r.log }) + '\n');
