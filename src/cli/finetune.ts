@@ -120,7 +120,7 @@ export function registerFinetune(program: Command): void {
     .option('--max-length <n>', 'cut responses so examples have at most this many tokens')
     .option('--kinds <list>', 'train only on records of these kinds (harmful,refusal,benign)')
     .option('--langs <list>', 'train only on records of these languages')
-    .option('--backend <b>', `TF.js backend: ${BACKEND_CHOICES.join(' | ')}`, 'wasm')
+    .option('--backend <b>', `TF.js backend: ${BACKEND_CHOICES.join(' | ')} (auto: webgpu when a GPU adapter exists, else tensorflow when installed, else wasm)`, 'auto')
     .option('--threads <n>', 'data-parallel worker threads on wasm (default: all cores; the count fixes the summation order)')
     .option('--force', 'replace a non-empty output folder')
     .option('--json', 'print a JSON summary with the per-step log')

@@ -81,7 +81,7 @@ export function registerSweep(program: Command): void {
     .option('--limit <n>', 'at most this many prompts per evaluation language')
     .option('--max-new-tokens <n>', 'tokens to generate at most per reply', '64')
     .option('--batch-size <n>', 'prompts decoded together', '16')
-    .option('--backend <b>', `TF.js backend: ${BACKEND_CHOICES.join(' | ')}`, 'wasm')
+    .option('--backend <b>', `TF.js backend: ${BACKEND_CHOICES.join(' | ')} (auto: webgpu when a GPU adapter exists, else tensorflow when installed, else wasm)`, 'auto')
     .option('--threads <n>', 'wasm worker threads for locate (default: all cores)')
     .option('--seed <n>', 'seed of the random method', '0')
     .option('--keep', 'keep the stitched checkpoints in sweep/models/ (by default each is removed once evaluated)')

@@ -40,6 +40,8 @@ export interface LocateOptions {
   stream?: string;
   batchSize?: string | number;
   maxExamples?: string | number;
+  /** the same as maxExamples (the flag's name in every command) */
+  limit?: string | number;
   maxLength?: string | number;
   maxNewTokens?: string | number;
   regions?: string | number;
@@ -135,6 +137,7 @@ function fraction(flag: string, v: string | number | undefined, dflt: number): n
 export function resolveOptions(o: LocateOptions): LocateConfig {
   const defaulted: string[] = [];
   if (!o.out) bad('--out is required');
+  if (o.limit !== undefined && o.maxExamples !== undefined && String(o.limit) !== String(o.maxExamples)) bad('--max-examples is the old name of --limit; give one of them');
   if ((o.base === undefined) !== (o.attacked === undefined)) bad('give both --base and --attacked, or neither (to run on the demo pair in weights/demo)');
   let base = o.base;
   let attacked = o.attacked;
@@ -197,7 +200,7 @@ export function resolveOptions(o: LocateOptions): LocateConfig {
     threads: int('--threads', o.threads, 1) ?? threadsDefault,
     stream: oneOf('--stream', o.stream, ['auto', 'always'] as const, 'auto'),
     batchSize: int('--batch-size', o.batchSize, 1) ?? 16,
-    maxExamples: int('--max-examples', o.maxExamples, 1),
+    maxExamples: int(o.limit !== undefined ? '--limit' : '--max-examples', o.limit ?? o.maxExamples, 1),
     maxLength: int('--max-length', o.maxLength, 2),
     maxNewTokens: int('--max-new-tokens', o.maxNewTokens, 1) ?? 32,
     regions: int('--regions', o.regions, 0) ?? 100,
