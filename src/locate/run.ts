@@ -174,7 +174,7 @@ async function benignPairs(cfg: LocateConfig, spec: DataSpec, langs: readonly st
 }
 
 /** Runs `sil locate` with resolved options; returns the manifest it wrote. */
-export async function locate(cfg: LocateConfig, progress: Progress, say: (note: string) => void = () => {}): Promise<LocateManifest> {
+export async function locate(cfg: LocateConfig, progress: Progress = SILENT, say: (note: string) => void = () => {}): Promise<LocateManifest> {
   const t0 = process.hrtime.bigint();
   const timings: Record<string, number> = {};
   const notes: string[] = [];
@@ -422,7 +422,7 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
         const hist = pool && inp.score !== 'wanda'
           ? pool.provider({ score: inp.score, reduce: inp.reduce, base: cfg.base, attacked: cfg.attacked, grads: inp.grads?.path ?? null, seed: inp.seed, allowNonfinite: cfg.allowNonfinite }, list)
           : undefined;
-        const r = await selectAndWrite({ base, source: scoreSource(inp, list), frac, per: cfg.setdiff ? 'tensor' : cfg.per, file, encoding, metadata: maskMeta(name, inp.score), headDim, regions: withRegions, hist });
+        const r = await selectAndWrite({ base, source: scoreSource(inp, list), frac, per: cfg.setdiff ? 'tensor' : cfg.per, file, encoding, metadata: maskMeta(name, inp.score), headDim, regions: withRegions, hist, progress, label: name });
         masks[name] = { file: `masks/${name}.safetensors`, selected: r.selected, n: r.selection.n, passes: r.selection.passes, threshold: r.selection.threshold?.value ?? null };
         return r;
       };
