@@ -120,6 +120,12 @@ function switchOf(cases: Record<string, string>, codes: Record<string, number>, 
 export function kernelSource(): string {
   return `
 #define MAXR ${MAX_RANK}
+#ifndef INFINITY
+#define INFINITY __int_as_float(0x7f800000)
+#endif
+#ifndef NAN
+#define NAN __int_as_float(0x7fc00000)
+#endif
 typedef long long i64;
 struct View { i64 n; int rank; int pad; int shape[MAXR]; int mod[MAXR]; i64 sx[MAXR]; i64 sy[MAXR]; i64 sz[MAXR]; };
 
