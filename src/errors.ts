@@ -36,10 +36,15 @@ export type SilErrorCode =
   | 'PERMISSION_DENIED'
   | 'INTERNAL'
   | 'BACKEND_UNAVAILABLE'
+  | 'CUDA_UNAVAILABLE'
+  | 'CUDA_ERROR'
+  | 'OUT_OF_DEVICE_MEMORY'
   | 'MASK_MISMATCH'
   | 'FONT_NOT_FOUND'
   | 'NAME_COLLISION'
-  | 'REPLAY_MISMATCH';
+  | 'REPLAY_MISMATCH'
+  | 'NONFINITE_WEIGHTS'
+  | 'NONFINITE_SCORE';
 
 export class SilError extends Error {
   readonly code: SilErrorCode;

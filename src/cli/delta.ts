@@ -3,10 +3,10 @@
  * rolled up per layer × module kind and per kind (docs/run-folder.md). The output folder is built
  * in a temporary sibling and moved into place only when everything succeeded.
  */
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { SilError } from '../errors';
+import { threadsOption } from '../options';
 import { Checkpoint } from '../io/checkpoint';
 import { withAtomicDir } from '../io/atomic';
 import { claimOutput, prepareOutputDir, writeMarker } from '../io/outpath';
@@ -28,15 +28,8 @@ interface DeltaCliOptions {
   kernel: string;
 }
 
-function parseThreads(s: string | undefined): number {
-  if (s === undefined) return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < 0) throw new SilError('INVALID_ARGUMENT', `--threads must be a non-negative integer, got ${JSON.stringify(s)}`);
-  return n;
-}
-
 export async function runDelta(o: DeltaCliOptions): Promise<void> {
-  const threads = parseThreads(o.threads);
+  const threads = threadsOption(o.threads, 0);
   if (o.kernel !== 'simd' && o.kernel !== 'js') throw new SilError('INVALID_ARGUMENT', `--kernel must be simd or js, got ${JSON.stringify(o.kernel)}`);
   const kernel = o.kernel;
   parseSize(o.maxShardSize);

@@ -11,13 +11,14 @@ import { Command, CommanderError } from 'commander';
 import { clearKept } from '../io/temp';
 import { COMMANDS } from './commands';
 import { reportFailure } from './failure';
+import { SIL_VERSION } from '../version';
 
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name('sil')
     .description('Safety Information Localization for multilingual LLM checkpoints')
-    .version(require('../../package.json').version)
+    .version(SIL_VERSION)
     .showHelpAfterError()
     // usage errors throw (and exit 2 below) instead of exiting 1 inside commander
     .exitOverride();
@@ -46,7 +47,7 @@ if (require.main === module) {
   };
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);
-  main(process.argv).then((code) => {
+  void main(process.argv).then((code) => {
     process.exitCode = code;
   }, fatal);
 }

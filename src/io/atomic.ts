@@ -30,24 +30,6 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
 }
 
 /**
- * Streams a file through `write` into a temporary sibling, then renames it to `file`.
- * On any error the temporary file is removed and the target is untouched.
- */
-export async function withAtomicFile<T>(file: string, write: (tmpPath: string) => Promise<T> | T): Promise<T> {
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = tmpSibling(file);
-  try {
-    const r = await write(tmp);
-    fs.renameSync(tmp, file);
-    releaseTemp(tmp);
-    return r;
-  } catch (e) {
-    dropTemp(tmp);
-    throw e;
-  }
-}
-
-/**
  * Builds an output folder atomically: `build` fills a temporary folder; on success it replaces
  * `dir` (an existing `dir` is kept until then, and removed only when `replace` is true — otherwise
  * new files are merged in); on failure the temporary folder is removed and `dir` is untouched.

@@ -13,7 +13,7 @@ import { readCalibrationJsonl } from '../data/schema';
 import type { CalibrationRecord } from '../data/schema';
 import { MaskFile } from '../mask/maskfile';
 import { BackendChoice, useBackend } from '../model/backend';
-import { parseModelConfig } from '../model/config';
+import { checkpointConfig } from '../model/config';
 import type { ModelConfig } from '../model/config';
 import { allParamNames } from '../model/names';
 import { buildExample, Example } from '../tokenizer/example';
@@ -53,6 +53,8 @@ export interface FinetuneOptions {
   onStep?: (s: StepInfo) => void;
   /** called before training with each warning about the options (e.g. a schedule that never leaves warm-up) */
   onWarning?: (message: string) => void;
+  /** called once before the first step with the number of optimizer steps */
+  onStart?: (steps: number) => void;
 }
 
 export interface FinetuneResult {
@@ -112,7 +114,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     throw e;
   }
   try {
-    const cfg = parseModelConfig(ckpt.config, path.join(ckpt.dir, 'config.json'));
+    const cfg = checkpointConfig(ckpt);
     const tok = loadTokenizer(ckpt.dir);
     let records = readCalibrationJsonl(o.data);
     if (o.kinds) records = records.filter((r) => o.kinds!.includes(r.kind));
@@ -139,6 +141,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     };
     const warnings = [warmupWarning(opts.lr, opts.warmup, totalSteps(examples.length, opts))].filter((w): w is string => w !== null);
     for (const w of warnings) o.onWarning?.(w);
+    o.onStart?.(totalSteps(examples.length, opts));
     let log: StepInfo[];
     try {
       log = await train(params, examples, engine, opts, o.onStep);
