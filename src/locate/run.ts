@@ -50,7 +50,8 @@ import type { LocateConfig } from './options';
 import { fieldsFor, ScoreInputs, scoreSource } from './scores';
 import { GradientPlan, GradientSource, openGradientSource } from './source';
 import { renderSummary } from './summary';
-import { finishRunFolder, listFiles, openRunFolder, RunFolderState } from './runfolder';
+import { finishRunFolder, listFiles, openRunFolder } from './runfolder';
+import type { RunFolderState } from './runfolder';
 import { SIL_VERSION } from '../version';
 
 /** One calibration set: a language, or the benign baseline. */
