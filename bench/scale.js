@@ -119,9 +119,10 @@ function batch() {
 
 const makeSeconds = writeCheckpoint();
 const batchFile = batch();
-const out = path.join(dir, 'grads.safetensors');
+// beside the model folder: sil never writes into one of its inputs
+const out = `${dir.replace(/\/+$/, '')}.grads.safetensors`;
 const cli = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
-const argv = [cli, 'grad', '--model', dir, '--batch', batchFile, '--out', out, '--backend', backend, '--stream', 'always', '--weight-cache', cache, '--json'];
+const argv = [cli, 'grad', '--model', dir, '--batch', batchFile, '--out', out, '--backend', backend, '--stream', 'always', '--weight-cache', cache, '--force', '--json'];
 if (args.includes('--snip')) argv.push('--snip');
 if (args.includes('--profile')) argv.push('--profile');
 const noWrite = `

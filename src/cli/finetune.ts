@@ -4,6 +4,7 @@
  * fine-tuning on response tokens with AdamW (the paper's attack recipe by default); `--freeze`
  * keeps every entry where the mask is 1 bit-exactly unchanged. See src/train/.
  */
+import { withGpuOptions } from './gpu';
 import type { Command } from 'commander';
 import { SilError } from '../errors';
 import { intOption, numberOption, threadsOption } from '../options';
@@ -76,17 +77,17 @@ export async function runFinetune(o: FinetuneCliOptions): Promise<void> {
     backend: o.backend as BackendChoice,
     threads: threadsOption(o.threads, 1, defaultWorkerCount()),
     force: o.force,
+    onWarning: (w) => process.stderr.write(`sil: warning: ${w}\n`),
     onStep: o.quiet || o.json ? undefined : (s) => process.stderr.write(`step ${s.step}/${s.steps} epoch ${s.epoch + 1} loss ${s.loss.toFixed(4)} lr ${s.lr.toExponential(2)} |g| ${s.gradNorm.toFixed(3)} ${s.seconds.toFixed(2)} s\n`),
   });
   const last = r.log[r.log.length - 1];
-  const summary = { out: o.out, examples: r.examples, steps: r.log.length, first_loss: r.log[0].loss, final_loss: last.loss, parameters: r.parameters, frozen: r.frozen, backend: r.backend, workers: r.workers, seconds: r.seconds };
+  const summary = { out: o.out, warnings: r.warnings, examples: r.examples, steps: r.log.length, first_loss: r.log[0].loss, final_loss: last.loss, parameters: r.parameters, frozen: r.frozen, backend: r.backend, workers: r.workers, seconds: r.seconds };
   if (o.json) process.stdout.write(JSON.stringify({ ...summary, log: r.log }) + '\n');
   else process.stdout.write(`fine-tuned ${r.parameters} parameters (${r.frozen} frozen) on ${r.examples} examples, ${r.log.length} steps, loss ${summary.first_loss.toFixed(4)} → ${last.loss.toFixed(4)}, ${r.seconds.toFixed(1)} s on ${r.backend}×${r.workers} → ${o.out}\n`);
 }
 
 export function registerFinetune(program: Command): void {
-  program
-    .command('finetune')
+  withGpuOptions(program.command('finetune'))
     .description('full-parameter supervised fine-tuning on response tokens (AdamW, warm-up + cosine), optionally freezing masked entries')
     .requiredOption('--model <dir>', 'checkpoint folder to fine-tune')
     .requiredOption('--data <file>', 'calibration JSONL: {id, lang, kind, prompt, response, system?} per line; every record is a training example')

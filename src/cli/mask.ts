@@ -9,6 +9,7 @@ import { not } from '../mask/algebra';
 import { evalMaskExpr, exprNames, formatMaskExpr, parseMaskExpr } from '../mask/expr';
 import { countOnes } from '../mask/mask';
 import { MaskEncoding, MaskFile, MaskWriter, withMaskFiles } from '../mask/maskfile';
+import { claimOutput, prepareOutputFile } from '../io/outpath';
 
 function encodingOf(s: string | undefined, fallback: MaskEncoding): MaskEncoding {
   if (s === undefined) return fallback;
@@ -89,10 +90,19 @@ export function resolveMaskNames(names: string[], bindings: string[], dir: strin
   return new Map(names.map((n) => [n, bound.get(n) ?? path.join(dir, `${n}.safetensors`)]));
 }
 
-export function evalMaskCommand(expr: string, out: string, o: { dir?: string; mask?: string[]; bitpack?: boolean }): { selected: number; total: number; expression: string } {
+export function evalMaskCommand(expr: string, out: string, o: { dir?: string; mask?: string[]; bitpack?: boolean; force?: boolean }): { selected: number; total: number; expression: string } {
   const e = parseMaskExpr(expr);
   const files = resolveMaskNames(exprNames(e), o.mask ?? [], o.dir ?? '.');
+  const release = claimOutput(prepareOutputFile({ out, inputs: [...files.values()], force: o.force }), 'mask eval');
   const order = [...files.keys()];
+  try {
+    return evalInto(e, out, o, files, order);
+  } finally {
+    release();
+  }
+}
+
+function evalInto(e: ReturnType<typeof parseMaskExpr>, out: string, o: { bitpack?: boolean }, files: Map<string, string>, order: string[]): { selected: number; total: number; expression: string } {
   return withMaskFiles([...files.values()], (ms) => {
     checkLayouts(ms);
     const byName = new Map(order.map((n, i) => [n, ms[i]]));
@@ -127,12 +137,19 @@ export function registerMask(program: Command): void {
     .argument('<in>', 'mask file')
     .requiredOption('--out <file>', 'output mask file')
     .option('--to <encoding>', 'u8 or bitpack')
+    .option('--force', 'overwrite an existing output file')
     .option('--json', 'print a JSON summary')
-    .action((input: string, o: { out: string; to?: string; json?: boolean }) => {
-      const r = withMaskFiles([input], ([m]) => {
-        const to = encodingOf(o.to, m.encoding === 'u8' ? 'bitpack' : 'u8');
-        return { to, ...writeLike(m, o.out, to, (n) => m.read(n)) };
-      });
+    .action((input: string, o: { out: string; to?: string; json?: boolean; force?: boolean }) => {
+      const release = claimOutput(prepareOutputFile({ out: o.out, inputs: [input], force: o.force }), 'mask convert');
+      let r;
+      try {
+        r = withMaskFiles([input], ([m]) => {
+          const to = encodingOf(o.to, m.encoding === 'u8' ? 'bitpack' : 'u8');
+          return { to, ...writeLike(m, o.out, to, (n) => m.read(n)) };
+        });
+      } finally {
+        release();
+      }
       print(o.json, { in: input, out: o.out, ...r }, `${input} → ${o.out} (${r.to}, ${r.selected} of ${r.total} selected)`);
     });
 
@@ -141,9 +158,16 @@ export function registerMask(program: Command): void {
     .argument('<in>', 'mask file')
     .requiredOption('--out <file>', 'output mask file')
     .option('--to <encoding>', 'u8 or bitpack (default: as the input)')
+    .option('--force', 'overwrite an existing output file')
     .option('--json', 'print a JSON summary')
-    .action((input: string, o: { out: string; to?: string; json?: boolean }) => {
-      const r = withMaskFiles([input], ([m]) => writeLike(m, o.out, encodingOf(o.to, m.encoding), (n) => not(m.read(n)), { expression: `!${path.basename(input, '.safetensors')}` }));
+    .action((input: string, o: { out: string; to?: string; json?: boolean; force?: boolean }) => {
+      const release = claimOutput(prepareOutputFile({ out: o.out, inputs: [input], force: o.force }), 'mask invert');
+      let r;
+      try {
+        r = withMaskFiles([input], ([m]) => writeLike(m, o.out, encodingOf(o.to, m.encoding), (n) => not(m.read(n)), { expression: `!${path.basename(input, '.safetensors')}` }));
+      } finally {
+        release();
+      }
       print(o.json, { in: input, out: o.out, ...r }, `¬${input} → ${o.out} (${r.selected} of ${r.total} selected)`);
     });
 
@@ -154,8 +178,9 @@ export function registerMask(program: Command): void {
     .option('--dir <dir>', 'where <name>.safetensors files are looked up', '.')
     .option('--mask <name=path...>', 'explicit file for a name (repeatable)')
     .option('--bitpack', 'write a bitpacked mask')
+    .option('--force', 'overwrite an existing output file')
     .option('--json', 'print a JSON summary')
-    .action((expr: string, o: { out: string; dir: string; mask?: string[]; bitpack?: boolean; json?: boolean }) => {
+    .action((expr: string, o: { out: string; dir: string; mask?: string[]; bitpack?: boolean; json?: boolean; force?: boolean }) => {
       const r = evalMaskCommand(expr, o.out, o);
       print(o.json, { out: o.out, ...r }, `${r.expression} → ${o.out} (${r.selected} of ${r.total} selected)`);
     });

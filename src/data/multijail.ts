@@ -3,7 +3,6 @@
  * language, each row one harmful prompt and its translations; quoted fields may hold commas and
  * newlines; the file starts with a UTF-8 byte-order mark.
  */
-import * as fs from 'node:fs';
 import { parseString } from 'fast-csv';
 import { SilError } from '../errors';
 import type { PromptItem } from './schema';

@@ -9,6 +9,7 @@ import { SilError } from '../errors';
 import { fractionOption, intOption, threadsOption } from '../options';
 import { DEFAULT_PROBES_FILE, parseResponseMode } from '../data';
 import type { ResponseMode } from '../data';
+import { BlasChoice, parseBlasChoice } from '../blas';
 import { BACKEND_CHOICES, BackendChoice } from '../model/backend';
 import { SCOPES, Scope } from '../score/scope';
 import { PERS, Per } from '../select/local';
@@ -34,6 +35,7 @@ export interface LocateOptions {
   grads?: string;
   seed?: string | number;
   backend?: string;
+  blas?: string;
   threads?: string | number;
   stream?: string;
   batchSize?: string | number;
@@ -43,6 +45,7 @@ export interface LocateOptions {
   regions?: string | number;
   bitpack?: boolean;
   json?: boolean;
+  force?: boolean;
   /** `--setdiff UTILITY`: `benign` (the benign set) or a data source whose benign prompts are the utility set */
   setdiff?: string;
   q?: string | number;
@@ -70,6 +73,8 @@ export interface LocateConfig {
   grads: string | null;
   seed: number;
   backend: BackendChoice;
+  /** wasm matrix products through the system BLAS: auto (when found), on, off */
+  blas: BlasChoice;
   threads: number;
   /** gradients layer-streamed: when the model does not fit (auto, and always on webgpu) or always */
   stream: 'auto' | 'always';
@@ -80,12 +85,16 @@ export interface LocateConfig {
   regions: number;
   bitpack: boolean;
   json: boolean;
+  /** replace the results of another run in --out */
+  force: boolean;
   /** set difference (Wei et al.): per matrix top-q of the safety score minus top-p of the utility (benign) score; null: top-k masks */
   setdiff: { q: number; p: number } | null;
   /** score NaN/Inf elements 0 (recorded in the manifest) instead of refusing the inputs */
   allowNonfinite: boolean;
   /** which inputs were defaults (recorded in the manifest) */
   defaulted: string[];
+  /** the command line as typed, recorded in the manifest (set by the CLI) */
+  commandLine?: string[];
 }
 
 /** The package root (weights/, data/ live there). */
@@ -173,6 +182,7 @@ export function resolveOptions(o: LocateOptions): LocateConfig {
     grads: o.grads ?? null,
     seed: intOption('--seed', o.seed, 0, 2 ** 32 - 1) ?? 0,
     backend: oneOf('--backend', o.backend, BACKEND_CHOICES, 'auto'),
+    blas: parseBlasChoice(o.blas),
     threads: threadsOption(o.threads, 1),
     stream: oneOf('--stream', o.stream, ['auto', 'always'] as const, 'auto'),
     batchSize: intOption('--batch-size', o.batchSize, 1, MAX_BATCH_SIZE) ?? 16,
@@ -182,6 +192,7 @@ export function resolveOptions(o: LocateOptions): LocateConfig {
     regions: intOption('--regions', o.regions, 0, MAX_TOKENS) ?? 100,
     bitpack: !!o.bitpack,
     json: !!o.json,
+    force: !!o.force,
     setdiff,
     allowNonfinite: !!o.allowNonfinite,
     defaulted,

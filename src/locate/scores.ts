@@ -16,7 +16,7 @@ import type { Checkpoint } from '../io/checkpoint';
 import { countNonFinite, zeroNonFinite } from '../score/finite';
 import { CHUNK, ScoredTensor } from '../score/pair';
 import { randomScore } from '../score/random';
-import { silScore } from '../score/sil';
+import { SIL_REDUCES, silScore, type SilReduce } from '../score/sil';
 import { snipScore } from '../score/snip';
 import { wandaScore } from '../score/wanda';
 import { weightDiffScore } from '../score/weightdiff';
@@ -25,8 +25,9 @@ import type { GradField, GradFile } from './gradfile';
 
 export type ScoreName = 'sil' | 'snip' | 'wanda' | 'weightdiff' | 'random';
 export const SCORES: readonly ScoreName[] = ['sil', 'snip', 'wanda', 'weightdiff', 'random'];
-export type Reduce = 'sum-abs' | 'mean-abs';
-export const REDUCES: readonly Reduce[] = ['sum-abs', 'mean-abs'];
+/** How sil folds the calibration examples (score/sil.ts). */
+export type Reduce = SilReduce;
+export const REDUCES = SIL_REDUCES;
 
 /** The gradient fields a score needs (none for data-free scores). */
 export function fieldsFor(score: ScoreName, reduce: Reduce): GradField[] {

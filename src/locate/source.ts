@@ -20,6 +20,7 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { BlasChoice } from '../blas';
 import { SilError } from '../errors';
 import { Checkpoint } from '../io/checkpoint';
 import { BackendChoice, SelectedBackend, useBackend } from '../model/backend';
@@ -69,6 +70,8 @@ export interface SourceContext {
   checkpoint: Checkpoint;
   config: ModelConfig;
   backend: BackendChoice;
+  /** wasm matrix products through the system BLAS (default: auto) */
+  blas?: BlasChoice;
   threads: number;
   /** one example per call (per-example accumulators) or whole batches */
   perExample: boolean;
@@ -167,6 +170,10 @@ export function planGradients(params: number, backend: string, threads: number, 
     // GPU reads must be asynchronous; the layer-streamed engine is the runtime's async path
     return { mode: 'streamed', workers: 1, bytesPerInstance: per, why: 'webgpu runs the layer-streamed engine (asynchronous GPU reads)' };
   }
+  if (backend === 'cuda') {
+    // the streamed engine keeps boundaries, cached weights and gradient sums in GPU memory
+    return { mode: 'streamed', workers: 1, bytesPerInstance: per, why: 'cuda runs the layer-streamed engine (weights and gradient sums kept in GPU memory)' };
+  }
   if (per0 > cap) {
     return { mode: 'streamed', workers: 1, bytesPerInstance: per0, why: `${params} parameters need ≈${gb(per0)} in memory (limit ${gb(cap)})` };
   }
@@ -184,7 +191,7 @@ export function planGradients(params: number, backend: string, threads: number, 
 
 /** Starts the source the plan calls for. */
 export async function openGradientSource(ctx: SourceContext): Promise<{ source: GradientSource; plan: GradientPlan }> {
-  const selected = await useBackend(ctx.backend);
+  const selected = await useBackend(ctx.backend, { blas: ctx.blas });
   const shape = ctx.maxSeqLen ? { config: ctx.config, seqLen: ctx.maxSeqLen } : undefined;
   const planned = planGradients(ctx.checkpoint.numel(), selected.name, ctx.threads, os.totalmem(), shape);
   const plan: GradientPlan = ctx.stream === 'always' && planned.mode !== 'streamed' ? { ...planned, mode: 'streamed', workers: 1, why: `--stream always (${planned.why})` } : planned;
@@ -202,13 +209,15 @@ export async function openGradientSource(ctx: SourceContext): Promise<{ source: 
     const dir = path.resolve(ctx.modelDir);
     const pools: GradWorkerPool[] = [];
     try {
-      if (ctx.perExample) for (let i = 0; i < plan.workers; i++) pools.push(await GradWorkerPool.start(dir, 1, 'wasm'));
-      else pools.push(await GradWorkerPool.start(dir, plan.workers, 'wasm'));
+      const opts = { blas: ctx.blas, instances: plan.workers };
+      if (ctx.perExample) for (let i = 0; i < plan.workers; i++) pools.push(await GradWorkerPool.start(dir, 1, 'wasm', opts));
+      else pools.push(await GradWorkerPool.start(dir, plan.workers, 'wasm', opts));
     } catch (e) {
       await Promise.all(pools.map((p) => p.close()));
       throw e;
     }
-    return { source: new WorkerSource(selected, pools, plan.workers), plan };
+    const matmul = { ...selected, matmul: pools[0].matmul, matmulNote: pools[0].matmulNote };
+    return { source: new WorkerSource(matmul, pools, plan.workers), plan };
   }
   const cap = selected.name === 'wasm' ? WASM_HEAP_BYTES : 0.8 * os.totalmem();
   return { source: new InProcessSource(selected, CausalLM.fromCheckpoint(ctx.checkpoint), cap), plan };

@@ -12,10 +12,11 @@
  * holds W and one packed copy (no kept Wᵀ, no packed Wᵀ), which leaves room in the 4 GB wasm heap
  * for several sequences per pass. `linearReference` is the textbook form; a test holds the two equal.
  *
- * Backends whose matmul kernels take transposed operands at full speed (webgpu, tensorflow) run the
+ * Backends whose matmul kernels take transposed operands at full speed (webgpu, tensorflow, cuda) run the
  * textbook form instead: no transposes of activations, one kernel per product (`plainMatmulsOnly`).
  */
 import * as tf from '@tensorflow/tfjs';
+import { blasMatmul } from '../blas';
 
 export interface LinearParams {
   /** [out, in] */
@@ -27,12 +28,15 @@ export interface LinearParams {
 }
 
 /**
- * Whether the current backend multiplies fast only plain 2-D, non-transposed matrices (wasm, and
- * the pure-JS cpu backend, where the plain forms cost the same and keep one code path with wasm).
+ * Whether the current backend multiplies fast only plain 2-D, non-transposed matrices (wasm on its
+ * own kernels, and the pure-JS cpu backend, where the plain forms cost the same and keep one code
+ * path with wasm). wasm with its products through the system BLAS (src/blas/) takes transposed and
+ * batched operands at full speed, like webgpu and tensorflow.
  */
 export function plainMatmulsOnly(): boolean {
   const b = tf.getBackend();
-  return b !== 'webgpu' && b !== 'tensorflow';
+  if (b === 'wasm') return blasMatmul() === null;
+  return b !== 'webgpu' && b !== 'tensorflow' && b !== 'cuda';
 }
 
 /** y = x Wᵀ (+ b) for x [N, in]: the plain-matmul form described above where the backend needs it. */

@@ -7,10 +7,9 @@
  *
  * The worker script is compiled JS (dist/model/worker.js); build with `npm run build` first.
  */
-import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { BlasChoice } from '../blas';
 import { SilError, SilErrorCode } from '../errors';
 import { Checkpoint } from '../io/checkpoint';
 import type { BackendName } from './backend';
@@ -18,15 +17,7 @@ import { Batch, prepareBatch, sliceBatch } from './batch';
 import { checkpointConfig } from './config';
 import type { LossAndGrads } from './model';
 import { closeWorkers } from '../threads';
-
-/** dist/model/worker.js, whether this module runs from dist/ or from src/ (tests). */
-export function workerScript(): string {
-  const here = path.join(__dirname, 'worker.js');
-  if (fs.existsSync(here)) return here;
-  const dist = path.resolve(__dirname, '../../dist/model/worker.js');
-  if (fs.existsSync(dist)) return dist;
-  throw new SilError('BACKEND_UNAVAILABLE', `the gradient worker script is not built (looked for ${here} and ${dist}); run npm run build`);
-}
+import { workerScript } from '../workers/script';
 
 export function defaultWorkerCount(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
@@ -49,6 +40,13 @@ function rethrow(err: { message: string; code?: string }): never {
   throw new Error(err.message);
 }
 
+export interface PoolOptions {
+  /** the workers' matrix products through the system BLAS: auto (default), on, off (src/blas/) */
+  blas?: BlasChoice;
+  /** backend instances sharing the cores in this process, all pools together (default: this pool's workers) */
+  instances?: number;
+}
+
 /** Worker threads holding the model, reusable across batches. */
 export class GradWorkerPool {
   private nextId = 0;
@@ -58,22 +56,33 @@ export class GradWorkerPool {
     readonly vocabSize: number,
     readonly workers: Worker[],
     readonly backend: BackendName,
+    /** what the workers' products run on (`openblas 0.3.21`, `wasm`), and a line on it */
+    readonly matmul: string,
+    readonly matmulNote: string,
   ) {}
 
-  static async start(modelDir: string, count = defaultWorkerCount(), backend: BackendName = 'wasm'): Promise<GradWorkerPool> {
+  static async start(modelDir: string, count = defaultWorkerCount(), backend: BackendName = 'wasm', opts: PoolOptions = {}): Promise<GradWorkerPool> {
     const ckpt = Checkpoint.open(modelDir);
     const cfg = checkpointConfig(ckpt);
     ckpt.close();
-    const script = workerScript();
-    const workers = Array.from({ length: Math.max(1, count) }, () => new Worker(script, { workerData: { modelDir, backend } }));
+    const script = workerScript('model/worker');
+    const n = Math.max(1, count);
+    const workerData = { modelDir, backend, blas: opts.blas, instances: opts.instances ?? n };
+    const workers = Array.from({ length: n }, () => new Worker(script, { workerData }));
+    let matmul = backend as string;
+    let matmulNote = '';
     try {
       await Promise.all(
         workers.map(
           (w) =>
             new Promise<void>((resolve, reject) => {
               w.once('error', reject);
-              w.once('message', (m: { ready: boolean; error?: { message: string; code?: string } }) => {
-                if (m.ready) resolve();
+              w.once('message', (m: { ready: boolean; matmul?: string; matmulNote?: string; error?: { message: string; code?: string } }) => {
+                if (m.ready) {
+                  matmul = m.matmul ?? matmul;
+                  matmulNote = m.matmulNote ?? matmulNote;
+                  resolve();
+                }
                 else {
                   try {
                     rethrow(m.error!);
@@ -89,7 +98,7 @@ export class GradWorkerPool {
       await Promise.all(workers.map((w) => w.terminate()));
       throw e;
     }
-    const pool = new GradWorkerPool(modelDir, cfg.vocabSize, workers, backend);
+    const pool = new GradWorkerPool(modelDir, cfg.vocabSize, workers, backend, matmul, matmulNote);
     return pool;
   }
 
@@ -148,8 +157,8 @@ export class GradWorkerPool {
 }
 
 /** One-shot convenience: start a pool, compute one batch, close the pool. */
-export async function gradParallel(modelDir: string, batch: Batch, opts: { workers?: number; backend?: BackendName } = {}): Promise<LossAndGrads> {
-  const pool = await GradWorkerPool.start(modelDir, opts.workers, opts.backend);
+export async function gradParallel(modelDir: string, batch: Batch, opts: { workers?: number; backend?: BackendName; blas?: BlasChoice } = {}): Promise<LossAndGrads> {
+  const pool = await GradWorkerPool.start(modelDir, opts.workers, opts.backend, { blas: opts.blas });
   try {
     return await pool.lossAndGrads(batch);
   } finally {

@@ -10,6 +10,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Checkpoint } from '../io/checkpoint';
 import { isSilError } from '../errors';
+import type { BlasChoice } from '../blas';
 import { BackendName, useBackend } from './backend';
 import type { Batch } from './batch';
 import { CausalLM } from './model';
@@ -22,14 +23,16 @@ interface Job {
 }
 
 async function main(): Promise<void> {
-  const { modelDir, backend } = workerData as { modelDir: string; backend: BackendName };
+  const { modelDir, backend, blas, instances } = workerData as { modelDir: string; backend: BackendName; blas?: BlasChoice; instances?: number };
   let model: CausalLM;
+  let matmul = '';
+  let matmulNote = '';
   try {
-    await useBackend(backend);
+    ({ matmul, matmulNote } = await useBackend(backend, { blas, instances }));
     const ckpt = Checkpoint.open(modelDir);
     model = CausalLM.fromCheckpoint(ckpt);
     ckpt.close();
-    parentPort!.postMessage({ ready: true });
+    parentPort!.postMessage({ ready: true, matmul, matmulNote });
   } catch (e) {
     parentPort!.postMessage({ ready: false, error: describe(e) });
     return;

@@ -13,6 +13,7 @@ import type { LayerRow } from '../mask/layers';
 import type { RegionRow as WrittenRegionRow } from '../mask/regions';
 import { readTextInput } from '../data/text';
 import { parseCsv, type CsvTable } from './csv';
+import { violationRecordsFromTable, type ViolationRecord } from '../eval/conditions';
 
 /** One row of `delta/layers.csv`: ‖Δ‖ statistics per decoder layer × module kind. */
 export type DeltaLayerRow = Pick<LayerKindRow, (typeof DELTA_LAYER_COLUMNS)[number]>;
@@ -25,14 +26,8 @@ export type RegionRow = Omit<WrittenRegionRow, 'unit' | 'index'> & { unit: strin
 
 export type { OverlapRow };
 
-export interface ViolationRow {
-  model: string;
-  ft_lang: string;
-  eval_lang: string;
-  n: number;
-  violations: number;
-  violation_rate: number;
-}
+/** One row of eval/violations.csv: one condition × evaluation language (src/eval/conditions.ts). */
+export type ViolationRow = ViolationRecord;
 
 export interface KSweepRow {
   method: string;
@@ -104,7 +99,8 @@ function convert<T>(table: CsvTable, file: string, spec: Record<keyof T & string
       if (kind === 'str') o[c] = raw;
       else if (kind === 'layer') {
         const v = Number(raw);
-        if (raw !== '' && !(Number.isSafeInteger(v) && v >= 0)) throw new SilError('INVALID_DATA', `row ${i + 2}, column ${c}: expected a layer index (a non-negative integer) or nothing, found "${raw}"`, { file });
+        if (raw !== '' && !(Number.isSafeInteger(v) && v >= 0))
+          throw new SilError('INVALID_DATA', `row ${i + 2}, column ${c}: expected a layer index (a non-negative integer) or nothing, found "${raw}"`, { file });
         o[c] = raw === '' ? null : v;
       } else {
         const v = Number(raw);
@@ -123,7 +119,6 @@ const DELTA_SPEC = { layer: 'layer', kind: 'str', numel: 'count', l1: 'mag', l2:
 const LAYERS_SPEC = { lang: 'str', layer: 'layer', kind: 'str', numel: 'count', score_mass: 'mag', score_share: 'frac', selected: 'count', selected_fraction: 'frac' } as const;
 const REGIONS_SPEC = { rank: 'rank', lang: 'str', tensor: 'str', layer: 'layer', kind: 'str', unit: 'str', index: 'str', size: 'count', score_mass: 'mag', selected_share: 'frac' } as const;
 const OVERLAP_SPEC = { a: 'str', b: 'str', sir: 'frac', iou: 'frac', cosine: 'cos' } as const;
-const VIOL_SPEC = { model: 'str', ft_lang: 'str', eval_lang: 'str', n: 'count', violations: 'count', violation_rate: 'frac' } as const;
 const KSWEEP_SPEC = { method: 'str', k: 'frac', eval_lang: 'str', violation_rate: 'frac' } as const;
 
 /**
@@ -202,14 +197,16 @@ export function loadRun(dir: string): RunData {
   const tables: Array<[RunFileKey, keyof RunData, Record<string, Conv>]> = [
     ['regions', 'regions', REGIONS_SPEC],
     ['overlap', 'overlap', OVERLAP_SPEC],
-    ['violations', 'violations', VIOL_SPEC],
+    ['violations', 'violations', {}],
     ['kSweep', 'kSweep', KSWEEP_SPEC],
   ];
   for (const [key, field, spec] of tables) {
     const rel = RUN_FILES[key];
     const t = csv(rel);
     note(rel, !!t);
-    if (t) (run as unknown as Record<string, unknown>)[field] = convert(t, path.join(dir, rel), spec as never);
+    // eval/violations.csv: with conditions, or as written before them (each model its own condition)
+    if (t && key === 'violations') run.violations = violationRecordsFromTable(t.header, t.rows, path.join(dir, rel));
+    else if (t) (run as unknown as Record<string, unknown>)[field] = convert(t, path.join(dir, rel), spec as never);
   }
   return run;
 }

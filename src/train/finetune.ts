@@ -21,9 +21,10 @@ import { loadTokenizer } from '../tokenizer/load';
 import type { CheckpointTokenizer } from '../tokenizer/tokenizer';
 import { ADAMW_DEFAULTS, AdamWOptions } from './adamw';
 import { GradEngine, LocalGrads, WorkerGrads } from './grads';
-import { StepInfo, train, TrainOptions } from './loop';
+import { StepInfo, totalSteps, train, TrainOptions } from './loop';
 import { ParamStore, saveCheckpoint } from './params';
-import type { ScheduleName } from './schedule';
+import { claimOutput, prepareOutputDir } from '../io/outpath';
+import { warmupWarning, type ScheduleName } from './schedule';
 
 export interface FinetuneOptions {
   model: string;
@@ -50,10 +51,14 @@ export interface FinetuneOptions {
   threads?: number;
   force?: boolean;
   onStep?: (s: StepInfo) => void;
+  /** called before training with each warning about the options (e.g. a schedule that never leaves warm-up) */
+  onWarning?: (message: string) => void;
 }
 
 export interface FinetuneResult {
   log: StepInfo[];
+  /** warnings about the options, as passed to onWarning */
+  warnings: string[];
   examples: number;
   backend: string;
   workers: number;
@@ -96,7 +101,16 @@ export async function startEngine(cfg: ModelConfig, backend: string, threads: nu
 
 export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const t0 = Date.now();
-  const ckpt = Checkpoint.open(o.model);
+  // the output is checked before hours of training, and again when it is written
+  const target = prepareOutputDir({ out: o.out, kind: 'dir', inputs: [o.model, o.data, o.freeze], force: o.force });
+  const release = claimOutput(target.path, 'finetune');
+  let ckpt: Checkpoint;
+  try {
+    ckpt = Checkpoint.open(o.model);
+  } catch (e) {
+    release();
+    throw e;
+  }
   try {
     const cfg = checkpointConfig(ckpt);
     const tok = loadTokenizer(ckpt.dir);
@@ -123,15 +137,18 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
       frozen: freeze?.frozen,
       padId: tok.padId(),
     };
+    const warnings = [warmupWarning(opts.lr, opts.warmup, totalSteps(examples.length, opts))].filter((w): w is string => w !== null);
+    for (const w of warnings) o.onWarning?.(w);
     let log: StepInfo[];
     try {
       log = await train(params, examples, engine, opts, o.onStep);
     } finally {
       await engine.close();
     }
-    await saveCheckpoint(params, o.out, { like: ckpt, force: o.force });
-    return { log, examples: examples.length, backend: be.name, workers: engine.workers, frozen: freeze?.count ?? 0, parameters: params.numel(), seconds: (Date.now() - t0) / 1000 };
+    await saveCheckpoint(params, o.out, { like: ckpt, force: o.force, inputs: [o.model, o.data, o.freeze], marker: { inputs: { model: path.resolve(o.model), data: path.resolve(o.data), freeze: o.freeze ? path.resolve(o.freeze) : null } } });
+    return { log, warnings, examples: examples.length, backend: be.name, workers: engine.workers, frozen: freeze?.count ?? 0, parameters: params.numel(), seconds: (Date.now() - t0) / 1000 };
   } finally {
     ckpt.close();
+    release();
   }
 }

@@ -83,7 +83,7 @@ export function stackedSvg(d: StackedData, d3: D3): string {
       }
       d.layers.forEach((l, i) => {
         let acc = 0;
-        d.kinds.forEach((k, j) => {
+        d.kinds.forEach((_k, j) => {
           const v = p.segments[i][j];
           if (!(v > 0)) return;
           const y0 = y(acc);
