@@ -257,7 +257,11 @@ const GENERATORS = {
     fs.copyFileSync(PROBES, data);
     const common = ['--base', base, '--attacked', att, '--out', out, '--data', data, '--langs', 'en', '--max-examples', '1', '--no-benign', '--threads', '1'];
     const pick = Math.floor(r() * 5);
-    if (pick === 0) return { argv: ['locate', ...common, '--score', 'weightdiff'], bad: true, what: mutateConfig(base, r), out };
+    if (pick === 0) {
+      // data-free scores need no runtime: an architecture or option it does not implement is fine for them
+      const what = mutateConfig(base, r);
+      return { argv: ['locate', ...common, '--score', 'weightdiff'], bad: /GPT2|gelu|yarn/.test(what) ? 'maybe' : true, what, out };
+    }
     if (pick === 1)
       return { argv: ['locate', ...common, '--score', r() < 0.5 ? 'weightdiff' : 'sil'], bad: 'maybe', what: mutateSafetensors(path.join(r() < 0.5 ? base : att, 'model.safetensors'), r), out };
     if (pick === 2) return { argv: ['locate', ...common, '--score', 'sil'], bad: 'maybe', what: badData(data, r), out };

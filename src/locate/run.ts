@@ -135,7 +135,10 @@ function seconds(t0: bigint): number {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
-/** The model config, when the base has one that the runtime understands (needed for gradients). */
+/**
+ * The model config, when the base has one that the runtime understands (needed for gradients); a
+ * malformed config.json (INVALID_CONFIG) is refused whatever the score.
+ */
 function modelConfigOf(ck: Checkpoint, required: boolean): ModelConfig | null {
   if (!ck.config) {
     if (required) throw new SilError('INVALID_CONFIG', 'computing gradients needs the checkpoint config.json', { file: ck.location });
@@ -144,7 +147,8 @@ function modelConfigOf(ck: Checkpoint, required: boolean): ModelConfig | null {
   try {
     return checkpointConfig(ck);
   } catch (e) {
-    if (required) throw e;
+    // data-free scores run on architectures and options the runtime does not implement, but never on a malformed config
+    if (required || (e instanceof SilError && e.code === 'INVALID_CONFIG')) throw e;
     return null;
   }
 }
@@ -217,6 +221,7 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
     if (base.architecture !== att.architecture) {
       throw new SilError('CHECKPOINT_MISMATCH', `architecture ${att.architecture} differs from ${base.architecture} in ${base.location}`, { file: att.location });
     }
+    modelConfigOf(base, false); // a malformed config.json is refused before any work, whatever the score
     const tensors = scoredTensors(base, cfg.scope);
     const nInScope = totalOf(tensors);
     if (nInScope === 0) throw new SilError('INVALID_ARGUMENT', `--scope ${cfg.scope} covers no tensor of this checkpoint`, { file: base.location });
