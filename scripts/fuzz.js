@@ -82,7 +82,7 @@ function run(argv, cwd = WORK) {
         rssKb = Number(lines[lines.length - 1]) || null;
         // GNU time reports "Command terminated by signal N" / "exited with non-zero status" lines
         const sig = /terminated by signal (\d+)/.exec(lines.join('\n'));
-        if (sig && !signal) signal = `SIG#${sig[1]}`;
+        if (sig && !signal) signal = /** @type {NodeJS.Signals} */ (`SIG${sig[1]}`);
         fs.rmSync(rssFile, { force: true });
       } catch {}
       resolve({ code, signal, stdout, stderr, timedOut, rssKb, seconds: (Date.now() - t0) / 1000 });
@@ -117,6 +117,7 @@ function snapshot(dir, rel = '', out = new Map()) {
 
 // ---- mutations ---------------------------------------------------------------------------------
 const BAD_NUMBERS = ['-1', '0', '1e9', '1e308', 'abc', '', ' ', 'NaN', 'Infinity', '1.5', '-0', '0x10', '100000', '2e-400', '1e-9'];
+/** @type {Array<[string, unknown]>} */
 const BAD_CONFIG = [
   ['rms_norm_eps', -1],
   ['rms_norm_eps', 0],
@@ -294,6 +295,7 @@ const GENERATORS = {
     fs.mkdirSync(path.join(run, 'eval'), { recursive: true });
     fs.writeFileSync(path.join(run, 'manifest.json'), JSON.stringify({ command: 'locate', k: 0.2, languages: ['en', 'it'] }));
     fs.writeFileSync(path.join(run, 'overlap.csv'), 'a,b,sir,iou,cosine\nen,it,0.5,0.4,0.3\n');
+    /** @type {Array<[string, string | Buffer, string]>} */
     const edits = [
       ['manifest.json', 'null', 'null manifest'],
       ['manifest.json', '{"k": -0.2}', 'negative k'],
@@ -336,6 +338,7 @@ function mutateMask(file, r) {
   const b = fs.readFileSync(file);
   const len = Number(b.readBigUInt64LE(0));
   const h = JSON.parse(b.subarray(8, 8 + len).toString());
+  /** @type {Record<string, string>} */
   const m = (h.__metadata__ = h.__metadata__ ?? {});
   const edits = [
     () => ((m.format = 'bitpack'), (m.bitorder = 'big'), 'bitorder big'),

@@ -122,7 +122,8 @@ export interface LocateManifest {
   notes: string[];
 }
 
-const PACKAGE_NAME: string = require('../../package.json').name;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const PACKAGE_NAME: string = (require('../../package.json') as { name: string }).name;
 const CACHE_VERSION = 'sil-locate-cache/2';
 /** in-scope parameters from which global selection runs its histogram passes on `--threads` workers */
 const PARALLEL_SELECTION_MIN = 1 << 24;

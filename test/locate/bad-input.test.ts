@@ -41,7 +41,11 @@ describe('sil locate on bad input', () => {
     for (const f of fs.readdirSync(tiny.base)) fs.copyFileSync(path.join(tiny.base, f), path.join(base, f));
     const c = JSON.parse(fs.readFileSync(path.join(base, 'config.json'), 'utf8'));
     fs.writeFileSync(path.join(base, 'config.json'), JSON.stringify({ ...c, rms_norm_eps: -1 }));
-    expectRejected('INVALID_CONFIG', ['--base', base, '--attacked', tiny.attacked, '--score', 'weightdiff', '--langs', 'en', '--no-benign'], /"rms_norm_eps" must be a positive number up to 1, found -1/);
+    expectRejected(
+      'INVALID_CONFIG',
+      ['--base', base, '--attacked', tiny.attacked, '--score', 'weightdiff', '--langs', 'en', '--no-benign'],
+      /"rms_norm_eps" must be a positive number up to 1, found -1/,
+    );
     fs.writeFileSync(path.join(base, 'config.json'), JSON.stringify({ ...c, num_hidden_layers: 1 }));
     expectRejected(
       'INVALID_CONFIG',
