@@ -129,7 +129,7 @@ async function gradInto(o: GradOptions, choice: BackendChoice, threads: number, 
       model.dispose();
       model = null;
       const pool = await GradWorkerPool.start(path.resolve(o.model), Math.min(threads, pb.batch), 'wasm', { blas });
-      workers = pool.workers.length;
+      workers = pool.workers;
       matmul = { name: pool.matmul, note: pool.matmulNote };
       try {
         result = await pool.lossAndGrads(batch);

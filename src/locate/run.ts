@@ -408,7 +408,7 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
     const masks: Record<string, MaskReport> = {};
     const tSelect = process.hrtime.bigint();
     // the histogram passes of global selections on worker threads, for streams worth it
-    if (cfg.per === 'global' && !cfg.setdiff && cfg.threads > 1 && nInScope >= PARALLEL_SELECTION_MIN) pool = HistogramPool.start(cfg.threads);
+    if (cfg.per === 'global' && !cfg.setdiff && cfg.threads > 1 && nInScope >= PARALLEL_SELECTION_MIN) pool = await HistogramPool.start(cfg.threads);
     let globalSir: number | null = null;
     let written: string[] = [];
     const manifest = await withAtomicDir(cfg.out, async (tmp) => {
