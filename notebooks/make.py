@@ -127,7 +127,7 @@ const os = require('node:os');
 const fs = require('node:fs');
 const tslab = require('tslab');
 const { locate, resolveOptions } = require('../dist/locate');
-const { SILENT } = require('../dist/cli/progress');
+const { SILENT } = require('../dist/progress');
 const { loadRun, writeReport } = require('../dist/report');
 
 // A scratch run folder, removed at the end; set SIL_NOTEBOOK_RUN (e.g. ../reports/demo) to keep the run.
@@ -219,7 +219,7 @@ const fs = require('node:fs');
 const tslab = require('tslab');
 const { locate, resolveOptions } = require('../dist/locate');
 const { pairwiseOverlap } = require('../dist/locate/combine');
-const { SILENT } = require('../dist/cli/progress');
+const { SILENT } = require('../dist/progress');
 const { loadRun } = require('../dist/report');
 
 const METHODS = ['sil', 'snip', 'weightdiff', 'random'];

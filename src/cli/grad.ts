@@ -30,14 +30,13 @@ import { defaultWorkerCount, GradWorkerPool } from '../model/parallel';
 import { allParamNames } from '../model/names';
 import { sequencesPerPass, WASM_HEAP_BYTES } from '../model/memory';
 import { checkpointConfig } from '../model/config';
-import { progressFor } from './progress';
+import { progressFor } from '../progress';
 import { chooseStreaming } from '../stream/choose';
 import { streamSteps } from '../stream/engine';
 import { streamGradientsToFile } from '../stream/gradfile';
 import { formatPlan, planStreaming } from '../stream/plan';
 import { defaultSequencesPerGroup, weightCacheBytes } from '../stream/budget';
 import { SIL_VERSION } from '../version';
-import '../stream/source'; // registers the layer-streamed gradient source for sil locate
 
 export interface GradOptions {
   model: string;

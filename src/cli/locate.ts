@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { BACKEND_CHOICES } from '../model/backend';
 import { locate, LocateManifest } from '../locate/run';
 import { LocateOptions, resolveOptions } from '../locate/options';
-import { progressFor } from './progress';
+import { progressFor } from '../progress';
 
 export async function runLocate(o: LocateOptions): Promise<LocateManifest> {
   const cfg = resolveOptions(o);
