@@ -17,6 +17,7 @@ import { SilError } from '../errors';
 import { writeFileAtomic } from './atomic';
 import { acquireLock } from './lock';
 import { sweepStaleTemps } from './temp';
+import { SIL_VERSION } from '../version';
 
 /** The file that marks a folder as written by sil (command, version, and what it wrote). */
 export const MARKER_FILE = '.sil-output.json';
@@ -33,8 +34,6 @@ export interface OutputMarker {
   /** anything else the command wants to find again (e.g. the run a report was made from) */
   [extra: string]: unknown;
 }
-
-const VERSION: string = require('../../package.json').version;
 
 /**
  * The absolute path of `p` with every symlink resolved: the longest existing prefix goes through
@@ -141,7 +140,7 @@ export function readMarker(dir: string): OutputMarker | null {
 
 /** Writes the marker of a folder that `command` created (into `dir`, atomically). */
 export function writeMarker(dir: string, command: string, extra: Partial<OutputMarker> = {}): OutputMarker {
-  const m: OutputMarker = { sil_output: 1, command, version: VERSION, created: new Date().toISOString(), ...extra };
+  const m: OutputMarker = { sil_output: 1, command, version: SIL_VERSION, created: new Date().toISOString(), ...extra };
   writeFileAtomic(path.join(dir, MARKER_FILE), JSON.stringify(m, null, 2) + '\n');
   return m;
 }
