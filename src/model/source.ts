@@ -90,7 +90,11 @@ function emitScaled(r: LossAndGrads, consume: GradConsumer): BatchResult {
 class WorkerSource implements GradientSource {
   readonly kind = 'workers';
   private turn = 0;
-  constructor(readonly backend: SelectedBackend, private readonly pools: GradWorkerPool[], readonly workers: number) {}
+  constructor(
+    readonly backend: SelectedBackend,
+    private readonly pools: GradWorkerPool[],
+    readonly workers: number,
+  ) {}
   get parallel(): number {
     return this.pools.length;
   }
@@ -107,7 +111,11 @@ class InProcessSource implements GradientSource {
   readonly kind = 'in-process';
   readonly workers = 1;
   readonly parallel = 1;
-  constructor(readonly backend: SelectedBackend, private readonly model: CausalLM, private readonly capBytes: number) {}
+  constructor(
+    readonly backend: SelectedBackend,
+    private readonly model: CausalLM,
+    private readonly capBytes: number,
+  ) {}
   async gradients(batch: Batch, consume: GradConsumer): Promise<BatchResult> {
     const per = sequencesPerPass(this.model.cfg, batch.input_ids[0]?.length ?? 1, this.capBytes);
     return emitScaled(this.model.lossAndGradsInPasses(batch, per), consume);
@@ -163,7 +171,13 @@ export function planGradients(params: number, backend: string, threads: number, 
   }
   if (shape && perSeqs === 0) {
     const one = inMemoryPassBytes(shape.config, 1, shape.seqLen);
-    return { mode: 'streamed', workers: 1, bytesPerInstance: one, sequencesPerPass: 0, why: `one ${shape.seqLen}-token sequence with a ${shape.config.vocabSize}-entry vocabulary needs ≈${gb(one)} in memory, logits included (limit ${gb(cap)})` };
+    return {
+      mode: 'streamed',
+      workers: 1,
+      bytesPerInstance: one,
+      sequencesPerPass: 0,
+      why: `one ${shape.seqLen}-token sequence with a ${shape.config.vocabSize}-entry vocabulary needs ≈${gb(one)} in memory, logits included (limit ${gb(cap)})`,
+    };
   }
   const passes = shape ? `, ${perSeqs} sequence(s) of ≤ ${shape.seqLen} tokens per pass` : '';
   if (backend === 'wasm' && threads > 1) {
