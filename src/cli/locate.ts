@@ -6,7 +6,8 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { BACKEND_CHOICES } from '../model/backend';
-import { locate, LocateManifest } from '../locate/run';
+import { locate } from '../locate/run';
+import type { LocateManifest } from '../locate/manifest';
 import { LocateOptions, resolveOptions } from '../locate/options';
 import { progressFor } from '../progress';
 

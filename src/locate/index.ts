@@ -3,7 +3,7 @@
  * `openGradientSource` picks the in-memory or the layer-streamed gradient source.
  */
 export { locate } from './run';
-export type { LocateManifest, MaskReport, SetReport } from './run';
+export type { LocateManifest, MaskReport, SetReport } from './manifest';
 export { resolveOptions, parseK } from './options';
 export type { LocateConfig, LocateOptions } from './options';
 export { openGradientSource } from './source';

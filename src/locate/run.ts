@@ -51,6 +51,8 @@ import { GradientPlan, GradientSource, openGradientSource } from './source';
 import { renderSummary } from './summary';
 import { finishRunFolder, listFiles, openRunFolder, RunFolderState } from './runfolder';
 import { SIL_VERSION } from '../version';
+import type { LocateManifest, MaskReport, SetReport } from './manifest';
+
 
 /** One calibration set: a language, or the benign baseline. */
 interface CalibrationSet {
@@ -61,56 +63,6 @@ interface CalibrationSet {
   /** where the gradient sums are (the cache file, or a --grads file) */
   gradPath: string;
   fromGradsOption: boolean;
-}
-
-export interface SetReport {
-  examples: number | null;
-  tokens: number | null;
-  mean_loss: number | null;
-  gradients: 'computed' | 'cached' | 'file' | 'none';
-  /** layer-input norms (wanda) */
-  activations?: 'computed' | 'cached';
-  /** where computed gradient sums were added up: on the backend across passes, or in the cache file */
-  sums?: 'backend' | 'file';
-  seconds: number;
-}
-
-export interface MaskReport {
-  file: string;
-  selected: number;
-  n: number;
-  passes: number;
-  threshold: number | null;
-}
-
-export interface LocateManifest {
-  command: 'locate';
-  version: string;
-  created: string;
-  inputs: {
-    base: { path: string; header_sha256: string };
-    attacked: { path: string; header_sha256: string };
-    data: { source: string; sha256: string | null } | null;
-    benign: { source: string; sha256: string | null } | null;
-    grads: Array<{ path: string; sha256: string }> | null;
-  };
-  options: Record<string, unknown>;
-  /** `matmul`: what the matrix products ran on (the system BLAS, e.g. `openblas 0.3.21`, or the backend's kernels) */
-  backend: { name: string; note: string; matmul: string; matmul_note: string; source: string; workers: number; plan: string } | null;
-  seed: number;
-  timings: Record<string, number>;
-  languages: string[];
-  k: number;
-  n_params: number;
-  n_in_scope: number;
-  architecture: string | null;
-  calibration: Record<string, SetReport>;
-  masks: Record<string, MaskReport>;
-  global_sir: number | null;
-  expected_random_sir: number;
-  /** NaN/Inf elements found (tensor → count) and scored 0 under --allow-nonfinite; null when there were none */
-  nonfinite: { allowed: true; theta_pre: Record<string, number>; delta: Record<string, number> } | null;
-  notes: string[];
 }
 
 const CACHE_VERSION = 'sil-locate-cache/2';
