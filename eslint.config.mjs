@@ -15,12 +15,13 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
  */
 export const LAYERS = [
   ['errors.ts', 'options.ts', 'ranges.ts', 'version.ts', 'progress.ts', 'families', 'stats', 'select', 'workers'],
-  ['io', 'blas', 'tokenizer', 'data'],
+  ['io', 'blas', 'cuda', 'tokenizer', 'data'],
   ['model', 'mask', 'delta'],
   ['score', 'generate', 'stream'],
   ['stitch', 'train', 'eval', 'locate'],
   ['report'],
-  ['cli'],
+  ['sweep'],
+  ['cli', 'index.ts'],
 ];
 
 /** For each entry: every entry of a higher layer, and (above the base) the other entries of its own layer. */

@@ -13,6 +13,7 @@
  * on CPU backends nothing. `--blas` routes the wasm backend's matrix products through the system BLAS
  * (src/blas/; default: when one is found); the summary and the file's metadata say which ran (`matmul`).
  */
+import { withGpuOptions } from './gpu';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -23,7 +24,7 @@ import { intOption, threadsOption } from '../options';
 import { Checkpoint } from '../io/checkpoint';
 import { SafetensorsWriter } from '../io/writer';
 import { claimOutput, prepareOutputFile } from '../io/outpath';
-import { BACKEND_CHOICES, BackendChoice, useBackend } from '../model/backend';
+import { BACKEND_CHOICES, BackendChoice, useBackend, isGpuBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
 import { CausalLM, LossAndGrads } from '../model/model';
 import { defaultWorkerCount, GradWorkerPool } from '../model/parallel';
@@ -37,10 +38,23 @@ import { streamGradientsToFile } from '../stream/gradfile';
 import { formatPlan, planStreaming } from '../stream/plan';
 import { defaultSequencesPerGroup, weightCacheBytes } from '../stream/budget';
 import { SIL_VERSION } from '../version';
+import { sha256Path } from '../io/provenance';
+import { calibrationExamples } from '../locate/calibration';
+import { collate } from '../tokenizer';
+import { loadTokenizer } from '../tokenizer/load';
 
 export interface GradOptions {
   model: string;
-  batch: string;
+  /** token ids (BATCH.json), or: */
+  batch?: string;
+  /** a calibration source (FILE.jsonl, multijail:CSV, polyrefuse:DIR) with --lang, built as sil locate builds it */
+  data?: string;
+  lang?: string;
+  responses?: string;
+  system?: string;
+  kind?: string;
+  limit?: string | number;
+  maxLength?: string | number;
   out: string;
   snip?: boolean;
   force?: boolean;
@@ -94,6 +108,33 @@ function readBatch(file: string): Batch {
   }
 }
 
+/** The calibration set of --data/--lang as one right-padded batch, built exactly as sil locate builds it. */
+async function calibrationBatch(o: GradOptions, ckpt: Checkpoint): Promise<Batch> {
+  if (o.kind !== undefined && o.kind !== 'harmful' && o.kind !== 'benign') throw new SilError('INVALID_ARGUMENT', `--kind must be harmful or benign, got ${JSON.stringify(o.kind)}`);
+  const tok = loadTokenizer(ckpt.dir);
+  const { examples } = await calibrationExamples(tok, {
+    data: o.data!, lang: o.lang!, responses: o.responses, system: o.system, kind: o.kind as 'harmful' | 'benign' | undefined,
+    limit: intOption('--limit', o.limit, 1), maxLength: intOption('--max-length', o.maxLength, 2),
+  });
+  return collate(examples, tok.padId());
+}
+
+/** What the gradients were computed on, for the file's metadata. */
+function inputMetadata(o: GradOptions): Record<string, string> {
+  if (o.batch !== undefined) return { batch: path.resolve(o.batch) };
+  const file = o.data!.replace(/^(multijail|polyrefuse):/, '');
+  const sha = sha256Path(file);
+  return {
+    data: o.data!,
+    ...(sha ? { data_sha256: sha } : {}),
+    lang: o.lang!,
+    kind: o.kind ?? 'harmful',
+    responses: o.responses ?? 'compliance',
+    ...(o.system !== undefined ? { system: o.system } : {}),
+    ...(o.limit !== undefined ? { limit: String(o.limit) } : {}),
+  };
+}
+
 /** Computes and writes the gradients; returns what it printed as the summary. */
 export async function runGrad(o: GradOptions): Promise<GradSummary> {
   const t0 = process.hrtime.bigint();
@@ -102,7 +143,11 @@ export async function runGrad(o: GradOptions): Promise<GradSummary> {
   const threads = threadsOption(o.threads, 1, defaultWorkerCount());
   const blas = parseBlasChoice(o.blas);
   const perGroup = parseSequencesPerGroup(o.sequencesPerGroup);
-  const release = claimOutput(prepareOutputFile({ out: o.out, inputs: [o.model, o.batch], force: o.force }), 'grad');
+  if ((o.batch === undefined) === (o.data === undefined)) throw new SilError('INVALID_ARGUMENT', 'give --batch BATCH.json (token ids) or --data FILE.jsonl --lang L (a calibration set), not both');
+  if (o.data !== undefined && !o.lang) throw new SilError('INVALID_ARGUMENT', '--data needs --lang: the language whose calibration set to use');
+  if (o.batch !== undefined && (o.lang ?? o.responses ?? o.system ?? o.kind ?? o.limit ?? o.maxLength) !== undefined) throw new SilError('INVALID_ARGUMENT', '--lang, --responses, --system, --kind, --limit and --max-length go with --data, not with --batch');
+  const dataPath = o.data === undefined ? undefined : o.data.replace(/^(multijail|polyrefuse):/, '');
+  const release = claimOutput(prepareOutputFile({ out: o.out, inputs: [o.model, o.batch ?? dataPath!], force: o.force }), 'grad');
   try {
     return await gradInto(o, choice, threads, blas, perGroup, t0);
   } finally {
@@ -111,9 +156,9 @@ export async function runGrad(o: GradOptions): Promise<GradSummary> {
 }
 
 async function gradInto(o: GradOptions, choice: BackendChoice, threads: number, blas: ReturnType<typeof parseBlasChoice>, perGroup: number | null, t0: bigint): Promise<GradSummary> {
-  const batch = readBatch(o.batch);
   const ckpt = Checkpoint.open(o.model);
   try {
+    const batch = o.batch !== undefined ? readBatch(o.batch) : await calibrationBatch(o, ckpt);
     const selected = await useBackend(choice, { blas });
     const config = ckpt.config ? checkpointConfig(ckpt) : null;
     const seqLen = Array.isArray(batch.input_ids) && Array.isArray(batch.input_ids[0]) ? batch.input_ids[0].length : 0;
@@ -162,7 +207,7 @@ async function gradInto(o: GradOptions, choice: BackendChoice, threads: number, 
       workers: String(workers),
       model: path.resolve(o.model),
       model_header_sha256: ckpt.headerSha256(),
-      batch: path.resolve(o.batch),
+      ...inputMetadata(o),
       sil_version: SIL_VERSION,
       created: new Date().toISOString(),
     };
@@ -234,7 +279,7 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
   const params = new Set(allParamNames(cfg));
   const names = ckpt.names().filter((n) => params.has(n));
   const profile: Record<string, number> | undefined = o.profile ? {} : undefined;
-  const boundaries = selected.name === 'webgpu' ? 'device' : 'host';
+  const boundaries = isGpuBackend(selected.name) ? 'device' : 'host';
   const B = batch.input_ids.length;
   const T = batch.input_ids[0]?.length ?? 0;
   const per = perGroup ?? defaultSequencesPerGroup(cfg, selected.name, B, T);
@@ -267,7 +312,7 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
       streamed: 'true',
       model: path.resolve(o.model),
       model_header_sha256: ckpt.headerSha256(),
-      batch: path.resolve(o.batch),
+      ...inputMetadata(o),
       sequence_groups: String(groups),
       sil_version: SIL_VERSION,
       created: new Date().toISOString(),
@@ -299,11 +344,17 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
 }
 
 export function registerGrad(program: Command): void {
-  program
-    .command('grad')
+  withGpuOptions(program.command('grad'))
     .description('Loss of a token batch and the gradient of every parameter, as float32 grad/<name> (and snip/<name> = |θ⊙∇θ|) in safetensors')
     .requiredOption('--model <dir>', 'checkpoint folder (config.json + safetensors)')
-    .requiredOption('--batch <file>', 'JSON with input_ids, attention_mask, labels (B×T; labels −100 = no loss)')
+    .option('--batch <file>', 'JSON with input_ids, attention_mask, labels (B×T; labels −100 = no loss)')
+    .option('--data <source>', 'instead of --batch: calibration data (FILE.jsonl, multijail:CSV, polyrefuse:DIR), one language of it (--lang) built as sil locate builds it')
+    .option('--lang <code>', 'with --data: the language')
+    .option('--responses <mode>', 'with --data: dataset | refusal | compliance | generate:<checkpoint> (default compliance)')
+    .option('--system <prompt>', 'with --data: system prompt for every example')
+    .option('--kind <kind>', 'with --data: harmful (default) or benign prompts')
+    .option('--limit <n>', 'with --data: the first N prompts')
+    .option('--max-length <n>', 'with --data: cut responses so an example has at most N tokens')
     .requiredOption('--out <file>', 'output .safetensors')
     .option('--snip', 'also write snip/<name> = |θ ⊙ ∇θ|')
     .option('--force', 'overwrite an existing output file')

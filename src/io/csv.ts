@@ -10,6 +10,7 @@
  * -Infinity are spelled so; null and undefined are empty cells.
  */
 import { format } from 'fast-csv';
+import { SilError } from '../errors';
 
 export type CsvCell = string | number | null | undefined;
 
@@ -69,8 +70,8 @@ export interface CsvTable {
   rows: Array<Record<string, string>>;
 }
 
-/** Splits CSV text into records of fields. */
-export function parseCsvRecords(text: string): string[][] {
+/** Splits CSV text into records of fields; with `file`, an unterminated quote is an INVALID_DATA SilError naming it. */
+export function parseCsvRecords(text: string, file?: string): string[][] {
   const out: string[][] = [];
   let rec: string[] = [];
   let field = '';
@@ -104,6 +105,7 @@ export function parseCsvRecords(text: string): string[][] {
     } else field += c;
     i++;
   }
+  if (quoted && file !== undefined) throw new SilError('INVALID_DATA', `CSV ends inside a quoted field (record ${out.length + 1})`, { file });
   if (field !== '' || rec.length > 0) {
     rec.push(field);
     out.push(rec);
@@ -111,11 +113,20 @@ export function parseCsvRecords(text: string): string[][] {
   return out.filter((r) => !(r.length === 1 && r[0] === ''));
 }
 
-/** Parses CSV text with a header row into objects keyed by column name. */
-export function parseCsv(text: string): CsvTable {
-  const recs = parseCsvRecords(text);
+/**
+ * Parses CSV text with a header row into objects keyed by column name. With `file` the table is
+ * checked as an input: every record has as many fields as the header, and no column is named twice.
+ */
+export function parseCsv(text: string, file?: string): CsvTable {
+  const recs = parseCsvRecords(text, file);
   if (recs.length === 0) return { header: [], rows: [] };
   const header = recs[0].map((h) => h.trim());
+  if (file !== undefined) {
+    const dup = header.find((h, j) => header.indexOf(h) !== j);
+    if (dup !== undefined) throw new SilError('INVALID_DATA', `CSV header names column "${dup}" twice`, { file });
+    const bad = recs.findIndex((r) => r.length !== header.length);
+    if (bad >= 0) throw new SilError('INVALID_DATA', `CSV record ${bad + 1} has ${recs[bad].length} field(s), the header ${header.length}`, { file });
+  }
   const rows = recs.slice(1).map((r) => {
     const o: Record<string, string> = {};
     header.forEach((h, j) => (o[h] = r[j] ?? ''));

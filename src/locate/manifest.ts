@@ -3,6 +3,7 @@
  * plan, per calibration set what was computed or cached, per mask what was selected, timings and
  * notes. run.ts builds it; summary.ts renders it; report/ reads it back.
  */
+import type { TokenizerHash } from '../io/provenance';
 
 export interface SetReport {
   examples: number | null;
@@ -26,11 +27,19 @@ export interface MaskReport {
 
 export interface LocateManifest {
   command: 'locate';
+  /** the command line as typed (`sil locate …`), null when called from code */
+  command_line: string[] | null;
   version: string;
+  /** the package and runtime that wrote the run */
+  package: { name: string; version: string; node: string };
   created: string;
   inputs: {
-    base: { path: string; header_sha256: string };
-    attacked: { path: string; header_sha256: string };
+    /** data_sha256: of the tensor data (Checkpoint.dataSha256), tells a base from its attacked copy */
+    base: { path: string; header_sha256: string; data_sha256: string };
+    attacked: { path: string; header_sha256: string; data_sha256: string };
+    /** the base's tokenizer files (they decide the calibration token ids) */
+    tokenizer: TokenizerHash | null;
+    /** sha256 of the file, or of every file of a folder (multijail:, polyrefuse:) */
     data: { source: string; sha256: string | null } | null;
     benign: { source: string; sha256: string | null } | null;
     grads: Array<{ path: string; sha256: string }> | null;

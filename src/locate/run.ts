@@ -25,6 +25,7 @@ import { keepOnInterrupt } from '../io/temp';
 import { writeDeltaFolder } from '../delta/folder';
 import { SILENT } from '../progress';
 import { Checkpoint } from '../io/checkpoint';
+import { sha256Path, tokenizerSha256 } from '../io/provenance';
 import { LayerRow, LAYER_COLUMNS } from '../mask/layers';
 import { objectsToCsv } from '../io/csv';
 import { rankRegions, RegionRow, REGION_COLUMNS } from '../mask/regions';
@@ -50,7 +51,7 @@ import { fieldsFor, ScoreInputs, scoreSource } from './scores';
 import { GradientPlan, GradientSource, openGradientSource } from './source';
 import { renderSummary } from './summary';
 import { finishRunFolder, listFiles, openRunFolder, RunFolderState } from './runfolder';
-import { SIL_VERSION } from '../version';
+import { SIL_PACKAGE_NAME, SIL_VERSION } from '../version';
 import type { LocateManifest, MaskReport, SetReport } from './manifest';
 
 
@@ -69,30 +70,8 @@ const CACHE_VERSION = 'sil-locate-cache/2';
 /** in-scope parameters from which global selection runs its histogram passes on `--threads` workers */
 const PARALLEL_SELECTION_MIN = 1 << 24;
 
-/** sha256 of a file of any size, read in 16 MiB pieces. */
-function sha256File(file: string): string {
-  const h = createHash('sha256');
-  const fd = fs.openSync(file, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(16 * 2 ** 20);
-    for (let pos = 0; ; ) {
-      const n = fs.readSync(fd, buf, 0, buf.length, pos);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-      pos += n;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return h.digest('hex');
-}
-
 function sha256OfSpec(d: DataSpec): string | null {
-  try {
-    return fs.statSync(d.path).isFile() ? sha256File(d.path) : null;
-  } catch {
-    return null;
-  }
+  return sha256Path(d.path);
 }
 
 function seconds(t0: bigint): number {
@@ -138,7 +117,7 @@ async function benignPairs(cfg: LocateConfig, spec: DataSpec, langs: readonly st
 }
 
 /** Runs `sil locate` with resolved options; returns the manifest it wrote. */
-export async function locate(cfg: LocateConfig, progress: Progress, say: (note: string) => void = () => {}): Promise<LocateManifest> {
+export async function locate(cfg: LocateConfig, progress: Progress = SILENT, say: (note: string) => void = () => {}): Promise<LocateManifest> {
   const t0 = process.hrtime.bigint();
   const timings: Record<string, number> = {};
   const notes: string[] = [];
@@ -213,7 +192,7 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
         // snip over a plain gradient file uses |Σ∇| (exact for one example, or a gradient of one loss)
         const need = cfg.score === 'snip' && !scored.every((n) => g.has('absgrad', n)) ? ['grad' as const] : fields;
         g.validate(base, scored, need);
-        gradsUsed.push({ path: path.resolve(file), sha256: sha256File(file) });
+        gradsUsed.push({ path: path.resolve(file), sha256: sha256Path(file)! });
         sets.push({ name, examples: 0, batches: [], key: '', gradPath: file, fromGradsOption: true });
       }
     } else {
@@ -246,8 +225,18 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
           fields, backend: cfg.backend, threads: cfg.threads, batchSize: cfg.batchSize,
           ...(cfg.score === 'wanda' ? { activations: 'linear-inputs/1' } : {}),
         };
+        const context = mcfg.maxPositionEmbeddings ?? undefined;
+        if (cfg.maxLength !== undefined && context !== undefined && cfg.maxLength > context) {
+          throw new SilError('INVALID_ARGUMENT', `--max-length ${cfg.maxLength} exceeds the model's context (max_position_embeddings ${context})`, { file: path.join(base.dir, 'config.json') });
+        }
         for (const [name, list] of named) {
-          const examples = tokenizePairs(tok, list, cfg.maxLength);
+          const examples = tokenizePairs(tok, list, cfg.maxLength, context);
+          const cut = examples.filter((e) => e.cut);
+          if (cut.length > 0) {
+            const msg = `${name}: ${cut.length} example(s) longer than the model's context (max_position_embeddings ${context}) were cut to it (${cut.reduce((a, e) => a + e.cut!, 0)} tokens in all; give --max-length to reject long prompts instead)`;
+            notes.push(msg);
+            if (!cfg.json) process.stderr.write(`sil: warning: ${msg}\n`);
+          }
           if (examples.length === 0) throw new SilError('INVALID_DATA', `empty calibration set for ${name}`, { file: formatDataSpec(cfg.data) });
           for (const e of examples) checkSequenceLength(mcfg, e.input_ids.length);
           const batches = toBatches(examples, cfg.batchSize, tok.padId());
@@ -376,7 +365,7 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
         const hist = pool && inp.score !== 'wanda'
           ? pool.provider({ score: inp.score, reduce: inp.reduce, base: cfg.base, attacked: cfg.attacked, grads: inp.grads?.path ?? null, seed: inp.seed, allowNonfinite: cfg.allowNonfinite }, list)
           : undefined;
-        const r = await selectAndWrite({ base, source: scoreSource(inp, list), frac, per: cfg.setdiff ? 'tensor' : cfg.per, file, encoding, metadata: maskMeta(name, inp.score), headDim, regions: withRegions, hist });
+        const r = await selectAndWrite({ base, source: scoreSource(inp, list), frac, per: cfg.setdiff ? 'tensor' : cfg.per, file, encoding, metadata: maskMeta(name, inp.score), headDim, regions: withRegions, hist, progress, label: name });
         masks[name] = { file: `masks/${name}.safetensors`, selected: r.selected, n: r.selection.n, passes: r.selection.passes, threshold: r.selection.threshold?.value ?? null };
         return r;
       };
@@ -415,14 +404,21 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
       fs.writeFileSync(path.join(tmp, 'layers.csv'), objectsToCsv<LayerRow>(LAYER_COLUMNS, layerRows));
       fs.writeFileSync(path.join(tmp, 'regions.csv'), objectsToCsv<RegionRow>(REGION_COLUMNS, regionRows));
       fs.writeFileSync(path.join(tmp, 'overlap.csv'), objectsToCsv<OverlapRow>(OVERLAP_COLUMNS, overlap));
+      const tHash = process.hrtime.bigint();
+      const baseSha = base.dataSha256();
+      const attSha = att.dataSha256();
+      timings.hash_s = seconds(tHash);
       timings.total_s = seconds(t0);
       const m: LocateManifest = {
         command: 'locate',
+        command_line: cfg.commandLine ?? null,
         version: SIL_VERSION,
+        package: { name: SIL_PACKAGE_NAME, version: SIL_VERSION, node: process.version },
         created: new Date().toISOString(),
         inputs: {
-          base: { path: path.resolve(cfg.base), header_sha256: base.headerSha256() },
-          attacked: { path: path.resolve(cfg.attacked), header_sha256: att.headerSha256() },
+          base: { path: path.resolve(cfg.base), header_sha256: base.headerSha256(), data_sha256: baseSha },
+          attacked: { path: path.resolve(cfg.attacked), header_sha256: att.headerSha256(), data_sha256: attSha },
+          tokenizer: tokenizerSha256(base.dir),
           data: cfg.grads === null ? { source: formatDataSpec(cfg.data), sha256: sha256OfSpec(cfg.data) } : null,
           benign: benignSpec ? { source: formatDataSpec(benignSpec), sha256: sha256OfSpec(benignSpec) } : null,
           grads: cfg.grads === null ? null : gradsUsed,
@@ -512,7 +508,7 @@ function checkpointIdentity(ck: Checkpoint): unknown {
  * the --grads files and the calibration sets' cache keys. Two runs with one key write the same masks.
  */
 function runKey(cfg: LocateConfig, base: Checkpoint, attacked: Checkpoint, sets: CalibrationSet[]): string {
-  const { json: _json, force: _force, out: _out, ...options } = cfg;
+  const { json: _json, force: _force, out: _out, commandLine: _cl, ...options } = cfg;
   const fileId = (p: string | undefined | null) => {
     try {
       const st = fs.statSync(p!);

@@ -166,6 +166,10 @@ export function planGradients(params: number, backend: string, threads: number, 
     // GPU reads must be asynchronous; the layer-streamed engine is the runtime's async path
     return { mode: 'streamed', workers: 1, bytesPerInstance: per, why: 'webgpu runs the layer-streamed engine (asynchronous GPU reads)' };
   }
+  if (backend === 'cuda') {
+    // the streamed engine keeps boundaries, cached weights and gradient sums in GPU memory
+    return { mode: 'streamed', workers: 1, bytesPerInstance: per, why: 'cuda runs the layer-streamed engine (weights and gradient sums kept in GPU memory)' };
+  }
   if (per0 > cap) {
     return { mode: 'streamed', workers: 1, bytesPerInstance: per0, why: `${params} parameters need ≈${gb(per0)} in memory (limit ${gb(cap)})` };
   }

@@ -22,6 +22,9 @@ export function chooseStreaming(mode: string, params: number, backend: string, t
     if (mode === 'never') throw new SilError('UNSUPPORTED_OPTION', '--stream never is not available on webgpu: the GPU is read asynchronously, which only the layer-streamed pass does');
     return { stream: true, why: 'webgpu runs the layer-streamed pass (async reads)' };
   }
+  if (backend === 'cuda' && mode !== 'never') {
+    return { stream: true, why: mode === 'always' ? '--stream always' : 'cuda runs the layer-streamed pass (weights and sums kept in GPU memory as they fit)' };
+  }
   if (mode === 'always') return { stream: true, why: '--stream always' };
   const plan = planGradients(params, backend, threads, ramBytes, shape);
   if (mode === 'never') return { stream: false, why: `--stream never (${plan.why})` };

@@ -94,6 +94,16 @@ describe('locks', () => {
     release();
     expect(fs.existsSync(lockPath(out))).toBe(false);
   });
+
+  it('an empty lock (its writer killed between creating and writing it) is broken once it is older than two seconds', () => {
+    const out = path.join(tmp, 'empty-lock-run');
+    fs.writeFileSync(lockPath(out), '');
+    const old = new Date(Date.now() - 10_000);
+    fs.utimesSync(lockPath(out), old, old);
+    const release = acquireLock(out, 'locate');
+    expect(JSON.parse(fs.readFileSync(lockPath(out), 'utf8')).pid).toBe(process.pid);
+    release();
+  });
 });
 
 describe('sil locate interrupted', () => {
