@@ -23,9 +23,9 @@ import { withAtomicDir } from '../io/atomic';
 import { checkOutputPath, claimOutput, MARKER_FILE } from '../io/outpath';
 import { keepOnInterrupt } from '../io/temp';
 import { writeDeltaFolder } from '../delta/folder';
-import { SILENT } from '../cli/progress';
+import { SILENT } from '../progress';
 import { Checkpoint } from '../io/checkpoint';
-import { sha256Path, tokenizerSha256, type TokenizerHash } from '../io/provenance';
+import { sha256Path, tokenizerSha256 } from '../io/provenance';
 import { type LayerRow, LAYER_COLUMNS } from '../mask/layers';
 import { objectsToCsv } from '../io/csv';
 import { rankRegions, type RegionRow, REGION_COLUMNS } from '../mask/regions';
@@ -36,7 +36,7 @@ import { allParamNames } from '../model/names';
 import { checkSameTensors, type ScoredTensor, scoredTensors, totalOf } from '../score/pair';
 import { nonFiniteError, scanNonFinite, totalNonFinite } from '../score/finite';
 import { loadTokenizer } from '../tokenizer';
-import type { Progress } from '../cli/progress';
+import type { Progress } from '../progress';
 import { accumulateToFile } from './accumulate';
 import { inputNormsToFile, readCachedInputNorms } from './activations';
 import { calibrationPairs, type DataSpec, formatDataSpec, loadData, toBatches, tokenizePairs } from './calibration';
@@ -50,9 +50,10 @@ import type { LocateConfig } from './options';
 import { fieldsFor, type ScoreInputs, scoreSource } from './scores';
 import { type GradientPlan, type GradientSource, openGradientSource } from './source';
 import { renderSummary } from './summary';
-import { finishRunFolder, listFiles, openRunFolder } from './runfolder';
-import type { RunFolderState } from './runfolder';
-import { SIL_VERSION } from '../version';
+import { finishRunFolder, listFiles, openRunFolder, type RunFolderState } from './runfolder';
+import { SIL_PACKAGE_NAME, SIL_VERSION } from '../version';
+import type { LocateManifest, MaskReport, SetReport } from './manifest';
+
 
 /** One calibration set: a language, or the benign baseline. */
 interface CalibrationSet {
@@ -65,66 +66,6 @@ interface CalibrationSet {
   fromGradsOption: boolean;
 }
 
-export interface SetReport {
-  examples: number | null;
-  tokens: number | null;
-  mean_loss: number | null;
-  gradients: 'computed' | 'cached' | 'file' | 'none';
-  /** layer-input norms (wanda) */
-  activations?: 'computed' | 'cached';
-  /** where computed gradient sums were added up: on the backend across passes, or in the cache file */
-  sums?: 'backend' | 'file';
-  seconds: number;
-}
-
-export interface MaskReport {
-  file: string;
-  selected: number;
-  n: number;
-  passes: number;
-  threshold: number | null;
-}
-
-export interface LocateManifest {
-  command: 'locate';
-  /** the command line as typed (`sil locate …`), null when called from code */
-  command_line: string[] | null;
-  version: string;
-  /** the package and runtime that wrote the run */
-  package: { name: string; version: string; node: string };
-  created: string;
-  inputs: {
-    /** data_sha256: of the tensor data (Checkpoint.dataSha256), tells a base from its attacked copy */
-    base: { path: string; header_sha256: string; data_sha256: string };
-    attacked: { path: string; header_sha256: string; data_sha256: string };
-    /** the base's tokenizer files (they decide the calibration token ids) */
-    tokenizer: TokenizerHash | null;
-    /** sha256 of the file, or of every file of a folder (multijail:, polyrefuse:) */
-    data: { source: string; sha256: string | null } | null;
-    benign: { source: string; sha256: string | null } | null;
-    grads: Array<{ path: string; sha256: string }> | null;
-  };
-  options: Record<string, unknown>;
-  /** `matmul`: what the matrix products ran on (the system BLAS, e.g. `openblas 0.3.21`, or the backend's kernels) */
-  backend: { name: string; note: string; matmul: string; matmul_note: string; source: string; workers: number; plan: string } | null;
-  seed: number;
-  timings: Record<string, number>;
-  languages: string[];
-  k: number;
-  n_params: number;
-  n_in_scope: number;
-  architecture: string | null;
-  calibration: Record<string, SetReport>;
-  masks: Record<string, MaskReport>;
-  global_sir: number | null;
-  expected_random_sir: number;
-  /** NaN/Inf elements found (tensor → count) and scored 0 under --allow-nonfinite; null when there were none */
-  nonfinite: { allowed: true; theta_pre: Record<string, number>; delta: Record<string, number> } | null;
-  notes: string[];
-}
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const PACKAGE_NAME: string = (require('../../package.json') as { name: string }).name;
 const CACHE_VERSION = 'sil-locate-cache/2';
 /** in-scope parameters from which global selection runs its histogram passes on `--threads` workers */
 const PARALLEL_SELECTION_MIN = 1 << 24;
@@ -471,7 +412,7 @@ export async function locate(cfg: LocateConfig, progress: Progress = SILENT, say
     const masks: Record<string, MaskReport> = {};
     const tSelect = process.hrtime.bigint();
     // the histogram passes of global selections on worker threads, for streams worth it
-    if (cfg.per === 'global' && !cfg.setdiff && cfg.threads > 1 && nInScope >= PARALLEL_SELECTION_MIN) pool = HistogramPool.start(cfg.threads);
+    if (cfg.per === 'global' && !cfg.setdiff && cfg.threads > 1 && nInScope >= PARALLEL_SELECTION_MIN) pool = await HistogramPool.start(cfg.threads);
     let globalSir: number | null = null;
     let written: string[] = [];
     const manifest = await withAtomicDir(cfg.out, async (tmp) => {
@@ -571,7 +512,7 @@ export async function locate(cfg: LocateConfig, progress: Progress = SILENT, say
         command: 'locate',
         command_line: cfg.commandLine ?? null,
         version: SIL_VERSION,
-        package: { name: PACKAGE_NAME, version: SIL_VERSION, node: process.version },
+        package: { name: SIL_PACKAGE_NAME, version: SIL_VERSION, node: process.version },
         created: new Date().toISOString(),
         inputs: {
           base: { path: path.resolve(cfg.base), header_sha256: base.headerSha256(), data_sha256: baseSha },

@@ -1,5 +1,5 @@
 /** How sil locate decides where gradients come from. */
-import { planGradients, inMemoryBytes } from '../../src/locate/source';
+import { planGradients, inMemoryBytes } from '../../src/model/source';
 import { WASM_HEAP_BYTES } from '../../src/stream/budget';
 import { inMemoryPassBytes, sequencesPerPass } from '../../src/model/memory';
 import { parseModelConfig } from '../../src/model/config';
