@@ -3,13 +3,13 @@
  * rolled up per layer × module kind and per kind (docs/run-folder.md). The output folder is built
  * in a temporary sibling and moved into place only when everything succeeded.
  */
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { SilError } from '../errors';
+import { threadsOption } from '../options';
 import { Checkpoint } from '../io/checkpoint';
 import { withAtomicDir } from '../io/atomic';
-import { prepareOutputDir, writeMarker } from '../io/outpath';
+import { claimOutput, prepareOutputDir, writeMarker } from '../io/outpath';
 import { parseSize } from '../io/writer';
 import { checkComparable } from '../delta/compute';
 import { writeDeltaFolder } from '../delta/folder';
@@ -28,19 +28,21 @@ interface DeltaCliOptions {
   kernel: string;
 }
 
-function parseThreads(s: string | undefined): number {
-  if (s === undefined) return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < 0) throw new SilError('INVALID_ARGUMENT', `--threads must be a non-negative integer, got ${JSON.stringify(s)}`);
-  return n;
-}
-
 export async function runDelta(o: DeltaCliOptions): Promise<void> {
-  const threads = parseThreads(o.threads);
+  const threads = threadsOption(o.threads, 0);
   if (o.kernel !== 'simd' && o.kernel !== 'js') throw new SilError('INVALID_ARGUMENT', `--kernel must be simd or js, got ${JSON.stringify(o.kernel)}`);
   const kernel = o.kernel;
   parseSize(o.maxShardSize);
   const out = prepareOutputDir({ out: o.out, kind: 'dir', inputs: [o.base, o.attacked], force: o.force });
+  const release = claimOutput(out.path, 'delta');
+  try {
+    await deltaInto(o, out.path, out.replace, threads, kernel);
+  } finally {
+    release();
+  }
+}
+
+async function deltaInto(o: DeltaCliOptions, outPath: string, replace: boolean, threads: number, kernel: 'simd' | 'js'): Promise<void> {
   const t0 = process.hrtime.bigint();
   const base = Checkpoint.open(o.base);
   let attacked: Checkpoint | null = null;
@@ -48,7 +50,7 @@ export async function runDelta(o: DeltaCliOptions): Promise<void> {
     attacked = Checkpoint.open(o.attacked);
     checkComparable(base, attacked);
     const ck = attacked;
-    const summary = await withAtomicDir(out.path, async (tmp) => {
+    const summary = await withAtomicDir(outPath, async (tmp) => {
       const s = await writeDeltaFolder(base, ck, tmp, {
         threads,
         kernel,
@@ -60,7 +62,7 @@ export async function runDelta(o: DeltaCliOptions): Promise<void> {
       });
       writeMarker(tmp, 'delta');
       return s;
-    }, out.replace);
+    }, replace);
     if (o.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
     else {
       process.stdout.write(humanSummary(summary));

@@ -2,8 +2,10 @@
  * `sil eval --model M --prompts P --langs … --out DIR`: greedy replies (KV cache) to harmful
  * prompts, judged for refusal per language, and the decoding-free proxy; see src/eval/evaluate.ts.
  */
+import { withGpuOptions } from './gpu';
 import type { Command } from 'commander';
 import { SilError } from '../errors';
+import { intOption, numberOption } from '../options';
 import { BACKEND_CHOICES, BackendChoice } from '../model/backend';
 import { evaluate } from '../eval/evaluate';
 import { progressFor } from './progress';
@@ -29,10 +31,9 @@ interface EvalCliOptions {
   json?: boolean;
 }
 
-function num(name: string, v: string, int = false): number {
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x) || (int && !Number.isInteger(x))) throw new SilError('INVALID_ARGUMENT', `--${name} must be ${int ? 'an integer' : 'a number'}, found "${v}"`);
-  return x;
+/** A number option in [min, max] (integers where `int`). */
+function num(name: string, v: string, int = false, min?: number, max?: number): number {
+  return (int ? intOption(`--${name}`, v, min ?? Number.MIN_SAFE_INTEGER, max) : numberOption(`--${name}`, v, min, max))!;
 }
 
 export async function runEval(o: EvalCliOptions): Promise<void> {
@@ -50,13 +51,13 @@ export async function runEval(o: EvalCliOptions): Promise<void> {
     langs: o.langs?.split(',').map((s) => s.trim()).filter(Boolean),
     name: o.name,
     ftLang: o.ftLang,
-    maxNewTokens: num('max-new-tokens', o.maxNewTokens, true),
-    repetitionPenalty: num('repetition-penalty', o.repetitionPenalty),
-    batchSize: num('batch-size', o.batchSize, true),
+    maxNewTokens: num('max-new-tokens', o.maxNewTokens, true, 1, 1 << 20),
+    repetitionPenalty: num('repetition-penalty', o.repetitionPenalty, false, Number.MIN_VALUE, 1e6),
+    batchSize: num('batch-size', o.batchSize, true, 1, 65536),
     proxy: o.proxy,
-    proxyTokens: num('proxy-tokens', o.proxyTokens, true),
+    proxyTokens: num('proxy-tokens', o.proxyTokens, true, 1, 1 << 20),
     judgeModel: o.judgeModel,
-    limit: o.limit === undefined ? undefined : num('limit', o.limit, true),
+    limit: o.limit === undefined ? undefined : num('limit', o.limit, true, 1),
     backend: o.backend as BackendChoice,
   });
   if (o.json) {
@@ -72,8 +73,7 @@ export async function runEval(o: EvalCliOptions): Promise<void> {
 }
 
 export function registerEval(program: Command): void {
-  program
-    .command('eval')
+  withGpuOptions(program.command('eval'))
     .description('violation rate per language on harmful prompts (greedy decoding + refusal judge) and the log p(refusal) − log p(compliance) proxy')
     .requiredOption('--model <dir>', 'checkpoint folder')
     .option('--data <file>', 'calibration JSONL; every (id, lang) with a harmful or refusal record is a harmful prompt')

@@ -4,8 +4,10 @@
  * fine-tuning on response tokens with AdamW (the paper's attack recipe by default); `--freeze`
  * keeps every entry where the mask is 1 bit-exactly unchanged. See src/train/.
  */
+import { withGpuOptions } from './gpu';
 import type { Command } from 'commander';
 import { SilError } from '../errors';
+import { intOption, numberOption, threadsOption } from '../options';
 import { BACKEND_CHOICES, BackendChoice } from '../model/backend';
 import { defaultWorkerCount } from '../model/parallel';
 import { KINDS } from '../data/schema';
@@ -42,10 +44,9 @@ interface FinetuneCliOptions {
   quiet?: boolean;
 }
 
-function num(name: string, v: string, int = false): number {
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x) || (int && !Number.isInteger(x))) throw new SilError('INVALID_ARGUMENT', `--${name} must be ${int ? 'an integer' : 'a number'}, found "${v}"`);
-  return x;
+/** A number option in [min, max] (integers where `int`). */
+function num(name: string, v: string, int = false, min?: number, max?: number): number {
+  return (int ? intOption(`--${name}`, v, min ?? Number.MIN_SAFE_INTEGER, max) : numberOption(`--${name}`, v, min, max))!;
 }
 
 function list(v: string | undefined): string[] | undefined {
@@ -63,21 +64,21 @@ export async function runFinetune(o: FinetuneCliOptions): Promise<void> {
     data: o.data,
     out: o.out,
     freeze: o.freeze,
-    lr: num('lr', o.lr),
-    epochs: num('epochs', o.epochs, true),
-    warmup: num('warmup', o.warmup, true),
+    lr: num('lr', o.lr, false, Number.MIN_VALUE, 10),
+    epochs: num('epochs', o.epochs, true, 1, 1e6),
+    warmup: num('warmup', o.warmup, true, 0),
     schedule: parseSchedule(o.schedule),
-    gradAccum: num('grad-accum', o.gradAccum, true),
-    batchSize: num('batch-size', o.batchSize, true),
-    seed: num('seed', o.seed, true),
-    adamw: { weightDecay: num('weight-decay', o.weightDecay), beta1: num('beta1', o.beta1), beta2: num('beta2', o.beta2), eps: num('eps', o.eps) },
-    maxGradNorm: num('max-grad-norm', o.maxGradNorm),
-    maxSteps: o.maxSteps === undefined ? undefined : num('max-steps', o.maxSteps, true),
-    maxLength: o.maxLength === undefined ? undefined : num('max-length', o.maxLength, true),
+    gradAccum: num('grad-accum', o.gradAccum, true, 1, 1e6),
+    batchSize: num('batch-size', o.batchSize, true, 1, 65536),
+    seed: num('seed', o.seed, true, 0, 2 ** 32 - 1),
+    adamw: { weightDecay: num('weight-decay', o.weightDecay, false, 0), beta1: num('beta1', o.beta1, false, 0, 0.999999), beta2: num('beta2', o.beta2, false, 0, 0.999999), eps: num('eps', o.eps, false, Number.MIN_VALUE, 1) },
+    maxGradNorm: num('max-grad-norm', o.maxGradNorm, false, 0),
+    maxSteps: o.maxSteps === undefined ? undefined : num('max-steps', o.maxSteps, true, 1),
+    maxLength: o.maxLength === undefined ? undefined : num('max-length', o.maxLength, true, 2, 1 << 20),
     kinds: kinds as CalibrationKind[] | undefined,
     langs: list(o.langs),
     backend: o.backend as BackendChoice,
-    threads: o.threads === undefined ? defaultWorkerCount() : num('threads', o.threads, true),
+    threads: threadsOption(o.threads, 1, defaultWorkerCount()),
     force: o.force,
     onWarning: (w) => process.stderr.write(`sil: warning: ${w}\n`),
     onStart: (steps) => bar.start(steps, 'finetune (optimizer steps)'),
@@ -97,8 +98,7 @@ export async function runFinetune(o: FinetuneCliOptions): Promise<void> {
 }
 
 export function registerFinetune(program: Command): void {
-  program
-    .command('finetune')
+  withGpuOptions(program.command('finetune'))
     .description('full-parameter supervised fine-tuning on response tokens (AdamW, warm-up + cosine), optionally freezing masked entries')
     .requiredOption('--model <dir>', 'checkpoint folder to fine-tune')
     .requiredOption('--data <file>', 'calibration JSONL: {id, lang, kind, prompt, response, system?} per line; every record is a training example')

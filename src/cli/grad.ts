@@ -13,27 +13,31 @@
  * on CPU backends nothing. `--blas` routes the wasm backend's matrix products through the system BLAS
  * (src/blas/; default: when one is found); the summary and the file's metadata say which ran (`matmul`).
  */
+import { withGpuOptions } from './gpu';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { SilError } from '../errors';
 import { parseBlasChoice } from '../blas';
+import { intOption, threadsOption } from '../options';
 import { Checkpoint } from '../io/checkpoint';
 import { SafetensorsWriter } from '../io/writer';
-import { prepareOutputFile } from '../io/outpath';
-import { BACKEND_CHOICES, BackendChoice, useBackend } from '../model/backend';
+import { claimOutput, prepareOutputFile } from '../io/outpath';
+import { BACKEND_CHOICES, BackendChoice, useBackend, isGpuBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
 import { CausalLM, LossAndGrads } from '../model/model';
 import { defaultWorkerCount, GradWorkerPool } from '../model/parallel';
 import { allParamNames } from '../model/names';
-import { parseModelConfig } from '../model/config';
-import { parseSize } from '../io/writer';
+import { sequencesPerPass, WASM_HEAP_BYTES } from '../model/memory';
+import { checkpointConfig } from '../model/config';
 import { progressFor } from './progress';
 import { chooseStreaming } from '../stream/choose';
 import { streamSteps } from '../stream/engine';
 import { streamGradientsToFile } from '../stream/gradfile';
 import { formatPlan, planStreaming } from '../stream/plan';
 import { defaultSequencesPerGroup, weightCacheBytes } from '../stream/budget';
+import { SIL_VERSION } from '../version';
 import { sha256Path } from '../io/provenance';
 import { calibrationExamples } from '../locate/calibration';
 import { collate } from '../tokenizer';
@@ -105,20 +109,13 @@ function readBatch(file: string): Batch {
   }
 }
 
-function optInt(name: string, v: string | number | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new SilError('INVALID_ARGUMENT', `--${name} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
-  return n;
-}
-
 /** The calibration set of --data/--lang as one right-padded batch, built exactly as sil locate builds it. */
 async function calibrationBatch(o: GradOptions, ckpt: Checkpoint): Promise<Batch> {
   if (o.kind !== undefined && o.kind !== 'harmful' && o.kind !== 'benign') throw new SilError('INVALID_ARGUMENT', `--kind must be harmful or benign, got ${JSON.stringify(o.kind)}`);
   const tok = loadTokenizer(ckpt.dir);
   const { examples } = await calibrationExamples(tok, {
     data: o.data!, lang: o.lang!, responses: o.responses, system: o.system, kind: o.kind as 'harmful' | 'benign' | undefined,
-    limit: optInt('limit', o.limit, 1), maxLength: optInt('max-length', o.maxLength, 2),
+    limit: intOption('--limit', o.limit, 1), maxLength: intOption('--max-length', o.maxLength, 2),
   });
   return collate(examples, tok.padId());
 }
@@ -139,31 +136,34 @@ function inputMetadata(o: GradOptions): Record<string, string> {
   };
 }
 
-function parseThreads(v: string | number | undefined): number {
-  if (v === undefined) return defaultWorkerCount();
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new SilError('INVALID_ARGUMENT', `--threads must be a positive integer, got ${JSON.stringify(v)}`);
-  return n;
-}
-
 /** Computes and writes the gradients; returns what it printed as the summary. */
 export async function runGrad(o: GradOptions): Promise<GradSummary> {
   const t0 = process.hrtime.bigint();
   const choice = (o.backend ?? 'auto') as BackendChoice;
   if (!BACKEND_CHOICES.includes(choice)) throw new SilError('INVALID_ARGUMENT', `--backend must be one of ${BACKEND_CHOICES.join(', ')}, got ${JSON.stringify(o.backend)}`);
-  const threads = parseThreads(o.threads);
+  const threads = threadsOption(o.threads, 1, defaultWorkerCount());
   const blas = parseBlasChoice(o.blas);
   const perGroup = parseSequencesPerGroup(o.sequencesPerGroup);
   if ((o.batch === undefined) === (o.data === undefined)) throw new SilError('INVALID_ARGUMENT', 'give --batch BATCH.json (token ids) or --data FILE.jsonl --lang L (a calibration set), not both');
   if (o.data !== undefined && !o.lang) throw new SilError('INVALID_ARGUMENT', '--data needs --lang: the language whose calibration set to use');
   if (o.batch !== undefined && (o.lang ?? o.responses ?? o.system ?? o.kind ?? o.limit ?? o.maxLength) !== undefined) throw new SilError('INVALID_ARGUMENT', '--lang, --responses, --system, --kind, --limit and --max-length go with --data, not with --batch');
   const dataPath = o.data === undefined ? undefined : o.data.replace(/^(multijail|polyrefuse):/, '');
-  prepareOutputFile({ out: o.out, inputs: [o.model, o.batch ?? dataPath!], force: o.force });
+  const release = claimOutput(prepareOutputFile({ out: o.out, inputs: [o.model, o.batch ?? dataPath!], force: o.force }), 'grad');
+  try {
+    return await gradInto(o, choice, threads, blas, perGroup, t0);
+  } finally {
+    release();
+  }
+}
+
+async function gradInto(o: GradOptions, choice: BackendChoice, threads: number, blas: ReturnType<typeof parseBlasChoice>, perGroup: number | null, t0: bigint): Promise<GradSummary> {
   const ckpt = Checkpoint.open(o.model);
   try {
     const batch = o.batch !== undefined ? readBatch(o.batch) : await calibrationBatch(o, ckpt);
     const selected = await useBackend(choice, { blas });
-    const decision = chooseStreaming(o.stream ?? 'auto', ckpt.numel(), selected.name, threads);
+    const config = ckpt.config ? checkpointConfig(ckpt) : null;
+    const seqLen = Array.isArray(batch.input_ids) && Array.isArray(batch.input_ids[0]) ? batch.input_ids[0].length : 0;
+    const decision = chooseStreaming(o.stream ?? 'auto', ckpt.numel(), selected.name, threads, os.totalmem(), config && seqLen > 0 ? { config, seqLen } : undefined);
     if (decision.stream) return await runStreamed(o, ckpt, batch, selected, decision.why, t0, perGroup);
     let result: LossAndGrads;
     let workers = 1;
@@ -183,7 +183,8 @@ export async function runGrad(o: GradOptions): Promise<GradSummary> {
       }
     } else {
       try {
-        result = model.lossAndGrads(batch);
+        const cap = selected.name === 'wasm' ? WASM_HEAP_BYTES : 0.8 * os.totalmem();
+        result = model.lossAndGradsInPasses(batch, sequencesPerPass(model.cfg, pb.seqLen, cap));
       } finally {
         model.dispose();
       }
@@ -208,7 +209,7 @@ export async function runGrad(o: GradOptions): Promise<GradSummary> {
       model: path.resolve(o.model),
       model_header_sha256: ckpt.headerSha256(),
       ...inputMetadata(o),
-      sil_version: require('../../package.json').version,
+      sil_version: SIL_VERSION,
       created: new Date().toISOString(),
     };
     const w = SafetensorsWriter.create(o.out, specs, metadata);
@@ -267,21 +268,19 @@ function printSummary(summary: GradSummary, json?: boolean): void {
 /** `--sequences-per-group`: a positive integer, or null for auto. */
 function parseSequencesPerGroup(v: string | undefined): number | null {
   if (v === undefined || v === 'auto') return null;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new SilError('INVALID_ARGUMENT', `--sequences-per-group must be a positive integer or auto, got ${JSON.stringify(v)}`);
-  return n;
+  return intOption('--sequences-per-group', v, 1, 65536)!;
 }
 
 /** The layer-streamed pass: plan printed to stderr, gradients written as they are computed. */
 async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selected: { name: string; note: string; matmul: string; matmulNote: string }, why: string, t0: bigint, perGroup: number | null): Promise<GradSummary> {
-  const cfg = parseModelConfig(ckpt.config, path.join(ckpt.dir, 'config.json'));
+  const cfg = checkpointConfig(ckpt);
   const stored = new Set(ckpt.names());
   const missing = allParamNames(cfg).filter((n) => !stored.has(n));
   if (missing.length > 0) throw new SilError('CHECKPOINT_MISMATCH', `model parameters not stored in the checkpoint: ${missing.join(', ')}`, { file: ckpt.location });
   const params = new Set(allParamNames(cfg));
   const names = ckpt.names().filter((n) => params.has(n));
   const profile: Record<string, number> | undefined = o.profile ? {} : undefined;
-  const boundaries = selected.name === 'webgpu' ? 'device' : 'host';
+  const boundaries = isGpuBackend(selected.name) ? 'device' : 'host';
   const B = batch.input_ids.length;
   const T = batch.input_ids[0]?.length ?? 0;
   const per = perGroup ?? defaultSequencesPerGroup(cfg, selected.name, B, T);
@@ -316,7 +315,7 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
       model_header_sha256: ckpt.headerSha256(),
       ...inputMetadata(o),
       sequence_groups: String(groups),
-      sil_version: require('../../package.json').version,
+      sil_version: SIL_VERSION,
       created: new Date().toISOString(),
     }),
   }).finally(() => progress.stop());
@@ -346,8 +345,7 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
 }
 
 export function registerGrad(program: Command): void {
-  program
-    .command('grad')
+  withGpuOptions(program.command('grad'))
     .description('Loss of a token batch and the gradient of every parameter, as float32 grad/<name> (and snip/<name> = |θ⊙∇θ|) in safetensors')
     .requiredOption('--model <dir>', 'checkpoint folder (config.json + safetensors)')
     .option('--batch <file>', 'JSON with input_ids, attention_mask, labels (B×T; labels −100 = no loss)')

@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { withGpuOptions } from './gpu';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { SilError } from '../errors';
@@ -60,8 +61,7 @@ export async function runReplay(manifestFile: string, out: string | undefined, j
 }
 
 export function registerLocate(program: Command): void {
-  program
-    .command('locate')
+  withGpuOptions(program.command('locate'))
     .description('Per-language safety masks: gradient attribution at θpre (SIL/SNIP), Wanda, or |Δ|, exact top-k or set difference, ∩/∪, baselines, overlap, layers and regions')
     .option('--base <dir>', 'aligned checkpoint θpre (default: weights/demo/base)')
     .option('--attacked <dir>', 'attacked checkpoint θattacked (default: weights/demo/attacked)')
@@ -93,6 +93,7 @@ export function registerLocate(program: Command): void {
     .option('--setdiff <utility>', 'set difference (Wei et al.): per weight matrix, top-q of the score minus top-p of the same score on utility data: benign (the benign set) or a data source with benign prompts')
     .option('--q <fraction>', 'with --setdiff: fraction of each matrix taken by the safety score (default 0.05)')
     .option('--p <fraction>', 'with --setdiff: fraction of each matrix taken by the utility score and removed (default 0.05)')
+    .option('--allow-nonfinite', 'score NaN/Inf elements of θpre and Δ 0 (recorded in the manifest) instead of refusing the checkpoints')
     .option('--bitpack', 'write masks bitpacked (8 entries per byte) instead of U8')
     .option('--force', 'replace the results of a run with other inputs or options in --out (caches and your own files are kept)')
     .option('--json', 'print the manifest as JSON (no progress bars)')

@@ -9,7 +9,7 @@ import { not } from '../mask/algebra';
 import { evalMaskExpr, exprNames, formatMaskExpr, parseMaskExpr } from '../mask/expr';
 import { countOnes } from '../mask/mask';
 import { MaskEncoding, MaskFile, MaskWriter, withMaskFiles } from '../mask/maskfile';
-import { prepareOutputFile } from '../io/outpath';
+import { claimOutput, prepareOutputFile } from '../io/outpath';
 import { participation, type Scope } from '../score/scope';
 import { inferArchitecture } from '../families';
 
@@ -111,8 +111,16 @@ export function resolveMaskNames(names: string[], bindings: string[], dir: strin
 export function evalMaskCommand(expr: string, out: string, o: { dir?: string; mask?: string[]; bitpack?: boolean; force?: boolean }): { selected: number; total: number; expression: string } {
   const e = parseMaskExpr(expr);
   const files = resolveMaskNames(exprNames(e), o.mask ?? [], o.dir ?? '.');
-  prepareOutputFile({ out, inputs: [...files.values()], force: o.force });
+  const release = claimOutput(prepareOutputFile({ out, inputs: [...files.values()], force: o.force }), 'mask eval');
   const order = [...files.keys()];
+  try {
+    return evalInto(e, out, o, files, order);
+  } finally {
+    release();
+  }
+}
+
+function evalInto(e: ReturnType<typeof parseMaskExpr>, out: string, o: { bitpack?: boolean }, files: Map<string, string>, order: string[]): { selected: number; total: number; expression: string } {
   return withMaskFiles([...files.values()], (ms) => {
     checkLayouts(ms);
     const byName = new Map(order.map((n, i) => [n, ms[i]]));
@@ -151,11 +159,16 @@ export function registerMask(program: Command): void {
     .option('--force', 'overwrite an existing output file')
     .option('--json', 'print a JSON summary')
     .action((input: string, o: { out: string; to?: string; json?: boolean; force?: boolean }) => {
-      prepareOutputFile({ out: o.out, inputs: [input], force: o.force });
-      const r = withMaskFiles([input], ([m]) => {
-        const to = encodingOf(o.to, m.encoding === 'u8' ? 'bitpack' : 'u8');
-        return { to, ...writeLike(m, o.out, to, (n) => m.read(n)) };
-      });
+      const release = claimOutput(prepareOutputFile({ out: o.out, inputs: [input], force: o.force }), 'mask convert');
+      let r;
+      try {
+        r = withMaskFiles([input], ([m]) => {
+          const to = encodingOf(o.to, m.encoding === 'u8' ? 'bitpack' : 'u8');
+          return { to, ...writeLike(m, o.out, to, (n) => m.read(n)) };
+        });
+      } finally {
+        release();
+      }
       print(o.json, { in: input, out: o.out, ...r }, `${input} → ${o.out} (${r.to}, ${r.selected} of ${r.total} selected)`);
     });
 
@@ -167,8 +180,13 @@ export function registerMask(program: Command): void {
     .option('--force', 'overwrite an existing output file')
     .option('--json', 'print a JSON summary')
     .action((input: string, o: { out: string; to?: string; json?: boolean; force?: boolean }) => {
-      prepareOutputFile({ out: o.out, inputs: [input], force: o.force });
-      const r = withMaskFiles([input], ([m]) => writeLike(m, o.out, encodingOf(o.to, m.encoding), (n) => not(m.read(n)), { expression: `!${path.basename(input, '.safetensors')}` }));
+      const release = claimOutput(prepareOutputFile({ out: o.out, inputs: [input], force: o.force }), 'mask invert');
+      let r;
+      try {
+        r = withMaskFiles([input], ([m]) => writeLike(m, o.out, encodingOf(o.to, m.encoding), (n) => not(m.read(n)), { expression: `!${path.basename(input, '.safetensors')}` }));
+      } finally {
+        release();
+      }
       print(o.json, { in: input, out: o.out, ...r }, `¬${input} → ${o.out} (${r.selected} of ${r.total} selected)`);
     });
 

@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { SilError } from '../errors';
+import { intOption } from '../options';
 import { DEFAULT_FORMATS, FORMATS, WIDTHS, writeReport, type Format, type Width } from '../report';
 import { progressFor } from './progress';
 
@@ -37,8 +38,7 @@ export function registerReport(program: Command): void {
       if (opts.width !== undefined && !(WIDTHS as readonly string[]).includes(opts.width)) throw new SilError('INVALID_ARGUMENT', `--width: expected ${WIDTHS.join(' or ')}, found "${opts.width}"`);
       const langs = opts.langs === undefined ? undefined : opts.langs.split(',').map((x) => x.trim()).filter(Boolean);
       if (langs && langs.length === 0) throw new SilError('INVALID_ARGUMENT', '--langs lists no language');
-      const top = Number(opts.top);
-      if (!Number.isInteger(top) || top < 1) throw new SilError('INVALID_ARGUMENT', `--top: expected a positive integer, found "${opts.top}"`);
+      const top = intOption('--top', opts.top, 1, 1e6)!;
       const out = opts.out ?? path.join(run, 'report');
       const r = await writeReport(run, out, { formats, top, progress: progressFor(), force: opts.force, width: opts.width as Width | undefined, absolute: opts.absolute, langs });
       const lines = [`sil report: ${r.figures.length} figure(s), ${r.files.length} file(s) in ${out}`];

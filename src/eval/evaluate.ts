@@ -24,11 +24,11 @@ import { GENERIC_RESPONSES } from '../data/generic';
 import { readCalibrationJsonl } from '../data/schema';
 import { SilError } from '../errors';
 import { writeFileAtomic } from '../io/atomic';
-import { checkOutputPath, readMarker, writeMarker } from '../io/outpath';
+import { checkOutputPath, claimOutput, readMarker, writeMarker } from '../io/outpath';
 import { Checkpoint } from '../io/checkpoint';
 import { BackendChoice, useBackend } from '../model/backend';
 import { CausalLM } from '../model/model';
-import { parseCsv, toCsv } from '../report/csv';
+import { parseCsv, toCsv } from '../io/csv';
 import { generateGreedy } from '../generate/greedy';
 import { encodePrompt } from '../tokenizer/example';
 import { loadTokenizer } from '../tokenizer/load';
@@ -175,6 +175,16 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
   // the command writes only <out>/eval/: that folder must not overlap an input, <out> must be a folder
   checkOutputPath({ out: o.out, kind: 'dir', inputs: [] });
   const evalDir = checkOutputPath({ out: path.join(o.out, 'eval'), kind: 'dir', inputs: [o.model, o.prompts, o.judgeModel] });
+  // one writer per run folder (sil locate and sil eval both write there)
+  const release = claimOutput(path.dirname(evalDir), 'eval', [evalDir]);
+  try {
+    return await evaluateInto(o, evalDir, t0);
+  } finally {
+    release();
+  }
+}
+
+async function evaluateInto(o: EvalOptions, evalDir: string, t0: number): Promise<EvalResult> {
   const judge: RefusalJudge = o.judgeModel ? judgeFromModel(o.judgeModel) : new PhraseJudge();
   const prompts = loadEvalPrompts(o.prompts, o.langs, o.limit);
   const name = o.name ?? path.basename(path.resolve(o.model));

@@ -67,10 +67,6 @@ export function familyFor(architecture: string | null | undefined): Family | nul
   return FAMILIES.find((f) => f.architectures.includes(architecture)) ?? null;
 }
 
-export function supportedArchitectures(): string[] {
-  return FAMILIES.flatMap((f) => f.architectures);
-}
-
 /**
  * The role of a tensor in its family. Unknown architectures or names get kind `other`, with the
  * layer taken from a `.layers.N.` / `.h.N.` / `.blocks.N.` segment when there is one, so deltas can

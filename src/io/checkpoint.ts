@@ -86,6 +86,9 @@ export class Checkpoint {
     } catch {
       throw new SilError('FILE_NOT_FOUND', 'no such checkpoint folder or file', { file: location });
     }
+    if (!stat.isFile() && !stat.isDirectory()) {
+      throw new SilError('NOT_A_FILE', 'a checkpoint folder or .safetensors file is expected, found a device or special file', { file: location });
+    }
     const files: SafetensorsFile[] = [];
     try {
       if (stat.isFile()) {
@@ -105,7 +108,7 @@ export class Checkpoint {
           throw new SilError('INVALID_INDEX', 'index has no weight_map object', { file: indexPath });
         }
         for (const [name, shard] of Object.entries(index.weight_map)) {
-          if (typeof shard !== 'string' || shard !== path.basename(shard) || shard === '..' || shard === '.') {
+          if (typeof shard !== 'string' || shard === '' || shard !== path.basename(shard) || shard === '..' || shard === '.') {
             throw new SilError('INVALID_INDEX', `shard ${JSON.stringify(shard)} is not a file name inside the folder`, { file: indexPath, tensor: name });
           }
         }
@@ -113,6 +116,7 @@ export class Checkpoint {
         for (const s of shards) {
           const p = path.join(dir, s);
           if (!fs.existsSync(p)) throw new SilError('MISSING_SHARD', `shard ${s} is listed in the index but missing`, { file: p });
+          if (!fs.statSync(p).isFile()) throw new SilError('INVALID_INDEX', `shard ${s} is listed in the index but is not a regular file`, { file: p });
           files.push(SafetensorsFile.open(p));
         }
         return new Checkpoint(location, dir, config, files, index.weight_map);

@@ -15,6 +15,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SilError } from '../errors';
 import { writeFileAtomic } from './atomic';
+import { acquireLock } from './lock';
+import { sweepStaleTemps } from './temp';
 
 /** The file that marks a folder as written by sil (command, version, and what it wrote). */
 export const MARKER_FILE = '.sil-output.json';
@@ -182,4 +184,19 @@ export function prepareOutputFile(spec: Omit<OutputSpec, 'kind'> & { force?: boo
   const real = checkOutputPath({ ...spec, kind: 'file' });
   if (fs.existsSync(real) && !spec.force) throw new SilError('OUTPUT_EXISTS', `${spec.option ?? '--out'} ${spec.out} exists; pass --force to overwrite it`, { file: spec.out });
   return real;
+}
+
+/**
+ * Takes an output for this process: its lock (a second writer gets LOCKED), then removes the
+ * temps that dead processes left beside it, in it and in `more` folders. Returns the release.
+ */
+export function claimOutput(out: string, command: string, more: string[] = []): () => void {
+  const release = acquireLock(out, command);
+  try {
+    sweepStaleTemps([path.dirname(path.resolve(out)), out, ...more]);
+  } catch (e) {
+    release();
+    throw e;
+  }
+  return release;
 }

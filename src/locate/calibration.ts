@@ -77,9 +77,12 @@ function limitPerLanguage(data: ReadonlyArray<CalibrationRecord | PromptItem>, k
   return data.filter((x) => !isKind(x) || kept.get(x.lang)!.has(x.id));
 }
 
-/** Tokenized examples (chat template, labels on the response and end-of-turn token only). */
-export function tokenizePairs(tok: CheckpointTokenizer, pairs: readonly CalibrationPair[], maxLength?: number): Example[] {
-  return pairs.map((p) => buildExample(tok, { system: p.system, prompt: p.prompt, response: p.response }, { maxLength }));
+/**
+ * Tokenized examples (chat template, labels on the response and end-of-turn token only), each cut
+ * to the model's `context` where longer (see `buildExample`).
+ */
+export function tokenizePairs(tok: CheckpointTokenizer, pairs: readonly CalibrationPair[], maxLength?: number, context?: number): Example[] {
+  return pairs.map((p) => buildExample(tok, { system: p.system, prompt: p.prompt, response: p.response }, { maxLength, context }));
 }
 
 /** Consecutive examples, `size` at a time, right-padded. */

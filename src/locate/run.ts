@@ -20,19 +20,21 @@ import { DEFAULT_PROBES_FILE, languagesOf } from '../data';
 import type { CalibrationPair, CalibrationRecord, PromptItem } from '../data';
 import { describeTensor, kindOrder } from '../families';
 import { withAtomicDir } from '../io/atomic';
-import { checkOutputPath, MARKER_FILE } from '../io/outpath';
+import { checkOutputPath, claimOutput, MARKER_FILE } from '../io/outpath';
+import { keepOnInterrupt } from '../io/temp';
 import { writeDeltaFolder } from '../delta/folder';
 import { SILENT } from '../cli/progress';
 import { Checkpoint } from '../io/checkpoint';
 import { sha256Path, tokenizerSha256, type TokenizerHash } from '../io/provenance';
 import { LayerRow, LAYER_COLUMNS } from '../mask/layers';
-import { toCsv } from '../mask/csv';
+import { objectsToCsv } from '../io/csv';
 import { rankRegions, RegionRow, REGION_COLUMNS } from '../mask/regions';
 import { SelectedBackend, useBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
-import { checkSequenceLength, ModelConfig, parseModelConfig } from '../model/config';
+import { checkpointConfig, checkSequenceLength, ModelConfig } from '../model/config';
 import { allParamNames } from '../model/names';
 import { checkSameTensors, ScoredTensor, scoredTensors, totalOf } from '../score/pair';
+import { nonFiniteError, scanNonFinite, totalNonFinite } from '../score/finite';
 import { loadTokenizer } from '../tokenizer';
 import type { Progress } from '../cli/progress';
 import { accumulateToFile } from './accumulate';
@@ -45,10 +47,11 @@ import { HistogramPool } from './histpool';
 import { selectAndWrite } from './masks';
 import { setDifferenceAndWrite } from './setdiff';
 import type { LocateConfig } from './options';
-import { fieldsFor, ScoreInputs, scoreSource, usesData } from './scores';
+import { fieldsFor, ScoreInputs, scoreSource } from './scores';
 import { GradientPlan, GradientSource, openGradientSource } from './source';
 import { renderSummary } from './summary';
 import { finishRunFolder, listFiles, openRunFolder, RunFolderState } from './runfolder';
+import { SIL_VERSION } from '../version';
 
 /** One calibration set: a language, or the benign baseline. */
 interface CalibrationSet {
@@ -114,10 +117,11 @@ export interface LocateManifest {
   masks: Record<string, MaskReport>;
   global_sir: number | null;
   expected_random_sir: number;
+  /** NaN/Inf elements found (tensor → count) and scored 0 under --allow-nonfinite; null when there were none */
+  nonfinite: { allowed: true; theta_pre: Record<string, number>; delta: Record<string, number> } | null;
   notes: string[];
 }
 
-const VERSION: string = require('../../package.json').version;
 const PACKAGE_NAME: string = require('../../package.json').name;
 const CACHE_VERSION = 'sil-locate-cache/2';
 /** in-scope parameters from which global selection runs its histogram passes on `--threads` workers */
@@ -138,7 +142,7 @@ function modelConfigOf(ck: Checkpoint, required: boolean): ModelConfig | null {
     return null;
   }
   try {
-    return parseModelConfig(ck.config, path.join(ck.dir, 'config.json'));
+    return checkpointConfig(ck);
   } catch (e) {
     if (required) throw e;
     return null;
@@ -174,13 +178,20 @@ export async function locate(cfg: LocateConfig, progress: Progress = SILENT, say
   const t0 = process.hrtime.bigint();
   const timings: Record<string, number> = {};
   const notes: string[] = [];
-  checkOutputPath({
+  const outPath = checkOutputPath({
     out: cfg.out,
     kind: 'dir',
     inputs: [cfg.base, cfg.attacked, cfg.grads, cfg.grads === null && cfg.data.path, cfg.benign?.path, cfg.responses.mode === 'generate' && cfg.responses.checkpoint],
   });
   let folder: RunFolderState | null = null;
-  const base = Checkpoint.open(cfg.base);
+  const release = claimOutput(outPath, 'locate', [path.join(outPath, 'cache')]);
+  let base: Checkpoint;
+  try {
+    base = Checkpoint.open(cfg.base);
+  } catch (e) {
+    release();
+    throw e;
+  }
   let attacked: Checkpoint | null = null;
   const gradFiles: GradFile[] = [];
   let source: GradientSource | null = null;
@@ -204,6 +215,16 @@ export async function locate(cfg: LocateConfig, progress: Progress = SILENT, say
 
     // ---- 1. inputs, all checked before anything is written --------------------------------------
     const tPrep = process.hrtime.bigint();
+    // NaN/Inf: in θpre where gradients are taken at it or it is scored, in Δ where Δ is scored
+    const thetaNames = needsForward && cfg.grads === null ? base.names() : cfg.score === 'snip' || cfg.score === 'wanda' ? scored : [];
+    const deltaNames = cfg.score === 'sil' || cfg.score === 'weightdiff' ? scored : [];
+    const nonfinite = scanNonFinite(base, att, thetaNames, deltaNames);
+    const nonfiniteFound = totalNonFinite(nonfinite.thetaPre) + totalNonFinite(nonfinite.delta) > 0;
+    if (nonfiniteFound) {
+      const err = nonFiniteError(nonfinite, { base: base.location, attacked: att.location });
+      if (!cfg.allowNonfinite) throw err!;
+      notes.push(`--allow-nonfinite: ${totalNonFinite(nonfinite.thetaPre)} NaN/Inf element(s) of θpre and ${totalNonFinite(nonfinite.delta)} of Δ are scored 0 (manifest: nonfinite)${totalNonFinite(nonfinite.thetaPre) > 0 && needsForward ? '; gradients were taken at θpre as stored, so NaN spreads through them and those scores are 0 too' : ''}`);
+    }
     const sets: CalibrationSet[] = [];
     let langs: string[];
     let benignSpec: DataSpec | null = null;
@@ -261,8 +282,18 @@ export async function locate(cfg: LocateConfig, progress: Progress = SILENT, say
           fields, backend: cfg.backend, threads: cfg.threads, batchSize: cfg.batchSize,
           ...(cfg.score === 'wanda' ? { activations: 'linear-inputs/1' } : {}),
         };
+        const context = mcfg.maxPositionEmbeddings ?? undefined;
+        if (cfg.maxLength !== undefined && context !== undefined && cfg.maxLength > context) {
+          throw new SilError('INVALID_ARGUMENT', `--max-length ${cfg.maxLength} exceeds the model's context (max_position_embeddings ${context})`, { file: path.join(base.dir, 'config.json') });
+        }
         for (const [name, list] of named) {
-          const examples = tokenizePairs(tok, list, cfg.maxLength);
+          const examples = tokenizePairs(tok, list, cfg.maxLength, context);
+          const cut = examples.filter((e) => e.cut);
+          if (cut.length > 0) {
+            const msg = `${name}: ${cut.length} example(s) longer than the model's context (max_position_embeddings ${context}) were cut to it (${cut.reduce((a, e) => a + e.cut!, 0)} tokens in all; give --max-length to reject long prompts instead)`;
+            notes.push(msg);
+            if (!cfg.json) process.stderr.write(`sil: warning: ${msg}\n`);
+          }
           if (examples.length === 0) throw new SilError('INVALID_DATA', `empty calibration set for ${name}`, { file: formatDataSpec(cfg.data) });
           for (const e of examples) checkSequenceLength(mcfg, e.input_ids.length);
           const batches = toBatches(examples, cfg.batchSize, tok.padId());
@@ -278,6 +309,19 @@ export async function locate(cfg: LocateConfig, progress: Progress = SILENT, say
     // every input is checked: decide about the folder (resume, or replace only with --force)
     const key = runKey(cfg, base, att, sets);
     folder = openRunFolder(cfg.out, key, cfg.force);
+    if (folder.previous && Array.isArray(folder.previous.files) && folder.previous.files.length > 0) keepOnInterrupt(`the earlier results in ${cfg.out}, unchanged`);
+    if (needsForward && cfg.grads === null) {
+      const cacheDir = path.join(cfg.out, 'cache');
+      keepOnInterrupt(() => {
+        let n = 0;
+        try {
+          n = fs.readdirSync(cacheDir).filter((f) => f.endsWith('.safetensors') && !f.startsWith('.tmp-')).length;
+        } catch {
+          n = 0;
+        }
+        return n ? `${n} finished ${cfg.score === 'wanda' ? 'activation' : 'gradient'} cache file(s) in ${cacheDir} (the same command resumes from them)` : null;
+      });
+    }
 
     // ---- 2. gradient sums per set (cached) --------------------------------------------------
     const calibration: Record<string, SetReport> = {};
@@ -312,7 +356,7 @@ export async function locate(cfg: LocateConfig, progress: Progress = SILENT, say
       if (!g) {
         if (!source) {
           const mcfg = modelConfigOf(base, true)!;
-          const opened = await openGradientSource({ modelDir: cfg.base, checkpoint: base, config: mcfg, backend: cfg.backend, blas: cfg.blas, threads: cfg.threads, perExample: fields.some((f) => f !== 'grad'), stream: cfg.stream });
+          const opened = await openGradientSource({ modelDir: cfg.base, checkpoint: base, config: mcfg, backend: cfg.backend, blas: cfg.blas, threads: cfg.threads, perExample: fields.some((f) => f !== 'grad'), stream: cfg.stream, maxSeqLen: longestSequence(sets) });
           source = opened.source;
           plan = opened.plan;
         }
@@ -348,7 +392,7 @@ export async function locate(cfg: LocateConfig, progress: Progress = SILENT, say
     const encoding = cfg.bitpack ? 'bitpack' : 'u8';
     const maskMeta = (name: string, score: string): Record<string, string> => ({
       mask: name, score, ...(score === 'sil' ? { reduce: cfg.reduce } : {}), ...(score === 'random' ? { seed: String(cfg.seed) } : {}),
-      scope: cfg.scope, per: cfg.per, k: String(cfg.k), sil_version: VERSION,
+      scope: cfg.scope, per: cfg.per, k: String(cfg.k), sil_version: SIL_VERSION,
       ...(cfg.setdiff ? { setdiff: 'benign', q: String(cfg.setdiff.q), p: String(cfg.setdiff.p) } : {}),
     });
     if (cfg.score === 'wanda') {
@@ -376,13 +420,13 @@ export async function locate(cfg: LocateConfig, progress: Progress = SILENT, say
         const frac = cfg.setdiff ? (name === 'benign' ? cfg.setdiff.p : cfg.setdiff.q) : cfg.k;
         // wanda's input norms live in this process: its passes stay on this thread
         const hist = pool && inp.score !== 'wanda'
-          ? pool.provider({ score: inp.score, reduce: inp.reduce, base: cfg.base, attacked: cfg.attacked, grads: inp.grads?.path ?? null, seed: inp.seed }, list)
+          ? pool.provider({ score: inp.score, reduce: inp.reduce, base: cfg.base, attacked: cfg.attacked, grads: inp.grads?.path ?? null, seed: inp.seed, allowNonfinite: cfg.allowNonfinite }, list)
           : undefined;
         const r = await selectAndWrite({ base, source: scoreSource(inp, list), frac, per: cfg.setdiff ? 'tensor' : cfg.per, file, encoding, metadata: maskMeta(name, inp.score), headDim, regions: withRegions, hist, progress, label: name });
         masks[name] = { file: `masks/${name}.safetensors`, selected: r.selected, n: r.selection.n, passes: r.selection.passes, threshold: r.selection.threshold?.value ?? null };
         return r;
       };
-      const inputsFor = (setName: string): ScoreInputs => ({ score: cfg.score, reduce: cfg.reduce, base, attacked: att, grads: bySet.get(setName), inputNorms: normsBySet.get(setName), seed: cfg.seed });
+      const inputsFor = (setName: string): ScoreInputs => ({ score: cfg.score, reduce: cfg.reduce, base, attacked: att, grads: bySet.get(setName), inputNorms: normsBySet.get(setName), seed: cfg.seed, allowNonfinite: cfg.allowNonfinite });
       const sd = cfg.setdiff;
       const setDifference = (name: string) => {
         const file = path.join(maskDir, `${name}.safetensors`);
@@ -414,9 +458,9 @@ export async function locate(cfg: LocateConfig, progress: Progress = SILENT, say
         threads: cfg.threads, kernel: 'simd', saveAbsDelta: false, maxShardSize: '5GB', progress: SILENT, paths: { base: cfg.base, attacked: cfg.attacked }, t0: tDelta,
       });
       timings.delta_s = seconds(tDelta);
-      fs.writeFileSync(path.join(tmp, 'layers.csv'), toCsv<LayerRow>(LAYER_COLUMNS, layerRows));
-      fs.writeFileSync(path.join(tmp, 'regions.csv'), toCsv<RegionRow>(REGION_COLUMNS, regionRows));
-      fs.writeFileSync(path.join(tmp, 'overlap.csv'), toCsv<OverlapRow>(OVERLAP_COLUMNS, overlap));
+      fs.writeFileSync(path.join(tmp, 'layers.csv'), objectsToCsv<LayerRow>(LAYER_COLUMNS, layerRows));
+      fs.writeFileSync(path.join(tmp, 'regions.csv'), objectsToCsv<RegionRow>(REGION_COLUMNS, regionRows));
+      fs.writeFileSync(path.join(tmp, 'overlap.csv'), objectsToCsv<OverlapRow>(OVERLAP_COLUMNS, overlap));
       const tHash = process.hrtime.bigint();
       const baseSha = base.dataSha256();
       const attSha = att.dataSha256();
@@ -425,8 +469,8 @@ export async function locate(cfg: LocateConfig, progress: Progress = SILENT, say
       const m: LocateManifest = {
         command: 'locate',
         command_line: cfg.commandLine ?? null,
-        version: VERSION,
-        package: { name: PACKAGE_NAME, version: VERSION, node: process.version },
+        version: SIL_VERSION,
+        package: { name: PACKAGE_NAME, version: SIL_VERSION, node: process.version },
         created: new Date().toISOString(),
         inputs: {
           base: { path: path.resolve(cfg.base), header_sha256: base.headerSha256(), data_sha256: baseSha },
@@ -441,7 +485,7 @@ export async function locate(cfg: LocateConfig, progress: Progress = SILENT, say
           system: cfg.system ?? null, score: cfg.score, reduce: cfg.reduce, scope: cfg.scope, k: cfg.k, per: cfg.per,
           benign: cfg.benign ? formatDataSpec(cfg.benign) : false, grads: cfg.grads, seed: cfg.seed, backend: cfg.backend, blas: cfg.blas, threads: cfg.threads, stream: cfg.stream,
           batch_size: cfg.batchSize, max_examples: cfg.maxExamples ?? null, max_length: cfg.maxLength ?? null, max_new_tokens: cfg.maxNewTokens,
-          regions: cfg.regions, bitpack: cfg.bitpack, setdiff: cfg.setdiff, defaults: cfg.defaulted,
+          regions: cfg.regions, bitpack: cfg.bitpack, setdiff: cfg.setdiff, allow_nonfinite: cfg.allowNonfinite, defaults: cfg.defaulted,
         },
         backend: backendInfo,
         seed: cfg.seed,
@@ -455,6 +499,7 @@ export async function locate(cfg: LocateConfig, progress: Progress = SILENT, say
         masks,
         global_sir: globalSir,
         expected_random_sir: cfg.setdiff ? cfg.setdiff.q : cfg.k,
+        nonfinite: nonfiniteFound ? { allowed: true, theta_pre: nonfinite.thetaPre, delta: nonfinite.delta } : null,
         notes,
       };
       fs.writeFileSync(path.join(tmp, 'manifest.json'), JSON.stringify(m, null, 2) + '\n');
@@ -476,7 +521,15 @@ export async function locate(cfg: LocateConfig, progress: Progress = SILENT, say
     for (const g of gradFiles) g.close();
     base.close();
     attacked?.close();
+    release();
   }
+}
+
+/** The longest (padded) sequence of any batch of the sets that compute gradients. */
+function longestSequence(sets: readonly CalibrationSet[]): number {
+  let t = 0;
+  for (const s of sets) for (const b of s.batches) t = Math.max(t, b.input_ids[0]?.length ?? 0);
+  return t;
 }
 
 /** The cache file when it exists and was computed from the same inputs (its metadata key), else null. */

@@ -8,16 +8,14 @@
  * The worker script is compiled JS (dist/model/worker.js); build with `npm run build` first.
  */
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { BlasChoice } from '../blas';
 import { SilError, SilErrorCode } from '../errors';
 import { Checkpoint } from '../io/checkpoint';
 import type { BackendName } from './backend';
 import { Batch, prepareBatch, sliceBatch } from './batch';
-import { ModelConfig, parseModelConfig } from './config';
+import { checkpointConfig } from './config';
 import type { LossAndGrads } from './model';
-import { allParamNames, paramShape } from './names';
 import { closeWorkers } from '../threads';
 import { workerScript } from '../workers/script';
 
@@ -25,24 +23,8 @@ export function defaultWorkerCount(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
 
-/** The wasm heap: 4 GiB at most, and it never shrinks. */
-const HEAP_BYTES = 4096 * 2 ** 20;
-
-/**
- * How many sequences of length `seqLen` one pass can hold in a 4 GiB wasm heap: the weights, the
- * backend's packed copy of each linear weight and the gradients (≈ 3 × 4 bytes per parameter) plus
- * the taped activations per token, estimated from the shapes (fitted to measured heap peaks: 155.7M
- * params, hidden 1024, FFN 2816, vocab 32k, 8 layers peak at 2.8 GiB for one 128-token sequence and
- * 3.5 GiB for two). Bigger passes mean bigger, faster matmuls; one sequence is always allowed.
- */
-export function sequencesPerPass(cfg: ModelConfig, seqLen: number): number {
-  let params = 0;
-  for (const name of allParamNames(cfg)) params += paramShape(cfg, name).reduce((a, b) => a * b, 1);
-  const fixed = 3 * 4 * params + 256 * 2 ** 20;
-  const perLayer = 60 * cfg.hiddenSize + 20 * cfg.intermediateSize + 8 * cfg.numHeads * seqLen;
-  const perToken = 4 * (cfg.numLayers * perLayer + 12 * cfg.vocabSize);
-  return Math.max(1, Math.floor((HEAP_BYTES - fixed) / (perToken * seqLen)));
-}
+/** Sequences per in-memory pass, planned with the logits (memory.ts); re-exported for callers of this module. */
+export { sequencesPerPass } from './memory';
 
 interface Reply {
   id: number;
@@ -81,7 +63,7 @@ export class GradWorkerPool {
 
   static async start(modelDir: string, count = defaultWorkerCount(), backend: BackendName = 'wasm', opts: PoolOptions = {}): Promise<GradWorkerPool> {
     const ckpt = Checkpoint.open(modelDir);
-    const cfg = parseModelConfig(ckpt.config, path.join(ckpt.dir, 'config.json'));
+    const cfg = checkpointConfig(ckpt);
     ckpt.close();
     const script = workerScript('model/worker');
     const n = Math.max(1, count);

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { withAtomicDir } from '../io/atomic';
-import { prepareOutputDir, readMarker, writeMarker } from '../io/outpath';
+import { claimOutput, prepareOutputDir, readMarker, writeMarker } from '../io/outpath';
 import { loadRun, RUN_FILES } from './run';
 import { buildReport, type BuildOptions, type Report } from './build';
 
@@ -28,17 +28,26 @@ export interface WrittenReport extends Report {
 export async function writeReport(runDir: string, outDir = path.join(runDir, 'report'), o: BuildOptions & { force?: boolean } = {}): Promise<WrittenReport> {
   const inputs = Object.values(RUN_FILES).map((f) => path.join(runDir, f));
   const target = prepareOutputDir({ out: outDir, kind: 'dir', inputs, force: o.force });
+  const release = claimOutput(target.path, 'report');
+  try {
+    return await reportInto(runDir, outDir, target.path, target.replace, o);
+  } finally {
+    release();
+  }
+}
+
+async function reportInto(runDir: string, outDir: string, targetPath: string, replace: boolean, o: BuildOptions): Promise<WrittenReport> {
   const run = loadRun(runDir);
   const report = await buildReport(run, o);
   const manifest = path.join(runDir, RUN_FILES.manifest);
   const runKey = readMarker(runDir)?.key ?? null;
   await withAtomicDir(
-    target.path,
+    targetPath,
     (tmp) => {
       for (const a of report.artifacts) fs.writeFileSync(path.join(tmp, a.file), a.content);
       writeMarker(tmp, 'report', { run: path.resolve(runDir), run_key: runKey, manifest_present: fs.existsSync(manifest) });
     },
-    target.replace,
+    replace,
   );
   return { ...report, outDir, missing: run.missing, files: report.artifacts.map((a) => a.file) };
 }

@@ -19,7 +19,7 @@ import { SilError } from '../errors';
 import { withAtomicDir } from '../io/atomic';
 import { Checkpoint } from '../io/checkpoint';
 import { DTYPE_BYTES } from '../io/dtype';
-import { prepareOutputDir, writeMarker } from '../io/outpath';
+import { claimOutput, prepareOutputDir, writeMarker } from '../io/outpath';
 import { SafetensorsWriter } from '../io/writer';
 import { MaskFile } from '../mask/maskfile';
 import { checkSameTensors } from '../score/pair';
@@ -83,6 +83,7 @@ export async function stitchCheckpoint(o: StitchOptions): Promise<StitchResult> 
   const chunk = o.chunk ?? 1 << 22;
   const out = prepareOutputDir({ out: o.out, kind: 'dir', inputs: [o.base, o.attacked, o.mask, o.onto], force: o.force });
   const opened: Array<{ close(): void }> = [];
+  opened.push({ close: claimOutput(out.path, 'stitch') });
   try {
     const base = Checkpoint.open(o.base);
     opened.push(base);

@@ -11,7 +11,7 @@
  * On wasm each layer takes a batch as many sequences at a time as the 4 GB heap allows.
  */
 import { GradientSource, registerStreamedSource, SourceContext } from '../locate/source';
-import { useBackend } from '../model/backend';
+import { isGpuBackend, useBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
 import { paramShape } from '../model/names';
 import { defaultSequencesPerGroup, deviceBudget } from './budget';
@@ -24,8 +24,8 @@ export async function openStreamedSource(ctx: SourceContext): Promise<GradientSo
   const backend = await useBackend(ctx.backend, { blas: ctx.blas });
   const cfg = ctx.config;
   const size = (n: string) => paramShape(cfg, n).reduce((a, b) => a * b, 1);
-  const onDevice = backend.name === 'webgpu';
-  const base: StreamOptions = { denominator: 1, boundaries: onDevice ? 'device' : 'host', maxBindingBytes: onDevice ? 2 ** 30 : undefined };
+  const onDevice = isGpuBackend(backend.name);
+  const base: StreamOptions = { denominator: 1, boundaries: onDevice ? 'device' : 'host', maxBindingBytes: backend.name === 'webgpu' ? 2 ** 30 : undefined };
   const weightBytes = modelParamCount(cfg) * 4;
   const budget = deviceBudget(backend.name).bytes;
   const stage = (units: readonly Batch[]) => Math.max(0, ...units.map((u) => planStreaming(cfg, u.input_ids.length, u.input_ids[0]?.length ?? 0, base).devicePeakBytes));

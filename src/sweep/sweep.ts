@@ -31,7 +31,7 @@ import type { ViolationRecord } from '../eval/conditions';
 import { locate } from '../locate/run';
 import { resolveOptions, type LocateOptions } from '../locate/options';
 import { stitchCheckpoint } from '../stitch/stitch';
-import { toCsv } from '../report/csv';
+import { toCsv } from '../io/csv';
 import { loadD3 } from '../report/d3';
 import { kSweepCsv, kSweepData, kSweepSvg } from '../report/figures/ksweep';
 import { outlineText, toPng } from '../report/render';

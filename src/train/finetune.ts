@@ -13,7 +13,7 @@ import { readCalibrationJsonl } from '../data/schema';
 import type { CalibrationRecord } from '../data/schema';
 import { MaskFile } from '../mask/maskfile';
 import { BackendChoice, useBackend } from '../model/backend';
-import { parseModelConfig } from '../model/config';
+import { checkpointConfig } from '../model/config';
 import type { ModelConfig } from '../model/config';
 import { allParamNames } from '../model/names';
 import { buildExample, Example } from '../tokenizer/example';
@@ -23,7 +23,7 @@ import { ADAMW_DEFAULTS, AdamWOptions } from './adamw';
 import { GradEngine, LocalGrads, WorkerGrads } from './grads';
 import { StepInfo, totalSteps, train, TrainOptions } from './loop';
 import { ParamStore, saveCheckpoint } from './params';
-import { prepareOutputDir } from '../io/outpath';
+import { claimOutput, prepareOutputDir } from '../io/outpath';
 import { warmupWarning, type ScheduleName } from './schedule';
 
 export interface FinetuneOptions {
@@ -104,10 +104,17 @@ export async function startEngine(cfg: ModelConfig, backend: string, threads: nu
 export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const t0 = Date.now();
   // the output is checked before hours of training, and again when it is written
-  prepareOutputDir({ out: o.out, kind: 'dir', inputs: [o.model, o.data, o.freeze], force: o.force });
-  const ckpt = Checkpoint.open(o.model);
+  const target = prepareOutputDir({ out: o.out, kind: 'dir', inputs: [o.model, o.data, o.freeze], force: o.force });
+  const release = claimOutput(target.path, 'finetune');
+  let ckpt: Checkpoint;
   try {
-    const cfg = parseModelConfig(ckpt.config, path.join(ckpt.dir, 'config.json'));
+    ckpt = Checkpoint.open(o.model);
+  } catch (e) {
+    release();
+    throw e;
+  }
+  try {
+    const cfg = checkpointConfig(ckpt);
     const tok = loadTokenizer(ckpt.dir);
     let records = readCalibrationJsonl(o.data);
     if (o.kinds) records = records.filter((r) => o.kinds!.includes(r.kind));
@@ -145,5 +152,6 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     return { log, warnings, examples: examples.length, backend: be.name, workers: engine.workers, frozen: freeze?.count ?? 0, parameters: params.numel(), seconds: (Date.now() - t0) / 1000 };
   } finally {
     ckpt.close();
+    release();
   }
 }

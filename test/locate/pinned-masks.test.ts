@@ -28,7 +28,10 @@ afterAll(() => {
 function maskHashes(out: string): Record<string, string> {
   const dir = path.join(out, 'masks');
   const hashes: Record<string, string> = {};
-  for (const f of fs.readdirSync(dir).sort()) hashes[f] = createHash('sha256').update(fs.readFileSync(path.join(dir, f))).digest('hex');
+  for (const f of fs.readdirSync(dir).sort())
+    hashes[f] = createHash('sha256')
+      .update(fs.readFileSync(path.join(dir, f)))
+      .digest('hex');
   return hashes;
 }
 

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeReport } from '../../src/report';
 import { main } from '../../src/cli/main';
-import { parseCsv } from '../../src/report/csv';
+import { parseCsv } from '../../src/io/csv';
 import { writeSyntheticRun } from './synthetic-run';
 import { count, tmpDir } from './helpers';
 import { HF_TINY } from '../helpers/fixtures';
@@ -181,7 +181,7 @@ describe('sil report', () => {
     const out = path.join(root, 'bad-out');
     const r = await runCli(['report', run, '--out', out]);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/column sir: expected a number, found "zero".*overlap\.csv/);
+    expect(r.err).toMatch(/column sir: expected a number from 0 to 1, found "zero".*overlap\.csv/);
     expect(fs.existsSync(out)).toBe(false);
   });
 

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { FIXTURE_NAMES, HF_TINY } from '../helpers/fixtures';
 import { Checkpoint } from '../../src/io/checkpoint';
 import { SafetensorsFile } from '../../src/io/safetensors';
-import { deltaOf, MeanAbsSilAccumulator, silScore } from '../../src/score/sil';
+import { MeanAbsSilAccumulator, silScore } from '../../src/score/sil';
 import { AbsGradAccumulator, snipScore } from '../../src/score/snip';
 import { InputNormAccumulator, wandaScore } from '../../src/score/wanda';
 import { weightDiffScore } from '../../src/score/weightdiff';

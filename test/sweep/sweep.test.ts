@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { evaluate } from '../../src/eval/evaluate';
 import { locate } from '../../src/locate/run';
 import { resolveOptions } from '../../src/locate/options';
-import { parseCsv } from '../../src/report/csv';
+import { parseCsv } from '../../src/io/csv';
 import { stitchCheckpoint } from '../../src/stitch/stitch';
 import { sweep } from '../../src/sweep/sweep';
 import { useBackend } from '../../src/model/backend';
