@@ -82,7 +82,7 @@ function run(argv, cwd = WORK) {
         rssKb = Number(lines[lines.length - 1]) || null;
         // GNU time reports "Command terminated by signal N" / "exited with non-zero status" lines
         const sig = /terminated by signal (\d+)/.exec(lines.join('\n'));
-        if (sig && !signal) signal = `SIG#${sig[1]}`;
+        if (sig && !signal) signal = /** @type {NodeJS.Signals} */ (/** @type {unknown} */ (`SIG#${sig[1]}`));
         fs.rmSync(rssFile, { force: true });
       } catch {}
       resolve({ code, signal, stdout, stderr, timedOut, rssKb, seconds: (Date.now() - t0) / 1000 });
@@ -175,7 +175,7 @@ function mutateSafetensors(file, r) {
 function mutateConfig(dir, r) {
   const p = path.join(dir, 'config.json');
   const c = JSON.parse(fs.readFileSync(p, 'utf8'));
-  const [k, v] = BAD_CONFIG[Math.floor(r() * BAD_CONFIG.length)];
+  const [k, v] = /** @type {[string, unknown]} */ (BAD_CONFIG[Math.floor(r() * BAD_CONFIG.length)]);
   c[k] = v;
   if (r() < 0.1) return fs.writeFileSync(p, '{"architectures": ['), 'config not JSON';
   fs.writeFileSync(p, JSON.stringify(c));
@@ -263,7 +263,7 @@ const GENERATORS = {
       ['overlap.csv', 'a,b,sir\n"en,it,0.5\n', 'open quote'], ['eval/k_sweep.csv', 'method,k,eval_lang,violation_rate\nsil,-1,en,0.5\n', 'negative k in k_sweep'],
       ['eval/violations.csv', 'model,ft_lang,eval_lang,n,violations,violation_rate\nm,en,en,-3,1,NaN\n', 'negative n'], ['summary.md', Buffer.from([0xff, 0x0a]), 'summary not UTF-8'],
     ];
-    const [f, text, what] = edits[Math.floor(r() * edits.length)];
+    const [f, text, what] = /** @type {[string, string | Buffer, string]} */ (edits[Math.floor(r() * edits.length)]);
     fs.writeFileSync(path.join(run, f), text);
     const extra = r() < 0.2 ? ['--top', BAD_NUMBERS[Math.floor(r() * BAD_NUMBERS.length)]] : ['--format', 'csv'];
     return { argv: ['report', run, '--out', path.join(dir, 'rep'), ...extra], bad: true, what: `${what}${extra[0] === '--top' ? ` --top ${JSON.stringify(extra[1])}` : ''}`, out: path.join(dir, 'rep') };
@@ -288,6 +288,7 @@ function mutateMask(file, r) {
   const b = fs.readFileSync(file);
   const len = Number(b.readBigUInt64LE(0));
   const h = JSON.parse(b.subarray(8, 8 + len).toString());
+  /** @type {Record<string, string>} */
   const m = (h.__metadata__ = h.__metadata__ ?? {});
   const edits = [
     () => ((m.format = 'bitpack'), (m.bitorder = 'big'), 'bitorder big'),
