@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { registerCudaBackendOn } from '../../src/cuda';
 import { Checkpoint } from '../../src/io/checkpoint';
 import { CausalLM } from '../../src/model/model';
+import { rmsNormExplicitGrad } from '../../src/model/norm';
 import { compareTensors, goldenDirs, loadGolden } from '../model/parity-helpers';
 import { EmulatedDevice } from './emulated-device';
 
@@ -142,7 +143,6 @@ describe('the model on the cuda backend on an emulated GPU (f32 products)', () =
 describe('RMSNorm with its gradient written out (used on the cuda backend)', () => {
   it('equals TF.js gradients of the textbook form on the cpu backend', async () => {
     await tf.setBackend('cpu');
-    const { rmsNormExplicitGrad } = await import('../../src/model/norm');
     const x = rnd([5, 8], 31), w = rnd([8], 32), dy = rnd([5, 8], 33);
     const ref = (a: tf.Tensor, b: tf.Tensor) => tf.mul(b, tf.mul(a, tf.rsqrt(tf.add(tf.mean(tf.square(a), -1, true), 1e-5))));
     const want = tf.grads(ref)([x, w], dy);
