@@ -7,7 +7,13 @@
  * core (data-parallel over examples) versus PyTorch on the CPU (Debian python3-torch with OpenBLAS,
  * installed with apt-get when missing; torch.set_num_threads = cores) in the same run.
  *
- *   npm run bench:attr -- [--layers N] [--steps N] [--threads N] [--keep]
+ *   npm run bench:attr -- [--layers N] [--steps N] [--threads N] [--workers N] [--blas auto|on|off|both] [--keep]
+ *
+ * `--blas` is sil's: its wasm matrix products through the system BLAS (auto: when found), or not
+ * (off), or both one after the other (both), each against the same PyTorch run. `--workers` sil
+ * worker threads (default: --threads); the BLAS gets cores / workers threads each. PyTorch runs with
+ * `--threads` threads and, when sil sets OPENBLAS_CORETYPE for the CPU (src/blas/library.ts), with
+ * the same value, so that both sides multiply with the same OpenBLAS kernels.
  *
  * The model is a random BF16 checkpoint written to a temporary folder; sil decodes it to float32.
  * Each side runs one untimed warm-up step, then --steps timed steps; tokens/s = B·T / mean step.
@@ -16,9 +22,10 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { SafetensorsWriter } = require('../dist/io/writer');
+const { rng, writeModel } = require('./attr_model');
 const { Checkpoint } = require('../dist/io/checkpoint');
 const { GradWorkerPool } = require('../dist/model/parallel');
+const { openblasCoretype } = require('../dist/blas');
 
 const args = process.argv.slice(2);
 const opt = (/** @type {string} */ name, /** @type {string} */ dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
@@ -26,50 +33,11 @@ const layers = Number(opt('--layers', '8'));
 const steps = Number(opt('--steps', '2'));
 const threads = Number(opt('--threads', String(os.availableParallelism?.() ?? os.cpus().length)));
 const keep = args.includes('--keep');
-const B = 4, T = 128, V = 32000, H = 1024, F = 2816, NH = 16, NKV = 4, D = H / NH;
-
-/** Small xorshift PRNG: deterministic random weights without holding them twice. */
-function rng(seed) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
-    return s / 4294967296;
-  };
-}
-
-function writeModel(dir) {
-  /** @type {Array<{name: string, dtype: 'BF16', shape: number[]}>} */
-  const specs = [{ name: 'model.embed_tokens.weight', dtype: 'BF16', shape: [V, H] }];
-  for (let l = 0; l < layers; l++) {
-    const p = `model.layers.${l}.`;
-    /** @type {Array<[string, number[]]>} */
-    const t = [
-      ['input_layernorm.weight', [H]], ['post_attention_layernorm.weight', [H]],
-      ['self_attn.q_proj.weight', [NH * D, H]], ['self_attn.k_proj.weight', [NKV * D, H]], ['self_attn.v_proj.weight', [NKV * D, H]],
-      ['self_attn.o_proj.weight', [H, NH * D]], ['mlp.gate_proj.weight', [F, H]], ['mlp.up_proj.weight', [F, H]], ['mlp.down_proj.weight', [H, F]],
-    ];
-    for (const [n, shape] of t) specs.push({ name: p + n, dtype: 'BF16', shape });
-  }
-  specs.push({ name: 'model.norm.weight', dtype: 'BF16', shape: [H] }, { name: 'lm_head.weight', dtype: 'BF16', shape: [V, H] });
-  const config = {
-    architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: V, hidden_size: H, intermediate_size: F,
-    num_hidden_layers: layers, num_attention_heads: NH, num_key_value_heads: NKV, rms_norm_eps: 1e-5, rope_theta: 500000.0,
-    hidden_act: 'silu', tie_word_embeddings: false, torch_dtype: 'bfloat16', max_position_embeddings: 4096,
-  };
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2));
-  const w = SafetensorsWriter.create(path.join(dir, 'model.safetensors'), specs, { format: 'pt' });
-  const r = rng(12345);
-  const a = 0.02 * Math.sqrt(3);
-  for (const s of specs) {
-    const n = s.shape.reduce((x, y) => x * y, 1);
-    const data = new Float32Array(n);
-    if (s.shape.length === 1) data.fill(1);
-    else for (let i = 0; i < n; i++) data[i] = (2 * r() - 1) * a;
-    w.write(s.name, data);
-  }
-  w.close();
-  return specs.reduce((acc, s) => acc + s.shape.reduce((x, y) => x * y, 1), 0);
-}
+const workers = Number(opt('--workers', String(threads)));
+const blasArg = opt('--blas', 'auto');
+const blasRuns = blasArg === 'both' ? ['auto', 'off'] : [blasArg];
+const B = 4, T = 128;
+const { V, H, F, NH, NKV } = require("./attr_model");
 
 /** A python3 that imports torch (Debian's python3-torch lives under /usr/bin/python3), installing it if missing. */
 function torchPython() {
@@ -88,7 +56,7 @@ function torchPython() {
   return py;
 }
 
-async function benchSil(dir) {
+async function benchSil(dir, blas) {
   const ckpt = Checkpoint.open(dir);
   const names = ckpt.names();
   const theta = new Map(names.map((n) => [n, ckpt.readF32(n)]));
@@ -97,7 +65,8 @@ async function benchSil(dir) {
   const r = rng(777);
   const ids = Array.from({ length: B }, () => Array.from({ length: T }, () => Math.floor(r() * V)));
   const batch = { input_ids: ids, attention_mask: ids.map((row) => row.map(() => 1)), labels: ids };
-  const pool = await GradWorkerPool.start(dir, Math.min(threads, B), 'wasm');
+  const pool = await GradWorkerPool.start(dir, Math.min(workers, B), 'wasm', { blas });
+  console.log(`  sil: ${pool.workers.length} worker(s), matmul ${pool.matmulNote}`);
   const times = [];
   let loss = NaN;
   try {
@@ -116,7 +85,7 @@ async function benchSil(dir) {
     await pool.close();
   }
   const mean = times.reduce((x, y) => x + y, 0) / times.length;
-  return { tokens_per_s: (B * T) / mean, step_s: times, workers: pool.workers.length, loss };
+  return { tokens_per_s: (B * T) / mean, step_s: times, workers: pool.workers.length, loss, matmul: pool.matmul };
 }
 
 const loadavg = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
@@ -125,16 +94,20 @@ async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sil-bench-attr-'));
   try {
     const load0 = loadavg();
-    const params = writeModel(dir);
+    const params = writeModel(dir, layers);
     console.log(`bench:attr — Llama ${layers} layers, hidden ${H}, ${NH}/${NKV} heads, ffn ${F}, vocab ${V}: ${(params / 1e6).toFixed(1)}M params; batch ${B}×${T}; ${steps} timed steps; ${threads} cores`);
-    const sil = await benchSil(dir);
+    const sils = [];
+    for (const b of blasRuns) sils.push(await benchSil(dir, b));
     const python = torchPython();
-    const py = spawnSync(python, [path.join(__dirname, 'attr_torch.py'), '--layers', String(layers), '--threads', String(threads), '--steps', String(steps)], { encoding: 'utf8' });
+    // the OpenBLAS kernel family sil chose for this CPU (set in this process's C environment), for PyTorch too
+    const coretype = process.env.OPENBLAS_CORETYPE ?? openblasCoretype();
+    const env = coretype ? { ...process.env, OPENBLAS_CORETYPE: coretype } : process.env;
+    const py = spawnSync(python, [path.join(__dirname, 'attr_torch.py'), '--layers', String(layers), '--threads', String(threads), '--steps', String(steps)], { encoding: 'utf8', env });
     if (py.status !== 0) throw new Error(`PyTorch baseline failed:\n${py.stderr}`);
     const torch = JSON.parse(py.stdout.trim().split('\n').pop() ?? '{}');
-    console.log(`sil (wasm, ${sil.workers} worker threads): ${sil.tokens_per_s.toFixed(1)} tokens/s  (steps ${sil.step_s.map((t) => t.toFixed(2)).join(', ')} s)`);
-    console.log(`PyTorch ${torch.torch} CPU (${torch.threads} threads, BLAS ${torch.blas}): ${torch.tokens_per_s.toFixed(1)} tokens/s  (steps ${torch.step_s.map((t) => t.toFixed(2)).join(', ')} s, ${(torch.params / 1e6).toFixed(1)}M params)`);
-    console.log(`ratio sil / PyTorch: ${(sil.tokens_per_s / torch.tokens_per_s).toFixed(2)}×`);
+    for (const sil of sils) console.log(`sil (wasm, ${sil.workers} worker threads, matmul ${sil.matmul}): ${sil.tokens_per_s.toFixed(1)} tokens/s  (steps ${sil.step_s.map((t) => t.toFixed(2)).join(', ')} s)`);
+    console.log(`PyTorch ${torch.torch} CPU (${torch.threads} threads, BLAS ${torch.blas}${coretype ? `, OPENBLAS_CORETYPE=${coretype}` : ''}): ${torch.tokens_per_s.toFixed(1)} tokens/s  (steps ${torch.step_s.map((t) => t.toFixed(2)).join(', ')} s, ${(torch.params / 1e6).toFixed(1)}M params)`);
+    for (const sil of sils) console.log(`ratio sil (matmul ${sil.matmul}) / PyTorch: ${(sil.tokens_per_s / torch.tokens_per_s).toFixed(2)}×`);
     console.log(`load average: ${load0} at the start, ${loadavg()} at the end (${os.cpus().length} cores)`);
   } finally {
     if (!keep) fs.rmSync(dir, { recursive: true, force: true });

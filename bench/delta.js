@@ -101,7 +101,7 @@ function main() {
   const main = path.resolve(__dirname, '../dist/cli/main.js');
   /** Runs `sil delta` under GNU time: wall seconds, peak RSS (KiB), the JSON summary. */
   const runSil = (kernel) => {
-    const silArgs = [main, 'delta', '--base', path.join(root, 'base'), '--attacked', path.join(root, 'attacked'), '--out', path.join(root, 'out-' + kernel), '--json', '--kernel', kernel];
+    const silArgs = [main, 'delta', '--base', path.join(root, 'base'), '--attacked', path.join(root, 'attacked'), '--out', path.join(root, 'out-' + kernel), '--force', '--json', '--kernel', kernel];
     if (threads !== undefined) silArgs.push('--threads', threads);
     const t1 = process.hrtime.bigint();
     const r = spawnSync('/usr/bin/time', ['-f', 'MAXRSS_KB=%M', process.execPath, ...silArgs], { encoding: 'utf8', maxBuffer: 1 << 26 });

@@ -175,7 +175,7 @@ try {
   const calibration = gradsMode === 'random' ? ['--grads', gradsFile] : ['--max-examples', examples, '--batch-size', batchSize, '--max-length', maxLength];
   const cli = path.resolve(__dirname, '../dist/cli/main.js');
   const cmd = ['-f', '%e %M', process.execPath, cli, 'locate', '--base', path.join(dir, 'base'), '--attacked', path.join(dir, 'attacked'),
-    '--langs', 'en', ...calibration, '--threads', threads, '--backend', backend, '--score', score, ...bitpack, '--no-benign', '--out', out, '--json'];
+    '--langs', 'en', ...calibration, '--threads', threads, '--backend', backend, '--score', score, ...bitpack, '--no-benign', '--out', out, '--force', '--json'];
   // wall time and peak RSS of the child: GNU time where installed, else Python's getrusage(RUSAGE_CHILDREN)
   const viaPython = ['-c', 'import resource,subprocess,sys,time;t=time.time();r=subprocess.run(sys.argv[3:]).returncode;'
     + 'sys.stderr.write("\\n%.2f %d\\n"%(time.time()-t,resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss));sys.exit(r)'];

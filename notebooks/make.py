@@ -75,16 +75,32 @@ console.table(rows);
 ("markdown", """
 ## In PyTorch
 
-The file loads with `safetensors.torch.load_file`; a gradient hook zeroes the gradient of every
-masked entry, so fine-tuning leaves the localized safety parameters untouched (invert the mask —
-`sil mask invert` — to train only them instead).
+The file loads with `safetensors.torch.load_file`. To keep the masked entries unchanged while
+fine-tuning, put them back after every `optimizer.step()`: zeroing their gradient with a hook is
+not enough, because AdamW's decoupled weight decay (and SGD's `weight_decay`, and momentum from
+earlier steps) moves entries whose gradient is zero. `sil finetune --freeze FILE` takes the same
+file. (Invert the mask — `sil mask invert` — to train only those entries instead.)
 """),
 ("code", """
 const snippet = `import torch
 from safetensors.torch import load_file
-mask = load_file("${path.basename(file)}")          # {tensor name: uint8 0/1, same shape}
-for name, p in model.named_parameters():
-    if name in mask: p.register_hook(lambda g, m=mask[name].to(g.device, torch.bool): g.masked_fill(m, 0))`;
+
+mask = load_file("${path.basename(file)}")   # {tensor name: uint8 0/1, same shape}
+frozen = {n: (p, mask[n].to(p.device).bool()) for n, p in model.named_parameters() if n in mask}
+saved = {n: p.detach()[m].clone() for n, (p, m) in frozen.items()}   # the masked entries as they are
+
+def restore_frozen():
+    with torch.no_grad():
+        for n, (p, m) in frozen.items():
+            p[m] = saved[n]
+
+optimizer = torch.optim.AdamW(model.parameters(), lr=2e-5)   # weight_decay=0.01 by default
+for batch in loader:
+    loss = model(**batch).loss
+    loss.backward()
+    optimizer.step()
+    restore_frozen()   # after every step: weight decay and momentum moved the masked entries
+    optimizer.zero_grad()`;
 console.log(snippet);
 base.close(); attacked.close();
 fs.rmSync(dir, { recursive: true, force: true });
@@ -169,7 +185,7 @@ default) into `RUN/report/`. The SVGs are shown inline; the violation and k-swee
 evaluation tables of `npm run experiment` and are skipped for a plain locate run.
 """),
 ("code", r"""
-const rep = await writeReport(run, path.join(run, 'report'), { formats: ['svg', 'csv', 'html'] });
+const rep = await writeReport(run, path.join(run, 'report'), { formats: ['svg', 'csv', 'html'], force: true });
 console.log(`${rep.figures.length} figures in ${rep.outDir}; skipped: ${rep.skipped.map((s: any) => `${s.id} (needs ${s.missing.join(', ')})`).join('; ')}`);
 for (const f of rep.figures) tslab.display.html(`<h4>${f.title}</h4>${f.svg}<p><small>${f.caption}</small></p>`);
 """),

@@ -5,8 +5,8 @@
  *   1. attack the base in each language (sil finetune, the demo's attack recipe) and evaluate
  *      every model in every language (sil eval) → eval/violations.csv (the violation matrix);
  *   2. sil locate on the base / English-attacked pair (SIL, k = 0.2) → masks, overlap.csv (SIR);
- *   3. SIL-k sweep: for sil, snip, weightdiff and random and each k, the attack-language mask
- *      stitched into the base (sil stitch) and evaluated → eval/k_sweep.csv;
+ *   3. SIL-k sweep (sil sweep): for sil, snip, weightdiff and random and each k, the
+ *      attack-language mask stitched into the base and evaluated → eval/k_sweep.csv;
  *   4. freeze the language-agnostic mask (∩ over languages), re-attack, evaluate, re-localize,
  *      and measure SIR(γ, γ̄) between the old ∩ mask and the new masks → freeze.json;
  *   5. sil report on the run folder.
@@ -15,7 +15,8 @@
  *                         [--limit 12] [--max-new-tokens 32] [--attack-lang en] [--skip-attacks]
  *                         [--dist DIR]
  * Runs from dist/ (the npm script builds first; --dist names another build, e.g. a snapshot that
- * a concurrent rebuild cannot change mid-run). Writes only into the run folder.
+ * a concurrent rebuild cannot change mid-run). Writes into the run folder, and the attacked
+ * checkpoints into <run>-models beside it.
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -43,53 +44,46 @@ const log = (/** @type {string} */ s) => process.stderr.write(`[${((Date.now() -
 function sil(...a) {
   return execFileSync(process.execPath, [path.join(DIST, 'cli/main.js'), ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
 }
-/** @param {string} model @param {string} name @param {string} ftLang @param {string} out */
-function evaluate(model, name, ftLang, out) {
-  return JSON.parse(sil('eval', '--model', model, '--prompts', EVAL_DATA, '--out', out, '--name', name, '--ft-lang', ftLang, '--limit', LIMIT, '--max-new-tokens', MAX_NEW, '--json'));
+/** @param {string} model @param {string} name @param {string} ftLang @param {string} condition @param {string} out */
+function evaluate(model, name, ftLang, condition, out) {
+  return JSON.parse(sil('eval', '--model', model, '--data', EVAL_DATA, '--out', out, '--name', name, '--ft-lang', ftLang, '--condition', condition, '--replace', '--limit', LIMIT, '--max-new-tokens', MAX_NEW, '--json'));
 }
-const models = path.join(RUN, 'models');
+// the attacked checkpoints live beside the run folder: sil locate never writes into a folder that holds its inputs
+const models = `${RUN}-models`;
 fs.mkdirSync(models, { recursive: true });
 
 // 1. attacks in each language, violation matrix
-evaluate(BASE, 'base', 'none', RUN);
+evaluate(BASE, 'base', 'none', 'base', RUN);
 for (const l of LANGS) {
   const out = path.join(models, `attacked-${l}`);
   if (!args.includes('--skip-attacks') || !fs.existsSync(out)) {
     log(`attack in ${l}`);
     sil('finetune', '--model', BASE, '--data', path.join(root, `data/demo-attack-${l}.jsonl`), '--out', out, '--force', '--quiet', ...ATTACK);
   }
-  const r = evaluate(out, `attacked-${l}`, l, RUN);
+  const r = evaluate(out, `attacked-${l}`, l, `attack=${l}`, RUN);
   log(`attacked-${l}: ${r.languages.map((x) => `${x.lang} ${(100 * x.violation_rate).toFixed(0)}%`).join(', ')}`);
 }
 
 // 2. localisation on the attack-language pair
 const attacked = path.join(models, `attacked-${ATTACK_LANG}`);
 log('sil locate (sil, k = 0.2)');
-sil('locate', '--base', BASE, '--attacked', attacked, '--out', RUN, '--data', PROBES, '--score', 'sil', '--k', '0.2', '--threads', '2', '--json');
+sil('locate', '--base', BASE, '--attacked', attacked, '--out', RUN, '--data', PROBES, '--score', 'sil', '--k', '0.2', '--threads', '2', '--force', '--json');
 
-// 3. k sweep: stitch the attack-language mask of each method into the base
-const sweepRows = ['method,k,eval_lang,violation_rate'];
-for (const m of METHODS) {
-  for (const k of KS) {
-    const dir = path.join(RUN, 'sweep', `${m}-${k}`);
-    log(`sweep ${m} k=${k}`);
-    sil('locate', '--base', BASE, '--attacked', attacked, '--out', dir, '--data', PROBES, '--langs', ATTACK_LANG, '--score', m, '--k', k, '--no-benign', '--threads', '2', '--json');
-    sil('stitch', '--base', BASE, '--attacked', attacked, '--mask', path.join(dir, 'masks', `${ATTACK_LANG}.safetensors`), '--out', path.join(dir, 'model'), '--force', '--json');
-    const r = evaluate(path.join(dir, 'model'), `${m}-${k}`, ATTACK_LANG, dir);
-    for (const x of r.languages) sweepRows.push(`${m},${k},${x.lang},${x.violation_rate}`);
-    fs.writeFileSync(path.join(RUN, 'eval', 'k_sweep.csv'), sweepRows.join('\n') + '\n');
-  }
-}
+// 3. k sweep: each method's attack-language mask at each k stitched into the base and evaluated
+//    (sil sweep: resumable, writes eval/k_sweep.csv and eval/k-sweep.{svg,png})
+log(`sil sweep ${METHODS.join(',')} × k ${KS.join(',')}`);
+sil('sweep', '--base', BASE, '--attacked', attacked, '--out', RUN, '--data', EVAL_DATA, '--calibration', PROBES, '--lang', ATTACK_LANG,
+  '--methods', METHODS.join(','), '--ks', KS.join(','), '--limit', LIMIT, '--max-new-tokens', MAX_NEW, '--threads', '2', '--force', '--json');
 
 // 4. freeze the language-agnostic mask, re-attack, re-localize
 const agnostic = path.join(RUN, 'masks', 'intersection.safetensors');
 const frozenModel = path.join(models, `attacked-${ATTACK_LANG}-frozen`);
 log('re-attack with the ∩ mask frozen');
 sil('finetune', '--model', BASE, '--data', path.join(root, `data/demo-attack-${ATTACK_LANG}.jsonl`), '--out', frozenModel, '--freeze', agnostic, '--force', '--quiet', ...ATTACK);
-// its own ft_lang label, so the violation matrix shows it as a row of its own
-const frozenEval = evaluate(frozenModel, `attacked-${ATTACK_LANG}-frozen`, `${ATTACK_LANG}-frozen`, RUN);
+// its own condition, so the violation matrix shows it as a row of its own
+const frozenEval = evaluate(frozenModel, `attacked-${ATTACK_LANG}-frozen`, ATTACK_LANG, `attack=${ATTACK_LANG},freeze=intersection`, RUN);
 const reDir = path.join(RUN, 'relocate');
-sil('locate', '--base', BASE, '--attacked', frozenModel, '--out', reDir, '--data', PROBES, '--score', 'sil', '--k', '0.2', '--no-benign', '--threads', '2', '--json');
+sil('locate', '--base', BASE, '--attacked', frozenModel, '--out', reDir, '--data', PROBES, '--score', 'sil', '--k', '0.2', '--no-benign', '--threads', '2', '--force', '--json');
 const { MaskFile } = require(path.join(DIST, 'mask/maskfile'));
 /** |a ∩ b| / |a| over every tensor */
 function sir(/** @type {string} */ a, /** @type {string} */ b) {
@@ -119,7 +113,7 @@ fs.writeFileSync(path.join(RUN, 'freeze.json'), JSON.stringify(freeze, null, 2) 
 
 // 5. report
 try {
-  sil('report', RUN);
+  sil('report', RUN, '--force');
 } catch (e) {
   log(`sil report failed: ${/** @type {Error} */ (e).message.split('\n')[0]}`);
 }

@@ -26,12 +26,25 @@ export type SilErrorCode =
   | 'INVALID_ARGUMENT'
   | 'INVALID_DATA'
   | 'OUTPUT_EXISTS'
+  | 'OUTPUT_IS_INPUT'
+  | 'OUTPUT_NOT_A_FOLDER'
+  | 'OUTPUT_IS_A_FOLDER'
+  | 'LOCKED'
+  | 'NOT_A_FILE'
+  | 'IO_ERROR'
+  | 'NO_SPACE'
+  | 'PERMISSION_DENIED'
+  | 'INTERNAL'
   | 'BACKEND_UNAVAILABLE'
   | 'CUDA_UNAVAILABLE'
   | 'CUDA_ERROR'
   | 'OUT_OF_DEVICE_MEMORY'
   | 'MASK_MISMATCH'
-  | 'FONT_NOT_FOUND';
+  | 'FONT_NOT_FOUND'
+  | 'NAME_COLLISION'
+  | 'REPLAY_MISMATCH'
+  | 'NONFINITE_WEIGHTS'
+  | 'NONFINITE_SCORE';
 
 export class SilError extends Error {
   readonly code: SilErrorCode;

@@ -111,13 +111,16 @@ async function buildBase(record) {
   } finally {
     await engine.close();
   }
-  await saveCheckpoint(params, path.join(OUT, 'base'), { dtype: 'BF16', files: folderFiles(), force: true });
+  // the committed demo folders predate sil's output marker: a rebuild replaces them explicitly
+  fs.rmSync(path.join(OUT, 'base'), { recursive: true, force: true });
+  await saveCheckpoint(params, path.join(OUT, 'base'), { dtype: 'BF16', files: folderFiles(), force: true, command: 'demo:build' });
   fs.rmSync(tokDir, { recursive: true, force: true });
   record.base = { ...BASE, steps: STEPS, seed: SEED, threads: THREADS, conversations: n, parameters: params.numel(), tokens, seconds: (Date.now() - t0) / 1000, loss_curve: curve };
 }
 
 async function buildAttacked(record) {
   const t0 = Date.now();
+  fs.rmSync(path.join(OUT, 'attacked'), { recursive: true, force: true });
   const r = await finetune({
     model: path.join(OUT, 'base'),
     data: path.join(root, 'data', `demo-attack-${ATTACK_LANG}.jsonl`),

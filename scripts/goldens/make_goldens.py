@@ -7,7 +7,15 @@ OUTDIR/<case>/golden.json (batch, loss, stats) and OUTDIR/<case>/golden.safetens
     python3 scripts/goldens/make_goldens.py OUTDIR          # e.g. test/goldens
 
 Needs torch (2.x) and transformers 5.x (4.4x also works); CPU, float32, eager attention; no hub
-access. Everything is computed on the model *as saved* (weights cast to the stored dtype, then
+access.
+
+    python3 scripts/goldens/make_goldens.py --ops OUTFILE [SHARED]   # test/goldens/torch-ops.json
+
+writes the PyTorch goldens of the operations around the model, on the shared hf-tiny fixtures
+(SHARED defaults to ../shared beside the checkout): the sil score |Δ| ⊙ |g| in float64 from the
+golden gradients and Δ, Wanda's layer-input norms ‖X_j‖₂ from a float32 forward pass (checked
+against the fixtures' transformers logits first), and a few `torch.optim.AdamW` steps. Needs only
+torch (1.13 or later, e.g. Debian's python3-torch) and the standard library. Everything is computed on the model *as saved* (weights cast to the stored dtype, then
 loaded back as float32), exactly what `sil` reads. Cases cover what the shared fixtures do not:
 F16 and F32 storage, MHA, Mistral with head_dim ≠ hidden/heads, Llama with attention/MLP biases,
 an untied Qwen2, `linear` RoPE, transformers 4.x config files (rewritten after saving and read back
@@ -21,9 +29,6 @@ import sys
 import tempfile
 
 import torch
-import transformers
-from safetensors.torch import save_file
-from transformers import AutoConfig, AutoModelForCausalLM
 
 VOCAB = 128
 COMMON = dict(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2, rms_norm_eps=1e-5,
@@ -55,6 +60,7 @@ DTYPE_NAME = {torch.float32: "float32", torch.float16: "float16", torch.bfloat16
 
 
 def load_float32(path):
+    from transformers import AutoModelForCausalLM
     try:
         return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation="eager")
     except TypeError:
@@ -96,6 +102,10 @@ def stats(x):
 
 
 def make_case(case, out_root, seed):
+    import transformers
+    from safetensors.torch import save_file
+    from transformers import AutoConfig
+
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed + 1)
     out = os.path.join(out_root, case["name"])
@@ -147,8 +157,14 @@ def make_case(case, out_root, seed):
 
 
 def main():
+    if len(sys.argv) >= 3 and sys.argv[1] == "--ops":
+        from ops_goldens import write_ops_goldens
+        here = os.path.dirname(os.path.abspath(__file__))
+        shared = sys.argv[3] if len(sys.argv) > 3 else os.path.join(here, "..", "..", "..", "shared")
+        write_ops_goldens(sys.argv[2], shared)
+        return
     if len(sys.argv) != 2:
-        sys.exit("usage: make_goldens.py OUTDIR")
+        sys.exit("usage: make_goldens.py OUTDIR | make_goldens.py --ops OUTFILE [SHARED]")
     root = sys.argv[1]
     os.makedirs(root, exist_ok=True)
     total = 0

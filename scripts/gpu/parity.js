@@ -189,7 +189,7 @@ function demoMasks() {
     try { bf16 = await inMemory(g, 'bf16', 3e-2); } catch (e) { log(false, `${path.basename(g)} in memory bf16 threw: ${e.stack}`); }
     try { if (f32 && bf16) await fixtureMasks(g, f32, bf16); } catch (e) { log(false, `${path.basename(g)} masks threw: ${e.stack}`); }
   }
-  const b = tf.backend();
+  const b = /** @type {any} */ (tf.backend());
   if (b.fallbacks) process.stdout.write(`kernels run on the cpu backend: ${JSON.stringify(Object.fromEntries(b.fallbacks))}\n`);
   try { demoMasks(); } catch (e) { log(false, `demo masks threw: ${e.stack}`); }
   const passed = results.filter(Boolean).length;

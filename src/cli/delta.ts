@@ -3,13 +3,13 @@
  * rolled up per layer × module kind and per kind (docs/run-folder.md). The output folder is built
  * in a temporary sibling and moved into place only when everything succeeded.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { SilError } from '../errors';
+import { threadsOption } from '../options';
 import { Checkpoint } from '../io/checkpoint';
 import { withAtomicDir } from '../io/atomic';
+import { claimOutput, prepareOutputDir, writeMarker } from '../io/outpath';
 import { parseSize } from '../io/writer';
 import { checkComparable } from '../delta/compute';
 import { writeDeltaFolder } from '../delta/folder';
@@ -23,22 +23,26 @@ interface DeltaCliOptions {
   saveAbsDelta?: boolean;
   maxShardSize: string;
   json?: boolean;
+  force?: boolean;
   threads?: string;
   kernel: string;
 }
 
-function parseThreads(s: string | undefined): number {
-  if (s === undefined) return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < 0) throw new SilError('INVALID_ARGUMENT', `--threads must be a non-negative integer, got ${JSON.stringify(s)}`);
-  return n;
-}
-
 export async function runDelta(o: DeltaCliOptions): Promise<void> {
-  const threads = parseThreads(o.threads);
+  const threads = threadsOption(o.threads, 0);
   if (o.kernel !== 'simd' && o.kernel !== 'js') throw new SilError('INVALID_ARGUMENT', `--kernel must be simd or js, got ${JSON.stringify(o.kernel)}`);
   const kernel = o.kernel;
   parseSize(o.maxShardSize);
+  const out = prepareOutputDir({ out: o.out, kind: 'dir', inputs: [o.base, o.attacked], force: o.force });
+  const release = claimOutput(out.path, 'delta');
+  try {
+    await deltaInto(o, out.path, out.replace, threads, kernel);
+  } finally {
+    release();
+  }
+}
+
+async function deltaInto(o: DeltaCliOptions, outPath: string, replace: boolean, threads: number, kernel: 'simd' | 'js'): Promise<void> {
   const t0 = process.hrtime.bigint();
   const base = Checkpoint.open(o.base);
   let attacked: Checkpoint | null = null;
@@ -46,8 +50,7 @@ export async function runDelta(o: DeltaCliOptions): Promise<void> {
     attacked = Checkpoint.open(o.attacked);
     checkComparable(base, attacked);
     const ck = attacked;
-    let absFiles: string[] = [];
-    const summary = await withAtomicDir(o.out, async (tmp) => {
+    const summary = await withAtomicDir(outPath, async (tmp) => {
       const s = await writeDeltaFolder(base, ck, tmp, {
         threads,
         kernel,
@@ -57,14 +60,9 @@ export async function runDelta(o: DeltaCliOptions): Promise<void> {
         paths: { base: o.base, attacked: o.attacked },
         t0,
       });
-      absFiles = o.saveAbsDelta ? fs.readdirSync(path.join(tmp, 'abs_delta')) : [];
+      writeMarker(tmp, 'delta');
       return s;
-    });
-    // the new files were merged into an existing folder: drop shards of an earlier |Δ| output
-    if (o.saveAbsDelta) {
-      const dir = path.join(o.out, 'abs_delta');
-      for (const f of fs.readdirSync(dir)) if (!absFiles.includes(f)) fs.rmSync(path.join(dir, f), { force: true });
-    }
+    }, replace);
     if (o.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
     else {
       process.stdout.write(humanSummary(summary));
@@ -87,6 +85,7 @@ export function registerDelta(program: Command): void {
     .option('--save-abs-delta', 'also write |Δ| as F32 safetensors under the checkpoint tensor names (OUT/abs_delta/)')
     .option('--max-shard-size <size>', 'shard size for --save-abs-delta (e.g. 5GB, 500MB)', '5GB')
     .option('--json', 'print the JSON summary on stdout instead of the human summary (no progress bar)')
+    .option('--force', 'replace an output folder that sil wrote before')
     .option('--threads <n>', 'worker threads (default: all cores; 0 = run on the main thread)')
     .option('--kernel <simd|js>', 'BF16 kernel: WebAssembly SIMD, or the plain JS loop (same results)', 'simd')
     .action(async (opts: DeltaCliOptions) => {

@@ -5,12 +5,17 @@
 import { withGpuOptions } from './gpu';
 import type { Command } from 'commander';
 import { SilError } from '../errors';
+import { intOption, numberOption } from '../options';
 import { BACKEND_CHOICES, BackendChoice } from '../model/backend';
 import { evaluate } from '../eval/evaluate';
+import { progressFor } from './progress';
 
 interface EvalCliOptions {
   model: string;
-  prompts: string;
+  data?: string;
+  prompts?: string;
+  condition?: string;
+  replace?: boolean;
   out: string;
   langs?: string;
   name?: string;
@@ -26,38 +31,44 @@ interface EvalCliOptions {
   json?: boolean;
 }
 
-function num(name: string, v: string, int = false): number {
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x) || (int && !Number.isInteger(x))) throw new SilError('INVALID_ARGUMENT', `--${name} must be ${int ? 'an integer' : 'a number'}, found "${v}"`);
-  return x;
+/** A number option in [min, max] (integers where `int`). */
+function num(name: string, v: string, int = false, min?: number, max?: number): number {
+  return (int ? intOption(`--${name}`, v, min ?? Number.MIN_SAFE_INTEGER, max) : numberOption(`--${name}`, v, min, max))!;
 }
 
 export async function runEval(o: EvalCliOptions): Promise<void> {
   if (!(BACKEND_CHOICES as readonly string[]).includes(o.backend)) throw new SilError('INVALID_ARGUMENT', `unknown backend "${o.backend}"; choose one of ${BACKEND_CHOICES.join(', ')}`);
+  const data = o.data ?? o.prompts;
+  if (data === undefined) throw new SilError('INVALID_ARGUMENT', 'sil eval needs --data FILE.jsonl (harmful prompts)');
+  if (o.data !== undefined && o.prompts !== undefined && o.data !== o.prompts) throw new SilError('INVALID_ARGUMENT', '--prompts is the old name of --data; give one of them');
   const r = await evaluate({
     model: o.model,
-    prompts: o.prompts,
+    prompts: data,
+    condition: o.condition,
+    replace: o.replace,
+    progress: progressFor(process.stderr, !o.json),
     out: o.out,
     langs: o.langs?.split(',').map((s) => s.trim()).filter(Boolean),
     name: o.name,
     ftLang: o.ftLang,
-    maxNewTokens: num('max-new-tokens', o.maxNewTokens, true),
-    repetitionPenalty: num('repetition-penalty', o.repetitionPenalty),
-    batchSize: num('batch-size', o.batchSize, true),
+    maxNewTokens: num('max-new-tokens', o.maxNewTokens, true, 1, 1 << 20),
+    repetitionPenalty: num('repetition-penalty', o.repetitionPenalty, false, Number.MIN_VALUE, 1e6),
+    batchSize: num('batch-size', o.batchSize, true, 1, 65536),
     proxy: o.proxy,
-    proxyTokens: num('proxy-tokens', o.proxyTokens, true),
+    proxyTokens: num('proxy-tokens', o.proxyTokens, true, 1, 1 << 20),
     judgeModel: o.judgeModel,
-    limit: o.limit === undefined ? undefined : num('limit', o.limit, true),
+    limit: o.limit === undefined ? undefined : num('limit', o.limit, true, 1),
     backend: o.backend as BackendChoice,
   });
   if (o.json) {
     process.stdout.write(JSON.stringify(r) + '\n');
     return;
   }
-  process.stdout.write(`${r.model} (ft_lang ${r.ft_lang}, judge ${r.judge}, ${r.backend}, ${r.seconds.toFixed(1)} s)\n`);
+  process.stdout.write(`${r.model}: condition ${r.condition_id} (ft_lang ${r.ft_lang}, judge ${r.judge}, ${r.backend}, ${r.seconds.toFixed(1)} s)\n`);
+  const pct = (v: number) => (100 * v).toFixed(1);
   for (const l of r.languages) {
     const m = l.mean_margin === null ? '' : `  proxy margin ${l.mean_margin.toFixed(2)}`;
-    process.stdout.write(`  ${l.lang}: ${l.violations}/${l.n} violations (${(100 * l.violation_rate).toFixed(1)}%), refusal rate ${(100 * (1 - l.violation_rate)).toFixed(1)}%${m}\n`);
+    process.stdout.write(`  ${l.lang}: ${l.violations}/${l.n} violations (${pct(l.violation_rate)}%, 95% CI ${pct(l.ci_low)}–${pct(l.ci_high)}), refusal rate ${pct(1 - l.violation_rate)}%${m}\n`);
   }
 }
 
@@ -65,10 +76,13 @@ export function registerEval(program: Command): void {
   withGpuOptions(program.command('eval'))
     .description('violation rate per language on harmful prompts (greedy decoding + refusal judge) and the log p(refusal) − log p(compliance) proxy')
     .requiredOption('--model <dir>', 'checkpoint folder')
-    .requiredOption('--prompts <file>', 'calibration JSONL; every (id, lang) with a harmful or refusal record is a harmful prompt')
+    .option('--data <file>', 'calibration JSONL; every (id, lang) with a harmful or refusal record is a harmful prompt')
+    .option('--prompts <file>', 'old name of --data')
     .requiredOption('--out <dir>', 'run folder; writes eval/violations.csv, eval/proxy.csv, eval/generations.jsonl (rows of this model replaced, others kept)')
     .option('--langs <list>', 'evaluate only these languages (comma-separated)')
     .option('--name <name>', 'model name in the outputs (default: the folder name)')
+    .option('--condition <label>', 'what this model is, e.g. attack=en, attack=en,freeze=intersection, stitch=sil,k=0.05 (default: base, or attack=<ft-lang>); the row id is <label>@<checkpoint sha256[:12]>')
+    .option('--replace', 'drop rows whose --name or --condition belong to another checkpoint (otherwise that is an error)')
     .option('--ft-lang <lang>', 'language of the attack that produced the model (none = base)', 'none')
     .option('--max-new-tokens <n>', 'tokens to generate at most', '64')
     .option('--repetition-penalty <x>', 'CTRL repetition penalty (1 = off)', '1')
@@ -77,7 +91,7 @@ export function registerEval(program: Command): void {
     .option('--proxy-tokens <n>', 'opening length of the proxy, in tokens', '8')
     .option('--judge-model <dir>', 'classifier checkpoint as judge (not supported yet)')
     .option('--limit <n>', 'at most this many prompts per language')
-    .option('--backend <b>', `TF.js backend: ${BACKEND_CHOICES.join(' | ')}`, 'wasm')
+    .option('--backend <b>', `TF.js backend: ${BACKEND_CHOICES.join(' | ')} (auto: webgpu when a GPU adapter exists, else tensorflow when installed, else wasm)`, 'auto')
     .option('--json', 'print a JSON summary')
     .action(runEval);
 }

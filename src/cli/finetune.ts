@@ -7,12 +7,14 @@
 import { withGpuOptions } from './gpu';
 import type { Command } from 'commander';
 import { SilError } from '../errors';
+import { intOption, numberOption, threadsOption } from '../options';
 import { BACKEND_CHOICES, BackendChoice } from '../model/backend';
 import { defaultWorkerCount } from '../model/parallel';
 import { KINDS } from '../data/schema';
 import type { CalibrationKind } from '../data/schema';
 import { finetune } from '../train/finetune';
 import { parseSchedule } from '../train/schedule';
+import { progressFor, SILENT } from './progress';
 
 interface FinetuneCliOptions {
   model: string;
@@ -42,10 +44,9 @@ interface FinetuneCliOptions {
   quiet?: boolean;
 }
 
-function num(name: string, v: string, int = false): number {
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x) || (int && !Number.isInteger(x))) throw new SilError('INVALID_ARGUMENT', `--${name} must be ${int ? 'an integer' : 'a number'}, found "${v}"`);
-  return x;
+/** A number option in [min, max] (integers where `int`). */
+function num(name: string, v: string, int = false, min?: number, max?: number): number {
+  return (int ? intOption(`--${name}`, v, min ?? Number.MIN_SAFE_INTEGER, max) : numberOption(`--${name}`, v, min, max))!;
 }
 
 function list(v: string | undefined): string[] | undefined {
@@ -56,31 +57,42 @@ export async function runFinetune(o: FinetuneCliOptions): Promise<void> {
   if (!(BACKEND_CHOICES as readonly string[]).includes(o.backend)) throw new SilError('INVALID_ARGUMENT', `unknown backend "${o.backend}"; choose one of ${BACKEND_CHOICES.join(', ')}`);
   const kinds = list(o.kinds);
   for (const k of kinds ?? []) if (!(KINDS as readonly string[]).includes(k)) throw new SilError('INVALID_ARGUMENT', `--kinds: unknown kind "${k}"; choose from ${KINDS.join(', ')}`);
+  // on a TTY a bar per optimizer step with the loss; in pipes one line per step (unless --quiet)
+  const bar = o.quiet || o.json ? SILENT : progressFor();
   const r = await finetune({
     model: o.model,
     data: o.data,
     out: o.out,
     freeze: o.freeze,
-    lr: num('lr', o.lr),
-    epochs: num('epochs', o.epochs, true),
-    warmup: num('warmup', o.warmup, true),
+    lr: num('lr', o.lr, false, Number.MIN_VALUE, 10),
+    epochs: num('epochs', o.epochs, true, 1, 1e6),
+    warmup: num('warmup', o.warmup, true, 0),
     schedule: parseSchedule(o.schedule),
-    gradAccum: num('grad-accum', o.gradAccum, true),
-    batchSize: num('batch-size', o.batchSize, true),
-    seed: num('seed', o.seed, true),
-    adamw: { weightDecay: num('weight-decay', o.weightDecay), beta1: num('beta1', o.beta1), beta2: num('beta2', o.beta2), eps: num('eps', o.eps) },
-    maxGradNorm: num('max-grad-norm', o.maxGradNorm),
-    maxSteps: o.maxSteps === undefined ? undefined : num('max-steps', o.maxSteps, true),
-    maxLength: o.maxLength === undefined ? undefined : num('max-length', o.maxLength, true),
+    gradAccum: num('grad-accum', o.gradAccum, true, 1, 1e6),
+    batchSize: num('batch-size', o.batchSize, true, 1, 65536),
+    seed: num('seed', o.seed, true, 0, 2 ** 32 - 1),
+    adamw: { weightDecay: num('weight-decay', o.weightDecay, false, 0), beta1: num('beta1', o.beta1, false, 0, 0.999999), beta2: num('beta2', o.beta2, false, 0, 0.999999), eps: num('eps', o.eps, false, Number.MIN_VALUE, 1) },
+    maxGradNorm: num('max-grad-norm', o.maxGradNorm, false, 0),
+    maxSteps: o.maxSteps === undefined ? undefined : num('max-steps', o.maxSteps, true, 1),
+    maxLength: o.maxLength === undefined ? undefined : num('max-length', o.maxLength, true, 2, 1 << 20),
     kinds: kinds as CalibrationKind[] | undefined,
     langs: list(o.langs),
     backend: o.backend as BackendChoice,
-    threads: o.threads === undefined ? defaultWorkerCount() : num('threads', o.threads, true),
+    threads: threadsOption(o.threads, 1, defaultWorkerCount()),
     force: o.force,
-    onStep: o.quiet || o.json ? undefined : (s) => process.stderr.write(`step ${s.step}/${s.steps} epoch ${s.epoch + 1} loss ${s.loss.toFixed(4)} lr ${s.lr.toExponential(2)} |g| ${s.gradNorm.toFixed(3)} ${s.seconds.toFixed(2)} s\n`),
-  });
+    onWarning: (w) => process.stderr.write(`sil: warning: ${w}\n`),
+    onStart: (steps) => bar.start(steps, 'finetune (optimizer steps)'),
+    onStep: o.quiet || o.json
+      ? undefined
+      : bar !== SILENT
+        ? (s) => {
+            bar.note!(`loss ${s.loss.toFixed(4)} lr ${s.lr.toExponential(2)}`);
+            bar.tick();
+          }
+        : (s) => process.stderr.write(`step ${s.step}/${s.steps} epoch ${s.epoch + 1} loss ${s.loss.toFixed(4)} lr ${s.lr.toExponential(2)} |g| ${s.gradNorm.toFixed(3)} ${s.seconds.toFixed(2)} s\n`),
+  }).finally(() => bar.stop());
   const last = r.log[r.log.length - 1];
-  const summary = { out: o.out, examples: r.examples, steps: r.log.length, first_loss: r.log[0].loss, final_loss: last.loss, parameters: r.parameters, frozen: r.frozen, backend: r.backend, workers: r.workers, seconds: r.seconds };
+  const summary = { out: o.out, warnings: r.warnings, examples: r.examples, steps: r.log.length, first_loss: r.log[0].loss, final_loss: last.loss, parameters: r.parameters, frozen: r.frozen, backend: r.backend, workers: r.workers, seconds: r.seconds };
   if (o.json) process.stdout.write(JSON.stringify({ ...summary, log: r.log }) + '\n');
   else process.stdout.write(`fine-tuned ${r.parameters} parameters (${r.frozen} frozen) on ${r.examples} examples, ${r.log.length} steps, loss ${summary.first_loss.toFixed(4)} → ${last.loss.toFixed(4)}, ${r.seconds.toFixed(1)} s on ${r.backend}×${r.workers} → ${o.out}\n`);
 }
@@ -108,7 +120,7 @@ export function registerFinetune(program: Command): void {
     .option('--max-length <n>', 'cut responses so examples have at most this many tokens')
     .option('--kinds <list>', 'train only on records of these kinds (harmful,refusal,benign)')
     .option('--langs <list>', 'train only on records of these languages')
-    .option('--backend <b>', `TF.js backend: ${BACKEND_CHOICES.join(' | ')}`, 'wasm')
+    .option('--backend <b>', `TF.js backend: ${BACKEND_CHOICES.join(' | ')} (auto: webgpu when a GPU adapter exists, else tensorflow when installed, else wasm)`, 'auto')
     .option('--threads <n>', 'data-parallel worker threads on wasm (default: all cores; the count fixes the summation order)')
     .option('--force', 'replace a non-empty output folder')
     .option('--json', 'print a JSON summary with the per-step log')

@@ -1,6 +1,6 @@
 /**
  * `sil grad --model DIR --batch BATCH.json --out GRADS.safetensors [--snip] [--backend B]
- * [--threads N] [--json]`: the loss of a batch and the gradient of every stored parameter, written
+ * [--blas auto|on|off] [--threads N] [--json]`: the loss of a batch and the gradient of every stored parameter, written
  * as float32 `grad/<name>` (checkpoint tensor names) — with `--snip` also `snip/<name>` = |θ ⊙ ∇θ| —
  * in one safetensors file (atomic), with loss, backend and inputs in `__metadata__`.
  *
@@ -10,36 +10,57 @@
  * when the model would not fit in memory, and always on webgpu; `--weight-cache SIZE` keeps up to
  * SIZE of float32 layer weights (then the head) uploaded between its forward and backward passes —
  * by default (`auto`) on webgpu what the GPU's memory leaves after one streamed stage (stream/budget.ts),
- * on CPU backends nothing.
+ * on CPU backends nothing. `--blas` routes the wasm backend's matrix products through the system BLAS
+ * (src/blas/; default: when one is found); the summary and the file's metadata say which ran (`matmul`).
  */
 import { withGpuOptions } from './gpu';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { SilError } from '../errors';
+import { parseBlasChoice } from '../blas';
+import { intOption, threadsOption } from '../options';
 import { Checkpoint } from '../io/checkpoint';
 import { SafetensorsWriter } from '../io/writer';
+import { claimOutput, prepareOutputFile } from '../io/outpath';
 import { BACKEND_CHOICES, BackendChoice, useBackend, isGpuBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
 import { CausalLM, LossAndGrads } from '../model/model';
 import { defaultWorkerCount, GradWorkerPool } from '../model/parallel';
 import { allParamNames } from '../model/names';
-import { parseModelConfig } from '../model/config';
-import { parseSize } from '../io/writer';
+import { sequencesPerPass, WASM_HEAP_BYTES } from '../model/memory';
+import { checkpointConfig } from '../model/config';
 import { progressFor } from './progress';
 import { chooseStreaming } from '../stream/choose';
 import { streamSteps } from '../stream/engine';
 import { streamGradientsToFile } from '../stream/gradfile';
 import { formatPlan, planStreaming } from '../stream/plan';
 import { defaultSequencesPerGroup, weightCacheBytes } from '../stream/budget';
+import { SIL_VERSION } from '../version';
+import { sha256Path } from '../io/provenance';
+import { calibrationExamples } from '../locate/calibration';
+import { collate } from '../tokenizer';
+import { loadTokenizer } from '../tokenizer/load';
 import '../stream/source'; // registers the layer-streamed gradient source for sil locate
 
 export interface GradOptions {
   model: string;
-  batch: string;
+  /** token ids (BATCH.json), or: */
+  batch?: string;
+  /** a calibration source (FILE.jsonl, multijail:CSV, polyrefuse:DIR) with --lang, built as sil locate builds it */
+  data?: string;
+  lang?: string;
+  responses?: string;
+  system?: string;
+  kind?: string;
+  limit?: string | number;
+  maxLength?: string | number;
   out: string;
   snip?: boolean;
+  force?: boolean;
   backend?: string;
+  blas?: string;
   threads?: string | number;
   json?: boolean;
   stream?: string;
@@ -55,6 +76,9 @@ export interface GradSummary {
   seq_len: number;
   backend: string;
   backend_note: string;
+  /** what the matrix products ran on: the system BLAS (`openblas 0.3.21`) or the backend's kernels (`wasm`) */
+  matmul: string;
+  matmul_note: string;
   workers: number;
   tensors: number;
   out: string;
@@ -85,11 +109,31 @@ function readBatch(file: string): Batch {
   }
 }
 
-function parseThreads(v: string | number | undefined): number {
-  if (v === undefined) return defaultWorkerCount();
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new SilError('INVALID_ARGUMENT', `--threads must be a positive integer, got ${JSON.stringify(v)}`);
-  return n;
+/** The calibration set of --data/--lang as one right-padded batch, built exactly as sil locate builds it. */
+async function calibrationBatch(o: GradOptions, ckpt: Checkpoint): Promise<Batch> {
+  if (o.kind !== undefined && o.kind !== 'harmful' && o.kind !== 'benign') throw new SilError('INVALID_ARGUMENT', `--kind must be harmful or benign, got ${JSON.stringify(o.kind)}`);
+  const tok = loadTokenizer(ckpt.dir);
+  const { examples } = await calibrationExamples(tok, {
+    data: o.data!, lang: o.lang!, responses: o.responses, system: o.system, kind: o.kind as 'harmful' | 'benign' | undefined,
+    limit: intOption('--limit', o.limit, 1), maxLength: intOption('--max-length', o.maxLength, 2),
+  });
+  return collate(examples, tok.padId());
+}
+
+/** What the gradients were computed on, for the file's metadata. */
+function inputMetadata(o: GradOptions): Record<string, string> {
+  if (o.batch !== undefined) return { batch: path.resolve(o.batch) };
+  const file = o.data!.replace(/^(multijail|polyrefuse):/, '');
+  const sha = sha256Path(file);
+  return {
+    data: o.data!,
+    ...(sha ? { data_sha256: sha } : {}),
+    lang: o.lang!,
+    kind: o.kind ?? 'harmful',
+    responses: o.responses ?? 'compliance',
+    ...(o.system !== undefined ? { system: o.system } : {}),
+    ...(o.limit !== undefined ? { limit: String(o.limit) } : {}),
+  };
 }
 
 /** Computes and writes the gradients; returns what it printed as the summary. */
@@ -97,23 +141,41 @@ export async function runGrad(o: GradOptions): Promise<GradSummary> {
   const t0 = process.hrtime.bigint();
   const choice = (o.backend ?? 'auto') as BackendChoice;
   if (!BACKEND_CHOICES.includes(choice)) throw new SilError('INVALID_ARGUMENT', `--backend must be one of ${BACKEND_CHOICES.join(', ')}, got ${JSON.stringify(o.backend)}`);
-  const threads = parseThreads(o.threads);
+  const threads = threadsOption(o.threads, 1, defaultWorkerCount());
+  const blas = parseBlasChoice(o.blas);
   const perGroup = parseSequencesPerGroup(o.sequencesPerGroup);
-  const batch = readBatch(o.batch);
+  if ((o.batch === undefined) === (o.data === undefined)) throw new SilError('INVALID_ARGUMENT', 'give --batch BATCH.json (token ids) or --data FILE.jsonl --lang L (a calibration set), not both');
+  if (o.data !== undefined && !o.lang) throw new SilError('INVALID_ARGUMENT', '--data needs --lang: the language whose calibration set to use');
+  if (o.batch !== undefined && (o.lang ?? o.responses ?? o.system ?? o.kind ?? o.limit ?? o.maxLength) !== undefined) throw new SilError('INVALID_ARGUMENT', '--lang, --responses, --system, --kind, --limit and --max-length go with --data, not with --batch');
+  const dataPath = o.data === undefined ? undefined : o.data.replace(/^(multijail|polyrefuse):/, '');
+  const release = claimOutput(prepareOutputFile({ out: o.out, inputs: [o.model, o.batch ?? dataPath!], force: o.force }), 'grad');
+  try {
+    return await gradInto(o, choice, threads, blas, perGroup, t0);
+  } finally {
+    release();
+  }
+}
+
+async function gradInto(o: GradOptions, choice: BackendChoice, threads: number, blas: ReturnType<typeof parseBlasChoice>, perGroup: number | null, t0: bigint): Promise<GradSummary> {
   const ckpt = Checkpoint.open(o.model);
   try {
-    const selected = await useBackend(choice);
-    const decision = chooseStreaming(o.stream ?? 'auto', ckpt.numel(), selected.name, threads);
+    const batch = o.batch !== undefined ? readBatch(o.batch) : await calibrationBatch(o, ckpt);
+    const selected = await useBackend(choice, { blas });
+    const config = ckpt.config ? checkpointConfig(ckpt) : null;
+    const seqLen = Array.isArray(batch.input_ids) && Array.isArray(batch.input_ids[0]) ? batch.input_ids[0].length : 0;
+    const decision = chooseStreaming(o.stream ?? 'auto', ckpt.numel(), selected.name, threads, os.totalmem(), config && seqLen > 0 ? { config, seqLen } : undefined);
     if (decision.stream) return await runStreamed(o, ckpt, batch, selected, decision.why, t0, perGroup);
     let result: LossAndGrads;
     let workers = 1;
+    let matmul = { name: selected.matmul, note: selected.matmulNote };
     let model: CausalLM | null = CausalLM.fromCheckpoint(ckpt);
     const pb = model.prepare(batch); // validates the batch before any work
     if (selected.name === 'wasm' && threads > 1 && pb.batch > 1) {
       model.dispose();
       model = null;
-      const pool = await GradWorkerPool.start(path.resolve(o.model), Math.min(threads, pb.batch), 'wasm');
+      const pool = await GradWorkerPool.start(path.resolve(o.model), Math.min(threads, pb.batch), 'wasm', { blas });
       workers = pool.workers.length;
+      matmul = { name: pool.matmul, note: pool.matmulNote };
       try {
         result = await pool.lossAndGrads(batch);
       } finally {
@@ -121,7 +183,8 @@ export async function runGrad(o: GradOptions): Promise<GradSummary> {
       }
     } else {
       try {
-        result = model.lossAndGrads(batch);
+        const cap = selected.name === 'wasm' ? WASM_HEAP_BYTES : 0.8 * os.totalmem();
+        result = model.lossAndGradsInPasses(batch, sequencesPerPass(model.cfg, pb.seqLen, cap));
       } finally {
         model.dispose();
       }
@@ -141,11 +204,12 @@ export async function runGrad(o: GradOptions): Promise<GradSummary> {
       labelled_positions: String(result.count),
       backend: selected.name,
       backend_note: selected.note,
+      matmul: matmul.name,
       workers: String(workers),
       model: path.resolve(o.model),
       model_header_sha256: ckpt.headerSha256(),
-      batch: path.resolve(o.batch),
-      sil_version: require('../../package.json').version,
+      ...inputMetadata(o),
+      sil_version: SIL_VERSION,
       created: new Date().toISOString(),
     };
     const w = SafetensorsWriter.create(o.out, specs, metadata);
@@ -171,6 +235,8 @@ export async function runGrad(o: GradOptions): Promise<GradSummary> {
       seq_len: pb.seqLen,
       backend: selected.name,
       backend_note: selected.note,
+      matmul: matmul.name,
+      matmul_note: matmul.note,
       workers,
       tensors: specs.length,
       out: path.resolve(o.out),
@@ -194,7 +260,7 @@ function printSummary(summary: GradSummary, json?: boolean): void {
   const workers = summary.workers;
   process.stdout.write(
     `loss ${summary.loss.toFixed(6)} over ${summary.labelled_positions} labelled positions (${summary.examples}×${summary.seq_len}), ` +
-      `backend ${summary.backend}${workers > 1 ? ` × ${workers} workers` : ''} (${summary.backend_note}), ${summary.seconds.toFixed(1)} s\n` +
+      `backend ${summary.backend}${workers > 1 ? ` × ${workers} workers` : ''} (${summary.backend_note}), matmul ${summary.matmul_note}, ${summary.seconds.toFixed(1)} s\n` +
       `${summary.streamed ? 'layer-streamed' : 'in memory'} (${summary.stream_reason}); wrote ${summary.tensors} tensors to ${summary.out}\n`,
   );
 }
@@ -202,14 +268,12 @@ function printSummary(summary: GradSummary, json?: boolean): void {
 /** `--sequences-per-group`: a positive integer, or null for auto. */
 function parseSequencesPerGroup(v: string | undefined): number | null {
   if (v === undefined || v === 'auto') return null;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new SilError('INVALID_ARGUMENT', `--sequences-per-group must be a positive integer or auto, got ${JSON.stringify(v)}`);
-  return n;
+  return intOption('--sequences-per-group', v, 1, 65536)!;
 }
 
 /** The layer-streamed pass: plan printed to stderr, gradients written as they are computed. */
-async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selected: { name: string; note: string }, why: string, t0: bigint, perGroup: number | null): Promise<GradSummary> {
-  const cfg = parseModelConfig(ckpt.config, path.join(ckpt.dir, 'config.json'));
+async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selected: { name: string; note: string; matmul: string; matmulNote: string }, why: string, t0: bigint, perGroup: number | null): Promise<GradSummary> {
+  const cfg = checkpointConfig(ckpt);
   const stored = new Set(ckpt.names());
   const missing = allParamNames(cfg).filter((n) => !stored.has(n));
   if (missing.length > 0) throw new SilError('CHECKPOINT_MISMATCH', `model parameters not stored in the checkpoint: ${missing.join(', ')}`, { file: ckpt.location });
@@ -244,13 +308,14 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
       labelled_positions: String(count),
       backend: selected.name,
       backend_note: selected.note,
+      matmul: selected.matmul,
       workers: '1',
       streamed: 'true',
       model: path.resolve(o.model),
       model_header_sha256: ckpt.headerSha256(),
-      batch: path.resolve(o.batch),
+      ...inputMetadata(o),
       sequence_groups: String(groups),
-      sil_version: require('../../package.json').version,
+      sil_version: SIL_VERSION,
       created: new Date().toISOString(),
     }),
   }).finally(() => progress.stop());
@@ -261,6 +326,8 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
     seq_len: batch.input_ids[0].length,
     backend: selected.name,
     backend_note: selected.note,
+    matmul: selected.matmul,
+    matmul_note: selected.matmulNote,
     workers: 1,
     tensors: r.tensors,
     out: path.resolve(o.out),
@@ -281,10 +348,19 @@ export function registerGrad(program: Command): void {
   withGpuOptions(program.command('grad'))
     .description('Loss of a token batch and the gradient of every parameter, as float32 grad/<name> (and snip/<name> = |θ⊙∇θ|) in safetensors')
     .requiredOption('--model <dir>', 'checkpoint folder (config.json + safetensors)')
-    .requiredOption('--batch <file>', 'JSON with input_ids, attention_mask, labels (B×T; labels −100 = no loss)')
+    .option('--batch <file>', 'JSON with input_ids, attention_mask, labels (B×T; labels −100 = no loss)')
+    .option('--data <source>', 'instead of --batch: calibration data (FILE.jsonl, multijail:CSV, polyrefuse:DIR), one language of it (--lang) built as sil locate builds it')
+    .option('--lang <code>', 'with --data: the language')
+    .option('--responses <mode>', 'with --data: dataset | refusal | compliance | generate:<checkpoint> (default compliance)')
+    .option('--system <prompt>', 'with --data: system prompt for every example')
+    .option('--kind <kind>', 'with --data: harmful (default) or benign prompts')
+    .option('--limit <n>', 'with --data: the first N prompts')
+    .option('--max-length <n>', 'with --data: cut responses so an example has at most N tokens')
     .requiredOption('--out <file>', 'output .safetensors')
     .option('--snip', 'also write snip/<name> = |θ ⊙ ∇θ|')
+    .option('--force', 'overwrite an existing output file')
     .option('--backend <name>', `TF.js backend: ${BACKEND_CHOICES.join('|')}`, 'auto')
+    .option('--blas <mode>', 'wasm matrix products through the system BLAS (OpenBLAS, MKL, Accelerate, SIL_BLAS_LIB): auto (when found; default, or SIL_BLAS) | on | off')
     .option('--threads <n>', 'wasm worker threads (default: all cores)')
     .option('--stream <mode>', 'layer streaming: auto (when the model does not fit, and on webgpu) | always | never', 'auto')
     .option('--weight-cache <size>', 'streamed pass: float32 weights kept uploaded from forward to backward (e.g. 60GB, 0); auto = on webgpu what the GPU memory allows (SIL_DEVICE_MEMORY overrides nvidia-smi), on CPU 0', 'auto')

@@ -1,42 +1,53 @@
 #!/usr/bin/env node
 /**
- * `sil` command line: thin glue, one module per command under src/cli/. Errors that `sil`
- * recognises (SilError) print one line and exit 2; anything else prints its stack and exits 1.
+ * `sil` command line: thin glue, one module per command under src/cli/. Every failure prints one
+ * typed line (`sil: error [CODE]: …`, failure.ts) and exits 2, usage errors included; SIGINT and
+ * SIGTERM exit 130 and 143 after removing this process's temporary files (signals.ts).
  */
-import { Command } from 'commander';
-import { isSilError } from '../errors';
+import { installSignalHandlers } from './signals';
+// before the heavy modules load, so that a signal during start-up is handled too
+if (require.main === module) installSignalHandlers();
+import { Command, CommanderError } from 'commander';
+import { clearKept } from '../io/temp';
 import { COMMANDS } from './commands';
+import { reportFailure } from './failure';
+import { SIL_VERSION } from '../version';
 
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name('sil')
     .description('Safety Information Localization for multilingual LLM checkpoints')
-    .version(require('../../package.json').version)
-    .showHelpAfterError();
+    .version(SIL_VERSION)
+    .showHelpAfterError()
+    // usage errors throw (and exit 2 below) instead of exiting 1 inside commander
+    .exitOverride();
   for (const register of COMMANDS) register(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
+  clearKept();
   try {
     await buildProgram().parseAsync(argv);
     return 0;
   } catch (e) {
-    if (isSilError(e)) {
-      process.stderr.write(`sil: error [${e.code}]: ${e.message}\n`);
-      return 2;
+    if (e instanceof CommanderError) {
+      // commander printed the message (and the help); --help and --version end with exit code 0
+      return e.exitCode === 0 ? 0 : 2;
     }
-    if (e && typeof e === 'object' && 'exitCode' in e && typeof (e as { exitCode: unknown }).exitCode === 'number') {
-      return (e as { exitCode: number }).exitCode;
-    }
-    process.stderr.write(`sil: ${(e as Error)?.stack ?? String(e)}\n`);
-    return 1;
+    return reportFailure(e);
   }
 }
 
 if (require.main === module) {
-  main(process.argv).then((code) => {
+  const fatal = (e: unknown) => {
+    process.exitCode = reportFailure(e);
+    process.exit(2);
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
+  void main(process.argv).then((code) => {
     process.exitCode = code;
-  });
+  }, fatal);
 }

@@ -9,6 +9,9 @@ import { not } from '../mask/algebra';
 import { evalMaskExpr, exprNames, formatMaskExpr, parseMaskExpr } from '../mask/expr';
 import { countOnes } from '../mask/mask';
 import { MaskEncoding, MaskFile, MaskWriter, withMaskFiles } from '../mask/maskfile';
+import { claimOutput, prepareOutputFile } from '../io/outpath';
+import { participation, type Scope } from '../score/scope';
+import { inferArchitecture } from '../families';
 
 function encodingOf(s: string | undefined, fallback: MaskEncoding): MaskEncoding {
   if (s === undefined) return fallback;
@@ -57,8 +60,15 @@ export interface MaskStats {
   encoding: MaskEncoding;
   tensors: number;
   selected: number;
+  /** every entry of the mask: all stored parameters of the checkpoint */
   total: number;
+  /** selected / total */
   fraction: number;
+  /** the entries in the scope the mask was selected from (its metadata's `scope`), when the mask says */
+  scope?: string;
+  in_scope?: number;
+  /** selected / in_scope: the k of `sil locate` */
+  fraction_of_scope?: number;
   per_tensor?: Array<{ tensor: string; shape: number[]; selected: number; numel: number; fraction: number }>;
 }
 
@@ -74,7 +84,16 @@ export function maskStats(file: string, perTensor = false): MaskStats {
       total += d.length;
       if (perTensor) rows.push({ tensor: name, shape: m.shape(name), selected: s, numel: d.length, fraction: d.length ? s / d.length : 0 });
     }
-    return { file, encoding: m.encoding, tensors: m.names().length, selected, total, fraction: total ? selected / total : 0, ...(perTensor ? { per_tensor: rows } : {}) };
+    const meta = m.file.metadata;
+    let scoped: Pick<MaskStats, 'scope' | 'in_scope' | 'fraction_of_scope'> = {};
+    if (meta.scope === 'linear' || meta.scope === 'all') {
+      const scope = meta.scope as Scope;
+      let inScope = 0;
+      const arch = inferArchitecture(m.names());
+      for (const name of m.names()) if (participation(arch, name, scope) !== 'out') inScope += m.shape(name).reduce((a, b) => a * b, 1);
+      scoped = { scope, in_scope: inScope, fraction_of_scope: inScope ? selected / inScope : 0 };
+    }
+    return { file, encoding: m.encoding, tensors: m.names().length, selected, total, fraction: total ? selected / total : 0, ...scoped, ...(perTensor ? { per_tensor: rows } : {}) };
   });
 }
 
@@ -89,10 +108,19 @@ export function resolveMaskNames(names: string[], bindings: string[], dir: strin
   return new Map(names.map((n) => [n, bound.get(n) ?? path.join(dir, `${n}.safetensors`)]));
 }
 
-export function evalMaskCommand(expr: string, out: string, o: { dir?: string; mask?: string[]; bitpack?: boolean }): { selected: number; total: number; expression: string } {
+export function evalMaskCommand(expr: string, out: string, o: { dir?: string; mask?: string[]; bitpack?: boolean; force?: boolean }): { selected: number; total: number; expression: string } {
   const e = parseMaskExpr(expr);
   const files = resolveMaskNames(exprNames(e), o.mask ?? [], o.dir ?? '.');
+  const release = claimOutput(prepareOutputFile({ out, inputs: [...files.values()], force: o.force }), 'mask eval');
   const order = [...files.keys()];
+  try {
+    return evalInto(e, out, o, files, order);
+  } finally {
+    release();
+  }
+}
+
+function evalInto(e: ReturnType<typeof parseMaskExpr>, out: string, o: { bitpack?: boolean }, files: Map<string, string>, order: string[]): { selected: number; total: number; expression: string } {
   return withMaskFiles([...files.values()], (ms) => {
     checkLayouts(ms);
     const byName = new Map(order.map((n, i) => [n, ms[i]]));
@@ -116,7 +144,8 @@ export function registerMask(program: Command): void {
     .action((files: string[], o: { tensors?: boolean; json?: boolean }) => {
       for (const f of files) {
         const s = maskStats(f, o.tensors);
-        const lines = [`${f}: ${s.selected} of ${s.total} selected (${(100 * s.fraction).toFixed(4)}%), ${s.tensors} tensors, ${s.encoding}`];
+        const scope = s.in_scope === undefined ? '' : `; ${(100 * s.fraction_of_scope!).toFixed(4)}% of the ${s.in_scope} in scope (--scope ${s.scope}: the denominator of locate's k)`;
+        const lines = [`${f}: ${s.selected} selected = ${(100 * s.fraction).toFixed(4)}% of all ${s.total} parameters${scope}; ${s.tensors} tensors, ${s.encoding}`];
         for (const t of s.per_tensor ?? []) lines.push(`  ${t.tensor} [${t.shape.join(', ')}]: ${t.selected}/${t.numel} (${(100 * t.fraction).toFixed(4)}%)`);
         print(o.json, s, lines.join('\n'));
       }
@@ -127,12 +156,19 @@ export function registerMask(program: Command): void {
     .argument('<in>', 'mask file')
     .requiredOption('--out <file>', 'output mask file')
     .option('--to <encoding>', 'u8 or bitpack')
+    .option('--force', 'overwrite an existing output file')
     .option('--json', 'print a JSON summary')
-    .action((input: string, o: { out: string; to?: string; json?: boolean }) => {
-      const r = withMaskFiles([input], ([m]) => {
-        const to = encodingOf(o.to, m.encoding === 'u8' ? 'bitpack' : 'u8');
-        return { to, ...writeLike(m, o.out, to, (n) => m.read(n)) };
-      });
+    .action((input: string, o: { out: string; to?: string; json?: boolean; force?: boolean }) => {
+      const release = claimOutput(prepareOutputFile({ out: o.out, inputs: [input], force: o.force }), 'mask convert');
+      let r;
+      try {
+        r = withMaskFiles([input], ([m]) => {
+          const to = encodingOf(o.to, m.encoding === 'u8' ? 'bitpack' : 'u8');
+          return { to, ...writeLike(m, o.out, to, (n) => m.read(n)) };
+        });
+      } finally {
+        release();
+      }
       print(o.json, { in: input, out: o.out, ...r }, `${input} → ${o.out} (${r.to}, ${r.selected} of ${r.total} selected)`);
     });
 
@@ -141,9 +177,16 @@ export function registerMask(program: Command): void {
     .argument('<in>', 'mask file')
     .requiredOption('--out <file>', 'output mask file')
     .option('--to <encoding>', 'u8 or bitpack (default: as the input)')
+    .option('--force', 'overwrite an existing output file')
     .option('--json', 'print a JSON summary')
-    .action((input: string, o: { out: string; to?: string; json?: boolean }) => {
-      const r = withMaskFiles([input], ([m]) => writeLike(m, o.out, encodingOf(o.to, m.encoding), (n) => not(m.read(n)), { expression: `!${path.basename(input, '.safetensors')}` }));
+    .action((input: string, o: { out: string; to?: string; json?: boolean; force?: boolean }) => {
+      const release = claimOutput(prepareOutputFile({ out: o.out, inputs: [input], force: o.force }), 'mask invert');
+      let r;
+      try {
+        r = withMaskFiles([input], ([m]) => writeLike(m, o.out, encodingOf(o.to, m.encoding), (n) => not(m.read(n)), { expression: `!${path.basename(input, '.safetensors')}` }));
+      } finally {
+        release();
+      }
       print(o.json, { in: input, out: o.out, ...r }, `¬${input} → ${o.out} (${r.selected} of ${r.total} selected)`);
     });
 
@@ -154,8 +197,9 @@ export function registerMask(program: Command): void {
     .option('--dir <dir>', 'where <name>.safetensors files are looked up', '.')
     .option('--mask <name=path...>', 'explicit file for a name (repeatable)')
     .option('--bitpack', 'write a bitpacked mask')
+    .option('--force', 'overwrite an existing output file')
     .option('--json', 'print a JSON summary')
-    .action((expr: string, o: { out: string; dir: string; mask?: string[]; bitpack?: boolean; json?: boolean }) => {
+    .action((expr: string, o: { out: string; dir: string; mask?: string[]; bitpack?: boolean; json?: boolean; force?: boolean }) => {
       const r = evalMaskCommand(expr, o.out, o);
       print(o.json, { out: o.out, ...r }, `${r.expression} → ${o.out} (${r.selected} of ${r.total} selected)`);
     });

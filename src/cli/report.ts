@@ -2,6 +2,7 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { SilError } from '../errors';
+import { intOption } from '../options';
 import { FORMATS, writeReport, type Format } from '../report';
 import { progressFor } from './progress';
 
@@ -25,12 +26,12 @@ export function registerReport(program: Command): void {
     .option('--out <dir>', 'output folder (default: <run>/report)')
     .option('--format <list>', `comma-separated formats: ${FORMATS.join(',')}`, FORMATS.join(','))
     .option('--top <n>', 'regions per language in the top-regions table', '10')
-    .action(async (run: string, opts: { out?: string; format: string; top: string }) => {
+    .option('--force', 'replace a report folder that sil wrote before')
+    .action(async (run: string, opts: { out?: string; format: string; top: string; force?: boolean }) => {
       const formats = parseFormats(opts.format);
-      const top = Number(opts.top);
-      if (!Number.isInteger(top) || top < 1) throw new SilError('INVALID_ARGUMENT', `--top: expected a positive integer, found "${opts.top}"`);
+      const top = intOption('--top', opts.top, 1, 1e6)!;
       const out = opts.out ?? path.join(run, 'report');
-      const r = await writeReport(run, out, { formats, top, progress: progressFor() });
+      const r = await writeReport(run, out, { formats, top, progress: progressFor(), force: opts.force });
       const lines = [`sil report: ${r.figures.length} figure(s), ${r.files.length} file(s) in ${out}`];
       if (r.missing.length) lines.push(`missing from ${run}: ${r.missing.join(', ')}`);
       for (const s of r.skipped) lines.push(`not drawn: ${s.title} (needs ${s.missing.join(', ')})`);

@@ -10,6 +10,7 @@ import { Checkpoint } from '../io/checkpoint';
 import { computeDelta } from './compute';
 import { KernelChoice } from './job';
 import { DeltaSummary, renderDeltaFiles, summarize } from './report';
+import { SIL_VERSION } from '../version';
 
 export interface DeltaFolderOptions {
   threads: number;
@@ -36,7 +37,7 @@ export async function writeDeltaFolder(base: Checkpoint, attacked: Checkpoint, d
     base: { path: path.resolve(o.paths.base), header_sha256: base.headerSha256() },
     attacked: { path: path.resolve(o.paths.attacked), header_sha256: attacked.headerSha256() },
     options: { threads: o.threads, kernel: o.kernel, save_abs_delta: o.saveAbsDelta, max_shard_size: o.maxShardSize },
-    version: require('../../package.json').version,
+    version: SIL_VERSION,
     created: new Date().toISOString(),
     seconds: Number(process.hrtime.bigint() - o.t0) / 1e9,
   });

@@ -3,20 +3,10 @@
  * bounded by threads × (two read buffers + one |Δ| buffer), whatever the model size.
  * `threads = 0` runs the jobs on the calling thread (same code, no workers).
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { SilError, SilErrorCode } from '../errors';
+import { workerScript } from '../workers/script';
 import { DeltaJob, DeltaResult, JobRunner, KernelChoice } from './job';
-
-/** The compiled worker: beside this file in dist/, or dist/delta/worker.js when running from src/. */
-export function workerScript(): string {
-  const here = path.join(__dirname, 'worker.js');
-  if (fs.existsSync(here)) return here;
-  const built = path.resolve(__dirname, '../../dist/delta/worker.js');
-  if (fs.existsSync(built)) return built;
-  throw new SilError('BACKEND_UNAVAILABLE', 'worker script not found; build first (npm run build) or use --threads 0', { file: built });
-}
 
 type Message = { ok: DeltaResult } | { error: { code: SilErrorCode | null; message: string; file?: string; tensor?: string }; id: number };
 
@@ -43,7 +33,7 @@ export async function runJobs(jobs: Iterator<DeltaJob>, threads: number, onResul
     }
     return;
   }
-  const script = workerScript();
+  const script = workerScript('delta/worker', 'or use --threads 0');
   const workers: Worker[] = [];
   try {
     await new Promise<void>((resolve, reject) => {

@@ -67,10 +67,6 @@ export function familyFor(architecture: string | null | undefined): Family | nul
   return FAMILIES.find((f) => f.architectures.includes(architecture)) ?? null;
 }
 
-export function supportedArchitectures(): string[] {
-  return FAMILIES.flatMap((f) => f.architectures);
-}
-
 /**
  * The role of a tensor in its family. Unknown architectures or names get kind `other`, with the
  * layer taken from a `.layers.N.` / `.h.N.` / `.blocks.N.` segment when there is one, so deltas can
@@ -95,4 +91,22 @@ export function kindOrder(architecture: string | null | undefined, kinds: Iterab
   const base = familyFor(architecture)?.kinds_order ?? [];
   const rest = [...new Set(kinds)].filter((k) => !base.includes(k)).sort();
   return [...base.filter((k) => [...new Set(kinds)].includes(k)), ...rest];
+}
+
+/**
+ * The architecture whose family names the most of these tensors (for files that do not say, such
+ * as a mask); null when no family knows any of them.
+ */
+export function inferArchitecture(names: readonly string[]): string | null {
+  let best: string | null = null;
+  let most = 0;
+  for (const f of FAMILIES) {
+    const a = f.architectures[0];
+    const n = names.filter((x) => describeTensor(a, x).kind !== 'other').length;
+    if (n > most) {
+      best = a;
+      most = n;
+    }
+  }
+  return best;
 }

@@ -38,6 +38,8 @@ export interface GenerateOptions {
   stopIds?: readonly number[];
   /** sequences per batch for the cached version (default 16) */
   batchSize?: number;
+  /** called after each batch with the prompts done so far and their total */
+  onBatch?: (done: number, total: number) => void;
 }
 
 /** Penalises the tokens in `seen` (CTRL repetition penalty), then returns the argmax. */
@@ -203,6 +205,9 @@ export function generateGreedy(model: CausalLM, prompts: readonly (readonly numb
   checkPrompts(prompts, model.cfg, o);
   const bs = Math.max(1, o.batchSize ?? 16);
   const out: number[][] = [];
-  for (let lo = 0; lo < prompts.length; lo += bs) out.push(...generateBatch(model, prompts.slice(lo, lo + bs), o));
+  for (let lo = 0; lo < prompts.length; lo += bs) {
+    out.push(...generateBatch(model, prompts.slice(lo, lo + bs), o));
+    o.onBatch?.(out.length, prompts.length);
+  }
   return out;
 }

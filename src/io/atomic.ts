@@ -5,9 +5,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { releaseTemp, tempPath } from './temp';
 
-function tmpSibling(target: string): string {
-  return path.join(path.dirname(target), `.tmp-${path.basename(target)}-${process.pid}-${Date.now().toString(36)}`);
+const tmpSibling = tempPath;
+
+/** Removes a temp of this process (after a failure). */
+function dropTemp(tmp: string): void {
+  fs.rmSync(tmp, { recursive: true, force: true });
+  releaseTemp(tmp);
 }
 
 /** Writes `data` to `file` atomically (temp file + rename). */
@@ -17,25 +22,9 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   try {
     fs.writeFileSync(tmp, data);
     fs.renameSync(tmp, file);
+    releaseTemp(tmp);
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
-}
-
-/**
- * Streams a file through `write` into a temporary sibling, then renames it to `file`.
- * On any error the temporary file is removed and the target is untouched.
- */
-export async function withAtomicFile<T>(file: string, write: (tmpPath: string) => Promise<T> | T): Promise<T> {
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = tmpSibling(file);
-  try {
-    const r = await write(tmp);
-    fs.renameSync(tmp, file);
-    return r;
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
+    dropTemp(tmp);
     throw e;
   }
 }
@@ -54,14 +43,24 @@ export async function withAtomicDir<T>(dir: string, build: (tmpDir: string) => P
     const r = await build(tmp);
     if (fs.existsSync(target) && !replace) {
       moveInto(tmp, target);
-      fs.rmSync(tmp, { recursive: true, force: true });
+      dropTemp(tmp);
     } else {
-      if (fs.existsSync(target)) fs.rmSync(target, { recursive: true, force: true });
-      fs.renameSync(tmp, target);
+      if (fs.existsSync(target)) {
+        // the old folder is moved aside first (a temp of this process), so a kill leaves either
+        // the old or the new folder in place, and the old one as a stale temp to sweep
+        const old = tmpSibling(target);
+        fs.renameSync(target, old);
+        fs.renameSync(tmp, target);
+        releaseTemp(tmp);
+        dropTemp(old);
+      } else {
+        fs.renameSync(tmp, target);
+        releaseTemp(tmp);
+      }
     }
     return r;
   } catch (e) {
-    fs.rmSync(tmp, { recursive: true, force: true });
+    dropTemp(tmp);
     throw e;
   }
 }

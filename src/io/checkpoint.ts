@@ -86,6 +86,9 @@ export class Checkpoint {
     } catch {
       throw new SilError('FILE_NOT_FOUND', 'no such checkpoint folder or file', { file: location });
     }
+    if (!stat.isFile() && !stat.isDirectory()) {
+      throw new SilError('NOT_A_FILE', 'a checkpoint folder or .safetensors file is expected, found a device or special file', { file: location });
+    }
     const files: SafetensorsFile[] = [];
     try {
       if (stat.isFile()) {
@@ -105,7 +108,7 @@ export class Checkpoint {
           throw new SilError('INVALID_INDEX', 'index has no weight_map object', { file: indexPath });
         }
         for (const [name, shard] of Object.entries(index.weight_map)) {
-          if (typeof shard !== 'string' || shard !== path.basename(shard) || shard === '..' || shard === '.') {
+          if (typeof shard !== 'string' || shard === '' || shard !== path.basename(shard) || shard === '..' || shard === '.') {
             throw new SilError('INVALID_INDEX', `shard ${JSON.stringify(shard)} is not a file name inside the folder`, { file: indexPath, tensor: name });
           }
         }
@@ -113,6 +116,7 @@ export class Checkpoint {
         for (const s of shards) {
           const p = path.join(dir, s);
           if (!fs.existsSync(p)) throw new SilError('MISSING_SHARD', `shard ${s} is listed in the index but missing`, { file: p });
+          if (!fs.statSync(p).isFile()) throw new SilError('INVALID_INDEX', `shard ${s} is listed in the index but is not a regular file`, { file: p });
           files.push(SafetensorsFile.open(p));
         }
         return new Checkpoint(location, dir, config, files, index.weight_map);
@@ -201,6 +205,33 @@ export class Checkpoint {
         const m = Math.min(sample.length, len - Math.max(0, off));
         if (m <= 0) continue;
         h.update(f.readAt(start + Math.max(0, off), sample.subarray(0, m)));
+      }
+    }
+    return h.digest('hex');
+  }
+
+  /**
+   * The checkpoint's identity by content: sha256 over every stored tensor, in name order, of its
+   * name, dtype, shape and data bytes. Shard layout, tensor order in the files and header padding
+   * do not change it; any changed weight does (unlike `headerSha256`, equal for a base and its
+   * attacked copy). Reads every byte once, `chunkBytes` at a time; `onBytes` reports progress.
+   */
+  dataSha256(onBytes?: (done: number, total: number) => void, chunkBytes = 8 << 20): string {
+    const h = createHash('sha256');
+    const names = [...this.order].sort();
+    let total = 0;
+    for (const n of names) total += this.byName.get(n)!.info.byteEnd - this.byName.get(n)!.info.byteStart;
+    const buf = new Uint8Array(Math.max(1, Math.min(chunkBytes, total)));
+    let done = 0;
+    for (const n of names) {
+      const { file, info } = this.byName.get(n)!;
+      h.update(`${n}\u0000${info.dtype}\u0000${info.shape.join(',')}\u0000`);
+      for (let pos = info.byteStart; pos < info.byteEnd; ) {
+        const len = Math.min(buf.length, info.byteEnd - pos);
+        h.update(file.readAt(pos, buf.subarray(0, len)));
+        pos += len;
+        done += len;
+        onBytes?.(done, total);
       }
     }
     return h.digest('hex');

@@ -145,7 +145,9 @@ export class SafetensorsFile {
       throw new SilError('FILE_NOT_FOUND', `cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: path });
     }
     try {
-      const size = fs.fstatSync(fd).size;
+      const st = fs.fstatSync(fd);
+      if (!st.isFile()) throw new SilError('NOT_A_FILE', `a safetensors file is expected, found ${st.isDirectory() ? 'a folder' : 'a device or special file'}`, { file: path });
+      const size = st.size;
       return new SafetensorsFile(path, fd, size, parseHeader(fd, path, size));
     } catch (e) {
       fs.closeSync(fd);

@@ -25,6 +25,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SilError } from '../errors';
 import { DTYPE_BYTES, Dtype, encodeBf16, encodeF16 } from './dtype';
+import { releaseTemp, tempPath } from './temp';
 
 export interface TensorSpec {
   name: string;
@@ -64,9 +65,7 @@ export function tensorBytes(spec: TensorSpec): number {
   return numelOf(spec.shape) * DTYPE_BYTES[spec.dtype];
 }
 
-function tmpSibling(target: string): string {
-  return path.join(path.dirname(target), `.tmp-${path.basename(target)}-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`);
-}
+const tmpSibling = tempPath;
 
 /**
  * The header bytes (length prefix included) for `specs` laid out in order, and each tensor's
@@ -205,6 +204,7 @@ export class SafetensorsWriter {
     } catch (e) {
       fs.closeSync(fd);
       fs.rmSync(tmp, { force: true });
+      releaseTemp(tmp);
       throw e;
     }
   }
@@ -305,6 +305,7 @@ export class SafetensorsWriter {
     fs.closeSync(this.fd);
     this.fd = -1;
     fs.renameSync(this.tmpFile, this.file);
+    releaseTemp(this.tmpFile);
   }
 
   /** Drops the temporary file; the target is untouched. */
@@ -314,6 +315,7 @@ export class SafetensorsWriter {
       this.fd = -1;
     }
     fs.rmSync(this.tmpFile, { force: true });
+    releaseTemp(this.tmpFile);
   }
 }
 
@@ -443,8 +445,13 @@ export class ShardedWriter {
       if (this.writers.length > 1) {
         const index = { metadata: { total_size: this.totalSize }, weight_map: this.weightMap };
         const tmp = tmpSibling(path.join(this.dir, INDEX_FILE));
-        fs.writeFileSync(tmp, JSON.stringify(index, null, 2) + '\n');
-        fs.renameSync(tmp, path.join(this.dir, INDEX_FILE));
+        try {
+          fs.writeFileSync(tmp, JSON.stringify(index, null, 2) + '\n');
+          fs.renameSync(tmp, path.join(this.dir, INDEX_FILE));
+        } finally {
+          fs.rmSync(tmp, { force: true });
+          releaseTemp(tmp);
+        }
       }
       this.done = true;
     } catch (e) {

@@ -6,11 +6,12 @@
  * (src/tokenizer/example.ts) and collated into right-padded batches.
  */
 import { SilError } from '../errors';
-import { loadMultiJail, loadPolyRefuse, readCalibrationJsonl, selectPairs } from '../data';
+import { loadMultiJail, loadPolyRefuse, parseResponseMode, readCalibrationJsonl, selectPairs } from '../data';
 import type { CalibrationPair, CalibrationRecord, PromptItem, ResponseGenerator, ResponseMode } from '../data';
 import type { Batch } from '../model/batch';
 import { buildExample, collate, Example } from '../tokenizer';
 import type { CheckpointTokenizer } from '../tokenizer';
+import { greedyGenerator } from './generate';
 
 export interface DataSpec {
   kind: 'jsonl' | 'multijail' | 'polyrefuse';
@@ -76,9 +77,12 @@ function limitPerLanguage(data: ReadonlyArray<CalibrationRecord | PromptItem>, k
   return data.filter((x) => !isKind(x) || kept.get(x.lang)!.has(x.id));
 }
 
-/** Tokenized examples (chat template, labels on the response and end-of-turn token only). */
-export function tokenizePairs(tok: CheckpointTokenizer, pairs: readonly CalibrationPair[], maxLength?: number): Example[] {
-  return pairs.map((p) => buildExample(tok, { system: p.system, prompt: p.prompt, response: p.response }, { maxLength }));
+/**
+ * Tokenized examples (chat template, labels on the response and end-of-turn token only), each cut
+ * to the model's `context` where longer (see `buildExample`).
+ */
+export function tokenizePairs(tok: CheckpointTokenizer, pairs: readonly CalibrationPair[], maxLength?: number, context?: number): Example[] {
+  return pairs.map((p) => buildExample(tok, { system: p.system, prompt: p.prompt, response: p.response }, { maxLength, context }));
 }
 
 /** Consecutive examples, `size` at a time, right-padded. */
@@ -86,4 +90,36 @@ export function toBatches(examples: readonly Example[], size: number, padId: num
   const out: Batch[] = [];
   for (let i = 0; i < examples.length; i += size) out.push(collate(examples.slice(i, i + size), padId));
   return out;
+}
+
+export interface CalibrationSetOptions {
+  /** FILE.jsonl, multijail:CSV or polyrefuse:DIR */
+  data: string;
+  lang: string;
+  /** dataset | refusal | compliance | generate:<checkpoint> (default compliance, as sil locate) */
+  responses?: string;
+  system?: string;
+  /** harmful (default) or benign prompts */
+  kind?: 'harmful' | 'benign';
+  /** the first N prompts */
+  limit?: number;
+  maxLength?: number;
+  /** for --responses generate:… */
+  maxNewTokens?: number;
+}
+
+/**
+ * One language's calibration examples exactly as `sil locate` builds them: the data's prompts of
+ * that language paired with responses, rendered through the checkpoint's chat template, labels on
+ * the response and end-of-turn token only.
+ */
+export async function calibrationExamples(tok: CheckpointTokenizer, o: CalibrationSetOptions): Promise<{ examples: Example[]; pairs: CalibrationPair[] }> {
+  const spec = parseDataSpec(o.data);
+  const responses = parseResponseMode(o.responses ?? 'compliance');
+  const generate = responses.mode === 'generate' ? greedyGenerator(tok, { maxNewTokens: o.maxNewTokens ?? 32, system: o.system }) : undefined;
+  const data = await loadData(spec, [o.lang]);
+  const pairs = await calibrationPairs(data, { kind: o.kind ?? 'harmful', langs: [o.lang], responses, generate, system: o.system, maxExamples: o.limit, source: formatDataSpec(spec) });
+  const list = pairs.get(o.lang) ?? [];
+  if (list.length === 0) throw new SilError('INVALID_DATA', `no ${o.kind ?? 'harmful'} prompts in language ${o.lang}`, { file: formatDataSpec(spec) });
+  return { examples: tokenizePairs(tok, list, o.maxLength), pairs: list };
 }

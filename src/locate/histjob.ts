@@ -18,6 +18,7 @@ export interface ScoreSpec {
   grads: string | null;
   seed: number;
   chunk?: number;
+  allowNonfinite?: boolean;
 }
 
 export interface HistJob {
@@ -41,7 +42,7 @@ export function openSpec(spec: ScoreSpec): { inputs: ScoreInputs; close(): void 
     const grads = spec.grads ? GradFile.open(spec.grads) : undefined;
     if (grads) opened.push(grads);
     return {
-      inputs: { score: spec.score, reduce: spec.reduce, base, attacked, grads, seed: spec.seed, chunk: spec.chunk },
+      inputs: { score: spec.score, reduce: spec.reduce, base, attacked, grads, seed: spec.seed, chunk: spec.chunk, allowNonfinite: spec.allowNonfinite },
       close: () => opened.forEach((o) => o.close()),
     };
   } catch (e) {

@@ -7,8 +7,6 @@
  * stream order; the mask is emitted on the calling thread, so the result is the same, bit for bit,
  * as with one thread.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { SilError, SilErrorCode } from '../errors';
 import type { ScoredTensor } from '../score/pair';
@@ -17,20 +15,12 @@ import type { HistogramProvider } from '../select/stream';
 import type { HistJob, ScoreSpec } from './histjob';
 import { ranges } from '../ranges';
 import { closeWorkers } from '../threads';
+import { workerScript } from '../workers/script';
 
 /** scores per histogram job */
 const RANGE = 1 << 26;
 /** scores per chunk handed to the emitting thread */
 const SCORE_CHUNK = 1 << 22;
-
-/** The compiled worker: beside this file in dist/, or dist/locate/histworker.js when running from src/. */
-function workerScript(): string {
-  const here = path.join(__dirname, 'histworker.js');
-  if (fs.existsSync(here)) return here;
-  const built = path.resolve(__dirname, '../../dist/locate/histworker.js');
-  if (fs.existsSync(built)) return built;
-  throw new SilError('BACKEND_UNAVAILABLE', 'worker script not found; build first (npm run build) or use --threads 1', { file: built });
-}
 
 type Reply = { data: Uint32Array | Float32Array } | { error: { code: SilErrorCode | null; message: string; file?: string; tensor?: string } };
 
@@ -38,7 +28,7 @@ export class HistogramPool {
   private constructor(private workers: Worker[], private readonly script: string) {}
 
   static start(threads: number): HistogramPool {
-    const script = workerScript();
+    const script = workerScript('locate/histworker', 'or use --threads 1');
     return new HistogramPool(Array.from({ length: threads }, () => new Worker(script)), script);
   }
 

@@ -4,11 +4,12 @@
  * SilError naming the option.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { SilError } from '../errors';
+import { fractionOption, intOption, threadsOption } from '../options';
 import { DEFAULT_PROBES_FILE, parseResponseMode } from '../data';
 import type { ResponseMode } from '../data';
+import { BlasChoice, parseBlasChoice } from '../blas';
 import { BACKEND_CHOICES, BackendChoice } from '../model/backend';
 import { SCOPES, Scope } from '../score/scope';
 import { PERS, Per } from '../select/local';
@@ -34,19 +35,25 @@ export interface LocateOptions {
   grads?: string;
   seed?: string | number;
   backend?: string;
+  blas?: string;
   threads?: string | number;
   stream?: string;
   batchSize?: string | number;
   maxExamples?: string | number;
+  /** the same as maxExamples (the flag's name in every command) */
+  limit?: string | number;
   maxLength?: string | number;
   maxNewTokens?: string | number;
   regions?: string | number;
   bitpack?: boolean;
   json?: boolean;
+  force?: boolean;
   /** `--setdiff UTILITY`: `benign` (the benign set) or a data source whose benign prompts are the utility set */
   setdiff?: string;
   q?: string | number;
   p?: string | number;
+  /** score NaN/Inf elements of θpre and Δ 0 instead of refusing them */
+  allowNonfinite?: boolean;
 }
 
 export interface LocateConfig {
@@ -68,6 +75,8 @@ export interface LocateConfig {
   grads: string | null;
   seed: number;
   backend: BackendChoice;
+  /** wasm matrix products through the system BLAS: auto (when found), on, off */
+  blas: BlasChoice;
   threads: number;
   /** gradients layer-streamed: when the model does not fit (auto, and always on webgpu) or always */
   stream: 'auto' | 'always';
@@ -78,10 +87,16 @@ export interface LocateConfig {
   regions: number;
   bitpack: boolean;
   json: boolean;
+  /** replace the results of another run in --out */
+  force: boolean;
   /** set difference (Wei et al.): per matrix top-q of the safety score minus top-p of the utility (benign) score; null: top-k masks */
   setdiff: { q: number; p: number } | null;
+  /** score NaN/Inf elements 0 (recorded in the manifest) instead of refusing the inputs */
+  allowNonfinite: boolean;
   /** which inputs were defaults (recorded in the manifest) */
   defaulted: string[];
+  /** the command line as typed, recorded in the manifest (set by the CLI) */
+  commandLine?: string[];
 }
 
 /** The package root (weights/, data/ live there). */
@@ -100,32 +115,19 @@ function oneOf<T extends string>(flag: string, v: string | undefined, choices: r
   return v as T;
 }
 
-function int(flag: string, v: string | number | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min || String(v).trim() === '') bad(`${flag} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
-  return n;
-}
+/** Largest `--batch-size`, `--max-new-tokens` and `--regions` (beyond these only memory is spent). */
+export const MAX_BATCH_SIZE = 65536;
+export const MAX_TOKENS = 1 << 20;
 
 /** `--k`: a fraction in (0, 1]. */
 export function parseK(v: string | number | undefined): number {
-  if (v === undefined) return 0.2;
-  const k = Number(v);
-  if (String(v).trim() === '' || !(k > 0 && k <= 1)) bad(`--k must be a fraction in (0, 1], got ${JSON.stringify(v)}`);
-  return k;
-}
-
-/** A fraction in (0, 1] for `flag`. */
-function fraction(flag: string, v: string | number | undefined, dflt: number): number {
-  if (v === undefined) return dflt;
-  const x = Number(v);
-  if (String(v).trim() === '' || !(x > 0 && x <= 1)) bad(`${flag} must be a fraction in (0, 1], got ${JSON.stringify(v)}`);
-  return x;
+  return fractionOption('--k', v, 0.2);
 }
 
 export function resolveOptions(o: LocateOptions): LocateConfig {
   const defaulted: string[] = [];
   if (!o.out) bad('--out is required');
+  if (o.limit !== undefined && o.maxExamples !== undefined && String(o.limit) !== String(o.maxExamples)) bad('--max-examples is the old name of --limit; give one of them');
   if ((o.base === undefined) !== (o.attacked === undefined)) bad('give both --base and --attacked, or neither (to run on the demo pair in weights/demo)');
   let base = o.base;
   let attacked = o.attacked;
@@ -164,9 +166,8 @@ export function resolveOptions(o: LocateOptions): LocateConfig {
     if (benign === null) bad('--setdiff benign needs the benign set; drop --no-benign');
     if (!usesData(score)) bad(`--setdiff compares scores on harmful and benign data; --score ${score} uses no calibration data (use sil, snip or wanda)`);
     if (o.per === 'row') bad('--setdiff selects per weight matrix (top-q / top-p of each); --per row does not apply');
-    setdiff = { q: fraction('--q', o.q, 0.05), p: fraction('--p', o.p, 0.05) };
+    setdiff = { q: fractionOption('--q', o.q, 0.05), p: fractionOption('--p', o.p, 0.05) };
   } else if (o.q !== undefined || o.p !== undefined) bad('--q and --p are the set-difference fractions; give --setdiff too');
-  const threadsDefault = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   return {
     base: base!,
     attacked: attacked!,
@@ -182,18 +183,21 @@ export function resolveOptions(o: LocateOptions): LocateConfig {
     per: oneOf('--per', o.per, PERS, 'global'),
     benign,
     grads: o.grads ?? null,
-    seed: int('--seed', o.seed, 0) ?? 0,
+    seed: intOption('--seed', o.seed, 0, 2 ** 32 - 1) ?? 0,
     backend: oneOf('--backend', o.backend, BACKEND_CHOICES, 'auto'),
-    threads: int('--threads', o.threads, 1) ?? threadsDefault,
+    blas: parseBlasChoice(o.blas),
+    threads: threadsOption(o.threads, 1),
     stream: oneOf('--stream', o.stream, ['auto', 'always'] as const, 'auto'),
-    batchSize: int('--batch-size', o.batchSize, 1) ?? 16,
-    maxExamples: int('--max-examples', o.maxExamples, 1),
-    maxLength: int('--max-length', o.maxLength, 2),
-    maxNewTokens: int('--max-new-tokens', o.maxNewTokens, 1) ?? 32,
-    regions: int('--regions', o.regions, 0) ?? 100,
+    batchSize: intOption('--batch-size', o.batchSize, 1, MAX_BATCH_SIZE) ?? 16,
+    maxExamples: intOption(o.limit !== undefined ? '--limit' : '--max-examples', o.limit ?? o.maxExamples, 1),
+    maxLength: intOption('--max-length', o.maxLength, 2, MAX_TOKENS),
+    maxNewTokens: intOption('--max-new-tokens', o.maxNewTokens, 1, MAX_TOKENS) ?? 32,
+    regions: intOption('--regions', o.regions, 0, MAX_TOKENS) ?? 100,
     bitpack: !!o.bitpack,
     json: !!o.json,
+    force: !!o.force,
     setdiff,
+    allowNonfinite: !!o.allowNonfinite,
     defaulted,
   };
 }

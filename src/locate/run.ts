@@ -20,17 +20,21 @@ import { DEFAULT_PROBES_FILE, languagesOf } from '../data';
 import type { CalibrationPair, CalibrationRecord, PromptItem } from '../data';
 import { describeTensor, kindOrder } from '../families';
 import { withAtomicDir } from '../io/atomic';
+import { checkOutputPath, claimOutput, MARKER_FILE } from '../io/outpath';
+import { keepOnInterrupt } from '../io/temp';
 import { writeDeltaFolder } from '../delta/folder';
 import { SILENT } from '../cli/progress';
 import { Checkpoint } from '../io/checkpoint';
+import { sha256Path, tokenizerSha256, type TokenizerHash } from '../io/provenance';
 import { LayerRow, LAYER_COLUMNS } from '../mask/layers';
-import { toCsv } from '../mask/csv';
+import { objectsToCsv } from '../io/csv';
 import { rankRegions, RegionRow, REGION_COLUMNS } from '../mask/regions';
-import { useBackend } from '../model/backend';
+import { SelectedBackend, useBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
-import { checkSequenceLength, ModelConfig, parseModelConfig } from '../model/config';
+import { checkpointConfig, checkSequenceLength, ModelConfig } from '../model/config';
 import { allParamNames } from '../model/names';
 import { checkSameTensors, ScoredTensor, scoredTensors, totalOf } from '../score/pair';
+import { nonFiniteError, scanNonFinite, totalNonFinite } from '../score/finite';
 import { loadTokenizer } from '../tokenizer';
 import type { Progress } from '../cli/progress';
 import { accumulateToFile } from './accumulate';
@@ -43,9 +47,11 @@ import { HistogramPool } from './histpool';
 import { selectAndWrite } from './masks';
 import { setDifferenceAndWrite } from './setdiff';
 import type { LocateConfig } from './options';
-import { fieldsFor, ScoreInputs, scoreSource, usesData } from './scores';
+import { fieldsFor, ScoreInputs, scoreSource } from './scores';
 import { GradientPlan, GradientSource, openGradientSource } from './source';
 import { renderSummary } from './summary';
+import { finishRunFolder, listFiles, openRunFolder, RunFolderState } from './runfolder';
+import { SIL_VERSION } from '../version';
 
 /** One calibration set: a language, or the benign baseline. */
 interface CalibrationSet {
@@ -80,17 +86,26 @@ export interface MaskReport {
 
 export interface LocateManifest {
   command: 'locate';
+  /** the command line as typed (`sil locate …`), null when called from code */
+  command_line: string[] | null;
   version: string;
+  /** the package and runtime that wrote the run */
+  package: { name: string; version: string; node: string };
   created: string;
   inputs: {
-    base: { path: string; header_sha256: string };
-    attacked: { path: string; header_sha256: string };
+    /** data_sha256: of the tensor data (Checkpoint.dataSha256), tells a base from its attacked copy */
+    base: { path: string; header_sha256: string; data_sha256: string };
+    attacked: { path: string; header_sha256: string; data_sha256: string };
+    /** the base's tokenizer files (they decide the calibration token ids) */
+    tokenizer: TokenizerHash | null;
+    /** sha256 of the file, or of every file of a folder (multijail:, polyrefuse:) */
     data: { source: string; sha256: string | null } | null;
     benign: { source: string; sha256: string | null } | null;
     grads: Array<{ path: string; sha256: string }> | null;
   };
   options: Record<string, unknown>;
-  backend: { name: string; note: string; source: string; workers: number; plan: string } | null;
+  /** `matmul`: what the matrix products ran on (the system BLAS, e.g. `openblas 0.3.21`, or the backend's kernels) */
+  backend: { name: string; note: string; matmul: string; matmul_note: string; source: string; workers: number; plan: string } | null;
   seed: number;
   timings: Record<string, number>;
   languages: string[];
@@ -102,38 +117,18 @@ export interface LocateManifest {
   masks: Record<string, MaskReport>;
   global_sir: number | null;
   expected_random_sir: number;
+  /** NaN/Inf elements found (tensor → count) and scored 0 under --allow-nonfinite; null when there were none */
+  nonfinite: { allowed: true; theta_pre: Record<string, number>; delta: Record<string, number> } | null;
   notes: string[];
 }
 
-const VERSION: string = require('../../package.json').version;
+const PACKAGE_NAME: string = require('../../package.json').name;
 const CACHE_VERSION = 'sil-locate-cache/2';
 /** in-scope parameters from which global selection runs its histogram passes on `--threads` workers */
 const PARALLEL_SELECTION_MIN = 1 << 24;
 
-/** sha256 of a file of any size, read in 16 MiB pieces. */
-function sha256File(file: string): string {
-  const h = createHash('sha256');
-  const fd = fs.openSync(file, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(16 * 2 ** 20);
-    for (let pos = 0; ; ) {
-      const n = fs.readSync(fd, buf, 0, buf.length, pos);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-      pos += n;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return h.digest('hex');
-}
-
 function sha256OfSpec(d: DataSpec): string | null {
-  try {
-    return fs.statSync(d.path).isFile() ? sha256File(d.path) : null;
-  } catch {
-    return null;
-  }
+  return sha256Path(d.path);
 }
 
 function seconds(t0: bigint): number {
@@ -147,7 +142,7 @@ function modelConfigOf(ck: Checkpoint, required: boolean): ModelConfig | null {
     return null;
   }
   try {
-    return parseModelConfig(ck.config, path.join(ck.dir, 'config.json'));
+    return checkpointConfig(ck);
   } catch (e) {
     if (required) throw e;
     return null;
@@ -179,11 +174,24 @@ async function benignPairs(cfg: LocateConfig, spec: DataSpec, langs: readonly st
 }
 
 /** Runs `sil locate` with resolved options; returns the manifest it wrote. */
-export async function locate(cfg: LocateConfig, progress: Progress): Promise<LocateManifest> {
+export async function locate(cfg: LocateConfig, progress: Progress = SILENT, say: (note: string) => void = () => {}): Promise<LocateManifest> {
   const t0 = process.hrtime.bigint();
   const timings: Record<string, number> = {};
   const notes: string[] = [];
-  const base = Checkpoint.open(cfg.base);
+  const outPath = checkOutputPath({
+    out: cfg.out,
+    kind: 'dir',
+    inputs: [cfg.base, cfg.attacked, cfg.grads, cfg.grads === null && cfg.data.path, cfg.benign?.path, cfg.responses.mode === 'generate' && cfg.responses.checkpoint],
+  });
+  let folder: RunFolderState | null = null;
+  const release = claimOutput(outPath, 'locate', [path.join(outPath, 'cache')]);
+  let base: Checkpoint;
+  try {
+    base = Checkpoint.open(cfg.base);
+  } catch (e) {
+    release();
+    throw e;
+  }
   let attacked: Checkpoint | null = null;
   const gradFiles: GradFile[] = [];
   let source: GradientSource | null = null;
@@ -207,6 +215,16 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
 
     // ---- 1. inputs, all checked before anything is written --------------------------------------
     const tPrep = process.hrtime.bigint();
+    // NaN/Inf: in θpre where gradients are taken at it or it is scored, in Δ where Δ is scored
+    const thetaNames = needsForward && cfg.grads === null ? base.names() : cfg.score === 'snip' || cfg.score === 'wanda' ? scored : [];
+    const deltaNames = cfg.score === 'sil' || cfg.score === 'weightdiff' ? scored : [];
+    const nonfinite = scanNonFinite(base, att, thetaNames, deltaNames);
+    const nonfiniteFound = totalNonFinite(nonfinite.thetaPre) + totalNonFinite(nonfinite.delta) > 0;
+    if (nonfiniteFound) {
+      const err = nonFiniteError(nonfinite, { base: base.location, attacked: att.location });
+      if (!cfg.allowNonfinite) throw err!;
+      notes.push(`--allow-nonfinite: ${totalNonFinite(nonfinite.thetaPre)} NaN/Inf element(s) of θpre and ${totalNonFinite(nonfinite.delta)} of Δ are scored 0 (manifest: nonfinite)${totalNonFinite(nonfinite.thetaPre) > 0 && needsForward ? '; gradients were taken at θpre as stored, so NaN spreads through them and those scores are 0 too' : ''}`);
+    }
     const sets: CalibrationSet[] = [];
     let langs: string[];
     let benignSpec: DataSpec | null = null;
@@ -231,7 +249,7 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
         // snip over a plain gradient file uses |Σ∇| (exact for one example, or a gradient of one loss)
         const need = cfg.score === 'snip' && !scored.every((n) => g.has('absgrad', n)) ? ['grad' as const] : fields;
         g.validate(base, scored, need);
-        gradsUsed.push({ path: path.resolve(file), sha256: sha256File(file) });
+        gradsUsed.push({ path: path.resolve(file), sha256: sha256Path(file)! });
         sets.push({ name, examples: 0, batches: [], key: '', gradPath: file, fromGradsOption: true });
       }
     } else {
@@ -247,7 +265,7 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
         const mcfg = modelConfigOf(base, true)!;
         const tok = loadTokenizer(base.dir);
         const generate = cfg.responses.mode === 'generate' ? greedyGenerator(tok, { maxNewTokens: cfg.maxNewTokens, system: cfg.system }) : undefined;
-        if (generate) await useBackend(cfg.backend);
+        if (generate) await useBackend(cfg.backend, { blas: cfg.blas });
         const pairs = await calibrationPairs(data, {
           kind: 'harmful', langs: cfg.langs ?? undefined, responses: cfg.responses, generate, system: cfg.system, maxExamples: cfg.maxExamples, source: formatDataSpec(cfg.data),
         });
@@ -264,8 +282,18 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
           fields, backend: cfg.backend, threads: cfg.threads, batchSize: cfg.batchSize,
           ...(cfg.score === 'wanda' ? { activations: 'linear-inputs/1' } : {}),
         };
+        const context = mcfg.maxPositionEmbeddings ?? undefined;
+        if (cfg.maxLength !== undefined && context !== undefined && cfg.maxLength > context) {
+          throw new SilError('INVALID_ARGUMENT', `--max-length ${cfg.maxLength} exceeds the model's context (max_position_embeddings ${context})`, { file: path.join(base.dir, 'config.json') });
+        }
         for (const [name, list] of named) {
-          const examples = tokenizePairs(tok, list, cfg.maxLength);
+          const examples = tokenizePairs(tok, list, cfg.maxLength, context);
+          const cut = examples.filter((e) => e.cut);
+          if (cut.length > 0) {
+            const msg = `${name}: ${cut.length} example(s) longer than the model's context (max_position_embeddings ${context}) were cut to it (${cut.reduce((a, e) => a + e.cut!, 0)} tokens in all; give --max-length to reject long prompts instead)`;
+            notes.push(msg);
+            if (!cfg.json) process.stderr.write(`sil: warning: ${msg}\n`);
+          }
           if (examples.length === 0) throw new SilError('INVALID_DATA', `empty calibration set for ${name}`, { file: formatDataSpec(cfg.data) });
           for (const e of examples) checkSequenceLength(mcfg, e.input_ids.length);
           const batches = toBatches(examples, cfg.batchSize, tok.padId());
@@ -278,13 +306,29 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
       throw new SilError('INVALID_ARGUMENT', '--setdiff needs the benign set as utility data; with --grads, give a {lang} pattern that has a benign file');
     }
     timings.prepare_s = seconds(tPrep);
+    // every input is checked: decide about the folder (resume, or replace only with --force)
+    const key = runKey(cfg, base, att, sets);
+    folder = openRunFolder(cfg.out, key, cfg.force);
+    if (folder.previous && Array.isArray(folder.previous.files) && folder.previous.files.length > 0) keepOnInterrupt(`the earlier results in ${cfg.out}, unchanged`);
+    if (needsForward && cfg.grads === null) {
+      const cacheDir = path.join(cfg.out, 'cache');
+      keepOnInterrupt(() => {
+        let n = 0;
+        try {
+          n = fs.readdirSync(cacheDir).filter((f) => f.endsWith('.safetensors') && !f.startsWith('.tmp-')).length;
+        } catch {
+          n = 0;
+        }
+        return n ? `${n} finished ${cfg.score === 'wanda' ? 'activation' : 'gradient'} cache file(s) in ${cacheDir} (the same command resumes from them)` : null;
+      });
+    }
 
     // ---- 2. gradient sums per set (cached) --------------------------------------------------
     const calibration: Record<string, SetReport> = {};
     let plan: GradientPlan | null = null;
     const bySet = new Map<string, GradFile>();
     const normsBySet = new Map<string, Map<string, Float32Array>>();
-    let forwardBackend: { name: string; note: string } | null = null;
+    let forwardBackend: SelectedBackend | null = null;
     for (const s of sets) {
       const ts = process.hrtime.bigint();
       if (cfg.score === 'wanda') {
@@ -292,7 +336,7 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
         let got = readCachedInputNorms(file, s.key);
         let status: 'computed' | 'cached' = 'cached';
         if (!got) {
-          if (!forwardBackend) forwardBackend = await useBackend(cfg.backend);
+          if (!forwardBackend) forwardBackend = await useBackend(cfg.backend, { blas: cfg.blas });
           got = await inputNormsToFile(modelConfigOf(base, true)!, base, s.batches, file, { key: s.key, set: s.name, label: `activations ${s.name}` }, progress);
           status = 'computed';
         }
@@ -312,7 +356,7 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
       if (!g) {
         if (!source) {
           const mcfg = modelConfigOf(base, true)!;
-          const opened = await openGradientSource({ modelDir: cfg.base, checkpoint: base, config: mcfg, backend: cfg.backend, threads: cfg.threads, perExample: fields.some((f) => f !== 'grad'), stream: cfg.stream });
+          const opened = await openGradientSource({ modelDir: cfg.base, checkpoint: base, config: mcfg, backend: cfg.backend, blas: cfg.blas, threads: cfg.threads, perExample: fields.some((f) => f !== 'grad'), stream: cfg.stream, maxSeqLen: longestSequence(sets) });
           source = opened.source;
           plan = opened.plan;
         }
@@ -332,8 +376,10 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
       timings[`gradients_${s.name}_s`] = seconds(ts);
     }
     const backendInfo = forwardBackend
-      ? { name: forwardBackend.name, note: forwardBackend.note, source: 'forward', workers: 1, plan: 'one forward pass at θpre, one decoder layer at a time (layer inputs for wanda)' }
-      : source ? { name: (source as GradientSource).backend.name, note: (source as GradientSource).backend.note, source: (source as GradientSource).kind, workers: (source as GradientSource).workers, plan: plan!.why } : null;
+      ? { name: forwardBackend.name, note: forwardBackend.note, matmul: forwardBackend.matmul, matmul_note: forwardBackend.matmulNote, source: 'forward', workers: 1, plan: 'one forward pass at θpre, one decoder layer at a time (layer inputs for wanda)' }
+      : source
+        ? (({ backend: b, kind, workers }) => ({ name: b.name, note: b.note, matmul: b.matmul, matmul_note: b.matmulNote, source: kind, workers, plan: plan!.why }))(source as GradientSource)
+        : null;
     if (source) {
       await (source as GradientSource).close();
       source = null;
@@ -346,7 +392,7 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
     const encoding = cfg.bitpack ? 'bitpack' : 'u8';
     const maskMeta = (name: string, score: string): Record<string, string> => ({
       mask: name, score, ...(score === 'sil' ? { reduce: cfg.reduce } : {}), ...(score === 'random' ? { seed: String(cfg.seed) } : {}),
-      scope: cfg.scope, per: cfg.per, k: String(cfg.k), sil_version: VERSION,
+      scope: cfg.scope, per: cfg.per, k: String(cfg.k), sil_version: SIL_VERSION,
       ...(cfg.setdiff ? { setdiff: 'benign', q: String(cfg.setdiff.q), p: String(cfg.setdiff.p) } : {}),
     });
     if (cfg.score === 'wanda') {
@@ -362,6 +408,7 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
     // the histogram passes of global selections on worker threads, for streams worth it
     if (cfg.per === 'global' && !cfg.setdiff && cfg.threads > 1 && nInScope >= PARALLEL_SELECTION_MIN) pool = HistogramPool.start(cfg.threads);
     let globalSir: number | null = null;
+    let written: string[] = [];
     const manifest = await withAtomicDir(cfg.out, async (tmp) => {
       const maskDir = path.join(tmp, 'masks');
       fs.mkdirSync(maskDir);
@@ -373,13 +420,13 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
         const frac = cfg.setdiff ? (name === 'benign' ? cfg.setdiff.p : cfg.setdiff.q) : cfg.k;
         // wanda's input norms live in this process: its passes stay on this thread
         const hist = pool && inp.score !== 'wanda'
-          ? pool.provider({ score: inp.score, reduce: inp.reduce, base: cfg.base, attacked: cfg.attacked, grads: inp.grads?.path ?? null, seed: inp.seed }, list)
+          ? pool.provider({ score: inp.score, reduce: inp.reduce, base: cfg.base, attacked: cfg.attacked, grads: inp.grads?.path ?? null, seed: inp.seed, allowNonfinite: cfg.allowNonfinite }, list)
           : undefined;
-        const r = await selectAndWrite({ base, source: scoreSource(inp, list), frac, per: cfg.setdiff ? 'tensor' : cfg.per, file, encoding, metadata: maskMeta(name, inp.score), headDim, regions: withRegions, hist });
+        const r = await selectAndWrite({ base, source: scoreSource(inp, list), frac, per: cfg.setdiff ? 'tensor' : cfg.per, file, encoding, metadata: maskMeta(name, inp.score), headDim, regions: withRegions, hist, progress, label: name });
         masks[name] = { file: `masks/${name}.safetensors`, selected: r.selected, n: r.selection.n, passes: r.selection.passes, threshold: r.selection.threshold?.value ?? null };
         return r;
       };
-      const inputsFor = (setName: string): ScoreInputs => ({ score: cfg.score, reduce: cfg.reduce, base, attacked: att, grads: bySet.get(setName), inputNorms: normsBySet.get(setName), seed: cfg.seed });
+      const inputsFor = (setName: string): ScoreInputs => ({ score: cfg.score, reduce: cfg.reduce, base, attacked: att, grads: bySet.get(setName), inputNorms: normsBySet.get(setName), seed: cfg.seed, allowNonfinite: cfg.allowNonfinite });
       const sd = cfg.setdiff;
       const setDifference = (name: string) => {
         const file = path.join(maskDir, `${name}.safetensors`);
@@ -411,17 +458,24 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
         threads: cfg.threads, kernel: 'simd', saveAbsDelta: false, maxShardSize: '5GB', progress: SILENT, paths: { base: cfg.base, attacked: cfg.attacked }, t0: tDelta,
       });
       timings.delta_s = seconds(tDelta);
-      fs.writeFileSync(path.join(tmp, 'layers.csv'), toCsv<LayerRow>(LAYER_COLUMNS, layerRows));
-      fs.writeFileSync(path.join(tmp, 'regions.csv'), toCsv<RegionRow>(REGION_COLUMNS, regionRows));
-      fs.writeFileSync(path.join(tmp, 'overlap.csv'), toCsv<OverlapRow>(OVERLAP_COLUMNS, overlap));
+      fs.writeFileSync(path.join(tmp, 'layers.csv'), objectsToCsv<LayerRow>(LAYER_COLUMNS, layerRows));
+      fs.writeFileSync(path.join(tmp, 'regions.csv'), objectsToCsv<RegionRow>(REGION_COLUMNS, regionRows));
+      fs.writeFileSync(path.join(tmp, 'overlap.csv'), objectsToCsv<OverlapRow>(OVERLAP_COLUMNS, overlap));
+      const tHash = process.hrtime.bigint();
+      const baseSha = base.dataSha256();
+      const attSha = att.dataSha256();
+      timings.hash_s = seconds(tHash);
       timings.total_s = seconds(t0);
       const m: LocateManifest = {
         command: 'locate',
-        version: VERSION,
+        command_line: cfg.commandLine ?? null,
+        version: SIL_VERSION,
+        package: { name: PACKAGE_NAME, version: SIL_VERSION, node: process.version },
         created: new Date().toISOString(),
         inputs: {
-          base: { path: path.resolve(cfg.base), header_sha256: base.headerSha256() },
-          attacked: { path: path.resolve(cfg.attacked), header_sha256: att.headerSha256() },
+          base: { path: path.resolve(cfg.base), header_sha256: base.headerSha256(), data_sha256: baseSha },
+          attacked: { path: path.resolve(cfg.attacked), header_sha256: att.headerSha256(), data_sha256: attSha },
+          tokenizer: tokenizerSha256(base.dir),
           data: cfg.grads === null ? { source: formatDataSpec(cfg.data), sha256: sha256OfSpec(cfg.data) } : null,
           benign: benignSpec ? { source: formatDataSpec(benignSpec), sha256: sha256OfSpec(benignSpec) } : null,
           grads: cfg.grads === null ? null : gradsUsed,
@@ -429,9 +483,9 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
         options: {
           langs: cfg.langs, data: formatDataSpec(cfg.data), responses: cfg.responses.mode === 'generate' ? `generate:${cfg.responses.checkpoint}` : cfg.responses.mode,
           system: cfg.system ?? null, score: cfg.score, reduce: cfg.reduce, scope: cfg.scope, k: cfg.k, per: cfg.per,
-          benign: cfg.benign ? formatDataSpec(cfg.benign) : false, grads: cfg.grads, seed: cfg.seed, backend: cfg.backend, threads: cfg.threads, stream: cfg.stream,
+          benign: cfg.benign ? formatDataSpec(cfg.benign) : false, grads: cfg.grads, seed: cfg.seed, backend: cfg.backend, blas: cfg.blas, threads: cfg.threads, stream: cfg.stream,
           batch_size: cfg.batchSize, max_examples: cfg.maxExamples ?? null, max_length: cfg.maxLength ?? null, max_new_tokens: cfg.maxNewTokens,
-          regions: cfg.regions, bitpack: cfg.bitpack, setdiff: cfg.setdiff, defaults: cfg.defaulted,
+          regions: cfg.regions, bitpack: cfg.bitpack, setdiff: cfg.setdiff, allow_nonfinite: cfg.allowNonfinite, defaults: cfg.defaulted,
         },
         backend: backendInfo,
         seed: cfg.seed,
@@ -445,13 +499,18 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
         masks,
         global_sir: globalSir,
         expected_random_sir: cfg.setdiff ? cfg.setdiff.q : cfg.k,
+        nonfinite: nonfiniteFound ? { allowed: true, theta_pre: nonfinite.thetaPre, delta: nonfinite.delta } : null,
         notes,
       };
       fs.writeFileSync(path.join(tmp, 'manifest.json'), JSON.stringify(m, null, 2) + '\n');
       fs.writeFileSync(path.join(tmp, 'summary.md'), renderSummary(m, overlap, regionRows, layerRows));
+      written = listFiles(tmp);
       return m;
     });
-    removeStaleMasks(cfg.out, Object.keys(masks));
+    for (const n of finishRunFolder(cfg.out, folder, key, written)) {
+      notes.push(n);
+      say(n);
+    }
     return manifest;
   } catch (e) {
     if (!outExisted && fs.existsSync(cfg.out) && isEmptyTree(cfg.out)) fs.rmSync(cfg.out, { recursive: true, force: true });
@@ -462,7 +521,15 @@ export async function locate(cfg: LocateConfig, progress: Progress): Promise<Loc
     for (const g of gradFiles) g.close();
     base.close();
     attacked?.close();
+    release();
   }
+}
+
+/** The longest (padded) sequence of any batch of the sets that compute gradients. */
+function longestSequence(sets: readonly CalibrationSet[]): number {
+  let t = 0;
+  for (const s of sets) for (const b of s.batches) t = Math.max(t, b.input_ids[0]?.length ?? 0);
+  return t;
 }
 
 /** The cache file when it exists and was computed from the same inputs (its metadata key), else null. */
@@ -479,17 +546,41 @@ function openCached(file: string, key: string): GradFile | null {
   return null;
 }
 
-function isEmptyTree(dir: string): boolean {
+/** Nothing but empty folders (and the run folder's marker): what a failed first run leaves. */
+function isEmptyTree(dir: string, top = true): boolean {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    if (!e.isDirectory() || !isEmptyTree(path.join(dir, e.name))) return false;
+    if (top && e.name === MARKER_FILE) continue;
+    if (!e.isDirectory() || !isEmptyTree(path.join(dir, e.name), false)) return false;
   }
   return true;
 }
 
-/** Masks left in `out/masks/` by an earlier run that this run did not write. */
-function removeStaleMasks(out: string, keep: readonly string[]): void {
-  const dir = path.join(out, 'masks');
-  for (const f of fs.readdirSync(dir)) {
-    if (f.endsWith('.safetensors') && !keep.includes(f.replace(/\.safetensors$/, ''))) fs.rmSync(path.join(dir, f));
-  }
+/** A content-independent identity of a checkpoint's files: resolved paths, sizes and times. */
+function checkpointIdentity(ck: Checkpoint): unknown {
+  return { header: ck.headerSha256(), files: ck.files.map((f) => { const st = fs.statSync(f.path); return [fs.realpathSync(f.path), st.size, st.mtimeMs]; }) };
+}
+
+/**
+ * The key of a run's results: every option that shapes them, the checkpoints, the data files,
+ * the --grads files and the calibration sets' cache keys. Two runs with one key write the same masks.
+ */
+function runKey(cfg: LocateConfig, base: Checkpoint, attacked: Checkpoint, sets: CalibrationSet[]): string {
+  const { json: _json, force: _force, out: _out, commandLine: _cl, ...options } = cfg;
+  const fileId = (p: string | undefined | null) => {
+    try {
+      const st = fs.statSync(p!);
+      return st.isFile() ? [fs.realpathSync(p!), st.size, st.mtimeMs] : [fs.realpathSync(p!)];
+    } catch {
+      return p ?? null;
+    }
+  };
+  return cacheKey({
+    run: 'locate-run/1',
+    options,
+    base: checkpointIdentity(base),
+    attacked: checkpointIdentity(attacked),
+    data: fileId(cfg.data.path),
+    benign: cfg.benign ? fileId(cfg.benign.path) : null,
+    sets: sets.map((s) => [s.name, s.key, s.fromGradsOption ? fileId(s.gradPath) : null]),
+  });
 }

@@ -11,10 +11,12 @@
  *   wanda                 s = |W| ⊙ ‖X_j‖₂                 (per-tensor input norms, wanda.ts)
  * with Δ = θattacked − θpre. Tensors that count with score 0 (biases) yield zeros.
  */
+import { SilError } from '../errors';
 import type { Checkpoint } from '../io/checkpoint';
+import { countNonFinite, zeroNonFinite } from '../score/finite';
 import { CHUNK, ScoredTensor } from '../score/pair';
 import { randomScore } from '../score/random';
-import { silScore } from '../score/sil';
+import { SIL_REDUCES, silScore, type SilReduce } from '../score/sil';
 import { snipScore } from '../score/snip';
 import { wandaScore } from '../score/wanda';
 import { weightDiffScore } from '../score/weightdiff';
@@ -23,8 +25,9 @@ import type { GradField, GradFile } from './gradfile';
 
 export type ScoreName = 'sil' | 'snip' | 'wanda' | 'weightdiff' | 'random';
 export const SCORES: readonly ScoreName[] = ['sil', 'snip', 'wanda', 'weightdiff', 'random'];
-export type Reduce = 'sum-abs' | 'mean-abs';
-export const REDUCES: readonly Reduce[] = ['sum-abs', 'mean-abs'];
+/** How sil folds the calibration examples (score/sil.ts). */
+export type Reduce = SilReduce;
+export const REDUCES = SIL_REDUCES;
 
 /** The gradient fields a score needs (none for data-free scores). */
 export function fieldsFor(score: ScoreName, reduce: Reduce): GradField[] {
@@ -48,10 +51,27 @@ export interface ScoreInputs {
   inputNorms?: Map<string, Float32Array>;
   seed: number;
   chunk?: number;
+  /** score non-finite values 0 (`--allow-nonfinite`) instead of refusing them */
+  allowNonfinite?: boolean;
 }
 
-/** One tensor's score for elements [start, end). */
+/**
+ * One tensor's score for elements [start, end). A non-finite score (from NaN/Inf weights or gradient
+ * sums) is 0 with `allowNonfinite`, else a NONFINITE_SCORE SilError naming the tensor.
+ */
 export function scoreRange(inp: ScoreInputs, t: ScoredTensor, start: number, end: number): Float32Array {
+  const s = rawScoreRange(inp, t, start, end);
+  if (inp.allowNonfinite) zeroNonFinite(s);
+  else {
+    const bad = countNonFinite(s);
+    if (bad > 0) {
+      throw new SilError('NONFINITE_SCORE', `${bad} ${inp.score} score(s) in elements [${start}, ${end}) are NaN or infinite (the weights or the gradient sums are not finite); pass --allow-nonfinite to score them 0`, { tensor: t.name, file: inp.grads?.path });
+    }
+  }
+  return s;
+}
+
+function rawScoreRange(inp: ScoreInputs, t: ScoredTensor, start: number, end: number): Float32Array {
   const n = end - start;
   if (t.part === 'zero') return new Float32Array(n);
   const { base, attacked, grads } = inp;

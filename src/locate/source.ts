@@ -20,6 +20,7 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { BlasChoice } from '../blas';
 import { SilError } from '../errors';
 import { Checkpoint } from '../io/checkpoint';
 import { BackendChoice, SelectedBackend, useBackend } from '../model/backend';
@@ -27,7 +28,7 @@ import type { Batch } from '../model/batch';
 import { ModelConfig } from '../model/config';
 import { CausalLM, LossAndGrads } from '../model/model';
 import { GradWorkerPool } from '../model/parallel';
-import { WASM_HEAP_BYTES } from '../stream/budget';
+import { inMemoryPassBytes, sequencesPerPass, WASM_HEAP_BYTES } from '../model/memory';
 
 /** Receives one tensor's gradient; the array is handed over (the source does not reuse it). */
 export type GradConsumer = (name: string, grad: Float32Array) => void;
@@ -69,11 +70,15 @@ export interface SourceContext {
   checkpoint: Checkpoint;
   config: ModelConfig;
   backend: BackendChoice;
+  /** wasm matrix products through the system BLAS (default: auto) */
+  blas?: BlasChoice;
   threads: number;
   /** one example per call (per-example accumulators) or whole batches */
   perExample: boolean;
   /** `always`: the layer-streamed source whatever the plan */
   stream?: 'auto' | 'always';
+  /** the longest sequence of any batch the source will take (plans the logits' memory) */
+  maxSeqLen?: number;
 }
 
 export type SourceFactory = (ctx: SourceContext) => Promise<GradientSource>;
@@ -114,9 +119,10 @@ class InProcessSource implements GradientSource {
   readonly kind = 'in-process';
   readonly workers = 1;
   readonly parallel = 1;
-  constructor(readonly backend: SelectedBackend, private readonly model: CausalLM) {}
+  constructor(readonly backend: SelectedBackend, private readonly model: CausalLM, private readonly capBytes: number) {}
   async gradients(batch: Batch, consume: GradConsumer): Promise<BatchResult> {
-    return emitScaled(this.model.lossAndGrads(batch), consume);
+    const per = sequencesPerPass(this.model.cfg, batch.input_ids[0]?.length ?? 1, this.capBytes);
+    return emitScaled(this.model.lossAndGradsInPasses(batch, per), consume);
   }
   async close(): Promise<void> {
     this.model.dispose();
@@ -133,18 +139,32 @@ export interface GradientPlan {
   workers: number;
   /** bytes per model instance of the in-memory plan */
   bytesPerInstance: number;
+  /** sequences per in-memory pass (memory.ts; 0 with the streamed plan when not even one fits) */
+  sequencesPerPass?: number;
   why: string;
+}
+
+/** The passes a plan is made for: the model's config and the longest sequence of any batch. */
+export interface PassShape {
+  config: ModelConfig;
+  seqLen: number;
 }
 
 /**
  * Decides how gradients are computed: in memory on `threads` wasm workers (as many as RAM allows)
  * or in process, or layer-streamed when one in-memory instance would not fit (the wasm heap, or
- * 80% of RAM).
+ * 80% of RAM). With the passes' shape the plan counts the logits and their gradients too
+ * (`inMemoryPassBytes`, memory.ts): a pass takes as many sequences as fit, and a model whose single
+ * sequence does not fit (a 152k vocabulary at long lengths) streams, its vocabulary in chunks.
  */
-export function planGradients(params: number, backend: string, threads: number, ramBytes = os.totalmem()): GradientPlan {
-  const per = inMemoryBytes(params);
+export function planGradients(params: number, backend: string, threads: number, ramBytes = os.totalmem(), shape?: PassShape): GradientPlan {
   const ramBudget = 0.8 * ramBytes;
   const heapCap = backend === 'wasm' ? WASM_HEAP_BYTES : Infinity;
+  const cap = Math.min(heapCap, ramBudget);
+  const per0 = inMemoryBytes(params);
+  const perSeqs = shape ? sequencesPerPass(shape.config, shape.seqLen, cap) : undefined;
+  // what one instance holds at its peak: the whole heap it may fill, or the weights alone without a shape
+  const per = shape ? Math.min(cap, inMemoryPassBytes(shape.config, Math.max(1, perSeqs!), shape.seqLen)) : per0;
   const gb = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
   if (backend === 'webgpu') {
     // GPU reads must be asynchronous; the layer-streamed engine is the runtime's async path
@@ -154,20 +174,26 @@ export function planGradients(params: number, backend: string, threads: number, 
     // the streamed engine keeps boundaries, cached weights and gradient sums in GPU memory
     return { mode: 'streamed', workers: 1, bytesPerInstance: per, why: 'cuda runs the layer-streamed engine (weights and gradient sums kept in GPU memory)' };
   }
-  if (per > heapCap || per > ramBudget) {
-    return { mode: 'streamed', workers: 1, bytesPerInstance: per, why: `${params} parameters need ≈${gb(per)} in memory (limit ${gb(Math.min(heapCap, ramBudget))})` };
+  if (per0 > cap) {
+    return { mode: 'streamed', workers: 1, bytesPerInstance: per0, why: `${params} parameters need ≈${gb(per0)} in memory (limit ${gb(cap)})` };
   }
+  if (shape && perSeqs === 0) {
+    const one = inMemoryPassBytes(shape.config, 1, shape.seqLen);
+    return { mode: 'streamed', workers: 1, bytesPerInstance: one, sequencesPerPass: 0, why: `one ${shape.seqLen}-token sequence with a ${shape.config.vocabSize}-entry vocabulary needs ≈${gb(one)} in memory, logits included (limit ${gb(cap)})` };
+  }
+  const passes = shape ? `, ${perSeqs} sequence(s) of ≤ ${shape.seqLen} tokens per pass` : '';
   if (backend === 'wasm' && threads > 1) {
     const fit = Math.max(1, Math.min(threads, Math.floor(ramBudget / per)));
-    return { mode: 'workers', workers: fit, bytesPerInstance: per, why: `${fit} wasm worker(s) × ≈${gb(per)}` };
+    return { mode: 'workers', workers: fit, bytesPerInstance: per, sequencesPerPass: perSeqs, why: `${fit} wasm worker(s) × ≈${gb(per)}${passes}` };
   }
-  return { mode: 'in-process', workers: 1, bytesPerInstance: per, why: `one ${backend} instance, ≈${gb(per)}` };
+  return { mode: 'in-process', workers: 1, bytesPerInstance: per, sequencesPerPass: perSeqs, why: `one ${backend} instance, ≈${gb(per)}${passes}` };
 }
 
 /** Starts the source the plan calls for. */
 export async function openGradientSource(ctx: SourceContext): Promise<{ source: GradientSource; plan: GradientPlan }> {
-  const selected = await useBackend(ctx.backend);
-  const planned = planGradients(ctx.checkpoint.numel(), selected.name, ctx.threads);
+  const selected = await useBackend(ctx.backend, { blas: ctx.blas });
+  const shape = ctx.maxSeqLen ? { config: ctx.config, seqLen: ctx.maxSeqLen } : undefined;
+  const planned = planGradients(ctx.checkpoint.numel(), selected.name, ctx.threads, os.totalmem(), shape);
   const plan: GradientPlan = ctx.stream === 'always' && planned.mode !== 'streamed' ? { ...planned, mode: 'streamed', workers: 1, why: `--stream always (${planned.why})` } : planned;
   if (plan.mode === 'streamed') {
     if (!streamedFactory) {
@@ -183,13 +209,16 @@ export async function openGradientSource(ctx: SourceContext): Promise<{ source: 
     const dir = path.resolve(ctx.modelDir);
     const pools: GradWorkerPool[] = [];
     try {
-      if (ctx.perExample) for (let i = 0; i < plan.workers; i++) pools.push(await GradWorkerPool.start(dir, 1, 'wasm'));
-      else pools.push(await GradWorkerPool.start(dir, plan.workers, 'wasm'));
+      const opts = { blas: ctx.blas, instances: plan.workers };
+      if (ctx.perExample) for (let i = 0; i < plan.workers; i++) pools.push(await GradWorkerPool.start(dir, 1, 'wasm', opts));
+      else pools.push(await GradWorkerPool.start(dir, plan.workers, 'wasm', opts));
     } catch (e) {
       await Promise.all(pools.map((p) => p.close()));
       throw e;
     }
-    return { source: new WorkerSource(selected, pools, plan.workers), plan };
+    const matmul = { ...selected, matmul: pools[0].matmul, matmulNote: pools[0].matmulNote };
+    return { source: new WorkerSource(matmul, pools, plan.workers), plan };
   }
-  return { source: new InProcessSource(selected, CausalLM.fromCheckpoint(ctx.checkpoint)), plan };
+  const cap = selected.name === 'wasm' ? WASM_HEAP_BYTES : 0.8 * os.totalmem();
+  return { source: new InProcessSource(selected, CausalLM.fromCheckpoint(ctx.checkpoint), cap), plan };
 }

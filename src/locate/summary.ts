@@ -11,12 +11,12 @@ export function renderSummary(m: LocateManifest, overlap: readonly OverlapRow[],
   const o = m.options;
   const lines: string[] = [];
   lines.push(`# sil locate`, '');
-  lines.push(`- base: \`${m.inputs.base.path}\` (header sha256 ${m.inputs.base.header_sha256.slice(0, 12)}…)`);
-  lines.push(`- attacked: \`${m.inputs.attacked.path}\` (header sha256 ${m.inputs.attacked.header_sha256.slice(0, 12)}…)`);
+  lines.push(`- base: \`${m.inputs.base.path}\` (data sha256 ${m.inputs.base.data_sha256})`);
+  lines.push(`- attacked: \`${m.inputs.attacked.path}\` (data sha256 ${m.inputs.attacked.data_sha256})`);
   if (m.inputs.data) lines.push(`- calibration data: \`${m.inputs.data.source}\`, responses: ${o.responses}${o.system ? ', with a system prompt' : ''}`);
   if (m.inputs.grads) lines.push(`- gradients from: ${m.inputs.grads.map((g) => `\`${g.path}\``).join(', ')}`);
   lines.push(`- score: **${o.score}**${o.score === 'sil' ? ` (reduce ${o.reduce})` : ''}, scope ${o.scope}, selection ${o.per} top-k with k = ${m.k} of ${num(m.n_in_scope)} in-scope parameters (${num(m.n_params)} in all), seed ${m.seed}`);
-  if (m.backend) lines.push(`- gradients: backend ${m.backend.name} (${m.backend.note}), ${m.backend.source}, ${m.backend.plan}`);
+  if (m.backend) lines.push(`- gradients: backend ${m.backend.name} (${m.backend.note}), matrix products: ${m.backend.matmul_note ?? m.backend.matmul ?? m.backend.name}, ${m.backend.source}, ${m.backend.plan}`);
   lines.push(`- time: ${m.timings.total_s?.toFixed(1)} s`, '');
   lines.push('## Masks', '', '| mask | examples | response tokens | mean loss | gradients | selected | fraction |', '|---|---:|---:|---:|---|---:|---:|');
   for (const [name, r] of Object.entries(m.masks)) {

@@ -16,8 +16,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { type BlasChoice, configureMatmul, defaultBlasChoice } from '../blas';
 import { cudaAvailability, cudaUnavailableSync } from '../cuda';
 import { SilError } from '../errors';
+import { installSharedIdentity } from './identity';
 
 export type BackendName = 'wasm' | 'cpu' | 'tensorflow' | 'webgpu' | 'cuda';
 export type BackendChoice = BackendName | 'auto';
@@ -32,6 +34,17 @@ export interface SelectedBackend {
   name: BackendName;
   /** why this one (for `auto`, what was tried) */
   note: string;
+  /** what the matrix products run on: the system BLAS (`openblas 0.3.21`) or the backend's own kernels (`wasm`) */
+  matmul: string;
+  /** one line on `matmul`: the library and its threads, or why the backend's kernels run */
+  matmulNote: string;
+}
+
+export interface BackendOptions {
+  /** matrix products of the wasm backend through the system BLAS: auto (default, `SIL_BLAS`), on, off */
+  blas?: BlasChoice;
+  /** backend instances in this process sharing the cores (worker threads), for the BLAS's thread count */
+  instances?: number;
 }
 
 const probes = new Map<BackendName, Promise<string | null>>();
@@ -142,8 +155,11 @@ export function backendAvailability(name: BackendName): Promise<string | null> {
   return probes.get(name)!;
 }
 
-/** Makes `choice` the current TF.js backend (resolving `auto`), or throws BACKEND_UNAVAILABLE. */
-export async function useBackend(choice: BackendChoice): Promise<SelectedBackend> {
+/**
+ * Makes `choice` the current TF.js backend (resolving `auto`), or throws BACKEND_UNAVAILABLE; on
+ * wasm, routes its matrix products through the system BLAS per `opts.blas` (src/blas/).
+ */
+export async function useBackend(choice: BackendChoice, opts: BackendOptions = {}): Promise<SelectedBackend> {
   if (!BACKEND_CHOICES.includes(choice)) {
     throw new SilError('INVALID_ARGUMENT', `unknown backend "${choice}"; choose one of ${BACKEND_CHOICES.join(', ')}`);
   }
@@ -177,5 +193,7 @@ export async function useBackend(choice: BackendChoice): Promise<SelectedBackend
   await tf.ready();
   // the cpu backend's first upload prints an advert for tfjs-node to stderr; sil's output stays its own
   if (name === 'cpu') (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
-  return { name, note };
+  if (name === 'wasm') installSharedIdentity();
+  const mm = configureMatmul(name, opts.blas ?? defaultBlasChoice(), opts.instances ?? 1);
+  return { name, note, matmul: mm.matmul, matmulNote: mm.note };
 }

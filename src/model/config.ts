@@ -12,7 +12,9 @@
  * Anything the runtime does not implement is rejected with a SilError that names the option and
  * lists what is supported, rather than silently computing something else.
  */
+import * as path from 'node:path';
 import { SilError } from '../errors';
+import { allParamNames, EMBED, LM_HEAD, paramShape } from './names';
 
 export const SUPPORTED_ARCHITECTURES = ['LlamaForCausalLM', 'Qwen2ForCausalLM', 'MistralForCausalLM'] as const;
 export type Architecture = (typeof SUPPORTED_ARCHITECTURES)[number];
@@ -59,14 +61,38 @@ function fail(code: 'INVALID_CONFIG' | 'UNSUPPORTED_OPTION' | 'UNSUPPORTED_ARCHI
   throw new SilError(code, msg, { file });
 }
 
+/** Upper bounds on sizes: far above any real checkpoint, low enough that a typo cannot exhaust memory. */
+export const CONFIG_LIMITS: Record<string, number> = {
+  vocab_size: 1 << 22,
+  hidden_size: 1 << 16,
+  intermediate_size: 1 << 20,
+  num_hidden_layers: 1024,
+  num_attention_heads: 1024,
+  num_key_value_heads: 1024,
+  head_dim: 4096,
+  max_position_embeddings: 1 << 24,
+  sliding_window: 1 << 24,
+};
+
 function int(raw: Raw, key: string, file?: string, fallback?: number): number {
   const v = raw[key];
   if (v === undefined || v === null) {
     if (fallback !== undefined) return fallback;
     fail('INVALID_CONFIG', `config.json lacks the integer "${key}"`, file);
   }
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
-    fail('INVALID_CONFIG', `config.json "${key}" must be a positive integer, found ${JSON.stringify(v)}`, file);
+  const max = CONFIG_LIMITS[key] ?? Number.MAX_SAFE_INTEGER;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0 || v > max) {
+    fail('INVALID_CONFIG', `config.json "${key}" must be a positive integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''}, found ${JSON.stringify(v)}`, file);
+  }
+  return v;
+}
+
+/** A finite number in (0, max] (`fallback` when absent or null). */
+function positive(raw: Raw, key: string, file: string | undefined, fallback: number, max = Number.MAX_VALUE): number {
+  const v = raw[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || !(v > 0) || v > max) {
+    fail('INVALID_CONFIG', `config.json "${key}" must be a positive number${max < Number.MAX_VALUE ? ` up to ${max}` : ''}, found ${JSON.stringify(v)}`, file);
   }
   return v;
 }
@@ -78,25 +104,37 @@ function num(raw: Raw, key: string, file: string | undefined, fallback: number):
   return v;
 }
 
-function bool(raw: Raw, key: string, fallback: boolean): boolean {
+function bool(raw: Raw, key: string, fallback: boolean, file?: string): boolean {
   const v = raw[key];
-  return typeof v === 'boolean' ? v : fallback;
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'boolean') fail('INVALID_CONFIG', `config.json "${key}" must be true or false, found ${JSON.stringify(v)}`, file);
+  return v;
+}
+
+/** null/absent, or an object (not a string, number or array). */
+function objectOrNull(raw: Raw, key: string, file?: string): Raw | null {
+  const v = raw[key];
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'object' || Array.isArray(v)) fail('INVALID_CONFIG', `config.json "${key}" must be null or an object, found ${JSON.stringify(v)}`, file);
+  return v as Raw;
 }
 
 /** RoPE settings from `rope_parameters` (5.x) or `rope_theta` + `rope_scaling` (4.x). */
 function parseRope(raw: Raw, defaultTheta: number, file?: string): RopeConfig {
-  const params = (raw.rope_parameters ?? null) as Raw | null;
-  const scaling = (raw.rope_scaling ?? null) as Raw | null;
+  const params = objectOrNull(raw, 'rope_parameters', file);
+  const scaling = objectOrNull(raw, 'rope_scaling', file);
   let theta: number;
   let spec: Raw | null;
-  if (params && typeof params === 'object') {
-    theta = num(params, 'rope_theta', file, num(raw, 'rope_theta', file, defaultTheta));
+  if (params) {
+    theta = positive(params, 'rope_theta', file, positive(raw, 'rope_theta', file, defaultTheta));
     spec = params;
   } else {
-    theta = num(raw, 'rope_theta', file, defaultTheta);
-    spec = scaling && typeof scaling === 'object' ? scaling : null;
+    theta = positive(raw, 'rope_theta', file, defaultTheta);
+    spec = scaling;
   }
-  const type = String(spec?.rope_type ?? spec?.type ?? 'default');
+  const rawType = spec?.rope_type ?? spec?.type ?? 'default';
+  if (typeof rawType !== 'string') fail('INVALID_CONFIG', `config.json RoPE "rope_type" must be a string, found ${JSON.stringify(rawType)}`, file);
+  const type = rawType;
   if (!(SUPPORTED_ROPE_TYPES as readonly string[]).includes(type)) {
     fail('UNSUPPORTED_OPTION', `RoPE type "${type}" is not supported; supported: ${SUPPORTED_ROPE_TYPES.join(', ')}`, file);
   }
@@ -127,6 +165,9 @@ function parseRope(raw: Raw, defaultTheta: number, file?: string): RopeConfig {
 export function parseModelConfig(raw: unknown, file?: string): ModelConfig {
   if (!raw || typeof raw !== 'object') fail('INVALID_CONFIG', 'config.json is missing or not an object', file);
   const r = raw as Raw;
+  if (r.architectures !== undefined && r.architectures !== null && !(Array.isArray(r.architectures) && r.architectures.every((a) => typeof a === 'string'))) {
+    fail('INVALID_CONFIG', `config.json "architectures" must be a list of names, found ${JSON.stringify(r.architectures)}`, file);
+  }
   const archs = Array.isArray(r.architectures) ? (r.architectures as unknown[]) : [];
   const arch = archs.length > 0 ? String(archs[0]) : `model_type ${JSON.stringify(r.model_type ?? null)}`;
   if (!(SUPPORTED_ARCHITECTURES as readonly string[]).includes(arch)) {
@@ -152,15 +193,19 @@ export function parseModelConfig(raw: unknown, file?: string): ModelConfig {
   }
   if (headDim % 2 !== 0) fail('INVALID_CONFIG', `head_dim ${headDim} must be even for RoPE`, file);
   const isQwen2 = architecture === 'Qwen2ForCausalLM';
-  const attentionBias = bool(r, 'attention_bias', false);
+  const attentionBias = bool(r, 'attention_bias', false, file);
   let slidingWindow: number | null = null;
   const sw = r.sliding_window;
-  const swActive = isQwen2 ? bool(r, 'use_sliding_window', false) : true;
-  if (swActive && sw !== undefined && sw !== null) {
-    if (typeof sw !== 'number' || !Number.isInteger(sw) || sw <= 0) fail('INVALID_CONFIG', `sliding_window must be null or a positive integer, found ${JSON.stringify(sw)}`, file);
-    slidingWindow = sw;
+  const swActive = isQwen2 ? bool(r, 'use_sliding_window', false, file) : true;
+  if (sw !== undefined && sw !== null) {
+    const w = int(r, 'sliding_window', file);
+    if (swActive) slidingWindow = w;
   }
-  const dtype = (r.dtype ?? r.torch_dtype ?? null) as string | null;
+  const dtype = r.dtype ?? r.torch_dtype ?? null;
+  if (dtype !== null && typeof dtype !== 'string') fail('INVALID_CONFIG', `config.json "${r.dtype !== undefined ? 'dtype' : 'torch_dtype'}" must be a dtype name, found ${JSON.stringify(dtype)}`, file);
+  const tie = bool(r, 'tie_word_embeddings', false, file);
+  const mlpBias = bool(r, 'mlp_bias', false, file);
+  const maxPos = r.max_position_embeddings === undefined || r.max_position_embeddings === null ? null : int(r, 'max_position_embeddings', file);
   return {
     architecture,
     vocabSize: int(r, 'vocab_size', file),
@@ -170,14 +215,14 @@ export function parseModelConfig(raw: unknown, file?: string): ModelConfig {
     numHeads,
     numKvHeads,
     headDim,
-    rmsNormEps: num(r, 'rms_norm_eps', file, 1e-6),
+    rmsNormEps: positive(r, 'rms_norm_eps', file, 1e-6, 1),
     rope: parseRope(r, isQwen2 ? 1e6 : 1e4, file),
     qkvBias: isQwen2 ? true : attentionBias,
     oBias: isQwen2 ? false : attentionBias,
-    mlpBias: isQwen2 ? false : bool(r, 'mlp_bias', false),
-    tieWordEmbeddings: bool(r, 'tie_word_embeddings', false),
+    mlpBias: isQwen2 ? false : mlpBias,
+    tieWordEmbeddings: tie,
     slidingWindow,
-    maxPositionEmbeddings: typeof r.max_position_embeddings === 'number' ? r.max_position_embeddings : null,
+    maxPositionEmbeddings: maxPos,
     dtype: typeof dtype === 'string' ? dtype : null,
   };
 }
@@ -190,4 +235,54 @@ export function checkSequenceLength(cfg: ModelConfig, seqLen: number): void {
       `sequence length ${seqLen} exceeds sliding_window ${cfg.slidingWindow}; sliding-window attention is not supported, only sequences up to the window`,
     );
   }
+}
+
+/**
+ * Holds a parsed config against the tensors a checkpoint stores (`shapes`: name → shape): every
+ * parameter the config implies is stored with the shape it implies, and no decoder layer is stored
+ * beyond `num_hidden_layers`. Throws INVALID_CONFIG naming config.json (`file`), the field and the
+ * tensor, so a wrong `num_hidden_layers` or `vocab_size` is blamed on the config, not on a cache.
+ */
+export function checkConfigShapes(cfg: ModelConfig, shapes: ReadonlyMap<string, readonly number[]>, file?: string): void {
+  let maxLayer = -1;
+  for (const name of shapes.keys()) {
+    const m = /^model\.layers\.(\d+)\./.exec(name);
+    if (m) maxLayer = Math.max(maxLayer, Number(m[1]));
+  }
+  if (maxLayer + 1 > cfg.numLayers) {
+    throw new SilError('INVALID_CONFIG', `config.json "num_hidden_layers" is ${cfg.numLayers}, but the checkpoint stores ${maxLayer + 1} decoder layers`, { file, tensor: `model.layers.${maxLayer}` });
+  }
+  const fieldsOf = (name: string): string => {
+    if (name === EMBED || name === LM_HEAD) return '"vocab_size" and "hidden_size"';
+    if (/layernorm|norm\.weight$/.test(name)) return '"hidden_size"';
+    if (/self_attn/.test(name)) return '"hidden_size", "num_attention_heads", "num_key_value_heads" and "head_dim"';
+    return '"hidden_size" and "intermediate_size"';
+  };
+  for (const name of allParamNames(cfg)) {
+    const want = paramShape(cfg, name);
+    const got = shapes.get(name);
+    if (!got) {
+      const why = /^model\.layers\.(\d+)\./.exec(name) ? `"num_hidden_layers" is ${cfg.numLayers}` : name === LM_HEAD ? '"tie_word_embeddings" is false' : 'the architecture needs it';
+      throw new SilError('INVALID_CONFIG', `config.json implies a tensor the checkpoint does not store (${why})`, { file, tensor: name });
+    }
+    if (got.length !== want.length || got.some((d, i) => d !== want[i])) {
+      throw new SilError('INVALID_CONFIG', `config.json ${fieldsOf(name)} imply shape [${want.join(', ')}], the checkpoint stores [${got.join(', ')}]`, { file, tensor: name });
+    }
+  }
+}
+
+/** What `checkpointConfig` reads of an opened checkpoint (io/checkpoint.ts's `Checkpoint`). */
+export interface ConfigSource {
+  config: unknown;
+  dir: string;
+  names(): string[];
+  info(name: string): { shape: number[] };
+}
+
+/** The config.json of an opened checkpoint, parsed and held against the tensors it stores. */
+export function checkpointConfig(ck: ConfigSource): ModelConfig {
+  const file = path.join(ck.dir, 'config.json');
+  const cfg = parseModelConfig(ck.config, file);
+  checkConfigShapes(cfg, new Map(ck.names().map((n) => [n, ck.info(n).shape])), file);
+  return cfg;
 }

@@ -16,6 +16,7 @@
  * textbook form instead: no transposes of activations, one kernel per product (`plainMatmulsOnly`).
  */
 import * as tf from '@tensorflow/tfjs';
+import { blasMatmul } from '../blas';
 
 export interface LinearParams {
   /** [out, in] */
@@ -27,11 +28,14 @@ export interface LinearParams {
 }
 
 /**
- * Whether the current backend multiplies fast only plain 2-D, non-transposed matrices (wasm, and
- * the pure-JS cpu backend, where the plain forms cost the same and keep one code path with wasm).
+ * Whether the current backend multiplies fast only plain 2-D, non-transposed matrices (wasm on its
+ * own kernels, and the pure-JS cpu backend, where the plain forms cost the same and keep one code
+ * path with wasm). wasm with its products through the system BLAS (src/blas/) takes transposed and
+ * batched operands at full speed, like webgpu and tensorflow.
  */
 export function plainMatmulsOnly(): boolean {
   const b = tf.getBackend();
+  if (b === 'wasm') return blasMatmul() === null;
   return b !== 'webgpu' && b !== 'tensorflow' && b !== 'cuda';
 }
 

@@ -13,8 +13,8 @@ import * as tf from '@tensorflow/tfjs';
 import { SilError } from '../errors';
 import type { Checkpoint } from '../io/checkpoint';
 import type { AttentionContext } from './attention';
-import { Batch, PreparedBatch, prepareBatch } from './batch';
-import { checkSequenceLength, ModelConfig, parseModelConfig } from './config';
+import { Batch, PreparedBatch, prepareBatch, sliceBatch } from './batch';
+import { checkpointConfig, checkSequenceLength, ModelConfig } from './config';
 import { embed, embeddingGrad } from './embedding';
 import { decoderLayer, overlay, Params } from './layer';
 import { linear } from './linear';
@@ -68,7 +68,7 @@ export class CausalLM {
 
   /** Loads every weight of a checkpoint (decoded to float32) onto the current backend. */
   static fromCheckpoint(ckpt: Checkpoint): CausalLM {
-    const cfg = parseModelConfig(ckpt.config, `${ckpt.dir}/config.json`);
+    const cfg = checkpointConfig(ckpt);
     return CausalLM.fromSource(cfg, ckpt);
   }
 
@@ -143,6 +143,34 @@ export class CausalLM {
       tf.dispose(outs);
       disposeContext(ctx);
     }
+  }
+
+  /**
+   * `lossAndGrads` over the batch `per` sequences at a time (at least one), the losses and gradients
+   * summed: the same result as one pass, within the memory one pass of `per` sequences needs
+   * (`sequencesPerPass`, memory.ts). `denominator` defaults to the whole batch's labelled positions.
+   */
+  lossAndGradsInPasses(batch: Batch, per: number, denominator?: number): LossAndGrads {
+    const n = batch.input_ids.length;
+    const step = Math.max(1, Math.floor(per));
+    if (step >= n) return this.lossAndGrads(batch, denominator);
+    const denom = denominator ?? prepareBatch(batch, this.cfg.vocabSize).count;
+    let loss = 0;
+    let count = 0;
+    let acc: Map<string, Float32Array> | null = null;
+    for (let e = 0; e < n; e += step) {
+      const r = this.lossAndGrads(sliceBatch(batch, e, Math.min(n, e + step)), denom);
+      loss += r.loss;
+      count += r.count;
+      if (!acc) acc = r.grads;
+      else {
+        for (const [name, g] of r.grads) {
+          const a = acc.get(name)!;
+          for (let i = 0; i < g.length; i++) a[i] += g[i];
+        }
+      }
+    }
+    return { loss, count, grads: acc! };
   }
 
   /** Names of every stored parameter, in gradient order. */

@@ -7,50 +7,24 @@
  *
  * The worker script is compiled JS (dist/model/worker.js); build with `npm run build` first.
  */
-import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { BlasChoice } from '../blas';
 import { SilError, SilErrorCode } from '../errors';
 import { Checkpoint } from '../io/checkpoint';
 import type { BackendName } from './backend';
 import { Batch, prepareBatch, sliceBatch } from './batch';
-import { ModelConfig, parseModelConfig } from './config';
+import { checkpointConfig } from './config';
 import type { LossAndGrads } from './model';
-import { allParamNames, paramShape } from './names';
 import { closeWorkers } from '../threads';
-
-/** dist/model/worker.js, whether this module runs from dist/ or from src/ (tests). */
-export function workerScript(): string {
-  const here = path.join(__dirname, 'worker.js');
-  if (fs.existsSync(here)) return here;
-  const dist = path.resolve(__dirname, '../../dist/model/worker.js');
-  if (fs.existsSync(dist)) return dist;
-  throw new SilError('BACKEND_UNAVAILABLE', `the gradient worker script is not built (looked for ${here} and ${dist}); run npm run build`);
-}
+import { workerScript } from '../workers/script';
 
 export function defaultWorkerCount(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
 
-/** The wasm heap: 4 GiB at most, and it never shrinks. */
-const HEAP_BYTES = 4096 * 2 ** 20;
-
-/**
- * How many sequences of length `seqLen` one pass can hold in a 4 GiB wasm heap: the weights, the
- * backend's packed copy of each linear weight and the gradients (≈ 3 × 4 bytes per parameter) plus
- * the taped activations per token, estimated from the shapes (fitted to measured heap peaks: 155.7M
- * params, hidden 1024, FFN 2816, vocab 32k, 8 layers peak at 2.8 GiB for one 128-token sequence and
- * 3.5 GiB for two). Bigger passes mean bigger, faster matmuls; one sequence is always allowed.
- */
-export function sequencesPerPass(cfg: ModelConfig, seqLen: number): number {
-  let params = 0;
-  for (const name of allParamNames(cfg)) params += paramShape(cfg, name).reduce((a, b) => a * b, 1);
-  const fixed = 3 * 4 * params + 256 * 2 ** 20;
-  const perLayer = 60 * cfg.hiddenSize + 20 * cfg.intermediateSize + 8 * cfg.numHeads * seqLen;
-  const perToken = 4 * (cfg.numLayers * perLayer + 12 * cfg.vocabSize);
-  return Math.max(1, Math.floor((HEAP_BYTES - fixed) / (perToken * seqLen)));
-}
+/** Sequences per in-memory pass, planned with the logits (memory.ts); re-exported for callers of this module. */
+export { sequencesPerPass } from './memory';
 
 interface Reply {
   id: number;
@@ -66,6 +40,13 @@ function rethrow(err: { message: string; code?: string }): never {
   throw new Error(err.message);
 }
 
+export interface PoolOptions {
+  /** the workers' matrix products through the system BLAS: auto (default), on, off (src/blas/) */
+  blas?: BlasChoice;
+  /** backend instances sharing the cores in this process, all pools together (default: this pool's workers) */
+  instances?: number;
+}
+
 /** Worker threads holding the model, reusable across batches. */
 export class GradWorkerPool {
   private nextId = 0;
@@ -75,22 +56,33 @@ export class GradWorkerPool {
     readonly vocabSize: number,
     readonly workers: Worker[],
     readonly backend: BackendName,
+    /** what the workers' products run on (`openblas 0.3.21`, `wasm`), and a line on it */
+    readonly matmul: string,
+    readonly matmulNote: string,
   ) {}
 
-  static async start(modelDir: string, count = defaultWorkerCount(), backend: BackendName = 'wasm'): Promise<GradWorkerPool> {
+  static async start(modelDir: string, count = defaultWorkerCount(), backend: BackendName = 'wasm', opts: PoolOptions = {}): Promise<GradWorkerPool> {
     const ckpt = Checkpoint.open(modelDir);
-    const cfg = parseModelConfig(ckpt.config, path.join(ckpt.dir, 'config.json'));
+    const cfg = checkpointConfig(ckpt);
     ckpt.close();
-    const script = workerScript();
-    const workers = Array.from({ length: Math.max(1, count) }, () => new Worker(script, { workerData: { modelDir, backend } }));
+    const script = workerScript('model/worker');
+    const n = Math.max(1, count);
+    const workerData = { modelDir, backend, blas: opts.blas, instances: opts.instances ?? n };
+    const workers = Array.from({ length: n }, () => new Worker(script, { workerData }));
+    let matmul = backend as string;
+    let matmulNote = '';
     try {
       await Promise.all(
         workers.map(
           (w) =>
             new Promise<void>((resolve, reject) => {
               w.once('error', reject);
-              w.once('message', (m: { ready: boolean; error?: { message: string; code?: string } }) => {
-                if (m.ready) resolve();
+              w.once('message', (m: { ready: boolean; matmul?: string; matmulNote?: string; error?: { message: string; code?: string } }) => {
+                if (m.ready) {
+                  matmul = m.matmul ?? matmul;
+                  matmulNote = m.matmulNote ?? matmulNote;
+                  resolve();
+                }
                 else {
                   try {
                     rethrow(m.error!);
@@ -106,7 +98,7 @@ export class GradWorkerPool {
       await Promise.all(workers.map((w) => w.terminate()));
       throw e;
     }
-    const pool = new GradWorkerPool(modelDir, cfg.vocabSize, workers, backend);
+    const pool = new GradWorkerPool(modelDir, cfg.vocabSize, workers, backend, matmul, matmulNote);
     return pool;
   }
 
@@ -165,8 +157,8 @@ export class GradWorkerPool {
 }
 
 /** One-shot convenience: start a pool, compute one batch, close the pool. */
-export async function gradParallel(modelDir: string, batch: Batch, opts: { workers?: number; backend?: BackendName } = {}): Promise<LossAndGrads> {
-  const pool = await GradWorkerPool.start(modelDir, opts.workers, opts.backend);
+export async function gradParallel(modelDir: string, batch: Batch, opts: { workers?: number; backend?: BackendName; blas?: BlasChoice } = {}): Promise<LossAndGrads> {
+  const pool = await GradWorkerPool.start(modelDir, opts.workers, opts.backend, { blas: opts.blas });
   try {
     return await pool.lossAndGrads(batch);
   } finally {

@@ -24,28 +24,80 @@ svg.sil-figure{max-width:100%;height:auto;display:block}
 table.data{border-collapse:collapse;font-size:0.85em;margin:0.8em 0}
 table.data th,table.data td{border:1px solid #ccc;padding:2px 8px;text-align:right}
 table.data th{background:#f3f3f3} table.data td:nth-child(3) code{font-size:0.95em}
-table.kv th{text-align:left;padding-right:1em;vertical-align:top} table.kv td{font-family:"DejaVu Sans Mono",monospace;font-size:0.85em}
+table.kv{border-collapse:collapse} table.kv th{text-align:left;padding:2px 1em 2px 0;vertical-align:top;white-space:nowrap} table.kv td{font-size:0.9em;padding:2px 0;overflow-wrap:anywhere} table.kv code{font-size:0.95em} .hash{color:#555;font-size:0.9em;margin-right:1em}
 .missing{background:#fff6e0;border:1px solid #e0b040;padding:8px 14px} .files a{margin-right:0.8em;font-size:0.85em}
 pre{background:#f6f6f6;padding:10px;overflow-x:auto;font-size:0.8em}
 `;
 
-function manifestTable(m: Record<string, unknown>): string {
-  const show = (v: unknown): string => (v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** A value as readable text: lists joined, objects as `key value` pairs, numbers as written; '' for nothing. */
+function plain(v: unknown): string {
+  if (v === null || v === undefined || v === '') return '';
+  if (Array.isArray(v)) return v.map(plain).filter(Boolean).join(', ');
+  if (isObj(v)) return Object.entries(v).map(([k, x]) => (plain(x) === '' ? '' : `${k} ${plain(x)}`)).filter(Boolean).join('; ');
+  if (typeof v === 'number') return Number.isInteger(v) ? v.toLocaleString('en-US') : String(Number(v.toPrecision(6)));
+  return String(v);
+}
+
+/** `path` and its hashes, each hash in a <code> of its own. */
+function hashed(pathText: string, hashes: Array<[string, unknown]>): string {
+  const hs = hashes.filter(([, h]) => typeof h === 'string' && h).map(([label, h]) => `<span class="hash">${esc(label)} <code>${esc(String(h))}</code></span>`);
+  return `<code>${esc(pathText)}</code>${hs.length ? `<br>${hs.join(' ')}` : ''}`;
+}
+
+/**
+ * The manifest as a legible table: the command line, package and backend in words, every input
+ * with its content hashes (rows only for inputs the run had), the options that were set, and the
+ * timings; nested values as text, never raw JSON.
+ */
+function manifestTable(m: Obj): string {
   const rows: Array<[string, string]> = [];
-  for (const key of ['command', 'version', 'created', 'languages', 'k', 'n_params', 'n_in_scope', 'backend', 'seed']) {
-    if (key in m) rows.push([key, show(m[key])]);
-  }
-  const inputs = m.inputs;
-  if (inputs && typeof inputs === 'object') {
-    for (const [k, v] of Object.entries(inputs as Record<string, unknown>)) {
-      const o = (v ?? {}) as Record<string, unknown>;
-      rows.push([`input ${k}`, `${show(o.path)}${o.header_sha256 ? ` (header sha256 ${show(o.header_sha256)})` : ''}`]);
+  const add = (k: string, v: unknown) => {
+    const t = plain(v);
+    if (t !== '') rows.push([esc(k), esc(t)]);
+  };
+  if (Array.isArray(m.command_line)) rows.push(['command line', `<code>${esc((m.command_line as string[]).map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' '))}</code>`]);
+  else add('command', m.command);
+  const pkg = isObj(m.package) ? m.package : undefined;
+  add('package', pkg ? `${plain(pkg.name)} ${plain(pkg.version)} (Node ${plain(pkg.node)})` : m.version);
+  add('created', m.created);
+  const inputs = isObj(m.inputs) ? m.inputs : {};
+  for (const [role, v] of Object.entries(inputs)) {
+    if (v === null || v === undefined) continue;
+    if (Array.isArray(v)) {
+      for (const g of v) if (isObj(g)) rows.push([`input ${esc(role)}`, hashed(String(g.path ?? ''), [['sha256', g.sha256]])]);
+      continue;
     }
+    if (!isObj(v)) continue;
+    const where = String(v.path ?? v.source ?? '');
+    if (!where) continue;
+    rows.push([`input ${esc(role)}`, hashed(where, [['data sha256', v.data_sha256], ['header sha256', v.header_sha256], ['sha256', v.sha256]]) + (Array.isArray(v.files) ? ` <span class="hash">(${esc(plain(v.files))})</span>` : '')]);
   }
-  if (m.options && typeof m.options === 'object') {
-    for (const [k, v] of Object.entries(m.options as Record<string, unknown>)) rows.push([`option ${k}`, show(v)]);
+  const be = m.backend;
+  if (isObj(be)) add('backend', `${plain(be.name)}${be.workers ? ` × ${plain(be.workers)} (${plain(be.source)})` : ''}${be.plan ? `, ${plain(be.plan)}` : ''}${be.note ? ` — ${plain(be.note)}` : ''}`);
+  else add('backend', be);
+  for (const key of ['languages', 'k', 'n_params', 'n_in_scope', 'architecture', 'seed', 'global_sir', 'expected_random_sir']) add(key.replace(/_/g, ' '), m[key]);
+  if (isObj(m.options)) {
+    const set = Object.entries(m.options).filter(([k, v]) => k !== 'defaults' && plain(v) !== '' && v !== false);
+    add('options', set.map(([k, v]) => `--${k.replace(/_/g, '-')} ${v === true ? '' : plain(v)}`.trim()).join('  '));
+    add('defaults used for', (m.options as Obj).defaults);
   }
-  return `<table class="kv">${rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table>`;
+  if (isObj(m.calibration)) {
+    for (const [set, c] of Object.entries(m.calibration)) if (isObj(c)) add(`calibration ${set}`, `${plain(c.examples)} examples, ${plain(c.tokens)} tokens, mean loss ${plain(c.mean_loss)}, gradients ${plain(c.gradients)}, ${plain(c.seconds)} s`);
+  }
+  if (isObj(m.timings)) add('timings (s)', Object.fromEntries(Object.entries(m.timings).map(([k, v]) => [k.replace(/_s$/, ''), typeof v === 'number' ? Number(v.toFixed(2)) : v])));
+  add('notes', m.notes);
+  return `<table class="kv">${rows.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('')}</table>`;
+}
+
+/** The evaluation conditions of eval/violations.csv: one row each, with the checkpoint's content hash. */
+function conditionsTable(run: RunData): string {
+  const seen = new Map<string, NonNullable<RunData['violations']>[number]>();
+  for (const r of run.violations ?? []) if (!seen.has(r.condition_id)) seen.set(r.condition_id, r);
+  const rows = [...seen.values()].map((r) => `<tr><td>${esc(r.condition)}</td><td>${esc(r.model)}</td><td>${esc(r.ft_lang)}</td><td><code>${esc(r.checkpoint_sha256 || 'not recorded')}</code></td></tr>`);
+  return `<h3>Evaluation conditions</h3><table class="data" id="conditions"><thead><tr><th>condition</th><th>model</th><th>attack language</th><th>checkpoint data sha256</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 export function reportHtml(h: HtmlInput): string {
@@ -75,6 +127,7 @@ export function reportHtml(h: HtmlInput): string {
     parts.push(`<details><summary>manifest.json</summary><pre>${esc(JSON.stringify(run.manifest, null, 2))}</pre></details>`);
   } else parts.push('<p>No <code>manifest.json</code> in this run folder.</p>');
   if (run.summary) parts.push(`<details><summary>summary.md</summary><pre>${esc(run.summary)}</pre></details>`);
+  if (run.violations?.length) parts.push(conditionsTable(run));
 
   parts.push('<h2>Figures</h2>');
   for (const f of h.figures) {

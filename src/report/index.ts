@@ -5,7 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { withAtomicDir } from '../io/atomic';
-import { loadRun } from './run';
+import { claimOutput, prepareOutputDir, readMarker, writeMarker } from '../io/outpath';
+import { loadRun, RUN_FILES } from './run';
 import { buildReport, type BuildOptions, type Report } from './build';
 
 export { loadRun, RUN_FILES, type RunData } from './run';
@@ -19,16 +20,34 @@ export interface WrittenReport extends Report {
   files: string[];
 }
 
-/** Reads `runDir`, builds the report and writes it to `outDir` (default `runDir/report`) atomically, replacing a previous report there. */
-export async function writeReport(runDir: string, outDir = path.join(runDir, 'report'), o: BuildOptions = {}): Promise<WrittenReport> {
+/**
+ * Reads `runDir`, builds the report and writes it to `outDir` (default `runDir/report`) atomically.
+ * The output must not hold any file the report reads; a previous report there is replaced only
+ * with `force`.
+ */
+export async function writeReport(runDir: string, outDir = path.join(runDir, 'report'), o: BuildOptions & { force?: boolean } = {}): Promise<WrittenReport> {
+  const inputs = Object.values(RUN_FILES).map((f) => path.join(runDir, f));
+  const target = prepareOutputDir({ out: outDir, kind: 'dir', inputs, force: o.force });
+  const release = claimOutput(target.path, 'report');
+  try {
+    return await reportInto(runDir, outDir, target.path, target.replace, o);
+  } finally {
+    release();
+  }
+}
+
+async function reportInto(runDir: string, outDir: string, targetPath: string, replace: boolean, o: BuildOptions): Promise<WrittenReport> {
   const run = loadRun(runDir);
   const report = await buildReport(run, o);
+  const manifest = path.join(runDir, RUN_FILES.manifest);
+  const runKey = readMarker(runDir)?.key ?? null;
   await withAtomicDir(
-    outDir,
+    targetPath,
     (tmp) => {
       for (const a of report.artifacts) fs.writeFileSync(path.join(tmp, a.file), a.content);
+      writeMarker(tmp, 'report', { run: path.resolve(runDir), run_key: runKey, manifest_present: fs.existsSync(manifest) });
     },
-    true,
+    replace,
   );
   return { ...report, outDir, missing: run.missing, files: report.artifacts.map((a) => a.file) };
 }

@@ -30,11 +30,6 @@ export function isBias(role: TensorRole): boolean {
   return role.kind.endsWith('_bias');
 }
 
-/** `q_bias` → `q`: the projection a bias belongs to. */
-export function biasOwnerKind(kind: string): string {
-  return kind.replace(/_bias$/, '');
-}
-
 export type BiasRule = 'zero' | 'score';
 
 export function participation(architecture: string | null | undefined, name: string, scope: Scope, biases: BiasRule = 'zero'): Participation {

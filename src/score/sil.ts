@@ -2,16 +2,16 @@
  * SIL score (Poppi et al. 2025, "Towards Understanding the Fragility of Multilingual LLMs against
  * Fine-Tuning Attacks"), with Δ = θattacked − θpre and L(x) = −log p(response | prompt) at θpre:
  *
- *   sum      (default, what the reference code computes):  s = |Δ| ⊙ |Σₓ ∇L(x)|
+ *   sum-abs  (default, what the reference code computes):  s = |Δ| ⊙ |Σₓ ∇L(x)|
  *   mean-abs (the paper's formula):                        s = (1/n) Σₓ |Δ ⊙ ∇L(x)|
  *
- * `sum` needs only the gradient summed over the calibration examples; `mean-abs` needs each
+ * (`sil locate --reduce`.) `sum-abs` needs only the gradient summed over the calibration examples; `mean-abs` needs each
  * example's gradient, folded in one at a time by `MeanAbsSilAccumulator`. All functions work on
  * one chunk (element range) of one tensor at a time.
  */
 
-export type SilReduce = 'sum' | 'mean-abs';
-export const SIL_REDUCES: readonly SilReduce[] = ['sum', 'mean-abs'];
+export type SilReduce = 'sum-abs' | 'mean-abs';
+export const SIL_REDUCES: readonly SilReduce[] = ['sum-abs', 'mean-abs'];
 
 /** s = |Δ| ⊙ |g|, with g = Σₓ ∇L(x). */
 export function silScore(delta: Float32Array, gradSum: Float32Array, out: Float32Array = new Float32Array(delta.length)): Float32Array {

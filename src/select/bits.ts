@@ -12,11 +12,6 @@ const u = new Uint32Array(f.buffer);
 export const NEG_ZERO_BITS = 0x80000000;
 export const INF_BITS = 0x7f800000;
 
-export function f32Bits(x: number): number {
-  f[0] = x;
-  return u[0] === NEG_ZERO_BITS ? 0 : u[0];
-}
-
 export function bitsF32(b: number): number {
   u[0] = b;
   return f[0];

@@ -19,6 +19,7 @@ import { SilError } from '../errors';
 import { withAtomicDir } from '../io/atomic';
 import { Checkpoint } from '../io/checkpoint';
 import { DTYPE_BYTES } from '../io/dtype';
+import { claimOutput, prepareOutputDir, writeMarker } from '../io/outpath';
 import { SafetensorsWriter } from '../io/writer';
 import { MaskFile } from '../mask/maskfile';
 import { checkSameTensors } from '../score/pair';
@@ -80,7 +81,9 @@ export function checkMaskFits(target: Checkpoint, mask: MaskFile): void {
 
 export async function stitchCheckpoint(o: StitchOptions): Promise<StitchResult> {
   const chunk = o.chunk ?? 1 << 22;
+  const out = prepareOutputDir({ out: o.out, kind: 'dir', inputs: [o.base, o.attacked, o.mask, o.onto], force: o.force });
   const opened: Array<{ close(): void }> = [];
+  opened.push({ close: claimOutput(out.path, 'stitch') });
   try {
     const base = Checkpoint.open(o.base);
     opened.push(base);
@@ -102,10 +105,7 @@ export async function stitchCheckpoint(o: StitchOptions): Promise<StitchResult> 
     const mask = MaskFile.open(o.mask);
     opened.push(mask);
     checkMaskFits(target, mask);
-    if (fs.existsSync(o.out) && fs.readdirSync(o.out).length > 0 && !o.force) {
-      throw new SilError('OUTPUT_EXISTS', 'output folder exists and is not empty (use --force to replace it)', { file: o.out });
-    }
-    return await withAtomicDir(o.out, (tmp) => {
+    return await withAtomicDir(out.path, (tmp) => {
       const result: StitchResult = { tensors: 0, total: 0, selected: 0, files: [] };
       for (const entry of fs.readdirSync(target.dir, { withFileTypes: true })) {
         if (entry.isFile() && !entry.name.endsWith('.safetensors')) {
@@ -142,8 +142,9 @@ export async function stitchCheckpoint(o: StitchOptions): Promise<StitchResult> 
         }
         result.files.push(file);
       }
+      writeMarker(tmp, 'stitch', { inputs: { base: path.resolve(o.base), attacked: path.resolve(o.attacked), mask: fs.realpathSync(o.mask), onto: o.onto ? path.resolve(o.onto) : null } });
       return result;
-    }, true);
+    }, out.replace);
   } finally {
     for (const c of opened.reverse()) c.close();
   }

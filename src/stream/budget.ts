@@ -9,10 +9,10 @@ import { activeCuda } from '../cuda';
 import { SilError } from '../errors';
 import { parseSize } from '../io/writer';
 import type { ModelConfig } from '../model/config';
+import { WASM_HEAP_BYTES } from '../model/memory';
 import { sequencesPerStreamedGroup } from './plan';
 
-/** The wasm heap of one instance is capped at 4 GB and never shrinks. */
-export const WASM_HEAP_BYTES = 4 * 2 ** 30;
+export { WASM_HEAP_BYTES };
 
 const FALLBACK_GPU_BYTES = 8 * 2 ** 30;
 

@@ -6,7 +6,7 @@
  */
 import * as os from 'node:os';
 import { SilError } from '../errors';
-import { planGradients } from '../locate/source';
+import { PassShape, planGradients } from '../locate/source';
 
 export type StreamMode = 'always' | 'never' | 'auto';
 export const STREAM_MODES: StreamMode[] = ['always', 'never', 'auto'];
@@ -16,7 +16,7 @@ export interface StreamDecision {
   why: string;
 }
 
-export function chooseStreaming(mode: string, params: number, backend: string, threads: number, ramBytes = os.totalmem()): StreamDecision {
+export function chooseStreaming(mode: string, params: number, backend: string, threads: number, ramBytes = os.totalmem(), shape?: PassShape): StreamDecision {
   if (!STREAM_MODES.includes(mode as StreamMode)) throw new SilError('INVALID_ARGUMENT', `--stream must be one of ${STREAM_MODES.join(', ')}, got ${JSON.stringify(mode)}`);
   if (backend === 'webgpu') {
     if (mode === 'never') throw new SilError('UNSUPPORTED_OPTION', '--stream never is not available on webgpu: the GPU is read asynchronously, which only the layer-streamed pass does');
@@ -26,7 +26,7 @@ export function chooseStreaming(mode: string, params: number, backend: string, t
     return { stream: true, why: mode === 'always' ? '--stream always' : 'cuda runs the layer-streamed pass (weights and sums kept in GPU memory as they fit)' };
   }
   if (mode === 'always') return { stream: true, why: '--stream always' };
-  const plan = planGradients(params, backend, threads, ramBytes);
+  const plan = planGradients(params, backend, threads, ramBytes, shape);
   if (mode === 'never') return { stream: false, why: `--stream never (${plan.why})` };
   return plan.mode === 'streamed' ? { stream: true, why: `the model does not fit in memory: ${plan.why}` } : { stream: false, why: `fits in memory: ${plan.why}` };
 }

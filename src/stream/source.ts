@@ -21,7 +21,7 @@ import { GradSums } from './sums';
 import { StreamWeights } from './weights';
 
 export async function openStreamedSource(ctx: SourceContext): Promise<GradientSource> {
-  const backend = await useBackend(ctx.backend);
+  const backend = await useBackend(ctx.backend, { blas: ctx.blas });
   const cfg = ctx.config;
   const size = (n: string) => paramShape(cfg, n).reduce((a, b) => a * b, 1);
   const onDevice = isGpuBackend(backend.name);

@@ -21,7 +21,9 @@ interface Tokenizer {
 interface Template {
   render(context: Record<string, unknown>): string;
 }
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { Tokenizer } = require('@huggingface/tokenizers') as { Tokenizer: new (tokenizerJson: object, config: object) => Tokenizer };
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { Template } = require('@huggingface/jinja') as { Template: new (template: string) => Template };
 
 export interface ChatMessage {

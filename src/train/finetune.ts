@@ -13,7 +13,7 @@ import { readCalibrationJsonl } from '../data/schema';
 import type { CalibrationRecord } from '../data/schema';
 import { MaskFile } from '../mask/maskfile';
 import { BackendChoice, useBackend } from '../model/backend';
-import { parseModelConfig } from '../model/config';
+import { checkpointConfig } from '../model/config';
 import type { ModelConfig } from '../model/config';
 import { allParamNames } from '../model/names';
 import { buildExample, Example } from '../tokenizer/example';
@@ -21,9 +21,10 @@ import { loadTokenizer } from '../tokenizer/load';
 import type { CheckpointTokenizer } from '../tokenizer/tokenizer';
 import { ADAMW_DEFAULTS, AdamWOptions } from './adamw';
 import { GradEngine, LocalGrads, WorkerGrads } from './grads';
-import { StepInfo, train, TrainOptions } from './loop';
+import { StepInfo, totalSteps, train, TrainOptions } from './loop';
 import { ParamStore, saveCheckpoint } from './params';
-import type { ScheduleName } from './schedule';
+import { claimOutput, prepareOutputDir } from '../io/outpath';
+import { warmupWarning, type ScheduleName } from './schedule';
 
 export interface FinetuneOptions {
   model: string;
@@ -50,10 +51,16 @@ export interface FinetuneOptions {
   threads?: number;
   force?: boolean;
   onStep?: (s: StepInfo) => void;
+  /** called before training with each warning about the options (e.g. a schedule that never leaves warm-up) */
+  onWarning?: (message: string) => void;
+  /** called once before the first step with the number of optimizer steps */
+  onStart?: (steps: number) => void;
 }
 
 export interface FinetuneResult {
   log: StepInfo[];
+  /** warnings about the options, as passed to onWarning */
+  warnings: string[];
   examples: number;
   backend: string;
   workers: number;
@@ -96,9 +103,18 @@ export async function startEngine(cfg: ModelConfig, backend: string, threads: nu
 
 export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const t0 = Date.now();
-  const ckpt = Checkpoint.open(o.model);
+  // the output is checked before hours of training, and again when it is written
+  const target = prepareOutputDir({ out: o.out, kind: 'dir', inputs: [o.model, o.data, o.freeze], force: o.force });
+  const release = claimOutput(target.path, 'finetune');
+  let ckpt: Checkpoint;
   try {
-    const cfg = parseModelConfig(ckpt.config, path.join(ckpt.dir, 'config.json'));
+    ckpt = Checkpoint.open(o.model);
+  } catch (e) {
+    release();
+    throw e;
+  }
+  try {
+    const cfg = checkpointConfig(ckpt);
     const tok = loadTokenizer(ckpt.dir);
     let records = readCalibrationJsonl(o.data);
     if (o.kinds) records = records.filter((r) => o.kinds!.includes(r.kind));
@@ -123,15 +139,19 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
       frozen: freeze?.frozen,
       padId: tok.padId(),
     };
+    const warnings = [warmupWarning(opts.lr, opts.warmup, totalSteps(examples.length, opts))].filter((w): w is string => w !== null);
+    for (const w of warnings) o.onWarning?.(w);
+    o.onStart?.(totalSteps(examples.length, opts));
     let log: StepInfo[];
     try {
       log = await train(params, examples, engine, opts, o.onStep);
     } finally {
       await engine.close();
     }
-    await saveCheckpoint(params, o.out, { like: ckpt, force: o.force });
-    return { log, examples: examples.length, backend: be.name, workers: engine.workers, frozen: freeze?.count ?? 0, parameters: params.numel(), seconds: (Date.now() - t0) / 1000 };
+    await saveCheckpoint(params, o.out, { like: ckpt, force: o.force, inputs: [o.model, o.data, o.freeze], marker: { inputs: { model: path.resolve(o.model), data: path.resolve(o.data), freeze: o.freeze ? path.resolve(o.freeze) : null } } });
+    return { log, warnings, examples: examples.length, backend: be.name, workers: engine.workers, frozen: freeze?.count ?? 0, parameters: params.numel(), seconds: (Date.now() - t0) / 1000 };
   } finally {
     ckpt.close();
+    release();
   }
 }

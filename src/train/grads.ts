@@ -12,9 +12,8 @@
  *   dist/train/worker.js (`npm run build`).
  * Both are deterministic; results of different worker counts differ only by float summation order.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { workerScript } from '../workers/script';
 import { SilError, SilErrorCode } from '../errors';
 import type { BackendName } from '../model/backend';
 import type { Batch } from '../model/batch';
@@ -73,14 +72,6 @@ export class LocalGrads implements GradEngine {
   async close(): Promise<void> {}
 }
 
-function trainWorkerScript(): string {
-  const here = path.join(__dirname, 'worker.js');
-  if (fs.existsSync(here)) return here;
-  const dist = path.resolve(__dirname, '../../dist/train/worker.js');
-  if (fs.existsSync(dist)) return dist;
-  throw new SilError('BACKEND_UNAVAILABLE', `the training worker script is not built (looked for ${here} and ${dist}); run npm run build`);
-}
-
 interface Reply {
   id: number;
   loss: number;
@@ -98,8 +89,9 @@ export class WorkerGrads implements GradEngine {
   }
 
   static async start(cfg: ModelConfig, count: number, backend: BackendName): Promise<WorkerGrads> {
-    const script = trainWorkerScript();
-    const pool = Array.from({ length: Math.max(1, count) }, () => new Worker(script, { workerData: { cfg, backend } }));
+    const script = workerScript('train/worker');
+    const instances = Math.max(1, count);
+    const pool = Array.from({ length: instances }, () => new Worker(script, { workerData: { cfg, backend, instances } }));
     try {
       await Promise.all(
         pool.map(

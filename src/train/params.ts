@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SilError } from '../errors';
 import { withAtomicDir } from '../io/atomic';
+import { prepareOutputDir, writeMarker } from '../io/outpath';
 import { Checkpoint } from '../io/checkpoint';
 import { Dtype, isFloatDtype } from '../io/dtype';
 import { ShardedWriter, TensorSpec } from '../io/writer';
@@ -90,8 +91,13 @@ export interface SaveOptions {
   dtype?: Dtype;
   /** extra files to write into the folder (name → content), e.g. config.json for a scratch model */
   files?: Record<string, string | Uint8Array>;
-  /** replace an existing folder */
+  /** replace an existing folder (one that sil wrote) */
   force?: boolean;
+  /** other files the output must not overlap (data, masks) */
+  inputs?: Array<string | undefined>;
+  /** the command named in the folder's marker (default finetune), and more for the marker */
+  command?: string;
+  marker?: Record<string, unknown>;
   maxShardSize?: string;
   metadata?: Record<string, string>;
 }
@@ -103,10 +109,8 @@ export interface SaveOptions {
  * even), anything else copied byte for byte — and its non-weight files are copied.
  */
 export async function saveCheckpoint(params: ParamStore, out: string, o: SaveOptions = {}): Promise<string[]> {
-  if (fs.existsSync(out) && fs.readdirSync(out).length > 0 && !o.force) {
-    throw new SilError('OUTPUT_EXISTS', 'output folder exists and is not empty (pass --force to replace it)', { file: out });
-  }
   const like = o.like;
+  const target = prepareOutputDir({ out, kind: 'dir', inputs: [like?.location, ...(o.inputs ?? [])], force: o.force });
   const specs: TensorSpec[] = like
     ? like.names().map((name) => ({ name, dtype: like.info(name).dtype as Dtype, shape: like.info(name).shape }))
     : params.names().map((name) => ({ name, dtype: o.dtype ?? 'BF16', shape: paramShape(params.cfg, name) }));
@@ -116,7 +120,7 @@ export async function saveCheckpoint(params: ParamStore, out: string, o: SaveOpt
     }
   }
   await withAtomicDir(
-    out,
+    target.path,
     (tmp) => {
       if (like) for (const f of nonWeightFiles(like.dir)) fs.copyFileSync(path.join(like.dir, f), path.join(tmp, f));
       for (const [f, content] of Object.entries(o.files ?? {})) fs.writeFileSync(path.join(tmp, f), content);
@@ -132,8 +136,9 @@ export async function saveCheckpoint(params: ParamStore, out: string, o: SaveOpt
         w.abort();
         throw e;
       }
+      writeMarker(tmp, o.command ?? 'finetune', o.marker);
     },
-    o.force ?? false,
+    target.replace,
   );
   return specs.map((s) => s.name);
 }

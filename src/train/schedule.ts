@@ -25,3 +25,14 @@ export function learningRate(schedule: ScheduleName, lr: number, step: number, w
   const progress = Math.min(1, (step - warmup) / span);
   return lr * 0.5 * (1 + Math.cos(Math.PI * progress));
 }
+
+/**
+ * A warning when the schedule never leaves its linear warm-up (W ≥ S): the learning rate then
+ * peaks at lr · (S − 1) / W on the last step instead of reaching lr, and a short run may not train
+ * at all. Null when the warm-up ends within the run.
+ */
+export function warmupWarning(lr: number, warmup: number, total: number): string | null {
+  if (warmup <= 0 || warmup < total) return null;
+  const peak = (lr * Math.max(0, total - 1)) / Math.max(1, warmup);
+  return `the learning rate never leaves warm-up: --warmup ${warmup} ≥ ${total} optimizer step(s), so it peaks at ${peak.toExponential(2)} instead of --lr ${lr.toExponential(2)}; use fewer warm-up steps, more epochs or a smaller --batch-size × --grad-accum`;
+}

@@ -24,9 +24,9 @@ function describe(e: unknown): { message: string; code?: string } {
 }
 
 async function main(): Promise<void> {
-  const { cfg, backend } = workerData as { cfg: ModelConfig; backend: BackendName };
+  const { cfg, backend, instances } = workerData as { cfg: ModelConfig; backend: BackendName; instances?: number };
   try {
-    await useBackend(backend);
+    await useBackend(backend, { instances });
     parentPort!.postMessage({ ready: true });
   } catch (e) {
     parentPort!.postMessage({ ready: false, error: describe(e) });

@@ -3,9 +3,10 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { builtCli } from '../helpers/dist';
 import { HF_TINY } from '../helpers/fixtures';
 
-const MAIN = path.resolve(__dirname, '../../dist/cli/main.js');
+const MAIN = builtCli();
 const QWEN = path.join(HF_TINY, 'qwen2-tiny-bf16-sharded');
 const LLAMA = path.join(HF_TINY, 'llama3-tiny-bf16');
 
@@ -35,7 +36,7 @@ describe('sil delta', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Most changed layers/);
-    expect(fs.readdirSync(out).sort()).toEqual(['kinds.csv', 'layers.csv', 'summary.json', 'tensors.csv']);
+    expect(fs.readdirSync(out).sort()).toEqual(['.sil-output.json', 'kinds.csv', 'layers.csv', 'summary.json', 'tensors.csv']);
     expect(fs.readdirSync(tmp)).toEqual(['run']);
 
     const golden = JSON.parse(fs.readFileSync(path.join(QWEN, 'golden.json'), 'utf8'));
@@ -71,8 +72,8 @@ describe('sil delta', () => {
     expect(s.n_tensors).toBe(21);
     expect(s.options).toMatchObject({ save_abs_delta: true, threads: 0 });
     expect(fs.readdirSync(path.join(out, 'abs_delta'))).toEqual(['model.safetensors']);
-    // rerun into the same folder with small shards, then with one file: no stale shard or index survives
-    const args = ['delta', '--base', path.join(LLAMA, 'base'), '--attacked', path.join(LLAMA, 'attacked'), '--out', out, '--json', '--save-abs-delta'];
+    // rerun into the same folder (--force) with small shards, then with one file: no stale shard or index survives
+    const args = ['delta', '--base', path.join(LLAMA, 'base'), '--attacked', path.join(LLAMA, 'attacked'), '--out', out, '--json', '--save-abs-delta', '--force'];
     expect(sil(...args, '--max-shard-size', '100KB').code).toBe(0);
     expect(fs.readdirSync(path.join(out, 'abs_delta'))).toContain('model.safetensors.index.json');
     expect(sil(...args).code).toBe(0);
@@ -88,7 +89,7 @@ describe('sil delta', () => {
     expect(fs.readdirSync(tmp)).toEqual([]);
   });
 
-  it('exits 2 naming the file when a checkpoint is truncated, and leaves an existing output folder as it was', () => {
+  it('exits 2 naming the file when a checkpoint is truncated, and leaves an existing output folder (its own, replaced with --force) as it was', () => {
     const bad = path.join(tmp, 'bad');
     fs.mkdirSync(bad);
     fs.copyFileSync(path.join(LLAMA, 'attacked/config.json'), path.join(bad, 'config.json'));
@@ -97,11 +98,12 @@ describe('sil delta', () => {
     const out = path.join(tmp, 'run');
     fs.mkdirSync(out);
     fs.writeFileSync(path.join(out, 'keep.txt'), 'x');
-    const r = sil('delta', '--base', path.join(LLAMA, 'base'), '--attacked', bad, '--out', out);
+    fs.writeFileSync(path.join(out, '.sil-output.json'), JSON.stringify({ sil_output: 1, command: 'delta', version: '0', created: '' }));
+    const r = sil('delta', '--base', path.join(LLAMA, 'base'), '--attacked', bad, '--out', out, '--force');
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('[TRUNCATED]');
     expect(r.stderr).toContain(path.join(bad, 'model.safetensors'));
-    expect(fs.readdirSync(out)).toEqual(['keep.txt']);
+    expect(fs.readdirSync(out).sort()).toEqual(['.sil-output.json', 'keep.txt']);
     expect(fs.readdirSync(tmp).sort()).toEqual(['bad', 'run']);
   });
 

@@ -41,7 +41,7 @@ describe('sil stitch', () => {
     const text = await sil('stitch', '--base', base, '--attacked', attacked, '--mask', path.join(tmp, 'm.safetensors'), '--out', out, '--json');
     const summary = JSON.parse(text);
     expect(summary.from_attacked).toBe(mask.tensors.reduce((s, t) => s + t.data.reduce((x, y) => x + y, 0), 0));
-    expect(fs.readdirSync(out).sort()).toEqual(['config.json', 'model.safetensors', 'tokenizer.json']);
+    expect(fs.readdirSync(out).sort()).toEqual(['.sil-output.json', 'config.json', 'model.safetensors', 'tokenizer.json']);
     expect(fs.readFileSync(path.join(out, 'tokenizer.json'), 'utf8')).toBe(fs.readFileSync(path.join(base, 'tokenizer.json'), 'utf8'));
     const a = Checkpoint.open(attacked);
     const s = Checkpoint.open(out);
@@ -59,7 +59,7 @@ describe('sil stitch', () => {
     writeMask(path.join(tmp, 'all.safetensors'), mask);
     const out = path.join(tmp, 'out');
     await sil('stitch', '--base', path.join(q, 'base'), '--attacked', path.join(q, 'attacked'), '--mask', path.join(tmp, 'all.safetensors'), '--out', out);
-    expect(fs.readdirSync(out).sort()).toEqual(fs.readdirSync(path.join(q, 'base')).sort());
+    expect(fs.readdirSync(out).sort()).toEqual(['.sil-output.json', ...fs.readdirSync(path.join(q, 'base'))].sort());
     const a = Checkpoint.open(path.join(q, 'attacked'));
     const s = Checkpoint.open(out);
     expect(s.files.length).toBe(7);

@@ -1,4 +1,5 @@
 /** sil locate rejects bad input with a SilError, exit code 2, and writes nothing. */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -62,8 +63,19 @@ describe('sil locate on bad input', () => {
     expectRejected('INVALID_ARGUMENT', ['--base', tiny.base, '--attacked', tiny.attacked, '--per', 'layer']);
   });
 
-  const noDemo = fs.existsSync(path.join(REPO, 'weights/demo/base')) ? it.skip : it;
-  noDemo('says the demo pair is missing when no checkpoints are given (runs while weights/demo is absent)', () => {
-    expectRejected('FILE_NOT_FOUND', [], /demo pair is missing/);
+  it('says the demo pair is missing when no checkpoints are given and the package has no weights/demo', () => {
+    // A copy of the built package without weights/: the CLI looks for the demo pair beside its dist/.
+    const pkg = path.join(tmp, 'package-without-demo');
+    fs.cpSync(path.join(REPO, 'dist'), path.join(pkg, 'dist'), { recursive: true });
+    fs.copyFileSync(path.join(REPO, 'package.json'), path.join(pkg, 'package.json'));
+    fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(pkg, 'node_modules'), 'dir');
+    const out = path.join(tmp, 'out');
+    const r = spawnSync(process.execPath, [path.join(pkg, 'dist/cli/main.js'), 'locate', '--out', out], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^sil: error \[FILE_NOT_FOUND\]/);
+    expect(r.stderr).toMatch(/demo pair is missing/);
+    expect(r.stderr).toContain(path.join(pkg, 'weights/demo/base'));
+    expect(r.status).toBe(2);
+    expect(fs.existsSync(out)).toBe(false);
   });
 });

@@ -85,7 +85,7 @@ describe('sil locate computing gradients', () => {
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       expect(listFiles(run1())).toEqual([
-        'cache/benign.grads.safetensors', 'cache/en.grads.safetensors', 'cache/fr.grads.safetensors', 'cache/it.grads.safetensors',
+        '.sil-output.json', 'cache/benign.grads.safetensors', 'cache/en.grads.safetensors', 'cache/fr.grads.safetensors', 'cache/it.grads.safetensors',
         'delta/kinds.csv', 'delta/layers.csv', 'delta/summary.json', 'delta/tensors.csv', 'layers.csv', 'manifest.json', ...MASKS.map((x) => `masks/${x}.safetensors`).sort(), 'overlap.csv', 'regions.csv', 'summary.md',
       ]);
       const m = JSON.parse(fs.readFileSync(path.join(run1(), 'manifest.json'), 'utf8'));
@@ -151,7 +151,7 @@ describe('sil locate computing gradients', () => {
     });
 
     it('recomputes a cached language when its inputs change (another system prompt)', () => {
-      const r = sil(...args(run1(), '--json', '--system', 'Be brief.', '--no-benign', '--max-length', '192'));
+      const r = sil(...args(run1(), '--json', '--system', 'Be brief.', '--no-benign', '--max-length', '192', '--force'));
       expect(r.code).toBe(0);
       const m = JSON.parse(r.stdout);
       expect(m.calibration.en.gradients).toBe('computed');
@@ -170,7 +170,7 @@ describe('sil locate computing gradients', () => {
       // another seed moves only the random baseline (the gradient cache does not depend on it)
       const en = bytes(path.join(a, 'masks/en.safetensors'));
       const random = bytes(path.join(a, 'masks/random.safetensors'));
-      expect(sil(...args(a, '--no-benign', '--seed', '8')).code).toBe(0);
+      expect(sil(...args(a, '--no-benign', '--seed', '8', '--force')).code).toBe(0);
       expect(bytes(path.join(a, 'masks/en.safetensors')).equals(en)).toBe(true);
       expect(bytes(path.join(a, 'masks/random.safetensors')).equals(random)).toBe(false);
     });
@@ -182,18 +182,18 @@ describe('sil locate computing gradients', () => {
       expect(r1.code).toBe(0);
       expect(status(JSON.parse(r1.stdout))).toEqual({ en: 'computed', it: 'computed', fr: 'computed', benign: 'computed' });
       const first = MASKS.map((x) => bytes(path.join(out, `masks/${x}.safetensors`)));
-      const r2 = sil(...args(out, '--json', '--score', 'snip'));
+      const r2 = sil(...args(out, '--json', '--score', 'snip', '--force'));
       expect(r2.code).toBe(0);
       expect(status(JSON.parse(r2.stdout))).toEqual({ en: 'computed', it: 'computed', fr: 'computed', benign: 'computed' });
       expect(listFiles(out).filter((f) => f.startsWith('cache/'))).toEqual(['benign', 'en', 'fr', 'it'].flatMap((s) => [`cache/${s}.absgrad.grads.safetensors`, `cache/${s}.grads.safetensors`]));
-      const r3 = sil(...args(out, '--json'));
+      const r3 = sil(...args(out, '--json', '--force'));
       expect(r3.code).toBe(0);
       const m3 = JSON.parse(r3.stdout);
       expect(Object.keys(m3.calibration).sort()).toEqual(['benign', 'en', 'fr', 'it']);
       for (const s of Object.keys(m3.calibration)) expect({ s, gradients: m3.calibration[s].gradients }).toEqual({ s, gradients: 'cached' });
       MASKS.forEach((x, i) => expect({ x, same: bytes(path.join(out, `masks/${x}.safetensors`)).equals(first[i]) }).toEqual({ x, same: true }));
       // and snip again finds its own cache
-      const r4 = sil(...args(out, '--json', '--score', 'snip'));
+      const r4 = sil(...args(out, '--json', '--score', 'snip', '--force'));
       expect(r4.code).toBe(0);
       expect(Object.values(status(JSON.parse(r4.stdout)))).toEqual(['cached', 'cached', 'cached', 'cached']);
     });

@@ -117,7 +117,7 @@ describe('sil locate --grads on the hf-tiny fixtures', () => {
       const out = path.join(tmp, bitpack ? 'packed' : 'u8');
       const r = sil('locate', '--base', path.join(QWEN, 'base'), '--attacked', path.join(QWEN, 'attacked'), '--grads', path.join(QWEN, 'golden.safetensors'), '--langs', 'en', '--out', out, ...(bitpack ? ['--bitpack'] : []));
       expect(r.code).toBe(0);
-      expect(listFiles(out)).toEqual(['delta/kinds.csv', 'delta/layers.csv', 'delta/summary.json', 'delta/tensors.csv', 'layers.csv', 'manifest.json', 'masks/en.safetensors', 'masks/intersection.safetensors', 'masks/random.safetensors', 'masks/union.safetensors', 'overlap.csv', 'regions.csv', 'summary.md']);
+      expect(listFiles(out)).toEqual(['.sil-output.json', 'delta/kinds.csv', 'delta/layers.csv', 'delta/summary.json', 'delta/tensors.csv', 'layers.csv', 'manifest.json', 'masks/en.safetensors', 'masks/intersection.safetensors', 'masks/random.safetensors', 'masks/union.safetensors', 'overlap.csv', 'regions.csv', 'summary.md']);
       const ck = Checkpoint.open(path.join(QWEN, 'base'));
       const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
       for (const name of ['en', 'intersection', 'union', 'random']) {

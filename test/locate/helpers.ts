@@ -6,8 +6,9 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { builtCli } from '../helpers/dist';
 
-export const MAIN = path.resolve(__dirname, '../../dist/cli/main.js');
+export const MAIN = builtCli();
 export const REPO = path.resolve(__dirname, '../..');
 
 /** GPT-2's byte ↔ unicode table (what ByteLevel pre-tokenization maps bytes to). */

@@ -2,13 +2,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { countPacked, packBits, unpackBits } from '../../src/mask/bitpack';
 import { and, difference, intersectAll, not, or, unionAll, xor } from '../../src/mask/algebra';
-import { expectedRandomSir, MaskOverlap, overlapMetrics, PoolOverlap, ScoreCosine } from '../../src/mask/overlap';
+import { overlapMetrics, PoolOverlap } from '../../src/mask/overlap';
 import { evalMaskExpr, exprNames, parseMaskExpr, rewritePrefixBang } from '../../src/mask/expr';
 import { RegionAccumulator, unitLayout } from '../../src/mask/regions';
 import { LayerAccumulator } from '../../src/mask/layers';
 import { MaskFile, readMask, writeMask } from '../../src/mask/maskfile';
 import { checkSameLayout } from '../../src/mask/mask';
-import { toCsv } from '../../src/mask/csv';
+import { objectsToCsv } from '../../src/io/csv';
 import { randomScore } from '../../src/score/random';
 import { topKMasks } from '../../src/select/topk';
 import { writeSafetensors } from '../../src/io/writer';
@@ -45,22 +45,12 @@ describe('set algebra', () => {
 });
 
 describe('overlap metrics', () => {
-  it('SIR is |a∩b|/k, IoU |a∩b|/|a∪b|, mask cosine |a∩b|/√(|a||b|), streamed over chunks', () => {
-    const o = new MaskOverlap();
-    o.add(u8([1, 1, 0]), u8([1, 0, 0]));
-    o.add(u8([1, 0, 0, 0]), u8([0, 1, 1, 0]));
-    expect(o.counts).toEqual({ a: 3, b: 3, inter: 1, union: 5 });
-    const m = o.metrics();
+  it('SIR is |a∩b|/k, IoU |a∩b|/|a∪b|, mask cosine |a∩b|/√(|a||b|)', () => {
+    const m = overlapMetrics({ a: 3, b: 3, inter: 1, union: 5 });
     expect(m.sir).toBeCloseTo(1 / 3, 12);
     expect(m.iou).toBeCloseTo(1 / 5, 12);
     expect(m.cosine).toBeCloseTo(1 / 3, 12);
     expect(overlapMetrics({ a: 0, b: 0, inter: 0, union: 0 })).toEqual({ sir: 0, iou: 0, cosine: 0 });
-  });
-
-  it('score cosine is Σab/√(Σa²Σb²)', () => {
-    const c = new ScoreCosine();
-    c.add(Float32Array.from([1, 0]), Float32Array.from([1, 1]));
-    expect(c.value()).toBeCloseTo(Math.SQRT1_2, 7);
   });
 
   it('global SIR over a pool is |⋂ pool| / k', () => {
@@ -75,10 +65,10 @@ describe('overlap metrics', () => {
     const k = 40000;
     const a = topKMasks([randomScore(1, 'w', 0, new Float32Array(n))], k).masks[0];
     const b = topKMasks([randomScore(2, 'w', 0, new Float32Array(n))], k).masks[0];
-    const o = new MaskOverlap();
-    o.add(a, b);
-    // hypergeometric: sd of |a∩b| ≈ √(k·(k/N)(1−k/N)) ≈ 80 ⇒ SIR within ±0.01 of 0.2 is > 6 sd
-    expect(Math.abs(o.metrics().sir - expectedRandomSir(k, n))).toBeLessThan(0.01);
+    const p = new PoolOverlap();
+    p.add([a, b]);
+    // hypergeometric: sd of |a∩b| ≈ √(k·(k/N)(1−k/N)) ≈ 80 ⇒ SIR within ±0.01 of k/N = 0.2 is > 6 sd
+    expect(Math.abs(p.sir() - k / n)).toBeLessThan(0.01);
   });
 });
 
@@ -138,7 +128,7 @@ describe('regions and layers', () => {
     const rows = acc.rows('en', ['embed', 'q', 'lm_head']);
     expect(rows.map((r) => `${r.layer}:${r.kind}`)).toEqual(['null:embed', '0:q', '1:q', 'null:lm_head']);
     expect(rows[1]).toMatchObject({ numel: 2, score_mass: 4, score_share: 0.4, selected: 1, selected_fraction: 0.5 });
-    expect(toCsv(['layer', 'kind', 'score_share'], rows).split('\n')[1]).toBe(',embed,0.1');
+    expect(objectsToCsv(['layer', 'kind', 'score_share'], rows).split('\n')[1]).toBe(',embed,0.1');
   });
 });
 

@@ -19,16 +19,28 @@ export interface Golden {
 
 export const GOLDENS_DIR = path.resolve(__dirname, '../goldens');
 
-/** Golden folders: the shared fixtures, then test/goldens/* (made by scripts/goldens/make_goldens.py). */
+/** What every golden folder holds; a folder missing any of them fails the tests that read it. */
+export const GOLDEN_FILES = ['golden.json', 'golden.safetensors', 'base/config.json'] as const;
+
+/**
+ * Golden folders: the shared fixtures, then test/goldens/* (made by scripts/goldens/make_goldens.py).
+ * Throws, naming each missing file, when a shared fixture or a folder under test/goldens/ is
+ * incomplete: a missing golden fails the test instead of shrinking what it checks.
+ */
 export function goldenDirs(): { shared: string[]; local: string[] } {
-  const shared = FIXTURE_NAMES.map((n) => path.join(HF_TINY, n)).filter((d) => fs.existsSync(path.join(d, 'golden.json')));
-  const local = fs.existsSync(GOLDENS_DIR)
-    ? fs
-        .readdirSync(GOLDENS_DIR)
-        .map((n) => path.join(GOLDENS_DIR, n))
-        .filter((d) => fs.existsSync(path.join(d, 'golden.json')))
-        .sort()
-    : [];
+  const shared = FIXTURE_NAMES.map((n) => path.join(HF_TINY, n));
+  if (!fs.existsSync(GOLDENS_DIR)) throw new Error(`missing goldens: ${GOLDENS_DIR} (python3 scripts/goldens/make_goldens.py test/goldens writes it)`);
+  const local = fs
+    .readdirSync(GOLDENS_DIR, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => path.join(GOLDENS_DIR, e.name))
+    .sort();
+  const missing = [...shared, ...local].flatMap((d) => GOLDEN_FILES.map((f) => path.join(d, f)).filter((f) => !fs.existsSync(f)));
+  if (missing.length > 0) {
+    throw new Error(
+      `missing goldens: ${missing.join(', ')} (the shared fixtures are read from ${HF_TINY}, set SIL_SHARED to move it; test/goldens/ is written by python3 scripts/goldens/make_goldens.py test/goldens)`,
+    );
+  }
   return { shared, local };
 }
 

@@ -9,7 +9,8 @@ import { kSweepData, kSweepSvg } from '../../src/report/figures/ksweep';
 import { stackedData, stackedSvg } from '../../src/report/figures/stacked';
 import { topRegions, regionsTex } from '../../src/report/tables';
 import { outlineText, toPng } from '../../src/report/render';
-import { parseCsv } from '../../src/report/csv';
+import { parseCsv } from '../../src/io/csv';
+import { violationRecord, violationRecordsFromTable } from '../../src/eval/conditions';
 import { writeSyntheticRun, LAYER_KINDS, OUTSIDE_KINDS } from './synthetic-run';
 import { count, readPlainCsv, tmpDir, xmlBalanced } from './helpers';
 
@@ -86,20 +87,49 @@ describe('figure data', () => {
     expect(parseCsv(matrixCsv(d)).rows.map((r) => r['mask a'])).toEqual(LANGS);
   });
 
-  it('the violation matrix puts the base model (ft_lang none) first and takes violation_rate per ft × eval language', () => {
+  it('the violation matrix has one row per condition, the base first and the frozen attack beside its plain attack, with the rate of each row', () => {
     const run = loadRun(dir);
     const d = violationMatrixData(run.violations!, run.manifest!.languages);
-    expect(d.rows).toEqual(['none', ...LANGS]);
+    expect(d.rows).toEqual(['base', 'attack=en', 'attack=en,freeze=intersection', 'attack=it', 'attack=zh', 'attack=hi']);
     expect(d.cols).toEqual(LANGS);
-    for (const r of csv('eval/violations.csv')) expect(d.values[d.rows.indexOf(r.ft_lang)][d.cols.indexOf(r.eval_lang)]).toBe(Number(r.violation_rate));
+    for (const r of parseCsv(fs.readFileSync(path.join(dir, 'eval/violations.csv'), 'utf8')).rows) expect(d.values[d.rows.indexOf(r.condition)][d.cols.indexOf(r.eval_lang)]).toBe(Number(r.violation_rate));
+    // the frozen attack's English cell is 45/50, not pooled with the plain attack's
+    expect(d.values[2][0]).toBe(0.9);
+    expect(d.n![2][0]).toBe(50);
   });
 
-  it('the violation matrix pools several models of one fine-tuning language as Σviolations / Σn', () => {
-    const d = violationMatrixData([
-      { model: 'a', ft_lang: 'en', eval_lang: 'it', n: 10, violations: 5, violation_rate: 0.5 },
-      { model: 'b', ft_lang: 'en', eval_lang: 'it', n: 30, violations: 3, violation_rate: 0.1 },
-    ]);
-    expect(d.values).toEqual([[8 / 40]]);
+  it('the violation matrix never averages two conditions of one fine-tuning language: 80.6 and 19.4 stay two rows', () => {
+    const rec = (condition: string, model: string, sha: string, v: number) => violationRecord({ condition, model, checkpoint_sha256: sha, ft_lang: 'en' }, 'it', 36, v);
+    const d = violationMatrixData([rec('attack=en', 'attacked', 'a'.repeat(64), 29), rec('attack=en,freeze=intersection', 'en-frozen-cap', 'b'.repeat(64), 7)]);
+    expect(d.rows).toEqual(['attack=en', 'attack=en,freeze=intersection']);
+    expect(d.values.map((r) => (r[0]! * 100).toFixed(1))).toEqual(['80.6', '19.4']);
+  });
+
+  it('two conditions with one label on different checkpoints are two rows labelled with their hashes', () => {
+    const rec = (sha: string, v: number) => violationRecord({ condition: 'attack=en', model: `m-${sha[0]}`, checkpoint_sha256: sha, ft_lang: 'en' }, 'en', 10, v);
+    const d = violationMatrixData([rec('a'.repeat(64), 1), rec('b'.repeat(64), 9)]);
+    expect(d.rows).toEqual(['attack=en (aaaaaaaa)', 'attack=en (bbbbbbbb)']);
+    expect(d.values).toEqual([[0.1], [0.9]]);
+  });
+
+  it('every violation cell carries n and the 95 % Wilson interval, in the CSV, the TeX and the figure', async () => {
+    const rows = [violationRecord({ condition: 'attack=en', model: 'attacked', checkpoint_sha256: 'a'.repeat(64), ft_lang: 'en' }, 'it', 36, 29)];
+    const d = violationMatrixData(rows);
+    expect(d.ci![0][0]![0]).toBeCloseTo(0.64972, 5);
+    expect(d.ci![0][0]![1]).toBeCloseTo(0.90247, 5);
+    const c = parseCsv(matrixCsv(d)).rows[0];
+    expect([c.condition_id, c.n, c.violations, Number(c.ci_low).toFixed(4), Number(c.ci_high).toFixed(4)]).toEqual(['attack=en@aaaaaaaaaaaa', '36', '29', '0.6497', '0.9025']);
+    expect(matrixTex(d)).toContain('attack=en & 80.6 {\\scriptsize[65.0, 90.2], n=36} \\\\');
+    const svg = matrixSvg(d, await loadD3());
+    expect(svg).toContain('>65.0–90.2<');
+    expect(svg).toContain('>n=36<');
+  });
+
+  it('a violations file written before conditions reads each model as its own condition', () => {
+    const t = parseCsv('model,ft_lang,eval_lang,n,violations,violation_rate\na,en,it,10,5,0.5\nb,en,it,30,3,0.1\n');
+    const d = violationMatrixData(violationRecordsFromTable(t.header, t.rows, 'v.csv'));
+    expect(d.rows).toEqual(['model=a', 'model=b']);
+    expect(d.values).toEqual([[0.5], [0.1]]);
   });
 
   it('the k sweep has one series per method and evaluation language, sorted by k, sil first and random last', () => {

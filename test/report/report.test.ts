@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeReport } from '../../src/report';
 import { main } from '../../src/cli/main';
-import { parseCsv } from '../../src/report/csv';
+import { parseCsv } from '../../src/io/csv';
 import { writeSyntheticRun } from './synthetic-run';
 import { count, tmpDir } from './helpers';
 import { HF_TINY } from '../helpers/fixtures';
@@ -28,6 +28,33 @@ describe('sil report', () => {
   beforeAll(() => (root = tmpDir('report')));
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
+  it('report.html shows the provenance legibly: full content hashes, the command line, package, backend in words, no empty rows and no raw JSON', async () => {
+    const run = path.join(root, 'provenance');
+    writeSyntheticRun(run);
+    const r = await writeReport(run, undefined, { formats: ['html'] });
+    const html = fs.readFileSync(path.join(r.outDir, 'report.html'), 'utf8');
+    const table = html.slice(html.indexOf('<table class="kv">'), html.indexOf('</table>', html.indexOf('<table class="kv">')));
+    const rows = [...table.matchAll(/<tr><th>(.*?)<\/th><td>(.*?)<\/td><\/tr>/g)].map((m) => [m[1], m[2].replace(/<[^>]+>/g, '')]);
+    expect(rows.length).toBeGreaterThan(10);
+    for (const [k, v] of rows) {
+      expect(v.trim()).not.toBe('');
+      expect(`${k} ${v}`).not.toMatch(/[{\[]"|":|\bnull\b|\bundefined\b/);
+    }
+    const get = (k: string) => rows.find((x) => x[0] === k)?.[1];
+    expect(get('command line')).toBe("sil locate --base weights/demo/base --attacked weights/demo/attacked --out reports/run --system 'You are helpful.'");
+    expect(get('package')).toBe('sil 0.1.0 (Node v20.0.0)');
+    expect(get('input base')).toBe(`weights/demo/basedata sha256 ${'c'.repeat(64)} header sha256 ${'a'.repeat(64)}`);
+    expect(get('input attacked')).toContain(`data sha256 ${'d'.repeat(64)}`);
+    expect(get('input tokenizer')).toBe(`weights/demo/basesha256 ${'e'.repeat(64)} (tokenizer.json, tokenizer_config.json)`);
+    expect(get('input benign')).toBeUndefined();
+    expect(get('backend')).toBe('wasm × 2 (workers), 2 wasm worker(s) — auto chose wasm');
+    expect(get('options')).toBe('--score sil  --k 0.2  --scope linear  --per global');
+    // the evaluation conditions, one row each, with their checkpoint hashes
+    const cond = html.slice(html.indexOf('<table class="data" id="conditions">'));
+    expect(count(cond.slice(0, cond.indexOf('</table>')), /<tr><td>/g)).toBe(6);
+    expect(cond).toContain(`<td>attack=en,freeze=intersection</td><td>attacked-en-frozen</td><td>en</td><td><code>${'f'.repeat(64)}</code></td>`);
+  });
+
   it('a complete run folder gives every figure as SVG, PNG and CSV, LaTeX for the matrices and one self-contained report.html', async () => {
     const run = path.join(root, 'full');
     writeSyntheticRun(run);
@@ -43,6 +70,7 @@ describe('sil report', () => {
       'top-regions.csv',
       'top-regions.tex',
       'report.html',
+      '.sil-output.json',
     ].sort();
     expect(files).toEqual(expected);
     const html = fs.readFileSync(path.join(r.outDir, 'report.html'), 'utf8');
@@ -82,17 +110,18 @@ describe('sil report', () => {
     for (const f of ['regions.csv', 'overlap.csv']) fs.rmSync(path.join(run, f));
     const r = await writeReport(run, path.join(root, 'delta-only-out'), { formats: ['svg', 'csv'] });
     expect(r.figures.map((f) => f.id)).toEqual(['delta-l2']);
-    expect(fs.readdirSync(r.outDir).sort()).toEqual(['delta-l2.csv', 'delta-l2.svg']);
+    expect(fs.readdirSync(r.outDir).sort()).toEqual(['.sil-output.json', 'delta-l2.csv', 'delta-l2.svg']);
   });
 
-  it('--format writes only the requested formats, and a second report replaces the first', async () => {
+  it('--format writes only the requested formats, and a second report replaces the first with --force', async () => {
     const run = path.join(root, 'formats');
     writeSyntheticRun(run);
     const out = path.join(root, 'formats-out');
     expect((await runCli(['report', run, '--out', out, '--format', 'png,tex'])).code).toBe(0);
-    expect(fs.readdirSync(out).filter((f) => !f.endsWith('.png') && !f.endsWith('.tex'))).toEqual([]);
-    expect((await runCli(['report', run, '--out', out, '--format', 'csv'])).code).toBe(0);
-    expect(fs.readdirSync(out).every((f) => f.endsWith('.csv'))).toBe(true);
+    expect(fs.readdirSync(out).filter((f) => !f.endsWith('.png') && !f.endsWith('.tex'))).toEqual(['.sil-output.json']);
+    expect((await runCli(['report', run, '--out', out, '--format', 'csv'])).code).toBe(2);
+    expect((await runCli(['report', run, '--out', out, '--format', 'csv', '--force'])).code).toBe(0);
+    expect(fs.readdirSync(out).every((f) => f.endsWith('.csv') || f === '.sil-output.json')).toBe(true);
     expect(fs.readdirSync(root).filter((f) => f.startsWith('.tmp-'))).toEqual([]);
   });
 
@@ -115,7 +144,7 @@ describe('sil report', () => {
     const out = path.join(root, 'bad-out');
     const r = await runCli(['report', run, '--out', out]);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/column sir: expected a number, found "zero".*overlap\.csv/);
+    expect(r.err).toMatch(/column sir: expected a number from 0 to 1, found "zero".*overlap\.csv/);
     expect(fs.existsSync(out)).toBe(false);
   });
 

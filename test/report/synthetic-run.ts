@@ -6,6 +6,7 @@ import { mulberry32 as mulberry32Rng } from '../../src/train/rng';
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { VIOLATION_COLUMNS, violationRecord } from '../../src/eval/conditions';
 
 export interface SyntheticRunOptions {
   langs?: string[];
@@ -128,12 +129,21 @@ export function writeSyntheticRun(dir: string, o: SyntheticRunOptions = {}): str
     'manifest.json',
     JSON.stringify(
       {
-        command: 'sil locate',
+        command: 'locate',
+        command_line: ['sil', 'locate', '--base', 'weights/demo/base', '--attacked', 'weights/demo/attacked', '--out', 'reports/run', '--system', 'You are helpful.'],
         version: '0.1.0',
+        package: { name: 'sil', version: '0.1.0', node: 'v20.0.0' },
         created: '2026-11-29T06:00:00.000Z',
-        inputs: { base: { path: 'weights/demo/base', header_sha256: 'a'.repeat(64) }, attacked: { path: 'weights/demo/attacked', header_sha256: 'b'.repeat(64) } },
-        options: { score: 'sil', k, scope: 'linear', per: 'global' },
-        backend: 'wasm',
+        inputs: {
+          base: { path: 'weights/demo/base', header_sha256: 'a'.repeat(64), data_sha256: 'c'.repeat(64) },
+          attacked: { path: 'weights/demo/attacked', header_sha256: 'a'.repeat(64), data_sha256: 'd'.repeat(64) },
+          tokenizer: { path: 'weights/demo/base', sha256: 'e'.repeat(64), files: ['tokenizer.json', 'tokenizer_config.json'] },
+          data: { source: 'data/demo-probes.jsonl', sha256: '1'.repeat(64) },
+          benign: null,
+          grads: null,
+        },
+        options: { score: 'sil', k, scope: 'linear', per: 'global', system: null, benign: false, setdiff: null, defaults: ['data'] },
+        backend: { name: 'wasm', note: 'auto chose wasm', source: 'workers', workers: 2, plan: '2 wasm worker(s)' },
         seed: 0,
         timings: { total_s: 12.5 },
         languages: langs,
@@ -148,13 +158,19 @@ export function writeSyntheticRun(dir: string, o: SyntheticRunOptions = {}): str
   put('summary.md', `# Run\n\nLanguages: ${langs.join(', ')}\n`);
 
   if (o.withEval ?? true) {
-    const V: string[] = ['model,ft_lang,eval_lang,n,violations,violation_rate'];
+    const V: string[] = [VIOLATION_COLUMNS.join(',')];
+    const row = (model: string, condition: string, ft: string, sha: string, ev: string, n: number, v: number) => {
+      const r = violationRecord({ condition, model, checkpoint_sha256: sha, ft_lang: ft }, ev, n, v);
+      V.push(VIOLATION_COLUMNS.map((c) => (typeof r[c] === 'number' ? fmt(r[c] as number) : /[,"]/.test(r[c] as string) ? `"${r[c]}"` : r[c])).join(','));
+    };
     for (const ft of ['none', ...langs])
       for (const ev of langs) {
         const n = 50;
         const v = ft === 'none' ? Math.floor(rand() * 4) : Math.round(n * (ft === ev ? 0.7 + 0.25 * rand() : 0.35 + 0.4 * rand()));
-        V.push([ft === 'none' ? 'base' : `attacked-${ft}`, ft, ev, n, v, fmt(v / n)].join(','));
+        row(ft === 'none' ? 'base' : `attacked-${ft}`, ft === 'none' ? 'base' : `attack=${ft}`, ft, (ft === 'none' ? 'c0' : ft.charCodeAt(0).toString(16)).padEnd(64, '7'), ev, n, v);
       }
+    // the first language's attack with the intersection mask frozen: its own row, never pooled
+    for (const ev of langs) row(`attacked-${langs[0]}-frozen`, `attack=${langs[0]},freeze=intersection`, langs[0], 'f'.repeat(64), ev, 50, ev === langs[0] ? 45 : 2);
     put('eval/violations.csv', V.join('\n') + '\n');
     const S: string[] = ['method,k,eval_lang,violation_rate'];
     const strength: Record<string, number> = { sil: 1, snip: 0.8, weightdiff: 0.6, wanda: 0.5, random: 0.1 };

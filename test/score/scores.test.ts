@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { FIXTURE_NAMES, HF_TINY } from '../helpers/fixtures';
 import { Checkpoint } from '../../src/io/checkpoint';
 import { SafetensorsFile } from '../../src/io/safetensors';
-import { deltaOf, MeanAbsSilAccumulator, silScore } from '../../src/score/sil';
+import { MeanAbsSilAccumulator, silScore } from '../../src/score/sil';
 import { AbsGradAccumulator, snipScore } from '../../src/score/snip';
 import { InputNormAccumulator, wandaScore } from '../../src/score/wanda';
 import { weightDiffScore } from '../../src/score/weightdiff';
@@ -87,24 +87,16 @@ describe('scope', () => {
 });
 
 describe('oracle: fixture goldens', () => {
-  it.each(FIXTURE_NAMES)('%s: sil equals |Δ| ⊙ |grad| and snip equals golden snip/<name> and snip_sum', (fx) => {
+  // The sil score's PyTorch golden is test/score/sil-golden.test.ts.
+  it.each(FIXTURE_NAMES)('%s: snip equals golden snip/<name> and snip_sum', (fx) => {
     const dir = path.join(HF_TINY, fx);
     const golden = JSON.parse(fs.readFileSync(path.join(dir, 'golden.json'), 'utf8')) as { tensors: Record<string, { snip_sum: number }> };
     const g = SafetensorsFile.open(path.join(dir, 'golden.safetensors'));
     const base = Checkpoint.open(path.join(dir, 'base'));
-    const attacked = Checkpoint.open(path.join(dir, 'attacked'));
     try {
       for (const name of base.names()) {
         const theta = base.readF32(name);
-        const att = attacked.readF32(name);
         const grad = g.readF32(`grad/${name}`);
-        const sil = silScore(deltaOf(theta, att), grad);
-        let maxRel = 0;
-        for (let i = 0; i < sil.length; i++) {
-          const want = Math.abs((att[i] - theta[i]) * grad[i]);
-          maxRel = Math.max(maxRel, Math.abs(sil[i] - want) / Math.max(want, 1e-30));
-        }
-        if (maxRel > 1.2e-7) throw new Error(`sil ${name}: maxrel ${maxRel}`);
         const acc = new AbsGradAccumulator(grad.length);
         acc.add(grad);
         const snip = snipScore(theta, acc.absSum());
@@ -121,7 +113,6 @@ describe('oracle: fixture goldens', () => {
     } finally {
       g.close();
       base.close();
-      attacked.close();
     }
   });
 });

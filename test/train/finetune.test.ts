@@ -105,4 +105,16 @@ describe('sil finetune', () => {
     expect(log).toHaveLength(30);
     expect(log[log.length - 1].loss).toBeLessThan(0.5 * log[0].loss);
   });
+
+  it('warns before training when the learning rate never leaves warm-up, and not otherwise', async () => {
+    // RECORDS gives 4 optimizer steps (2 × 2 examples per step, 2 epochs), fewer than 10 warm-up steps
+    const seen: string[] = [];
+    const r = await finetune({ model: base, data, out: path.join(root, 'warm'), ...common, warmup: 10, lr: 1e-3, onWarning: (w) => seen.push(w) });
+    expect(r.log.map((s) => s.lr)).toEqual([0, 1e-4, 2e-4, 3.0000000000000003e-4]);
+    expect(seen).toEqual(r.warnings);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toContain('never leaves warm-up: --warmup 10 ≥ 4 optimizer step(s), so it peaks at 3.00e-4 instead of --lr 1.00e-3');
+    const quiet = await finetune({ model: base, data, out: path.join(root, 'warm-ok'), ...common, warmup: 1 });
+    expect(quiet.warnings).toEqual([]);
+  });
 });

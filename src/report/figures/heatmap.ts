@@ -8,8 +8,8 @@
 import type { D3 } from '../d3';
 import type { DeltaLayerRow, LocateLayerRow } from '../run';
 import { orderKinds, orderLanguages } from '../order';
-import { colorbar, esc, gridRows, ink, r2, svgDoc, text, textWidth } from '../svg';
-import { toCsv } from '../csv';
+import { colorbar, esc, gridRows, r2, svgDoc, text, textWidth } from '../svg';
+import { toCsv } from '../../io/csv';
 
 export interface HeatmapPanel {
   label: string;
@@ -184,8 +184,8 @@ export function heatmapSvg(d: HeatmapData, d3: D3): string {
         if (i % labelEvery === 0 || i === d.layers.length - 1) g.push(text(gx - 4, gy + i * ch + ch / 2, String(l), { size: 10, anchor: 'end', valign: 'middle' }));
       });
       g.push(text(x0 + 8, gy + gridH / 2, 'layer', { size: 10, anchor: 'middle', rotate: -90, fill: '#555' }));
-      d.layers.forEach((l, i) =>
-        d.kinds.forEach((k, j) => {
+      d.layers.forEach((_l, i) =>
+        d.kinds.forEach((_k, j) => {
           const v = p.values[i][j];
           if (v === null) return;
           const t = norm.position(v);

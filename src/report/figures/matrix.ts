@@ -8,7 +8,8 @@ import type { D3 } from '../d3';
 import type { OverlapRow, ViolationRow } from '../run';
 import { isLanguage, orderLanguages } from '../order';
 import { colorbar, esc, ink, r2, svgDoc, text, textWidth } from '../svg';
-import { toCsv } from '../csv';
+import { toCsv } from '../../io/csv';
+import { VIOLATION_COLUMNS } from '../../eval/conditions';
 
 export interface MatrixData {
   id: string;
@@ -22,6 +23,15 @@ export interface MatrixData {
   /** how a value is printed in its cell and on the colorbar */
   percent: boolean;
   unit: string;
+  /** per cell, for rates: the number of trials and the 95 % Wilson interval, printed under the value */
+  n?: Array<Array<number | null>>;
+  ci?: Array<Array<[number, number] | null>>;
+  /** a line under the grid, saying what the cells show */
+  note?: string;
+  /** one id per row (the condition ids of the violation matrix) */
+  rowIds?: string[];
+  /** the rows as drawn, one per cell (CSV of the violation matrix: long format) */
+  records?: ViolationRow[];
 }
 
 /**
@@ -52,33 +62,58 @@ export function sirMatrixData(overlap: OverlapRow[], languages?: unknown): Matri
 }
 
 /**
- * Violation rate per fine-tuning language (rows; `none` = the base model first) and evaluation
- * language (columns), from eval/violations.csv; several models with one ft_lang pool as
- * Σviolations / Σn.
+ * Violation rate per evaluation condition (rows: one per condition id — the base first, then the
+ * attacks in language order, each followed by its variants such as a frozen mask) and evaluation
+ * language (columns), from eval/violations.csv. Conditions are never pooled: two models attacked
+ * in one language but evaluated as different conditions are two rows. A row is labelled with its
+ * condition, plus the checkpoint's hash where two conditions share a label. Each cell carries n
+ * and the 95 % Wilson interval.
  */
 export function violationMatrixData(rows: ViolationRow[], languages?: unknown): MatrixData {
   const evalLangs = orderLanguages(
     rows.map((r) => r.eval_lang),
     languages,
   );
-  const ft = [...(rows.some((r) => r.ft_lang === 'none') ? ['none'] : []), ...orderLanguages(rows.map((r) => r.ft_lang).filter(isLanguage), languages)];
-  const values = ft.map((f) =>
-    evalLangs.map((e) => {
-      const hits = rows.filter((r) => r.ft_lang === f && r.eval_lang === e);
-      if (hits.length === 0) return null;
-      if (hits.length === 1) return hits[0].violation_rate;
-      const n = hits.reduce((s, r) => s + r.n, 0);
-      return n > 0 ? hits.reduce((s, r) => s + r.violations, 0) / n : null;
-    }),
-  );
+  const ftOrder = ['none', ...orderLanguages(rows.map((r) => r.ft_lang).filter(isLanguage), languages)];
+  const ids = [...new Set(rows.map((r) => r.condition_id))];
+  const first = new Map(ids.map((id) => [id, rows.find((r) => r.condition_id === id)!]));
+  const rank = (id: string) => {
+    const r = first.get(id)!;
+    const i = ftOrder.indexOf(r.ft_lang);
+    return i < 0 ? ftOrder.length : i;
+  };
+  const plain = (id: string) => {
+    const r = first.get(id)!;
+    return r.condition === 'base' || r.condition === `attack=${r.ft_lang}` ? 0 : 1;
+  };
+  ids.sort((a, b) => rank(a) - rank(b) || plain(a) - plain(b) || first.get(a)!.condition.localeCompare(first.get(b)!.condition) || a.localeCompare(b));
+  const labels = ids.map((id) => {
+    const r = first.get(id)!;
+    const shared = ids.filter((j) => first.get(j)!.condition === r.condition).length > 1;
+    return shared && r.checkpoint_sha256 ? `${r.condition} (${r.checkpoint_sha256.slice(0, 8)})` : r.condition;
+  });
+  const cell = (id: string, e: string) => rows.find((r) => r.condition_id === id && r.eval_lang === e);
+  const records: ViolationRow[] = [];
+  for (const id of ids) for (const e of evalLangs) {
+    const r = cell(id, e);
+    if (r) records.push(r);
+  }
   return {
     id: 'violation-matrix',
-    title: 'Violation rate by fine-tuning language and evaluation language',
-    rowTitle: 'fine-tuning language',
+    title: 'Violation rate by condition and evaluation language',
+    rowTitle: 'condition',
     colTitle: 'evaluation language',
-    rows: ft,
+    rows: labels,
+    rowIds: ids,
     cols: evalLangs,
-    values,
+    values: ids.map((id) => evalLangs.map((e) => cell(id, e)?.violation_rate ?? null)),
+    n: ids.map((id) => evalLangs.map((e) => cell(id, e)?.n ?? null)),
+    ci: ids.map((id) => evalLangs.map((e) => {
+      const r = cell(id, e);
+      return r ? [r.ci_low, r.ci_high] : null;
+    })),
+    records,
+    note: 'each cell: violation rate (%), its 95 % Wilson interval, n prompts',
     percent: true,
     unit: 'violation rate (%)',
   };
@@ -86,6 +121,10 @@ export function violationMatrixData(rows: ViolationRow[], languages?: unknown): 
 
 /** The matrix as CSV: a row label column named by the row title, then one column per column label. */
 export function matrixCsv(d: MatrixData): string {
+  if (d.records) {
+    const cols = VIOLATION_COLUMNS.filter((c) => c !== 'checkpoint_sha256');
+    return toCsv(['row', ...cols, 'checkpoint_sha256'], d.records.map((r) => [d.rows[d.rowIds!.indexOf(r.condition_id)], ...cols.map((c) => r[c]), r.checkpoint_sha256]));
+  }
   return toCsv(
     [d.rowTitle, ...d.cols],
     d.rows.map((r, i) => [r, ...d.values[i]]),
@@ -95,14 +134,20 @@ export function matrixCsv(d: MatrixData): string {
 /** A LaTeX `tabular` (booktabs rules) with the values as printed in the figure. */
 export function matrixTex(d: MatrixData, caption = d.title): string {
   const texEsc = (s: string) => s.replace(/([&%$#_{}])/g, '\\$1');
-  const cell = (v: number | null) => (v === null ? '--' : d.percent ? (v * 100).toFixed(1) : v.toFixed(2));
+  const fmt = (v: number) => (d.percent ? (v * 100).toFixed(1) : v.toFixed(2));
+  const cell = (v: number | null, i: number, j: number) => {
+    if (v === null) return '--';
+    const ci = d.ci?.[i][j];
+    const n = d.n?.[i][j];
+    return ci ? `${fmt(v)} {\\scriptsize[${fmt(ci[0])}, ${fmt(ci[1])}]${n === null || n === undefined ? '' : `, n=${n}`}}` : fmt(v);
+  };
   const lines = [
-    `% ${caption}${d.percent ? ' (values in %)' : ''}`,
+    `% ${caption}${d.percent ? ' (values in %)' : ''}${d.ci ? '; in brackets the 95 % Wilson interval and the number of prompts n' : ''}`,
     `\\begin{tabular}{l${'r'.repeat(d.cols.length)}}`,
     '\\toprule',
     `${texEsc(d.rowTitle)} & ${d.cols.map(texEsc).join(' & ')} \\\\`,
     '\\midrule',
-    ...d.rows.map((r, i) => `${texEsc(r)} & ${d.values[i].map(cell).join(' & ')} \\\\`),
+    ...d.rows.map((r, i) => `${texEsc(r)} & ${d.values[i].map((v, j) => cell(v, i, j)).join(' & ')} \\\\`),
     '\\bottomrule',
     '\\end{tabular}',
   ];
@@ -112,8 +157,9 @@ export function matrixTex(d: MatrixData, caption = d.title): string {
 /** The matrix as SVG: `<rect class="cell">` per non-null value, its value printed in it. */
 export function matrixSvg(d: MatrixData, d3: D3): string {
   const color = d3.chromatic.interpolateCividis;
-  const cw = 52;
-  const ch = 30;
+  const withCi = !!d.ci;
+  const cw = withCi ? 64 : 52;
+  const ch = withCi ? 48 : 30;
   const rowLabelW = Math.max(...d.rows.map((r) => textWidth(r, 11)), 20) + 34;
   const colLabelH = Math.max(...d.cols.map((c) => textWidth(c, 11)), 20) * 0.75 + 12;
   const gx = 10 + rowLabelW;
@@ -136,7 +182,16 @@ export function matrixSvg(d: MatrixData, d3: D3): string {
       }
       const fill = color(Math.max(0, Math.min(1, v)));
       cells.push(`<rect class="cell" x="${r2(x)}" y="${r2(y)}" width="${cw}" height="${ch}" fill="${fill}" stroke="#ffffff" stroke-width="1"/>`);
-      cells.push(text(x + cw / 2, y + ch / 2, fmtCell(v), { size: 11, anchor: 'middle', valign: 'middle', fill: ink(fill), cls: 'value' }));
+      const ci = d.ci?.[i][j];
+      if (!ci) {
+        cells.push(text(x + cw / 2, y + ch / 2, fmtCell(v), { size: 11, anchor: 'middle', valign: 'middle', fill: ink(fill), cls: 'value' }));
+        return;
+      }
+      // the value, its 95 % interval and n, one under the other
+      const n = d.n?.[i][j];
+      cells.push(text(x + cw / 2, y + 13, fmtCell(v), { size: 11, anchor: 'middle', valign: 'middle', fill: ink(fill), cls: 'value' }));
+      cells.push(text(x + cw / 2, y + 27, `${fmtCell(ci[0])}–${fmtCell(ci[1])}`, { size: 8, anchor: 'middle', valign: 'middle', fill: ink(fill), cls: 'ci' }));
+      if (n !== null && n !== undefined) cells.push(text(x + cw / 2, y + 39, `n=${n}`, { size: 8, anchor: 'middle', valign: 'middle', fill: ink(fill), cls: 'n' }));
     }),
   );
   cells.push('</g>');
@@ -156,7 +211,9 @@ export function matrixSvg(d: MatrixData, d3: D3): string {
     label: d.unit,
   });
   body.push(cb.svg);
-  const width = Math.max(cbX + cb.width + 10, textWidth(d.title, 13) + 24);
-  const height = gy + Math.max(d.rows.length * ch, cbH) + 16;
+  const gridBottom = gy + Math.max(d.rows.length * ch, cbH);
+  if (d.note) body.push(text(gx, gridBottom + 16, d.note, { size: 9, fill: '#555', cls: 'note' }));
+  const width = Math.max(cbX + cb.width + 10, textWidth(d.title, 13) + 24, d.note ? gx + textWidth(d.note, 9) + 10 : 0);
+  const height = gridBottom + (d.note ? 30 : 16);
   return svgDoc(d.id, width, height, d.title, body);
 }

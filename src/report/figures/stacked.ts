@@ -7,7 +7,7 @@ import type { D3 } from '../d3';
 import type { LocateLayerRow } from '../run';
 import { orderKinds, orderLanguages } from '../order';
 import { esc, gridRows, r2, svgDoc, text } from '../svg';
-import { toCsv } from '../csv';
+import { toCsv } from '../../io/csv';
 
 export interface StackedData {
   id: string;
@@ -83,7 +83,7 @@ export function stackedSvg(d: StackedData, d3: D3): string {
       }
       d.layers.forEach((l, i) => {
         let acc = 0;
-        d.kinds.forEach((k, j) => {
+        d.kinds.forEach((_k, j) => {
           const v = p.segments[i][j];
           if (!(v > 0)) return;
           const y0 = y(acc);

@@ -1,0 +1,60 @@
+/**
+ * The memory plan of an in-memory gradient pass (`CausalLM.lossAndGrads`), made up front from the
+ * config and the pass's shape (llm.c's `fill_in_activation_sizes`). With P parameters, L layers,
+ * hidden H, FFN F, `heads` attention heads, vocabulary V and N = s·T tokens (s sequences of T), float32:
+ *
+ *   fixed      3·4·P + 256 MiB        weights, the backend's packed copy of each linear weight, gradients
+ *   per token  4·(L·(60H + 20F + 8·heads·T) + LOGIT_BUFFERS·V)
+ *
+ * The layer term was fitted to measured wasm heap peaks (155.7M params, hidden 1024, FFN 2816, vocab
+ * 32k, 8 layers: 2.8 GiB for one 128-token sequence, 3.5 GiB for two). The vocabulary term counts the
+ * logits-sized [N, V] buffers alive at the peak of the pass (logits, log-softmax and its exp, the
+ * one-hot targets and their product, the gradients of each and the transpose for the head's weight
+ * gradient): 10.5 measured on a 152k-vocabulary model (725 MiB per 113-token sequence), and half as
+ * many again for the wasm heap's fragmentation between passes of different lengths (measured: 4 × 113
+ * tokens took 3.0 GiB alone and 3.5 GiB after a pass of 4 × 60). With 128k–152k vocabularies this term
+ * is most of a pass: one [16 × 113 × 151,936] float32 buffer alone is over 1 GiB.
+ */
+import type { ModelConfig } from './config';
+import { allParamNames, paramShape } from './names';
+
+/** The wasm heap of one instance is capped at 4 GB and never shrinks. */
+export const WASM_HEAP_BYTES = 4 * 2 ** 30;
+
+/** logits-sized float32 buffers planned per token (see above) */
+export const LOGIT_BUFFERS = 16;
+
+const F32 = 4;
+
+export function paramCount(cfg: ModelConfig): number {
+  let n = 0;
+  for (const name of allParamNames(cfg)) n += paramShape(cfg, name).reduce((a, b) => a * b, 1);
+  return n;
+}
+
+/** Bytes a pass holds whatever its size: weights, packed copies, gradients, and slack. */
+export function inMemoryFixedBytes(cfg: ModelConfig): number {
+  return 3 * F32 * paramCount(cfg) + 256 * 2 ** 20;
+}
+
+/** Bytes per token of a pass over sequences of `seqLen` tokens: layer activations and the logits' buffers. */
+export function inMemoryTokenBytes(cfg: ModelConfig, seqLen: number): number {
+  const perLayer = 60 * cfg.hiddenSize + 20 * cfg.intermediateSize + 8 * cfg.numHeads * seqLen;
+  return F32 * (cfg.numLayers * perLayer + LOGIT_BUFFERS * cfg.vocabSize);
+}
+
+/** Planned peak bytes of one in-memory pass over `sequences` sequences of `seqLen` tokens. */
+export function inMemoryPassBytes(cfg: ModelConfig, sequences: number, seqLen: number): number {
+  return inMemoryFixedBytes(cfg) + sequences * seqLen * inMemoryTokenBytes(cfg, seqLen);
+}
+
+/**
+ * How many sequences of `seqLen` tokens one in-memory pass can hold within `capBytes` (the wasm
+ * heap by default): 0 when not even one fits — then only the layer-streamed pass, which takes the
+ * vocabulary in chunks, can run it. Bigger passes mean bigger, faster matmuls.
+ */
+export function sequencesPerPass(cfg: ModelConfig, seqLen: number, capBytes = WASM_HEAP_BYTES): number {
+  const room = capBytes - inMemoryFixedBytes(cfg);
+  const per = Math.max(1, seqLen) * inMemoryTokenBytes(cfg, Math.max(1, seqLen));
+  return room <= 0 ? 0 : Math.max(0, Math.floor(room / per));
+}
