@@ -8,7 +8,7 @@ import { SilError } from '../errors';
 import { intOption, numberOption } from '../options';
 import { BACKEND_CHOICES, BackendChoice } from '../model/backend';
 import { evaluate } from '../eval/evaluate';
-import { progressFor } from './progress';
+import { progressFor } from '../progress';
 
 interface EvalCliOptions {
   model: string;

@@ -14,7 +14,7 @@ import { KINDS } from '../data/schema';
 import type { CalibrationKind } from '../data/schema';
 import { finetune } from '../train/finetune';
 import { parseSchedule } from '../train/schedule';
-import { progressFor, SILENT } from './progress';
+import { progressFor, SILENT } from '../progress';
 
 interface FinetuneCliOptions {
   model: string;

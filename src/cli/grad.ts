@@ -31,7 +31,7 @@ import { defaultWorkerCount, GradWorkerPool } from '../model/parallel';
 import { allParamNames } from '../model/names';
 import { sequencesPerPass, WASM_HEAP_BYTES } from '../model/memory';
 import { checkpointConfig } from '../model/config';
-import { progressFor } from './progress';
+import { progressFor } from '../progress';
 import { chooseStreaming } from '../stream/choose';
 import { streamSteps } from '../stream/engine';
 import { streamGradientsToFile } from '../stream/gradfile';
@@ -42,7 +42,6 @@ import { sha256Path } from '../io/provenance';
 import { calibrationExamples } from '../locate/calibration';
 import { collate } from '../tokenizer';
 import { loadTokenizer } from '../tokenizer/load';
-import '../stream/source'; // registers the layer-streamed gradient source for sil locate
 
 export interface GradOptions {
   model: string;
@@ -174,7 +173,7 @@ async function gradInto(o: GradOptions, choice: BackendChoice, threads: number, 
       model.dispose();
       model = null;
       const pool = await GradWorkerPool.start(path.resolve(o.model), Math.min(threads, pb.batch), 'wasm', { blas });
-      workers = pool.workers.length;
+      workers = pool.workers;
       matmul = { name: pool.matmul, note: pool.matmulNote };
       try {
         result = await pool.lossAndGrads(batch);

@@ -11,9 +11,10 @@ import type { Command } from 'commander';
 import { SilError } from '../errors';
 import { checkInputs, compareMasks, readManifest, replayOptions } from '../locate/replay';
 import { BACKEND_CHOICES } from '../model/backend';
-import { locate, LocateManifest } from '../locate/run';
+import { locate } from '../locate/run';
+import type { LocateManifest } from '../locate/manifest';
 import { LocateOptions, resolveOptions } from '../locate/options';
-import { progressFor } from './progress';
+import { progressFor } from '../progress';
 
 export async function runLocate(o: LocateOptions, commandLine?: string[]): Promise<LocateManifest> {
   const cfg = resolveOptions(o);

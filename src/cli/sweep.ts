@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { SilError } from '../errors';
 import { BACKEND_CHOICES, type BackendChoice } from '../model/backend';
 import { sweep, SWEEP_METHODS } from '../sweep/sweep';
-import { progressFor } from './progress';
+import { progressFor } from '../progress';
 
 interface SweepCliOptions {
   base: string;

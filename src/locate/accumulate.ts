@@ -20,7 +20,7 @@
 import { Checkpoint } from '../io/checkpoint';
 import { SafetensorsWriter } from '../io/writer';
 import { Batch, sliceBatch } from '../model/batch';
-import type { Progress } from '../cli/progress';
+import type { Progress } from '../progress';
 import type { GradField } from './gradfile';
 import type { BatchResult, GradientSource } from './source';
 import { ranges } from '../ranges';

@@ -12,7 +12,7 @@ import { RegionAccumulator, TensorRegions, unitLayout } from '../mask/regions';
 import type { ScoredTensor } from '../score/pair';
 import type { Per } from '../select/local';
 import { ChunkSource, HistogramProvider, selectMasksWith, SelectionResult, type SourceTensor } from '../select/stream';
-import type { Progress } from '../cli/progress';
+import type { Progress } from '../progress';
 import { countOnes } from '../mask/words';
 
 export interface MaskRun {

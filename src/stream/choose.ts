@@ -6,7 +6,7 @@
  */
 import * as os from 'node:os';
 import { SilError } from '../errors';
-import { PassShape, planGradients } from '../locate/source';
+import { type PassShape, planGradients } from '../model/source';
 
 export type StreamMode = 'always' | 'never' | 'auto';
 export const STREAM_MODES: StreamMode[] = ['always', 'never', 'auto'];

@@ -21,7 +21,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SILENT, type Progress } from '../cli/progress';
+import { SILENT, type Progress } from '../progress';
 import { SilError } from '../errors';
 import { writeFileAtomic } from '../io/atomic';
 import { Checkpoint } from '../io/checkpoint';

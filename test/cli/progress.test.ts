@@ -4,7 +4,7 @@
  * the scores in a global selection.
  */
 import { Writable } from 'node:stream';
-import { barLine, clock, etaText, progressFor, type Progress } from '../../src/cli/progress';
+import { barLine, clock, etaText, progressFor, type Progress } from '../../src/progress';
 import { withPassProgress } from '../../src/locate/masks';
 import { selectMasks } from '../../src/select/stream';
 

@@ -100,7 +100,12 @@ describe('sil report', () => {
     expect(html).toContain('Missing from this run');
     for (const f of ['delta/layers.csv', 'overlap.csv', 'eval/violations.csv', 'eval/k_sweep.csv', 'manifest.json']) expect(html).toContain(`<code>${f}</code>`);
     expect(count(html, /class="sil-figure"/g)).toBe(3);
-    expect(fs.readdirSync(out).filter((f) => f.endsWith('.svg')).sort()).toEqual(['score-mass.svg', 'selected-by-layer.svg', 'selected-fraction.svg']);
+    expect(
+      fs
+        .readdirSync(out)
+        .filter((f) => f.endsWith('.svg'))
+        .sort(),
+    ).toEqual(['score-mass.svg', 'selected-by-layer.svg', 'selected-fraction.svg']);
   });
 
   it('a folder written by sil delta alone (tables at the top level) gives the ‖Δ‖ heatmap', async () => {

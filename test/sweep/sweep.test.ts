@@ -13,7 +13,7 @@ import { parseCsv } from '../../src/io/csv';
 import { stitchCheckpoint } from '../../src/stitch/stitch';
 import { sweep } from '../../src/sweep/sweep';
 import { useBackend } from '../../src/model/backend';
-import { SILENT } from '../../src/cli/progress';
+import { SILENT } from '../../src/progress';
 
 const REPO = path.resolve(__dirname, '../..');
 const BASE = path.join(REPO, 'weights/demo/base');
