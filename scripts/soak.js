@@ -24,7 +24,7 @@ const opt = (/** @type {string} */ name, /** @type {string} */ dflt) => (args.in
 const RUNS = Number(opt('--runs', '50'));
 let seed = Number(opt('--seed', '1')) >>> 0;
 const DIST = path.resolve(opt('--dist', path.join(root, 'dist')));
-const SOAK = path.resolve(opt('--out', fs.mkdtempSync(path.join(os.tmpdir(), 'sil-soak-'))));
+const SOAK = args.includes('--out') ? path.resolve(opt('--out', '')) : fs.mkdtempSync(path.join(os.tmpdir(), 'sil-soak-'));
 const KEEP = args.includes('--keep');
 const LOCATE = ['locate', '--threads', opt('--threads', '2'), '--langs', opt('--langs', 'en,it'), '--max-examples', opt('--max-examples', '8'), '--json'];
 const COMPARED = ['layers.csv', 'overlap.csv', 'regions.csv'];
