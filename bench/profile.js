@@ -76,11 +76,14 @@ async function main() {
     model.dispose();
     const total = [...times.values()].reduce((a, e) => a + e.ms, 0);
     const rows = [...times].sort((a, b) => b[1].ms - a[1].ms);
-    console.log(`step ${(wall / steps / 1000).toFixed(2)} s, ${((seqs * T * steps) / (wall / 1000)).toFixed(1)} tokens/s; kernels ${(total / steps / 1000).toFixed(2)} s per step (the rest: JS, tape, reads)`);
+    console.log(
+      `step ${(wall / steps / 1000).toFixed(2)} s, ${((seqs * T * steps) / (wall / 1000)).toFixed(1)} tokens/s; kernels ${(total / steps / 1000).toFixed(2)} s per step (the rest: JS, tape, reads)`,
+    );
     const mm = ['BatchMatMul', '_FusedMatMul'].reduce((a, n) => a + (times.get(n)?.ms ?? 0), 0);
     if (blasCounters.flops > flops0) console.log(`BLAS: ${((blasCounters.flops - flops0) / (mm / 1000) / 1e9).toFixed(1)} GFLOP/s in the products`);
     console.log(`matrix products: ${((100 * mm) / total).toFixed(1)} % of kernel time`);
-    for (const [name, e] of rows.slice(0, 25)) console.log(`  ${name.padEnd(22)} ${(e.ms / steps).toFixed(0).padStart(7)} ms/step  ${((100 * e.ms) / total).toFixed(1).padStart(5)} %  ${(e.calls / steps).toFixed(0).padStart(6)} calls/step`);
+    for (const [name, e] of rows.slice(0, 25))
+      console.log(`  ${name.padEnd(22)} ${(e.ms / steps).toFixed(0).padStart(7)} ms/step  ${((100 * e.ms) / total).toFixed(1).padStart(5)} %  ${(e.calls / steps).toFixed(0).padStart(6)} calls/step`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

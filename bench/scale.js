@@ -5,7 +5,7 @@
  * 16 sequences × 128 tokens, every position labelled; peak RSS of the `sil` process and tokens/s.
  *
  *   npm run bench:scale -- [--layers 32] [--seqs 16] [--tokens 128] [--backend auto]
- *                          [--weight-cache 0] [--dir DIR] [--keep] [--snip] [--profile] [--no-write]
+ *                          [--weight-cache 0] [--blas auto|on|off] [--dir DIR] [--keep] [--snip] [--profile] [--no-write]
  *
  * Names and shapes are Llama-3.1-8B's (hidden 4096, 32/8 heads of 128, FFN 14336, vocab 128256,
  * untied head); `--layers N` keeps the first N decoder layers for quick runs. The checkpoint is
@@ -33,6 +33,7 @@ const B = Number(opt('--seqs', '16'));
 const T = Number(opt('--tokens', '128'));
 const backend = opt('--backend', 'auto');
 const cache = opt('--weight-cache', '0');
+const blas = opt('--blas', 'auto');
 const keep = args.includes('--keep');
 const passes = Number(opt('--passes', '1'));
 const H = 4096, F = 14336, V = 128256, heads = 32, kv = 8, D = 128;
@@ -122,7 +123,7 @@ const batchFile = batch();
 // beside the model folder: sil never writes into one of its inputs
 const out = `${dir.replace(/\/+$/, '')}.grads.safetensors`;
 const cli = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
-const argv = [cli, 'grad', '--model', dir, '--batch', batchFile, '--out', out, '--backend', backend, '--stream', 'always', '--weight-cache', cache, '--force', '--json'];
+const argv = [cli, 'grad', '--model', dir, '--batch', batchFile, '--out', out, '--backend', backend, '--stream', 'always', '--weight-cache', cache, '--blas', blas, '--force', '--json'];
 if (args.includes('--snip')) argv.push('--snip');
 if (args.includes('--profile')) argv.push('--profile');
 const noWrite = `
@@ -136,7 +137,7 @@ const noWrite = `
   const { modelParamCount } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'stream/plan'))});
   (async () => {
     const t0 = Date.now();
-    const b = await useBackend(${JSON.stringify(backend)});
+    const b = await useBackend(${JSON.stringify(backend)}, { blas: ${JSON.stringify(blas)} });
     const ck = Checkpoint.open(${JSON.stringify(dir)});
     const cfg = parseModelConfig(ck.config, 'config.json');
     const batch = JSON.parse(require('fs').readFileSync(${JSON.stringify(batchFile)}, 'utf8'));
@@ -145,7 +146,7 @@ const noWrite = `
     if (R === 1) {
       const r = await streamedGradients(cfg, ck, batch, () => undefined, { ...base,
         weightCacheBytes: ${JSON.stringify(cache)} === '0' ? 0 : parseSize(${JSON.stringify(cache)}) });
-      const s = { backend: b.name, loss: r.loss, grad_seconds: r.forwardSeconds + r.backwardSeconds, write_seconds: 0,
+      const s = { backend: b.name, matmul: b.matmul, loss: r.loss, grad_seconds: r.forwardSeconds + r.backwardSeconds, write_seconds: 0,
         peak_rss_bytes: process.resourceUsage().maxRSS * 1024, seconds: (Date.now() - t0) / 1000 };
       process.stdout.write(JSON.stringify(s));
       return;
@@ -168,7 +169,7 @@ const noWrite = `
     const readback = (Date.now() - tr) / 1000;
     weights.dispose();
     const steady = times.slice(1).reduce((a, x) => a + x, 0) / (R - 1);
-    const s = { backend: b.name, loss, grad_seconds: steady, write_seconds: 0, first_pass_seconds: times[0], pass_seconds: times,
+    const s = { backend: b.name, matmul: b.matmul, loss, grad_seconds: steady, write_seconds: 0, first_pass_seconds: times[0], pass_seconds: times,
       readback_seconds: readback, peak_rss_bytes: process.resourceUsage().maxRSS * 1024, seconds: (Date.now() - t0) / 1000 };
     process.stdout.write(JSON.stringify(s));
   })();`;
@@ -186,7 +187,7 @@ if (!keep && !opt('--dir', '')) fs.rmSync(dir, { recursive: true, force: true })
 const tokens = B * T;
 const res = {
   bench: 'scale', date: new Date().toISOString().slice(0, 10), layers: L, params: nParams, seqs: B, tokens_per_seq: T,
-  backend: s.backend, weight_cache: cache, writes_gradients: !args.includes('--no-write'), checkpoint_seconds: makeSeconds, loss: s.loss,
+  backend: s.backend, matmul: s.matmul, weight_cache: cache, writes_gradients: !args.includes('--no-write'), checkpoint_seconds: makeSeconds, loss: s.loss,
   peak_rss_gib: +(s.peak_rss_bytes / 2 ** 30).toFixed(2),
   grad_seconds: +s.grad_seconds.toFixed(2), write_seconds: +s.write_seconds.toFixed(2), total_seconds: +wall.toFixed(2),
   tokens_per_s_fwd_bwd: +(tokens / s.grad_seconds).toPrecision(3), tokens_per_s_end_to_end: +((tokens * passes) / wall).toPrecision(3),

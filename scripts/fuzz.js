@@ -199,7 +199,7 @@ function mutateSafetensors(file, r) {
 function mutateConfig(dir, r) {
   const p = path.join(dir, 'config.json');
   const c = JSON.parse(fs.readFileSync(p, 'utf8'));
-  const [k, v] = BAD_CONFIG[Math.floor(r() * BAD_CONFIG.length)];
+  const [k, v] = /** @type {[string, unknown]} */ (BAD_CONFIG[Math.floor(r() * BAD_CONFIG.length)]);
   c[k] = v;
   if (r() < 0.1) return (fs.writeFileSync(p, '{"architectures": ['), 'config not JSON');
   fs.writeFileSync(p, JSON.stringify(c));
@@ -308,7 +308,7 @@ const GENERATORS = {
       ['eval/violations.csv', 'model,ft_lang,eval_lang,n,violations,violation_rate\nm,en,en,-3,1,NaN\n', 'negative n'],
       ['summary.md', Buffer.from([0xff, 0x0a]), 'summary not UTF-8'],
     ];
-    const [f, text, what] = edits[Math.floor(r() * edits.length)];
+    const [f, text, what] = /** @type {[string, string | Buffer, string]} */ (edits[Math.floor(r() * edits.length)]);
     fs.writeFileSync(path.join(run, f), text);
     const extra = r() < 0.2 ? ['--top', BAD_NUMBERS[Math.floor(r() * BAD_NUMBERS.length)]] : ['--format', 'csv'];
     return {

@@ -62,8 +62,7 @@ interface KoffiLib {
   unload?(): void;
 }
 
-const SGEMM_SIGNATURE =
-  'void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha, float *a, int lda, float *b, int ldb, float beta, float *c, int ldc)';
+const SGEMM_SIGNATURE = 'void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha, float *a, int lda, float *b, int ldb, float beta, float *c, int ldc)';
 
 interface Candidate {
   kind: 'env' | 'accelerate' | 'mkl' | 'openblas';
@@ -178,7 +177,10 @@ function bindMkl(lib: KoffiLib, file: string, sgemm: Sgemm): BlasLibrary {
   try {
     const buf = Buffer.alloc(256);
     lib.func('void MKL_Get_Version_String(uint8_t *buf, int len)')(buf, buf.length);
-    detail = buf.toString('latin1').replace(/\0[\s\S]*$/, '').trim();
+    detail = buf
+      .toString('latin1')
+      .replace(/\0[\s\S]*$/, '')
+      .trim();
   } catch {
     detail = '';
   }

@@ -91,7 +91,7 @@ export function registerEval(program: Command): void {
     .option('--proxy-tokens <n>', 'opening length of the proxy, in tokens', '8')
     .option('--judge-model <dir>', 'classifier checkpoint as judge (not supported yet)')
     .option('--limit <n>', 'at most this many prompts per language')
-    .option('--backend <b>', `TF.js backend: ${BACKEND_CHOICES.join(' | ')}`, 'wasm')
+    .option('--backend <b>', `TF.js backend: ${BACKEND_CHOICES.join(' | ')} (auto: webgpu when a GPU adapter exists, else tensorflow when installed, else wasm)`, 'auto')
     .option('--json', 'print a JSON summary')
     .action(runEval);
 }

@@ -24,7 +24,7 @@ export async function runLocate(o: LocateOptions, commandLine?: string[]): Promi
   else {
     const langs = m.languages.map((l) => `${l} ${m.masks[l].selected}`).join(', ');
     process.stdout.write(
-      `${m.options.score} masks, k = ${m.k} of ${m.n_in_scope} in-scope parameters: ${langs}; ∩ ${m.masks.intersection.selected}, ∪ ${m.masks.union.selected}` +
+      `${m.options.score} masks, k = ${m.k} of the ${m.n_in_scope} in-scope parameters (--scope ${m.options.scope}; ${m.n_params} in all): ${langs}; ∩ ${m.masks.intersection.selected}, ∪ ${m.masks.union.selected}` +
         `${m.global_sir === null ? '' : `, global SIR ${m.global_sir.toFixed(4)}`} (${m.timings.total_s.toFixed(1)} s)\n` +
         `wrote ${path.resolve(cfg.out)}/{masks/,delta/,layers.csv,regions.csv,overlap.csv,manifest.json,summary.md}\n`,
     );
@@ -85,7 +85,8 @@ export function registerLocate(program: Command): void {
     .option('--threads <n>', 'wasm worker threads (default: all cores)')
     .option('--stream <mode>', 'gradients layer-streamed: auto (when the model does not fit in memory, and on webgpu) | always', 'auto')
     .option('--batch-size <n>', 'examples per gradient pass', '16')
-    .option('--max-examples <n>', 'at most N prompts per language')
+    .option('--limit <n>', 'at most N prompts per language')
+    .option('--max-examples <n>', 'old name of --limit')
     .option('--max-length <n>', 'cut responses so an example has at most N tokens')
     .option('--max-new-tokens <n>', 'longest generated response for --responses generate:…', '32')
     .option('--regions <n>', 'top regions per language in regions.csv', '100')

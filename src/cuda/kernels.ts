@@ -120,6 +120,12 @@ function switchOf(cases: Record<string, string>, codes: Record<string, number>, 
 export function kernelSource(): string {
   return `
 #define MAXR ${MAX_RANK}
+#ifndef INFINITY
+#define INFINITY __int_as_float(0x7f800000)
+#endif
+#ifndef NAN
+#define NAN __int_as_float(0x7fc00000)
+#endif
 typedef long long i64;
 struct View { i64 n; int rank; int pad; int shape[MAXR]; int mod[MAXR]; i64 sx[MAXR]; i64 sy[MAXR]; i64 sz[MAXR]; };
 
@@ -150,8 +156,14 @@ extern "C" __global__ void ew_binary(int op, const void *a, int ta, const void *
     if (mode == 1) ib = 0;
     else if (mode == 2) ia = 0;
     else if (mode == 3) {
-      i64 r = i; ia = 0; ib = 0;
-      for (int d = v.rank - 1; d >= 0; d--) { int k = (int)(r % v.shape[d]); r /= v.shape[d]; ia += k * v.sx[d]; ib += k * v.sy[d]; }
+      ia = 0; ib = 0;
+      if (v.n < 2147483647LL) {
+        unsigned int r = (unsigned int)i;
+        for (int d = v.rank - 1; d >= 0; d--) { unsigned int s = (unsigned int)v.shape[d], k = r % s; r /= s; ia += k * v.sx[d]; ib += k * v.sy[d]; }
+      } else {
+        i64 r = i;
+        for (int d = v.rank - 1; d >= 0; d--) { int k = (int)(r % v.shape[d]); r /= v.shape[d]; ia += k * v.sx[d]; ib += k * v.sy[d]; }
+      }
     }
     st(c, i, tc, binop(op, ld(a, ia, ta), ld(b, ib, tb)));
   }
@@ -160,11 +172,21 @@ extern "C" __global__ void ew_binary(int op, const void *a, int ta, const void *
 /* y[yoff + sum k_d sy_d] = x[xoff + sum (k_d mod m_d) sx_d] over v.shape (4-byte words, any dtype) */
 extern "C" __global__ void copy_view(const int *x, int *y, View v, i64 xoff, i64 yoff) {
   for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < v.n; i += (i64)gridDim.x * blockDim.x) {
-    i64 r = i, ix = xoff, iy = yoff;
-    for (int d = v.rank - 1; d >= 0; d--) {
-      int k = (int)(r % v.shape[d]); r /= v.shape[d];
-      iy += k * v.sy[d];
-      ix += (v.mod[d] > 0 ? k % v.mod[d] : k) * v.sx[d];
+    i64 ix = xoff, iy = yoff;
+    if (v.n < 2147483647LL) {
+      unsigned int r = (unsigned int)i;
+      for (int d = v.rank - 1; d >= 0; d--) {
+        unsigned int s = (unsigned int)v.shape[d], k = r % s; r /= s;
+        iy += k * v.sy[d];
+        ix += (v.mod[d] > 0 ? k % (unsigned int)v.mod[d] : k) * v.sx[d];
+      }
+    } else {
+      i64 r = i;
+      for (int d = v.rank - 1; d >= 0; d--) {
+        int k = (int)(r % v.shape[d]); r /= v.shape[d];
+        iy += k * v.sy[d];
+        ix += (v.mod[d] > 0 ? k % v.mod[d] : k) * v.sx[d];
+      }
     }
     y[iy] = x[ix];
   }

@@ -259,9 +259,45 @@ function batchMatMul(b: CudaBackend, a: Info, c: Info, transA: boolean, transB: 
 
 const implemented = new Set<string>();
 
+/**
+ * SIL_CUDA_PROFILE=1: every kernel synchronises the GPU and its time is summed per TF.js kernel
+ * name (with the shapes of the costliest ones); the table is printed to stderr at exit.
+ */
+const profile = process.env.SIL_CUDA_PROFILE === '1' ? new Map<string, { n: number; s: number }>() : null;
+if (profile) {
+  process.on('exit', () => {
+    const rows = [...profile.entries()].sort((a, b) => b[1].s - a[1].s);
+    const total = rows.reduce((a, [, v]) => a + v.s, 0);
+    process.stderr.write(`cuda kernel profile (synchronised), total ${total.toFixed(3)} s:\n`);
+    for (const [k, v] of rows.slice(0, 40)) process.stderr.write(`  ${k.padEnd(60)} ${v.n.toString().padStart(7)} calls ${v.s.toFixed(4).padStart(9)} s\n`);
+  });
+}
+
+function timed<T>(key: string, b: CudaBackend, f: () => T): T {
+  if (!profile) return f();
+  b.device.synchronize();
+  const t0 = process.hrtime.bigint();
+  const r = f();
+  b.device.synchronize();
+  const e = profile.get(key) ?? { n: 0, s: 0 };
+  e.n++;
+  e.s += Number(process.hrtime.bigint() - t0) / 1e9;
+  profile.set(key, e);
+  return r;
+}
+
 function reg(name: string, f: (b: CudaBackend, inputs: Record<string, Info>, attrs: Attrs) => Info | Info[]): void {
   implemented.add(name);
-  tf.registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc: ((a: KernelArgs) => f(be(a.backend), a.inputs, a.attrs ?? {})) as unknown as tf.KernelFunc });
+  tf.registerKernel({
+    kernelName: name,
+    backendName: BACKEND,
+    kernelFunc: ((a: KernelArgs) => {
+      const b = be(a.backend);
+      if (!profile) return f(b, a.inputs, a.attrs ?? {});
+      const key = `${name} ${Object.values(a.inputs).map((t) => `[${t.shape.join(',')}]`).join(' ')}`;
+      return timed(key, b, () => f(b, a.inputs, a.attrs ?? {}));
+    }) as unknown as tf.KernelFunc,
+  });
 }
 
 const UNARY_KERNELS: Array<[string, UnaryOp]> = [
@@ -514,6 +550,7 @@ function registerFallbacks(): void {
       backendName: BACKEND,
       kernelFunc: ((args: KernelArgs) => {
         const b = be(args.backend);
+        if (profile) b.device.synchronize();
         b.fallbacks.set(k.kernelName, (b.fallbacks.get(k.kernelName) ?? 0) + 1);
         if (process.env.SIL_CUDA_LOG === '1' && b.fallbacks.get(k.kernelName) === 1) process.stderr.write(`sil: cuda: kernel ${k.kernelName} runs on the cpu backend\n`);
         const cpu = tf.findBackend('cpu') as tf.KernelBackend;

@@ -28,7 +28,7 @@ import { checkOutputPath, claimOutput, readMarker, writeMarker } from '../io/out
 import { Checkpoint } from '../io/checkpoint';
 import { BackendChoice, useBackend } from '../model/backend';
 import { CausalLM } from '../model/model';
-import { parseCsv, toCsv } from '../report/csv';
+import { parseCsv, toCsv } from '../io/csv';
 import { generateGreedy } from '../generate/greedy';
 import { encodePrompt } from '../tokenizer/example';
 import { loadTokenizer } from '../tokenizer/load';

@@ -27,7 +27,7 @@ import { SILENT } from '../cli/progress';
 import { Checkpoint } from '../io/checkpoint';
 import { sha256Path, tokenizerSha256, type TokenizerHash } from '../io/provenance';
 import { type LayerRow, LAYER_COLUMNS } from '../mask/layers';
-import { toCsv } from '../mask/csv';
+import { objectsToCsv } from '../io/csv';
 import { rankRegions, type RegionRow, REGION_COLUMNS } from '../mask/regions';
 import { type SelectedBackend, useBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
@@ -192,7 +192,7 @@ async function benignPairs(
 }
 
 /** Runs `sil locate` with resolved options; returns the manifest it wrote. */
-export async function locate(cfg: LocateConfig, progress: Progress, say: (note: string) => void = () => {}): Promise<LocateManifest> {
+export async function locate(cfg: LocateConfig, progress: Progress = SILENT, say: (note: string) => void = () => {}): Promise<LocateManifest> {
   const t0 = process.hrtime.bigint();
   const timings: Record<string, number> = {};
   const notes: string[] = [];
@@ -501,6 +501,8 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
           headDim,
           regions: withRegions,
           hist,
+          progress,
+          label: name,
         });
         masks[name] = { file: `masks/${name}.safetensors`, selected: r.selected, n: r.selection.n, passes: r.selection.passes, threshold: r.selection.threshold?.value ?? null };
         return r;
@@ -570,9 +572,9 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
         t0: tDelta,
       });
       timings.delta_s = seconds(tDelta);
-      fs.writeFileSync(path.join(tmp, 'layers.csv'), toCsv<LayerRow>(LAYER_COLUMNS, layerRows));
-      fs.writeFileSync(path.join(tmp, 'regions.csv'), toCsv<RegionRow>(REGION_COLUMNS, regionRows));
-      fs.writeFileSync(path.join(tmp, 'overlap.csv'), toCsv<OverlapRow>(OVERLAP_COLUMNS, overlap));
+      fs.writeFileSync(path.join(tmp, 'layers.csv'), objectsToCsv<LayerRow>(LAYER_COLUMNS, layerRows));
+      fs.writeFileSync(path.join(tmp, 'regions.csv'), objectsToCsv<RegionRow>(REGION_COLUMNS, regionRows));
+      fs.writeFileSync(path.join(tmp, 'overlap.csv'), objectsToCsv<OverlapRow>(OVERLAP_COLUMNS, overlap));
       const tHash = process.hrtime.bigint();
       const baseSha = base.dataSha256();
       const attSha = att.dataSha256();

@@ -20,7 +20,7 @@ import * as path from 'node:path';
 import { SilError } from '../errors';
 import { writeFileAtomic } from '../io/atomic';
 import { MARKER_FILE, OutputMarker, readMarker, writeMarker } from '../io/outpath';
-import { parseCsv, toCsv } from '../report/csv';
+import { parseCsv, toCsv } from '../io/csv';
 
 /** Top-level names a run writes (besides the cache, which it keeps). */
 export const RUN_OUTPUTS = ['masks', 'delta', 'cache', 'layers.csv', 'regions.csv', 'overlap.csv', 'manifest.json', 'summary.md'] as const;

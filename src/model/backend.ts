@@ -16,7 +16,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { BlasChoice, configureMatmul, defaultBlasChoice } from '../blas';
+import { type BlasChoice, configureMatmul, defaultBlasChoice } from '../blas';
 import { cudaAvailability, cudaUnavailableSync } from '../cuda';
 import { SilError } from '../errors';
 import { installSharedIdentity } from './identity';

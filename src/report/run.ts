@@ -12,7 +12,7 @@ import type { OverlapRow } from '../locate/combine';
 import type { LayerRow } from '../mask/layers';
 import type { RegionRow as WrittenRegionRow } from '../mask/regions';
 import { readTextInput } from '../data/text';
-import { parseCsv, type CsvTable } from './csv';
+import { parseCsv, type CsvTable } from '../io/csv';
 import { violationRecordsFromTable, type ViolationRecord } from '../eval/conditions';
 
 /** One row of `delta/layers.csv`: ‖Δ‖ statistics per decoder layer × module kind. */

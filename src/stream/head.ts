@@ -7,10 +7,18 @@
  *                       lse = m + log s;  loss = Σ_n valid_n (lse_n − z_n[target_n]) / denominator
  *   pass 2 (gradient):  ∂z_c = (softmax(z)_c − onehot_c) · valid / denominator
  *                         ∂hn += ∂z_c W_c,   ∂W_c = ∂z_cᵀ hn
- * Only plain 2-D matmuls (the wasm backend's fast path), and every buffer is at most [N, C] or
- * [C, H], which keeps it under WebGPU's 2 GiB binding limit. All reads to the host are async.
+ * Only plain 2-D matmuls where the backend multiplies only those fast (wasm on its own kernels;
+ * `plainMatmulsOnly`), transposed operands elsewhere (no copy of W_c or ∂z_c transposed), and every
+ * buffer is at most [N, C] or [C, H], which keeps it under WebGPU's 2 GiB binding limit. All reads
+ * to the host are async.
  */
 import * as tf from '@tensorflow/tfjs';
+import { plainMatmulsOnly } from '../model/linear';
+
+/** z_c = hn W_cᵀ */
+function chunkLogits(hn: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+  return plainMatmulsOnly() ? tf.matMul(hn, tf.transpose(w)) : tf.matMul(hn, w, false, true);
+}
 
 export interface HeadChunk {
   /** first vocabulary row */
@@ -47,7 +55,7 @@ export class ChunkedLse {
 
   add(hn: tf.Tensor2D, c: HeadChunk, targets: Int32Array): void {
     const [m, s, zt] = tf.tidy(() => {
-      const z = tf.matMul(hn, tf.transpose(c.w));
+      const z = chunkLogits(hn, c.w);
       const mNew = tf.maximum(this.m, tf.max(z, 1));
       const s = tf.add(tf.mul(this.s, tf.exp(tf.sub(this.m, mNew))), tf.sum(tf.exp(tf.sub(z, tf.expandDims(mNew, 1))), 1));
       const zt = tf.add(this.zt, tf.sum(tf.mul(z, oneHot(targets, c.r0, c.w.shape[0])), 1));
@@ -80,7 +88,7 @@ export function validWeights(targets: Int32Array, denominator: number): tf.Tenso
 /** ∂z_c = (softmax_c − onehot_c) · valid/denominator, [N, C] */
 export function chunkLogitGrad(hn: tf.Tensor2D, c: HeadChunk, lse: tf.Tensor1D, targets: Int32Array, scale: tf.Tensor1D): tf.Tensor2D {
   return tf.tidy(() => {
-    const z = tf.matMul(hn, tf.transpose(c.w));
+    const z = chunkLogits(hn, c.w);
     const p = tf.exp(tf.sub(z, tf.expandDims(lse, 1)));
     return tf.mul(tf.sub(p, oneHot(targets, c.r0, c.w.shape[0])), tf.expandDims(scale, 1)) as tf.Tensor2D;
   });
@@ -93,5 +101,5 @@ export function chunkInputGrad(dz: tf.Tensor2D, c: HeadChunk): tf.Tensor2D {
 
 /** ∂W_c = ∂z_cᵀ hn, [C, H] */
 export function chunkWeightGrad(dz: tf.Tensor2D, hn: tf.Tensor2D): tf.Tensor2D {
-  return tf.tidy(() => tf.matMul(tf.transpose(dz), hn));
+  return tf.tidy(() => (plainMatmulsOnly() ? tf.matMul(tf.transpose(dz), hn) : tf.matMul(dz, hn, true, false)));
 }

@@ -42,7 +42,11 @@ describeBlas(why ? `sil grad --blas (skipped: ${why})` : 'sil grad --blas', () =
       try {
         expect(f.metadata.matmul).toBe(want);
         const names = [...g.tensors.tensors.keys()].filter((n) => n.startsWith('grad/'));
-        const cmp = compareTensors(names.map((name) => ({ name, got: f.readF32(name), want: g.tensors.readF32(name) })), 1e-5, 'relL2');
+        const cmp = compareTensors(
+          names.map((name) => ({ name, got: f.readF32(name), want: g.tensors.readF32(name) })),
+          1e-5,
+          'relL2',
+        );
         if (cmp.failed.length > 0) throw new Error(cmp.report);
       } finally {
         f.close();

@@ -74,8 +74,14 @@ describeBlas(title('BatchMatMul through the BLAS'), () => {
     [[4, 5, 7], [5, 3], true, false],
     [[1, 7, 5], [4, 5, 3], false, false],
   ] as Array<[number[], number[], boolean, boolean]>)('multiplies %j by %j (transposeA %s, transposeB %s) as the cpu backend does', async (sa, sb, ta, tb) => {
-    const a = seeded(sa.reduce((x, y) => x * y, 1), 1);
-    const b = seeded(sb.reduce((x, y) => x * y, 1), 2);
+    const a = seeded(
+      sa.reduce((x, y) => x * y, 1),
+      1,
+    );
+    const b = seeded(
+      sb.reduce((x, y) => x * y, 1),
+      2,
+    );
     const r = await both(() => tf.tidy(() => tf.matMul(tf.tensor(a, sa), tf.tensor(b, sb), ta, tb)));
     expect(r.shape).toEqual(r.shapeRef);
     expect(relMax(r.got, r.ref)).toBeLessThan(1e-6);
@@ -139,9 +145,7 @@ describeBlas(title('_FusedMatMul through the BLAS'), () => {
     const a = seeded(6 * 4, 10);
     const b = seeded(4 * 5, 11);
     const w = seeded(5, 12);
-    const r = await both(() =>
-      tf.tidy(() => tf.fused.matMul({ a: tf.tensor2d(a, [6, 4]), b: tf.tensor2d(b, [4, 5]), activation: 'prelu', preluActivationWeights: tf.tensor1d(w) })),
-    );
+    const r = await both(() => tf.tidy(() => tf.fused.matMul({ a: tf.tensor2d(a, [6, 4]), b: tf.tensor2d(b, [4, 5]), activation: 'prelu', preluActivationWeights: tf.tensor1d(w) })));
     expect(relMax(r.got, r.ref)).toBeLessThan(1e-6);
   });
 });
@@ -168,7 +172,11 @@ describeBlas(title('the model on wasm with and without the BLAS'), () => {
         const { loss, grads } = model.lossAndGrads(g.json);
         expect(blasCounters.calls > calls).toBe(blas === 'on');
         const lg = compareTensors([{ name: 'logits', got: logits, want: g.tensors.readF32('logits') }], LOGITS_ABS, 'abs');
-        const gr = compareTensors([...grads].map(([name, got]) => ({ name: `grad/${name}`, got, want: g.tensors.readF32(`grad/${name}`) })), GRAD_REL_L2, 'relL2');
+        const gr = compareTensors(
+          [...grads].map(([name, got]) => ({ name: `grad/${name}`, got, want: g.tensors.readF32(`grad/${name}`) })),
+          GRAD_REL_L2,
+          'relL2',
+        );
         const lossRel = Math.abs(loss - g.json.loss) / Math.abs(g.json.loss);
         if (lg.failed.length + gr.failed.length > 0 || !(lossRel <= LOSS_REL)) throw new Error(`${g.name}, --blas ${blas}:\nloss rel ${lossRel.toExponential(3)}\n${lg.report}\n${gr.report}`);
       } finally {

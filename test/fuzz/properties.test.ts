@@ -18,7 +18,7 @@ import { parseCalibrationJsonl } from '../../src/data/schema';
 import { decodeTextInput } from '../../src/data/text';
 import { MaskFile } from '../../src/mask/maskfile';
 import { loadRun, validateManifest } from '../../src/report/run';
-import { parseCsv } from '../../src/report/csv';
+import { parseCsv } from '../../src/io/csv';
 import { tmpDir } from '../score/tiny-pair';
 import { HF_TINY } from '../helpers/fixtures';
 

@@ -4,11 +4,17 @@
  * sums from the goldens, so no gradients are computed). A refactor that changes one bit of a mask
  * fails here. If a change of masks is intended, say so in the commit and update the hashes below
  * from the `got` the failure prints.
+ *
+ * The demo runs compute gradients, so they are pinned on the reference kernels (`--blas off`). With
+ * a system BLAS the products sum in another order and gradients move in their last bits; entries
+ * whose scores tie at the threshold may then swap, so the BLAS run is held to the pinned language
+ * masks and to a bound on the entries that differ.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { blasUnavailable } from '../../src/blas';
 import { HF_TINY } from '../helpers/fixtures';
 import { REPO, sil } from './helpers';
 
@@ -44,23 +50,41 @@ function locate(name: string, args: string[]): Record<string, string> {
 
 const fx = (dir: string) => ['--base', path.join(dir, 'base'), '--attacked', path.join(dir, 'attacked')];
 
+const DEMO_SIL: Record<string, string> = {
+  'benign.safetensors': '4b316f200990235e108114f003926ea4e16e70f88cc5410f0715e13176f9bc69',
+  'en.safetensors': '024aa5460249d251456a958b5728ae0b6cf5f59b941cc213366ec30f241e65f8',
+  'es.safetensors': 'e9c6b0379d754103ee8de8c944da9bdaa9fd8c549e0359ce1d74ba4e5c10805c',
+  'fr.safetensors': 'be6dc125e9af02f7dcda1308ec88ea285e88e911738157f94dd21e5ef8906a44',
+  'intersection.safetensors': 'f51fb86cc4f6732d09f1667504ef46420a8d6e2a0772bca7be7a083d6bf2c183',
+  'it.safetensors': '9fdfc3dd6131a0f5c893727f5c47bde680ab81b3f24967503182bcca8f5445a7',
+  'random.safetensors': 'f9a0524e82013006029cc2244d695e7c109ed353b9cfdb3ca886c4d4d446d7ed',
+  'union.safetensors': 'b4509a999cecfe4dec83062eab0e5854b38f98e749945decc64eda9517ea7098',
+};
+
 describe('mask files pinned by sha256', () => {
   const demo = fs.existsSync(path.join(DEMO, 'base')) && fs.existsSync(path.join(DEMO, 'attacked'));
   (demo ? it : it.skip)(`sil locate on the demo pair with the README's options writes the pinned masks${demo ? '' : ' (skipped: weights/demo is missing)'}`, () => {
-    expect(locate('demo', [])).toEqual({
-      'benign.safetensors': '4b316f200990235e108114f003926ea4e16e70f88cc5410f0715e13176f9bc69',
-      'en.safetensors': '024aa5460249d251456a958b5728ae0b6cf5f59b941cc213366ec30f241e65f8',
-      'es.safetensors': 'e9c6b0379d754103ee8de8c944da9bdaa9fd8c549e0359ce1d74ba4e5c10805c',
-      'fr.safetensors': 'be6dc125e9af02f7dcda1308ec88ea285e88e911738157f94dd21e5ef8906a44',
-      'intersection.safetensors': 'f51fb86cc4f6732d09f1667504ef46420a8d6e2a0772bca7be7a083d6bf2c183',
-      'it.safetensors': '9fdfc3dd6131a0f5c893727f5c47bde680ab81b3f24967503182bcca8f5445a7',
-      'random.safetensors': 'f9a0524e82013006029cc2244d695e7c109ed353b9cfdb3ca886c4d4d446d7ed',
-      'union.safetensors': 'b4509a999cecfe4dec83062eab0e5854b38f98e749945decc64eda9517ea7098',
-    });
+    expect(locate('demo', ['--blas', 'off'])).toEqual(DEMO_SIL);
   });
 
+  const noBlas = blasUnavailable();
+  (demo && !noBlas ? it : it.skip)(
+    `with the system BLAS the demo's language masks are the pinned bytes and the others differ in at most 8 entries${demo ? (noBlas ? ` (skipped: ${noBlas})` : '') : ' (skipped: weights/demo is missing)'}`,
+    () => {
+      const got = locate('demo-blas', ['--blas', 'on']);
+      for (const f of ['en', 'it', 'fr', 'es'].map((l) => `${l}.safetensors`)) expect([f, got[f]]).toEqual([f, DEMO_SIL[f]]);
+      for (const f of Object.keys(DEMO_SIL)) {
+        const ref = fs.readFileSync(path.join(tmp, 'demo', 'masks', f));
+        const blas = fs.readFileSync(path.join(tmp, 'demo-blas', 'masks', f));
+        let differ = 0;
+        for (let i = 0; i < ref.length; i++) if (ref[i] !== blas[i]) differ++;
+        expect([f, blas.length, differ <= 8]).toEqual([f, ref.length, true]);
+      }
+    },
+  );
+
   (demo ? it : it.skip)(`wanda masks on the demo pair are the pinned bytes${demo ? '' : ' (skipped: weights/demo is missing)'}`, () => {
-    expect(locate('demo-wanda', ['--score', 'wanda'])).toEqual({
+    expect(locate('demo-wanda', ['--score', 'wanda', '--blas', 'off'])).toEqual({
       'benign.safetensors': 'bb02514d485f2ab56ca3fd8410e31fc2dc64efa07bfa04ed19063606b67256dd',
       'en.safetensors': '3b1c4f47dee97442ff37cd7d653a131356143a11b0ec9b770f417ea5240c34fe',
       'es.safetensors': 'c17c16c9d6e6fdff3119f04a5a272f505c9bae26f89013acf449f958cab47962',

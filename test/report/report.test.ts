@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeReport } from '../../src/report';
 import { main } from '../../src/cli/main';
-import { parseCsv } from '../../src/report/csv';
+import { parseCsv } from '../../src/io/csv';
 import { writeSyntheticRun } from './synthetic-run';
 import { count, tmpDir } from './helpers';
 import { HF_TINY } from '../helpers/fixtures';
