@@ -428,10 +428,24 @@ export async function locate(cfg: LocateConfig, progress: Progress = SILENT, say
         const file = path.join(maskDir, `${name}.safetensors`);
         const frac = cfg.setdiff ? (name === 'benign' ? cfg.setdiff.p : cfg.setdiff.q) : cfg.k;
         // wanda's input norms live in this process: its passes stay on this thread
-        const hist = pool && inp.score !== 'wanda'
-          ? pool.provider({ score: inp.score, reduce: inp.reduce, base: cfg.base, attacked: cfg.attacked, grads: inp.grads?.path ?? null, seed: inp.seed, allowNonfinite: cfg.allowNonfinite }, list)
-          : undefined;
-        const r = await selectAndWrite({ base, source: scoreSource(inp, list), frac, per: cfg.setdiff ? 'tensor' : cfg.per, file, encoding, metadata: maskMeta(name, inp.score), headDim, regions: withRegions, hist, progress, label: name });
+        const hist =
+          pool && inp.score !== 'wanda'
+            ? pool.provider({ score: inp.score, reduce: inp.reduce, base: cfg.base, attacked: cfg.attacked, grads: inp.grads?.path ?? null, seed: inp.seed, allowNonfinite: cfg.allowNonfinite }, list)
+            : undefined;
+        const r = await selectAndWrite({
+          base,
+          source: scoreSource(inp, list),
+          frac,
+          per: cfg.setdiff ? 'tensor' : cfg.per,
+          file,
+          encoding,
+          metadata: maskMeta(name, inp.score),
+          headDim,
+          regions: withRegions,
+          hist,
+          progress,
+          label: name,
+        });
         masks[name] = { file: `masks/${name}.safetensors`, selected: r.selected, n: r.selection.n, passes: r.selection.passes, threshold: r.selection.threshold?.value ?? null };
         return r;
       };
