@@ -175,7 +175,9 @@ const noWrite = `
   })();`;
 if (args.includes('--no-write')) argv.splice(0, argv.length, '-e', noWrite);
 const t0 = Date.now();
-const r = spawnSync(process.execPath, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
+// SIL_BENCH_NODE_ARGS: extra node flags for the measured process (e.g. --cpu-prof)
+const nodeArgs = (process.env.SIL_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const r = spawnSync(process.execPath, [...nodeArgs, ...argv], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
 const wall = (Date.now() - t0) / 1000;
 if (r.status !== 0) {
   process.stderr.write(r.stdout ?? '');

@@ -82,7 +82,7 @@ function run(argv, cwd = WORK) {
         rssKb = Number(lines[lines.length - 1]) || null;
         // GNU time reports "Command terminated by signal N" / "exited with non-zero status" lines
         const sig = /terminated by signal (\d+)/.exec(lines.join('\n'));
-        if (sig && !signal) signal = /** @type {NodeJS.Signals} */ (/** @type {unknown} */ (`SIG#${sig[1]}`));
+        if (sig && !signal) signal = /** @type {NodeJS.Signals} */ (`SIG${sig[1]}`);
         fs.rmSync(rssFile, { force: true });
       } catch {}
       resolve({ code, signal, stdout, stderr, timedOut, rssKb, seconds: (Date.now() - t0) / 1000 });
@@ -117,28 +117,52 @@ function snapshot(dir, rel = '', out = new Map()) {
 
 // ---- mutations ---------------------------------------------------------------------------------
 const BAD_NUMBERS = ['-1', '0', '1e9', '1e308', 'abc', '', ' ', 'NaN', 'Infinity', '1.5', '-0', '0x10', '100000', '2e-400', '1e-9'];
+/** @type {Array<[string, unknown]>} */
 const BAD_CONFIG = [
-  ['rms_norm_eps', -1], ['rms_norm_eps', 0], ['rms_norm_eps', 'x'], ['rope_theta', 0], ['rope_theta', -5], ['num_hidden_layers', 1e300],
-  ['num_hidden_layers', 1], ['num_hidden_layers', 7], ['num_hidden_layers', 2.5], ['max_position_embeddings', 'x'], ['max_position_embeddings', -3],
-  ['rope_scaling', 'linear'], ['rope_scaling', { rope_type: 'yarn', factor: 2 }], ['rope_scaling', { rope_type: 'linear', factor: -1 }],
-  ['tie_word_embeddings', 'yes'], ['vocab_size', 2 ** 40], ['vocab_size', 100], ['hidden_size', 33], ['hidden_size', 0],
-  ['num_attention_heads', 3], ['num_key_value_heads', 3], ['head_dim', 7], ['intermediate_size', null], ['architectures', 'LlamaForCausalLM'],
-  ['architectures', ['GPT2LMHeadModel']], ['hidden_act', 'gelu'], ['torch_dtype', 16], ['sliding_window', -1], ['attention_bias', 'no'],
+  ['rms_norm_eps', -1],
+  ['rms_norm_eps', 0],
+  ['rms_norm_eps', 'x'],
+  ['rope_theta', 0],
+  ['rope_theta', -5],
+  ['num_hidden_layers', 1e300],
+  ['num_hidden_layers', 1],
+  ['num_hidden_layers', 7],
+  ['num_hidden_layers', 2.5],
+  ['max_position_embeddings', 'x'],
+  ['max_position_embeddings', -3],
+  ['rope_scaling', 'linear'],
+  ['rope_scaling', { rope_type: 'yarn', factor: 2 }],
+  ['rope_scaling', { rope_type: 'linear', factor: -1 }],
+  ['tie_word_embeddings', 'yes'],
+  ['vocab_size', 2 ** 40],
+  ['vocab_size', 100],
+  ['hidden_size', 33],
+  ['hidden_size', 0],
+  ['num_attention_heads', 3],
+  ['num_key_value_heads', 3],
+  ['head_dim', 7],
+  ['intermediate_size', null],
+  ['architectures', 'LlamaForCausalLM'],
+  ['architectures', ['GPT2LMHeadModel']],
+  ['hidden_act', 'gelu'],
+  ['torch_dtype', 16],
+  ['sliding_window', -1],
+  ['attention_bias', 'no'],
 ];
 
 function mutateSafetensors(file, r) {
   const b = fs.readFileSync(file);
   const kind = Math.floor(r() * 6);
-  if (kind === 0) return fs.writeFileSync(file, b.subarray(0, Math.floor(r() * b.length))), 'truncated';
+  if (kind === 0) return (fs.writeFileSync(file, b.subarray(0, Math.floor(r() * b.length))), 'truncated');
   if (kind === 1) {
     const len = Number(b.readBigUInt64LE(0));
     const i = 8 + Math.floor(r() * len);
     b[i] = Math.floor(r() * 256);
-    return fs.writeFileSync(file, b), 'header byte';
+    return (fs.writeFileSync(file, b), 'header byte');
   }
   if (kind === 2) {
     b.writeBigUInt64LE(BigInt(Math.floor(r() * 2 ** 40)), 0);
-    return fs.writeFileSync(file, b), 'header length';
+    return (fs.writeFileSync(file, b), 'header length');
   }
   if (kind === 3) {
     const len = Number(b.readBigUInt64LE(0));
@@ -157,19 +181,19 @@ function mutateSafetensors(file, r) {
     const json = Buffer.from(JSON.stringify(h));
     const len2 = Buffer.alloc(8);
     len2.writeBigUInt64LE(BigInt(json.length));
-    return fs.writeFileSync(file, Buffer.concat([len2, json, b.subarray(8 + len)])), 'header field';
+    return (fs.writeFileSync(file, Buffer.concat([len2, json, b.subarray(8 + len)])), 'header field');
   }
   if (kind === 4) {
     // NaN / Inf in the data (BF16: exponent all ones)
     const len = Number(b.readBigUInt64LE(0));
     const i = 8 + len + 2 * Math.floor(r() * ((b.length - 8 - len) / 2));
     b.writeUInt16LE(r() < 0.5 ? 0x7fc0 : 0x7f80, i);
-    return fs.writeFileSync(file, b), 'nonfinite weight';
+    return (fs.writeFileSync(file, b), 'nonfinite weight');
   }
   const len = Number(b.readBigUInt64LE(0));
   const i = 8 + len + Math.floor(r() * (b.length - 8 - len));
   b[i] ^= 1 << Math.floor(r() * 8);
-  return fs.writeFileSync(file, b), 'data bit';
+  return (fs.writeFileSync(file, b), 'data bit');
 }
 
 function mutateConfig(dir, r) {
@@ -177,7 +201,7 @@ function mutateConfig(dir, r) {
   const c = JSON.parse(fs.readFileSync(p, 'utf8'));
   const [k, v] = /** @type {[string, unknown]} */ (BAD_CONFIG[Math.floor(r() * BAD_CONFIG.length)]);
   c[k] = v;
-  if (r() < 0.1) return fs.writeFileSync(p, '{"architectures": ['), 'config not JSON';
+  if (r() < 0.1) return (fs.writeFileSync(p, '{"architectures": ['), 'config not JSON');
   fs.writeFileSync(p, JSON.stringify(c));
   return `config ${k}=${JSON.stringify(v)}`;
 }
@@ -208,13 +232,22 @@ const GENERATORS = {
     const att = copyDir(path.join(TINY, 'attacked'), path.join(dir, 'attacked'));
     const out = path.join(dir, 'out');
     const pick = Math.floor(r() * 3);
-    if (pick === 0) return { argv: ['delta', '--base', base, '--attacked', att, '--out', out, '--threads', '0'], bad: 'maybe', what: mutateSafetensors(path.join(r() < 0.5 ? base : att, 'model.safetensors'), r), out };
+    if (pick === 0)
+      return {
+        argv: ['delta', '--base', base, '--attacked', att, '--out', out, '--threads', '0'],
+        bad: 'maybe',
+        what: mutateSafetensors(path.join(r() < 0.5 ? base : att, 'model.safetensors'), r),
+        out,
+      };
     if (pick === 1) {
       const v = BAD_NUMBERS[Math.floor(r() * BAD_NUMBERS.length)];
       const flag = ['--threads', '--max-shard-size'][Math.floor(r() * 2)];
       return { argv: ['delta', '--base', base, '--attacked', att, '--out', out, flag, v], bad: 'maybe', what: `${flag} ${JSON.stringify(v)}`, out };
     }
-    fs.writeFileSync(path.join(att, 'model.safetensors.index.json'), ['{', '{"weight_map": {"x": ""}}', '{"weight_map": 3}', '{"weight_map": {"lm_head.weight": "../model.safetensors"}}'][Math.floor(r() * 4)]);
+    fs.writeFileSync(
+      path.join(att, 'model.safetensors.index.json'),
+      ['{', '{"weight_map": {"x": ""}}', '{"weight_map": 3}', '{"weight_map": {"lm_head.weight": "../model.safetensors"}}'][Math.floor(r() * 4)],
+    );
     return { argv: ['delta', '--base', base, '--attacked', att, '--out', out, '--threads', '0'], bad: true, what: 'bad index.json', out };
   },
   locate(dir, r) {
@@ -225,8 +258,13 @@ const GENERATORS = {
     fs.copyFileSync(PROBES, data);
     const common = ['--base', base, '--attacked', att, '--out', out, '--data', data, '--langs', 'en', '--max-examples', '1', '--no-benign', '--threads', '1'];
     const pick = Math.floor(r() * 5);
-    if (pick === 0) return { argv: ['locate', ...common, '--score', 'weightdiff'], bad: true, what: mutateConfig(base, r), out };
-    if (pick === 1) return { argv: ['locate', ...common, '--score', r() < 0.5 ? 'weightdiff' : 'sil'], bad: 'maybe', what: mutateSafetensors(path.join(r() < 0.5 ? base : att, 'model.safetensors'), r), out };
+    if (pick === 0) {
+      // data-free scores need no runtime: an architecture or option it does not implement is fine for them
+      const what = mutateConfig(base, r);
+      return { argv: ['locate', ...common, '--score', 'weightdiff'], bad: /GPT2|gelu|yarn/.test(what) ? 'maybe' : true, what, out };
+    }
+    if (pick === 1)
+      return { argv: ['locate', ...common, '--score', r() < 0.5 ? 'weightdiff' : 'sil'], bad: 'maybe', what: mutateSafetensors(path.join(r() < 0.5 ? base : att, 'model.safetensors'), r), out };
     if (pick === 2) return { argv: ['locate', ...common, '--score', 'sil'], bad: 'maybe', what: badData(data, r), out };
     const flag = ['--threads', '--k', '--batch-size', '--max-length', '--max-examples', '--seed', '--regions', '--q'][Math.floor(r() * 8)];
     const v = BAD_NUMBERS[Math.floor(r() * BAD_NUMBERS.length)];
@@ -257,16 +295,28 @@ const GENERATORS = {
     fs.mkdirSync(path.join(run, 'eval'), { recursive: true });
     fs.writeFileSync(path.join(run, 'manifest.json'), JSON.stringify({ command: 'locate', k: 0.2, languages: ['en', 'it'] }));
     fs.writeFileSync(path.join(run, 'overlap.csv'), 'a,b,sir,iou,cosine\nen,it,0.5,0.4,0.3\n');
+    /** @type {Array<[string, string | Buffer, string]>} */
     const edits = [
-      ['manifest.json', 'null', 'null manifest'], ['manifest.json', '{"k": -0.2}', 'negative k'], ['manifest.json', '{"k": 1e308}', 'k 1e308'], ['manifest.json', '{', 'manifest not JSON'],
-      ['overlap.csv', 'a,b,sir,iou,cosine\nen,it,1e308,0.4,0.3\n', 'sir 1e308'], ['overlap.csv', 'a,b,sir,iou,cosine\nen,it,0.5\n', 'short record'],
-      ['overlap.csv', 'a,b,sir\n"en,it,0.5\n', 'open quote'], ['eval/k_sweep.csv', 'method,k,eval_lang,violation_rate\nsil,-1,en,0.5\n', 'negative k in k_sweep'],
-      ['eval/violations.csv', 'model,ft_lang,eval_lang,n,violations,violation_rate\nm,en,en,-3,1,NaN\n', 'negative n'], ['summary.md', Buffer.from([0xff, 0x0a]), 'summary not UTF-8'],
+      ['manifest.json', 'null', 'null manifest'],
+      ['manifest.json', '{"k": -0.2}', 'negative k'],
+      ['manifest.json', '{"k": 1e308}', 'k 1e308'],
+      ['manifest.json', '{', 'manifest not JSON'],
+      ['overlap.csv', 'a,b,sir,iou,cosine\nen,it,1e308,0.4,0.3\n', 'sir 1e308'],
+      ['overlap.csv', 'a,b,sir,iou,cosine\nen,it,0.5\n', 'short record'],
+      ['overlap.csv', 'a,b,sir\n"en,it,0.5\n', 'open quote'],
+      ['eval/k_sweep.csv', 'method,k,eval_lang,violation_rate\nsil,-1,en,0.5\n', 'negative k in k_sweep'],
+      ['eval/violations.csv', 'model,ft_lang,eval_lang,n,violations,violation_rate\nm,en,en,-3,1,NaN\n', 'negative n'],
+      ['summary.md', Buffer.from([0xff, 0x0a]), 'summary not UTF-8'],
     ];
     const [f, text, what] = /** @type {[string, string | Buffer, string]} */ (edits[Math.floor(r() * edits.length)]);
     fs.writeFileSync(path.join(run, f), text);
     const extra = r() < 0.2 ? ['--top', BAD_NUMBERS[Math.floor(r() * BAD_NUMBERS.length)]] : ['--format', 'csv'];
-    return { argv: ['report', run, '--out', path.join(dir, 'rep'), ...extra], bad: true, what: `${what}${extra[0] === '--top' ? ` --top ${JSON.stringify(extra[1])}` : ''}`, out: path.join(dir, 'rep') };
+    return {
+      argv: ['report', run, '--out', path.join(dir, 'rep'), ...extra],
+      bad: true,
+      what: `${what}${extra[0] === '--top' ? ` --top ${JSON.stringify(extra[1])}` : ''}`,
+      out: path.join(dir, 'rep'),
+    };
   },
 };
 
@@ -366,7 +416,17 @@ async function main() {
       if (!['clean', 'accepted'].includes(outcome) || (res.rssKb ?? 0) > RSS_LIMIT_KB) {
         const key = `${outcome}${(res.rssKb ?? 0) > RSS_LIMIT_KB ? '+rss' : ''}`;
         const list = examples.get(key) ?? [];
-        if (list.length < 6) list.push({ cmd, what: c.what, argv: c.argv.map((a) => a.replace(dir, '<case>')).join(' '), code: res.code, signal: res.signal, rss_mb: Math.round((res.rssKb ?? 0) / 1024), stderr: res.stderr.split('\n').slice(0, 3).join(' | ').slice(0, 300), leftovers: c.leftovers });
+        if (list.length < 6)
+          list.push({
+            cmd,
+            what: c.what,
+            argv: c.argv.map((a) => a.replace(dir, '<case>')).join(' '),
+            code: res.code,
+            signal: res.signal,
+            rss_mb: Math.round((res.rssKb ?? 0) / 1024),
+            stderr: res.stderr.split('\n').slice(0, 3).join(' | ').slice(0, 300),
+            leftovers: c.leftovers,
+          });
         examples.set(key, list);
       }
       fs.rmSync(dir, { recursive: true, force: true });
@@ -387,13 +447,22 @@ async function main() {
   lines.push(`| **all** | ${N} | ${outcomes.map((o) => total.get(o) ?? 0).join(' | ')} |`);
   const rejected = N - (total.get('accepted') ?? 0);
   const summary = {
-    seed: SEED, cases: N, jobs: JOBS, seconds: (Date.now() - t0) / 1000,
+    seed: SEED,
+    cases: N,
+    jobs: JOBS,
+    seconds: (Date.now() - t0) / 1000,
     clean_share_of_rejected: rejected ? (total.get('clean') ?? 0) / rejected : null,
-    max_rss_mb: Math.round(maxRss / 1024), max_rss_bad_input_mb: Math.round(maxRssBad.kb / 1024), max_rss_bad_input_case: maxRssBad.c,
+    max_rss_mb: Math.round(maxRss / 1024),
+    max_rss_bad_input_mb: Math.round(maxRssBad.kb / 1024),
+    max_rss_bad_input_case: maxRssBad.c,
   };
   process.stdout.write(`${lines.join('\n')}\n\n${JSON.stringify(summary, null, 2)}\n`);
-  for (const [k, list] of examples) process.stdout.write(`\n${k}:\n${list.map((e) => `  ${e.cmd} [${e.what}] exit ${e.code}${e.signal ? ` ${e.signal}` : ''} ${e.rss_mb} MB: ${e.stderr}${e.leftovers ? ` leftovers ${e.leftovers.join(', ')}` : ''}\n    sil ${e.argv}`).join('\n')}\n`);
-  if (JSON_OUT) fs.writeFileSync(JSON_OUT, JSON.stringify({ summary, table: Object.fromEntries([...table].map(([k, v]) => [k, Object.fromEntries(v)])), examples: Object.fromEntries(examples) }, null, 2));
+  for (const [k, list] of examples)
+    process.stdout.write(
+      `\n${k}:\n${list.map((e) => `  ${e.cmd} [${e.what}] exit ${e.code}${e.signal ? ` ${e.signal}` : ''} ${e.rss_mb} MB: ${e.stderr}${e.leftovers ? ` leftovers ${e.leftovers.join(', ')}` : ''}\n    sil ${e.argv}`).join('\n')}\n`,
+    );
+  if (JSON_OUT)
+    fs.writeFileSync(JSON_OUT, JSON.stringify({ summary, table: Object.fromEntries([...table].map(([k, v]) => [k, Object.fromEntries(v)])), examples: Object.fromEntries(examples) }, null, 2));
   fs.rmSync(WORK, { recursive: true, force: true });
 }
 

@@ -51,10 +51,13 @@ function runLocate(out, killAfterMs = null, signal = 'SIGKILL') {
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     let sentAt = /** @type {number | null} */ (null);
-    const timer = killAfterMs === null ? null : setTimeout(() => {
-      sentAt = Date.now();
-      child.kill(signal);
-    }, killAfterMs);
+    const timer =
+      killAfterMs === null
+        ? null
+        : setTimeout(() => {
+            sentAt = Date.now();
+            child.kill(signal);
+          }, killAfterMs);
     child.on('exit', (code, sig) => {
       if (timer) clearTimeout(timer);
       resolve({ code, signal: sig, stderr, ms: Date.now() - t0, exitLatencyMs: sentAt === null ? null : Date.now() - sentAt, killed: sentAt !== null });
@@ -79,7 +82,10 @@ function leftovers(dir) {
 
 /** Files compared with the reference: every mask and the tables. @param {string} run */
 function results(run) {
-  const masks = fs.readdirSync(path.join(run, 'masks')).sort().map((f) => `masks/${f}`);
+  const masks = fs
+    .readdirSync(path.join(run, 'masks'))
+    .sort()
+    .map((f) => `masks/${f}`);
   return Object.fromEntries([...masks, ...COMPARED].map((f) => [f, fs.readFileSync(path.join(run, f))]));
 }
 
@@ -95,7 +101,20 @@ async function main() {
   const T = ref.ms;
   log(`reference: ${(T / 1000).toFixed(1)} s, ${Object.keys(reference).length} files compared`);
 
-  const tally = { runs: 0, SIGKILL: 0, SIGTERM: 0, SIGINT: 0, killed_after_finish: 0, died_before_handlers: 0, double_kills: 0, bad_exit_on_signal: 0, temps_after_signal: 0, resume_failed: 0, different: 0, leftovers: 0 };
+  const tally = {
+    runs: 0,
+    SIGKILL: 0,
+    SIGTERM: 0,
+    SIGINT: 0,
+    killed_after_finish: 0,
+    died_before_handlers: 0,
+    double_kills: 0,
+    bad_exit_on_signal: 0,
+    temps_after_signal: 0,
+    resume_failed: 0,
+    different: 0,
+    leftovers: 0,
+  };
   /** @type {number[]} */
   const latencies = [];
   /** @type {string[]} */

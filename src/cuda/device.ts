@@ -215,9 +215,15 @@ export class CudaDevice implements GpuDevice {
     this.pool.release(p);
   }
 
+  /**
+   * Host → device, queued on the stream: the driver copies the (pageable) source to its staging
+   * memory before returning, so `src` may be reused at once, and unlike cuMemcpyHtoD it does not
+   * wait for the queued kernels first (every small upload, a scalar constant say, would otherwise
+   * drain the GPU's queue and serialise host and device).
+   */
   upload(dst: number, src: ArrayBufferView): void {
     if (src.byteLength === 0) return;
-    this.check(this.api.cu.cuMemcpyHtoD(dst, src, src.byteLength), 'cuMemcpyHtoD');
+    this.check(this.api.cu.cuMemcpyHtoDAsync(dst, src, src.byteLength, null), 'cuMemcpyHtoDAsync');
   }
 
   download(dst: ArrayBufferView, src: number): void {

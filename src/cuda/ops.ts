@@ -268,13 +268,17 @@ if (profile) {
   process.on('exit', () => {
     const rows = [...profile.entries()].sort((a, b) => b[1].s - a[1].s);
     const total = rows.reduce((a, [, v]) => a + v.s, 0);
-    process.stderr.write(`cuda kernel profile (synchronised), total ${total.toFixed(3)} s:\n`);
+    process.stderr.write(`cuda kernel profile (synchronised), total ${total.toFixed(3)} s; pool ${JSON.stringify(poolStats)}:\n`);
     for (const [k, v] of rows.slice(0, 40)) process.stderr.write(`  ${k.padEnd(60)} ${v.n.toString().padStart(7)} calls ${v.s.toFixed(4).padStart(9)} s\n`);
   });
 }
 
+let poolStats: Record<string, number> = {};
+
 function timed<T>(key: string, b: CudaBackend, f: () => T): T {
   if (!profile) return f();
+  const pl = b.device.pool;
+  poolStats = { driverAllocs: pl.driverAllocs, trims: pl.trims, inUseGiB: +(pl.inUse / 2 ** 30).toFixed(2), cachedGiB: +(pl.cached / 2 ** 30).toFixed(2), peakGiB: +(pl.peak / 2 ** 30).toFixed(2) };
   b.device.synchronize();
   const t0 = process.hrtime.bigint();
   const r = f();

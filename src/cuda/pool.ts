@@ -47,6 +47,9 @@ export class DevicePool {
   /** bytes held in free lists */
   cached = 0;
   peak = 0;
+  /** blocks asked of the driver, and times the cache was emptied to make room */
+  driverAllocs = 0;
+  trims = 0;
 
   constructor(private readonly raw: RawAllocator) {}
 
@@ -57,7 +60,9 @@ export class DevicePool {
     if (ptr !== undefined) this.cached -= size;
     else {
       ptr = this.raw.alloc(size) ?? undefined;
+      this.driverAllocs++;
       if (ptr === undefined) {
+        this.trims++;
         this.trim();
         ptr = this.raw.alloc(size) ?? undefined;
       }

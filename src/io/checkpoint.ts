@@ -12,8 +12,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SilError } from '../errors';
-import { RawArray } from './dtype';
-import { SafetensorsFile, TensorInfo } from './safetensors';
+import { type RawArray } from './dtype';
+import { SafetensorsFile, type TensorInfo } from './safetensors';
 
 export type HfConfig = Record<string, unknown> & {
   architectures?: string[];
@@ -124,7 +124,11 @@ export class Checkpoint {
       const single = path.join(dir, SINGLE_NAME);
       const candidates = fs.existsSync(single)
         ? [single]
-        : fs.readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort().map((f) => path.join(dir, f));
+        : fs
+            .readdirSync(dir)
+            .filter((f) => f.endsWith('.safetensors'))
+            .sort()
+            .map((f) => path.join(dir, f));
       if (candidates.length === 0) {
         throw new SilError('FILE_NOT_FOUND', `no ${SINGLE_NAME}, ${INDEX_NAME} or *.safetensors in the folder`, { file: dir });
       }
@@ -226,7 +230,7 @@ export class Checkpoint {
     for (const n of names) {
       const { file, info } = this.byName.get(n)!;
       h.update(`${n}\u0000${info.dtype}\u0000${info.shape.join(',')}\u0000`);
-      for (let pos = info.byteStart; pos < info.byteEnd; ) {
+      for (let pos = info.byteStart; pos < info.byteEnd;) {
         const len = Math.min(buf.length, info.byteEnd - pos);
         h.update(file.readAt(pos, buf.subarray(0, len)));
         pos += len;

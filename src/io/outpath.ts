@@ -14,10 +14,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SilError } from '../errors';
+import { SIL_VERSION } from '../version';
 import { writeFileAtomic } from './atomic';
 import { acquireLock } from './lock';
 import { sweepStaleTemps } from './temp';
-import { SIL_VERSION } from '../version';
 
 /** The file that marks a folder as written by sil (command, version, and what it wrote). */
 export const MARKER_FILE = '.sil-output.json';
@@ -115,7 +115,9 @@ export function checkOutputPath(spec: OutputSpec): string {
     const how = overlap(real, input);
     if (how === null) continue;
     const what = how === 'is' ? 'is' : how === 'contains' ? 'contains' : 'lies inside';
-    throw new SilError('OUTPUT_IS_INPUT', `${opt} ${out} ${what} the input ${given}; sil never writes into or replaces its own inputs, choose another ${spec.kind === 'dir' ? 'folder' : 'file'}`, { file: out });
+    throw new SilError('OUTPUT_IS_INPUT', `${opt} ${out} ${what} the input ${given}; sil never writes into or replaces its own inputs, choose another ${spec.kind === 'dir' ? 'folder' : 'file'}`, {
+      file: out,
+    });
   }
   let st: fs.Stats | null = null;
   try {

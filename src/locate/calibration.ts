@@ -9,7 +9,7 @@ import { SilError } from '../errors';
 import { loadMultiJail, loadPolyRefuse, parseResponseMode, readCalibrationJsonl, selectPairs } from '../data';
 import type { CalibrationPair, CalibrationRecord, PromptItem, ResponseGenerator, ResponseMode } from '../data';
 import type { Batch } from '../model/batch';
-import { buildExample, collate, Example } from '../tokenizer';
+import { buildExample, collate, type Example } from '../tokenizer';
 import type { CheckpointTokenizer } from '../tokenizer';
 import { greedyGenerator } from './generate';
 

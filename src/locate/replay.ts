@@ -25,7 +25,12 @@ export function readManifest(file: string): LocateManifest {
   return m;
 }
 
-/** The options of the manifest's run, writing into `out`. */
+/**
+ * The options of the manifest's run, writing into `out`. The products run on what the run's ran on
+ * (`backend.matmul`): the wasm kernels (`--blas off`; also for manifests from before the BLAS), or
+ * the system BLAS (`--blas on`, which refuses to run without one). Gradients through a BLAS differ
+ * from the wasm kernels' in the last bits, enough to move a mask's boundary at near-ties.
+ */
 export function replayOptions(m: LocateManifest, out: string): LocateOptions {
   const o = m.options as Record<string, unknown>;
   const str = (v: unknown) => (v === null || v === undefined ? undefined : String(v));
@@ -47,6 +52,7 @@ export function replayOptions(m: LocateManifest, out: string): LocateOptions {
     grads: str(o.grads),
     seed: o.seed as number,
     backend: str(o.backend),
+    blas: !m.backend?.matmul || m.backend.matmul === m.backend.name ? 'off' : 'on',
     threads: o.threads as number,
     stream: str(o.stream),
     batchSize: o.batch_size as number,

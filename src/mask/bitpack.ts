@@ -32,8 +32,15 @@ export function packBits(mask: Uint8Array, out: Uint8Array = new Uint8Array(pack
   const full = n >>> 3;
   for (let b = 0; b < full; b++) {
     const i = b << 3;
-    out[b] = (mask[i] & 1) | ((mask[i + 1] & 1) << 1) | ((mask[i + 2] & 1) << 2) | ((mask[i + 3] & 1) << 3)
-      | ((mask[i + 4] & 1) << 4) | ((mask[i + 5] & 1) << 5) | ((mask[i + 6] & 1) << 6) | ((mask[i + 7] & 1) << 7);
+    out[b] =
+      (mask[i] & 1) |
+      ((mask[i + 1] & 1) << 1) |
+      ((mask[i + 2] & 1) << 2) |
+      ((mask[i + 3] & 1) << 3) |
+      ((mask[i + 4] & 1) << 4) |
+      ((mask[i + 5] & 1) << 5) |
+      ((mask[i + 6] & 1) << 6) |
+      ((mask[i + 7] & 1) << 7);
   }
   if (n & 7) {
     let v = 0;

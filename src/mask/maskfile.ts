@@ -10,9 +10,9 @@
  */
 import { SilError } from '../errors';
 import { SafetensorsFile } from '../io/safetensors';
-import { SafetensorsWriter, TensorSpec } from '../io/writer';
-import { Bitorder, BITORDERS, packBits, packedLength, toLittleBitorder, unpackBits } from './bitpack';
-import { checkBinary, Mask, MaskTensor, numelOf } from './mask';
+import { SafetensorsWriter, type TensorSpec } from '../io/writer';
+import { type Bitorder, BITORDERS, packBits, packedLength, toLittleBitorder, unpackBits } from './bitpack';
+import { checkBinary, type Mask, type MaskTensor, numelOf } from './mask';
 import { firstNonBinary, unpackRange } from './words';
 
 export type MaskEncoding = 'u8' | 'bitpack';
@@ -48,7 +48,10 @@ export class MaskFile {
       if (this.encoding === 'bitpack') {
         const shape = packedShapes[name];
         if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-          throw new SilError('MASK_MISMATCH', `bitpacked tensor has no shape (a list of non-negative integers) in __metadata__.shape, found ${JSON.stringify(shape ?? null)}`, { file: file.path, tensor: name });
+          throw new SilError('MASK_MISMATCH', `bitpacked tensor has no shape (a list of non-negative integers) in __metadata__.shape, found ${JSON.stringify(shape ?? null)}`, {
+            file: file.path,
+            tensor: name,
+          });
         }
         if (info.numel !== packedLength(numelOf(shape))) {
           throw new SilError('MASK_MISMATCH', `${info.numel} packed bytes cannot hold shape [${shape.join(', ')}]`, { file: file.path, tensor: name });
@@ -138,12 +141,16 @@ export class MaskWriter {
   private readonly w: SafetensorsWriter;
   private readonly shapes = new Map<string, number[]>();
 
-  constructor(path: string, tensors: ReadonlyArray<{ name: string; shape: number[] }>, readonly encoding: MaskEncoding = 'u8', metadata: Record<string, string> = {}) {
+  constructor(
+    path: string,
+    tensors: ReadonlyArray<{ name: string; shape: number[] }>,
+    readonly encoding: MaskEncoding = 'u8',
+    metadata: Record<string, string> = {},
+  ) {
     const specs: TensorSpec[] = tensors.map(({ name, shape }) => ({ name, dtype: 'U8', shape: encoding === 'bitpack' ? [packedLength(numelOf(shape))] : [...shape] }));
     for (const t of tensors) this.shapes.set(t.name, [...t.shape]);
-    const meta: Record<string, string> = encoding === 'bitpack'
-      ? { ...metadata, format: 'bitpack', bitorder: 'little', shape: JSON.stringify(Object.fromEntries(this.shapes)) }
-      : { ...metadata, format: 'pt' };
+    const meta: Record<string, string> =
+      encoding === 'bitpack' ? { ...metadata, format: 'bitpack', bitorder: 'little', shape: JSON.stringify(Object.fromEntries(this.shapes)) } : { ...metadata, format: 'pt' };
     this.w = SafetensorsWriter.create(path, specs, meta);
   }
 

@@ -12,12 +12,22 @@ import { matrixCsv, matrixSvg, matrixTex, sirMatrixData, violationMatrixData } f
 import { kSweepCsv, kSweepData, kSweepSvg } from './figures/ksweep';
 import { stackedCsv, stackedData, stackedSvg } from './figures/stacked';
 import { matrixHtml, regionsCsv, regionsHtml, regionsTex, topRegions } from './tables';
-import { outlineText, toPng } from './render';
+import { outlineText, toPng, toPngWidth } from './render';
 import { reportHtml } from './html';
 import { esc } from './svg';
+import { isLanguage } from './order';
+import { toPdf } from './pdf';
 import { SILENT, type Progress } from '../progress';
 
-export const FORMATS = ['svg', 'png', 'html', 'csv', 'tex'] as const;
+export const FORMATS = ['svg', 'png', 'html', 'csv', 'tex', 'pdf'] as const;
+/** What `sil report` writes when no --format is given (PDF on request). */
+export const DEFAULT_FORMATS: Format[] = ['svg', 'png', 'html', 'csv', 'tex'];
+export const WIDTHS = ['column', 'page'] as const;
+export type Width = (typeof WIDTHS)[number];
+/** physical width in inches, and the layout width in SVG units that keeps 10–11 unit text at ≥ 6 pt */
+export const WIDTH_SPEC: Record<Width, { inches: number; layout: number }> = { column: { inches: 3.5, layout: 460 }, page: { inches: 7, layout: 920 } };
+/** PNG resolution at a physical width */
+export const PNG_DPI = 300;
 export type Format = (typeof FORMATS)[number];
 
 export interface Artifact {
@@ -38,6 +48,8 @@ export interface RenderedFigure {
   tex?: string;
   /** an HTML table of the same numbers, for matrices */
   tableHtml?: string;
+  /** a finding in words (e.g. whether cross-language SIR is above the benign baseline) */
+  finding?: string;
 }
 
 export interface SkippedFigure {
@@ -53,13 +65,25 @@ export interface Report {
   artifacts: Artifact[];
 }
 
+/** How figures are drawn: their layout width, and normalised or absolute quantities. */
+export interface FigureOptions {
+  /** layout width in SVG units (panels per row follow from it) */
+  maxWidth?: number;
+  /** absolute sums (score mass, ‖Δ‖₂, regions by score mass) instead of per-parameter values */
+  absolute?: boolean;
+  /** languages and their order */
+  langs?: string[];
+}
+
 interface FigureSpec {
   id: string;
   title: string;
   needs: RunFileKey[];
-  caption: string;
-  build(run: RunData, d3: D3): Omit<RenderedFigure, 'svg' | 'id' | 'title' | 'caption'>;
+  caption: string | ((run: RunData, o: FigureOptions) => string);
+  build(run: RunData, d3: D3, o: FigureOptions): Omit<RenderedFigure, 'svg' | 'id' | 'title' | 'caption'>;
 }
+
+const langsOf = (run: RunData, o: FigureOptions) => o.langs ?? run.manifest?.languages;
 
 function scoreName(run: RunData): string {
   const o = run.manifest?.options;
@@ -70,22 +94,28 @@ function scoreName(run: RunData): string {
 export const FIGURES: FigureSpec[] = [
   {
     id: 'delta-l2',
-    title: '‖Δ‖₂ per layer × module kind',
+    title: 'Weight change per layer × module kind',
     needs: ['deltaLayers'],
-    caption: 'L2 norm of the weight change θ_attacked − θ_base per decoder layer and module kind (delta/layers.csv).',
-    build: (run, d3) => {
-      const d = deltaHeatmapData(run.deltaLayers ?? []);
-      return { sourceSvg: heatmapSvg(d, d3), csv: heatmapCsv(d) };
+    caption: (_r, o) =>
+      o.absolute
+        ? 'L2 norm ‖Δ‖₂ of the weight change θ_attacked − θ_base per decoder layer and module kind, in weight units (delta/layers.csv).'
+        : 'Relative weight change ‖Δ‖₂ / ‖W_base‖₂ per decoder layer and module kind: unitless, so large matrices do not stand out by size (delta/layers.csv; --absolute for ‖Δ‖₂).',
+    build: (run, d3, o) => {
+      const d = deltaHeatmapData(run.deltaLayers ?? [], o.absolute);
+      return { sourceSvg: heatmapSvg(d, d3, o.maxWidth), csv: heatmapCsv(d) };
     },
   },
   {
     id: 'score-mass',
-    title: 'Score mass per layer × module kind, by language',
+    title: 'Score per layer × module kind, by language',
     needs: ['layers'],
-    caption: 'Sum of the localisation scores in each layer × module cell, one panel per language, one colour scale (layers.csv).',
-    build: (run, d3) => {
-      const d = scoreMassHeatmapData(run.layers ?? [], run.manifest?.languages, scoreName(run));
-      return { sourceSvg: heatmapSvg(d, d3), csv: heatmapCsv(d) };
+    caption: (run, o) =>
+      o.absolute
+        ? `Score mass (Σ ${scoreName(run)} score) in each layer × module cell, one panel per language, one colour scale (layers.csv).`
+        : `Mean ${scoreName(run)} score per parameter in each layer × module cell (score mass / parameters), one panel per language, one colour scale; a cell is not bright because its matrix is large (layers.csv; --absolute for the sums).`,
+    build: (run, d3, o) => {
+      const d = scoreMassHeatmapData(run.layers ?? [], langsOf(run, o), scoreName(run), o.absolute);
+      return { sourceSvg: heatmapSvg(d, d3, o.maxWidth), csv: heatmapCsv(d) };
     },
   },
   {
@@ -93,38 +123,38 @@ export const FIGURES: FigureSpec[] = [
     title: 'Selected fraction per layer × module kind, by language',
     needs: ['layers'],
     caption: 'Fraction of each cell’s parameters in the language’s top-k mask (layers.csv).',
-    build: (run, d3) => {
-      const d = selectedFractionHeatmapData(run.layers ?? [], run.manifest?.languages);
-      return { sourceSvg: heatmapSvg(d, d3), csv: heatmapCsv(d) };
+    build: (run, d3, o) => {
+      const d = selectedFractionHeatmapData(run.layers ?? [], langsOf(run, o));
+      return { sourceSvg: heatmapSvg(d, d3, o.maxWidth), csv: heatmapCsv(d) };
     },
   },
   {
     id: 'selected-by-layer',
     title: 'Selected fraction per layer, stacked by module kind',
     needs: ['layers'],
-    caption: 'Each bar is the fraction of a layer’s parameters in the mask; segments split it by module kind (layers.csv).',
-    build: (run, d3) => {
-      const d = stackedData(run.layers ?? [], run.manifest?.languages);
-      return { sourceSvg: stackedSvg(d, d3), csv: stackedCsv(d) };
+    caption: 'Each bar is the fraction of a layer’s parameters in the mask; segments split it by module kind, in a qualitative palette (layers.csv).',
+    build: (run, d3, o) => {
+      const d = stackedData(run.layers ?? [], langsOf(run, o));
+      return { sourceSvg: stackedSvg(d, d3, o.maxWidth), csv: stackedCsv(d) };
     },
   },
   {
     id: 'sir-matrix',
     title: 'SIR between languages, with benign and random baselines',
     needs: ['overlap'],
-    caption: 'SIR(a, b) = |γa ∩ γb| / k: row language a, column language b; benign = mask from benign calibration data, random = a random mask (SIR ≈ k by construction) (overlap.csv).',
-    build: (run, d3) => {
-      const d = sirMatrixData(run.overlap ?? [], run.manifest?.languages);
-      return { sourceSvg: matrixSvg(d, d3), csv: matrixCsv(d), tex: matrixTex(d), tableHtml: matrixHtml(d) };
+    caption: 'SIR(a, b) = |γa ∩ γb| / |γa|: row mask a, column mask b. Baselines: benign = the mask of the same score on benign prompts, random = a random mask of the same size (SIR ≈ k by construction). The colour scale spans the off-diagonal values; the diagonal (1 by definition) is grey (overlap.csv).',
+    build: (run, d3, o) => {
+      const d = sirMatrixData(run.overlap ?? [], langsOf(run, o));
+      return { sourceSvg: matrixSvg(d, d3), csv: matrixCsv(d), tex: matrixTex(d), tableHtml: matrixHtml(d), finding: d.note };
     },
   },
   {
     id: 'violation-matrix',
-    title: 'Violation rate: fine-tuning language × evaluation language',
+    title: 'Violation rate: condition × evaluation language',
     needs: ['violations'],
-    caption: 'Share of harmful prompts answered (in %) after fine-tuning in the row language, evaluated in the column language; none = the base model (eval/violations.csv).',
-    build: (run, d3) => {
-      const d = violationMatrixData(run.violations ?? [], run.manifest?.languages);
+    caption: 'Share of harmful prompts answered (in %) by each evaluated condition (base, attacks, frozen or stitched models; one row each, never pooled), per evaluation language, with the 95 % Wilson interval and n in every cell (eval/violations.csv).',
+    build: (run, d3, o) => {
+      const d = violationMatrixData(run.violations ?? [], langsOf(run, o));
       return { sourceSvg: matrixSvg(d, d3), csv: matrixCsv(d), tex: matrixTex(d), tableHtml: matrixHtml(d) };
     },
   },
@@ -133,12 +163,40 @@ export const FIGURES: FigureSpec[] = [
     title: 'Violation rate versus k',
     needs: ['kSweep'],
     caption: 'Violation rate against the fraction k of parameters selected by each method, k on a log axis (eval/k_sweep.csv).',
-    build: (run, d3) => {
-      const d = kSweepData(run.kSweep ?? [], run.manifest?.languages);
-      return { sourceSvg: kSweepSvg(d, d3), csv: kSweepCsv(d) };
+    build: (run, d3, o) => {
+      const d = kSweepData(run.kSweep ?? [], langsOf(run, o));
+      return { sourceSvg: kSweepSvg(d, d3, o.maxWidth), csv: kSweepCsv(d) };
     },
   },
 ];
+
+/**
+ * The run restricted to `langs`: rows of other languages dropped (overlap rows are kept when both
+ * masks are among the languages or baselines; violation and k-sweep rows by evaluation language).
+ */
+export function restrictRun(run: RunData, langs: readonly string[]): RunData {
+  const keep = (l: string) => langs.includes(l);
+  const keepMask = (m: string) => keep(m) || !isLanguage(m);
+  return {
+    ...run,
+    layers: run.layers?.filter((r) => keep(r.lang)),
+    regions: run.regions?.filter((r) => keep(r.lang)),
+    overlap: run.overlap?.filter((r) => keepMask(r.a) && keepMask(r.b)),
+    violations: run.violations?.filter((r) => keep(r.eval_lang) && (r.ft_lang === 'none' || !isLanguage(r.ft_lang) || keep(r.ft_lang))),
+    kSweep: run.kSweep?.filter((r) => keep(r.eval_lang)),
+  };
+}
+
+/** The SVG at a physical width (in inches, height in proportion; the viewBox keeps the drawing). */
+export function atWidth(svg: string, inches: number): string {
+  return svg.replace(/^<svg\b([^>]*)>/, (root, attrs: string) => {
+    const w = Number(/\swidth="([0-9.]+)"/.exec(attrs)?.[1]);
+    const h = Number(/\sheight="([0-9.]+)"/.exec(attrs)?.[1]);
+    if (!(w > 0 && h > 0)) return root;
+    const hi = (inches * h) / w;
+    return `<svg${attrs.replace(/\swidth="[0-9.]+"/, ` width="${inches}in"`).replace(/\sheight="[0-9.]+"/, ` height="${Number(hi.toFixed(4))}in"`)}>`;
+  });
+}
 
 /** Marks the outlined SVG's root as a report figure, with its id and an accessible name. */
 function tagRoot(svg: string, id: string, title: string): string {
@@ -152,11 +210,20 @@ export interface BuildOptions {
   progress?: Progress;
   /** label of the run in the HTML title (default: the folder's name) */
   name?: string;
+  /** lay figures out for one column (3.5 in) or a page (7 in) of a paper; default: free width, PNG at 2× */
+  width?: Width;
+  /** absolute sums instead of per-parameter values */
+  absolute?: boolean;
+  /** languages and their order (default: the run's) */
+  langs?: string[];
 }
 
 /** Builds every figure the run's files allow, and the files of the requested formats. */
-export async function buildReport(run: RunData, o: BuildOptions = {}): Promise<Report> {
-  const formats = new Set<Format>(o.formats ?? FORMATS);
+export async function buildReport(input: RunData, o: BuildOptions = {}): Promise<Report> {
+  let run = input;
+  const formats = new Set<Format>(o.formats ?? DEFAULT_FORMATS);
+  if (o.langs) run = restrictRun(run, o.langs);
+  const fo: FigureOptions = { maxWidth: o.width ? WIDTH_SPEC[o.width].layout : undefined, absolute: o.absolute, langs: o.langs };
   const progress = o.progress ?? SILENT;
   const d3 = await loadD3();
   const figures: RenderedFigure[] = [];
@@ -172,11 +239,14 @@ export async function buildReport(run: RunData, o: BuildOptions = {}): Promise<R
       progress.tick();
       continue;
     }
-    const built = spec.build(run, d3);
-    const fig: RenderedFigure = { id: spec.id, title: spec.title, caption: spec.caption, ...built, svg: tagRoot(outlineText(built.sourceSvg), spec.id, spec.title) };
+    const built = spec.build(run, d3, fo);
+    const sized = o.width ? atWidth(built.sourceSvg, WIDTH_SPEC[o.width].inches) : built.sourceSvg;
+    const caption = typeof spec.caption === 'function' ? spec.caption(run, fo) : spec.caption;
+    const fig: RenderedFigure = { id: spec.id, title: spec.title, caption: built.finding ? `${caption} ${built.finding}` : caption, ...built, svg: tagRoot(outlineText(sized), spec.id, spec.title) };
     figures.push(fig);
     if (formats.has('svg')) artifacts.push({ file: `${fig.id}.svg`, content: fig.svg });
-    if (formats.has('png')) artifacts.push({ file: `${fig.id}.png`, content: toPng(built.sourceSvg, 2) });
+    if (formats.has('png')) artifacts.push({ file: `${fig.id}.png`, content: o.width ? toPngWidth(built.sourceSvg, Math.round(WIDTH_SPEC[o.width].inches * PNG_DPI)) : toPng(built.sourceSvg, 2) });
+    if (formats.has('pdf')) artifacts.push({ file: `${fig.id}.pdf`, content: await toPdf(fig.svg) });
     if (formats.has('csv')) artifacts.push({ file: `${fig.id}.csv`, content: fig.csv });
     if (formats.has('tex') && fig.tex) artifacts.push({ file: `${fig.id}.tex`, content: fig.tex });
     progress.tick();
@@ -184,7 +254,7 @@ export async function buildReport(run: RunData, o: BuildOptions = {}): Promise<R
 
   let regionsTable: string | undefined;
   if (run.regions && run.regions.length) {
-    const top = topRegions(run.regions, o.top ?? 10, run.manifest?.languages);
+    const top = topRegions(run.regions, o.top ?? 10, o.langs ?? run.manifest?.languages, o.absolute);
     regionsTable = regionsHtml(top);
     if (formats.has('csv')) artifacts.push({ file: 'top-regions.csv', content: regionsCsv(top) });
     if (formats.has('tex')) artifacts.push({ file: 'top-regions.tex', content: regionsTex(top) });

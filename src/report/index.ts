@@ -10,7 +10,7 @@ import { loadRun, RUN_FILES } from './run';
 import { buildReport, type BuildOptions, type Report } from './build';
 
 export { loadRun, RUN_FILES, type RunData } from './run';
-export { buildReport, FIGURES, FORMATS, type Format, type Report, type RenderedFigure, type SkippedFigure } from './build';
+export { buildReport, DEFAULT_FORMATS, FIGURES, FORMATS, WIDTHS, type Format, type Width, type Report, type RenderedFigure, type SkippedFigure } from './build';
 export { loadD3 } from './d3';
 export { outlineText, toPng } from './render';
 

@@ -36,3 +36,9 @@ export function toPng(svg: string, scale = 2): Buffer {
 function roundPaths(svg: string): string {
   return svg.replace(/ d="([^"]*)"/g, (_, d: string) => ` d="${d.replace(/-?\d+\.\d{3,}/g, (n) => String(Math.round(Number(n) * 100) / 100))}"`);
 }
+
+/** PNG bytes of the SVG scaled to `width` pixels (e.g. 3.5 in at 300 dpi = 1050), on white. */
+export function toPngWidth(svg: string, width: number): Buffer {
+  const o = options(1);
+  return new Resvg(svg, { ...o, fitTo: { mode: 'width', value: width } }).render().asPng();
+}

@@ -99,7 +99,8 @@ function convert<T>(table: CsvTable, file: string, spec: Record<keyof T & string
       if (kind === 'str') o[c] = raw;
       else if (kind === 'layer') {
         const v = Number(raw);
-        if (raw !== '' && !(Number.isSafeInteger(v) && v >= 0)) throw new SilError('INVALID_DATA', `row ${i + 2}, column ${c}: expected a layer index (a non-negative integer) or nothing, found "${raw}"`, { file });
+        if (raw !== '' && !(Number.isSafeInteger(v) && v >= 0))
+          throw new SilError('INVALID_DATA', `row ${i + 2}, column ${c}: expected a layer index (a non-negative integer) or nothing, found "${raw}"`, { file });
         o[c] = raw === '' ? null : v;
       } else {
         const v = Number(raw);

@@ -9,24 +9,29 @@ import { esc } from './svg';
 import { toCsv } from '../io/csv';
 
 export const REGION_COLUMNS = ['rank', 'lang', 'tensor', 'layer', 'kind', 'unit', 'index', 'size', 'score_mass', 'selected_share'] as const;
+const meanScore = (r: RegionRow) => (r.size > 0 ? r.score_mass / r.size : 0);
 
-/** The `top` best-ranked regions of each language, in language order, by rank. */
-export function topRegions(rows: RegionRow[], top: number, languages?: unknown): RegionRow[] {
+/**
+ * The `top` best-ranked regions of each language, in language order. By default ranked by the mean
+ * score per parameter (score_mass / size), so a large unit does not rank high by size alone, and
+ * renumbered in that order (`rank`); `absolute` keeps regions.csv's ranking by score mass.
+ */
+export function topRegions(rows: RegionRow[], top: number, languages?: unknown, absolute = false): RegionRow[] {
   const langs = orderLanguages(
     rows.map((r) => r.lang),
     languages,
   );
   const rest = [...new Set(rows.map((r) => r.lang))].filter((l) => !langs.includes(l));
-  return [...langs, ...rest].flatMap((lang) =>
-    rows
-      .filter((r) => r.lang === lang)
-      .sort((a, b) => a.rank - b.rank)
-      .slice(0, top),
-  );
+  const mean = (r: RegionRow) => (r.size > 0 ? r.score_mass / r.size : 0);
+  return [...langs, ...rest].flatMap((lang) => {
+    const mine = rows.filter((r) => r.lang === lang);
+    const sorted = absolute ? mine.sort((a, b) => a.rank - b.rank) : mine.sort((a, b) => mean(b) - mean(a) || a.rank - b.rank).map((r, i) => ({ ...r, rank: i + 1 }));
+    return sorted.slice(0, top);
+  });
 }
 
 export function regionsCsv(rows: RegionRow[]): string {
-  return toCsv([...REGION_COLUMNS], rows.map((r) => REGION_COLUMNS.map((c) => r[c] as string | number | null)));
+  return toCsv([...REGION_COLUMNS, 'mean_score'], rows.map((r) => [...REGION_COLUMNS.map((c) => r[c] as string | number | null), meanScore(r)]));
 }
 
 function sci(v: number): string {
@@ -36,23 +41,23 @@ function sci(v: number): string {
 export function regionsTex(rows: RegionRow[]): string {
   const t = (s: string) => s.replace(/([&%$#_{}])/g, '\\$1');
   return [
-    '% Top localized regions per language, ranked by score mass',
-    '\\begin{tabular}{rllrllrrr}',
+    '% Top localized regions per language (mean score = score mass / parameters of the unit)',
+    '\\begin{tabular}{rllrllrrrr}',
     '\\toprule',
-    'rank & lang & tensor & layer & kind & unit & index & score mass & selected \\\\',
+    'rank & lang & tensor & layer & kind & unit & index & mean score & score mass & selected \\\\',
     '\\midrule',
-    ...rows.map((r) => `${r.rank} & ${t(r.lang)} & \\texttt{${t(r.tensor)}} & ${r.layer ?? '--'} & ${t(r.kind)} & ${t(r.unit)} & ${t(r.index) || '--'} & ${sci(r.score_mass)} & ${(r.selected_share * 100).toFixed(1)}\\% \\\\`),
+    ...rows.map((r) => `${r.rank} & ${t(r.lang)} & \\texttt{${t(r.tensor)}} & ${r.layer ?? '--'} & ${t(r.kind)} & ${t(r.unit)} & ${t(r.index) || '--'} & ${sci(meanScore(r))} & ${sci(r.score_mass)} & ${(r.selected_share * 100).toFixed(1)}\\% \\\\`),
     '\\bottomrule',
     '\\end{tabular}',
   ].join('\n') + '\n';
 }
 
 export function regionsHtml(rows: RegionRow[]): string {
-  const head = `<tr>${['rank', 'lang', 'tensor', 'layer', 'kind', 'unit', 'index', 'size', 'score mass', 'selected share'].map((h) => `<th>${h}</th>`).join('')}</tr>`;
+  const head = `<tr>${['rank', 'lang', 'tensor', 'layer', 'kind', 'unit', 'index', 'size', 'mean score', 'score mass', 'selected share'].map((h) => `<th>${h}</th>`).join('')}</tr>`;
   const body = rows
     .map(
       (r) =>
-        `<tr><td>${r.rank}</td><td>${esc(r.lang)}</td><td><code>${esc(r.tensor)}</code></td><td>${r.layer ?? ''}</td><td>${esc(r.kind)}</td><td>${esc(r.unit)}</td><td>${esc(r.index)}</td><td>${r.size}</td><td>${sci(r.score_mass)}</td><td>${(r.selected_share * 100).toFixed(1)}%</td></tr>`,
+        `<tr><td>${r.rank}</td><td>${esc(r.lang)}</td><td><code>${esc(r.tensor)}</code></td><td>${r.layer ?? ''}</td><td>${esc(r.kind)}</td><td>${esc(r.unit)}</td><td>${esc(r.index)}</td><td>${r.size}</td><td>${sci(meanScore(r))}</td><td>${sci(r.score_mass)}</td><td>${(r.selected_share * 100).toFixed(1)}%</td></tr>`,
     )
     .join('\n');
   return `<table class="data" id="top-regions-table"><thead>${head}</thead><tbody>\n${body}\n</tbody></table>`;

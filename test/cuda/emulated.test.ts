@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { registerCudaBackendOn } from '../../src/cuda';
 import { Checkpoint } from '../../src/io/checkpoint';
 import { CausalLM } from '../../src/model/model';
+import { rmsNormExplicitGrad } from '../../src/model/norm';
 import { compareTensors, goldenDirs, loadGolden } from '../model/parity-helpers';
 import { EmulatedDevice } from './emulated-device';
 
@@ -136,5 +137,18 @@ describe('the model on the cuda backend on an emulated GPU (f32 products)', () =
       ckpt.close();
       g.tensors.close();
     }
+  });
+});
+
+describe('RMSNorm with its gradient written out (used on the cuda backend)', () => {
+  it('equals TF.js gradients of the textbook form on the cpu backend', async () => {
+    await tf.setBackend('cpu');
+    const x = rnd([5, 8], 31), w = rnd([8], 32), dy = rnd([5, 8], 33);
+    const ref = (a: tf.Tensor, b: tf.Tensor) => tf.mul(b, tf.mul(a, tf.rsqrt(tf.add(tf.mean(tf.square(a), -1, true), 1e-5))));
+    const want = tf.grads(ref)([x, w], dy);
+    const got = tf.grads((a: tf.Tensor, b: tf.Tensor) => rmsNormExplicitGrad(a, b, 1e-5))([x, w], dy);
+    close(got[0].dataSync(), want[0].dataSync(), 1e-5);
+    close(got[1].dataSync(), want[1].dataSync(), 1e-5);
+    close(rmsNormExplicitGrad(x, w, 1e-5).dataSync(), ref(x, w).dataSync(), 1e-6);
   });
 });

@@ -94,10 +94,14 @@ describe(`fuzzing (seed ${seed})`, () => {
 
   it('safetensors bodies: a valid file with flipped bytes or cut short opens and reads, or is a SilError', () => {
     const good = file('good.safetensors');
-    writeSafetensors(good, [
-      { name: 'a', shape: [3, 4], dtype: 'F32', data: Float32Array.from({ length: 12 }, (_, i) => i) },
-      { name: 'b', shape: [5], dtype: 'BF16', data: Float32Array.from([1, 2, 3, 4, 5]) },
-    ], { format: 'pt' });
+    writeSafetensors(
+      good,
+      [
+        { name: 'a', shape: [3, 4], dtype: 'F32', data: Float32Array.from({ length: 12 }, (_, i) => i) },
+        { name: 'b', shape: [5], dtype: 'BF16', data: Float32Array.from([1, 2, 3, 4, 5]) },
+      ],
+      { format: 'pt' },
+    );
     const bytes = fs.readFileSync(good);
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.nat(bytes.length - 1), fc.nat(255)), { maxLength: 6 }), fc.nat(bytes.length), (flips, cut) => {
@@ -128,7 +132,7 @@ describe(`fuzzing (seed ${seed})`, () => {
     );
     fc.assert(
       fc.property(index, fc.boolean(), (idx, raw) => {
-        fs.writeFileSync(path.join(ck, 'model.safetensors.index.json'), raw ? JSON.stringify(idx).slice(0, 20) : JSON.stringify(idx) ?? 'null');
+        fs.writeFileSync(path.join(ck, 'model.safetensors.index.json'), raw ? JSON.stringify(idx).slice(0, 20) : (JSON.stringify(idx) ?? 'null'));
         const r = clean(() => Checkpoint.open(ck));
         if (!(r instanceof SilError)) {
           for (const name of r.names()) clean(() => r.readF32(name));
@@ -142,7 +146,12 @@ describe(`fuzzing (seed ${seed})`, () => {
   it('config.json: any field values parse to a config within its invariants, or are a SilError', () => {
     const qwen = JSON.parse(fs.readFileSync(path.join(HF_TINY, 'qwen2-tiny-bf16-sharded/base/config.json'), 'utf8'));
     const keys = Object.keys(qwen).concat(['head_dim', 'rope_theta', 'rope_scaling', 'attention_bias', 'mlp_bias', 'partial_rotary_factor', 'torch_dtype']);
-    const weird = fc.oneof(fc.jsonValue(), fc.constantFrom(-1, 0, 1, 1e300, 2 ** 53, 0.5, 'x', 'yes', null, 'linear', [], {}, { rope_type: 'llama3', factor: -1 }, { rope_type: 'linear', factor: 2 }), fc.integer(), fc.double());
+    const weird = fc.oneof(
+      fc.jsonValue(),
+      fc.constantFrom(-1, 0, 1, 1e300, 2 ** 53, 0.5, 'x', 'yes', null, 'linear', [], {}, { rope_type: 'llama3', factor: -1 }, { rope_type: 'linear', factor: 2 }),
+      fc.integer(),
+      fc.double(),
+    );
     fc.assert(
       fc.property(fc.dictionary(fc.constantFrom(...keys), weird, { maxKeys: 4 }), fc.boolean(), (changes, dropSome) => {
         const raw: Record<string, unknown> = { ...qwen, ...changes };
@@ -167,11 +176,25 @@ describe(`fuzzing (seed ${seed})`, () => {
   it('calibration JSONL: any bytes parse to valid records, or are a SilError naming the line', () => {
     const good = { id: 'a', lang: 'en', kind: 'harmful', prompt: 'p', response: 'r' };
     const record = fc.oneof(
-      fc.record({ id: fc.oneof(fc.string(), fc.jsonValue()), lang: fc.oneof(fc.constantFrom('en', 'it', 'pt-BR', 'EN', 'e', ''), fc.string()), kind: fc.oneof(fc.constantFrom('harmful', 'refusal', 'benign', 'other'), fc.jsonValue()), prompt: fc.oneof(fc.string(), fc.jsonValue()), response: fc.oneof(fc.string(), fc.jsonValue()), system: fc.jsonValue() }, { requiredKeys: [] }),
+      fc.record(
+        {
+          id: fc.oneof(fc.string(), fc.jsonValue()),
+          lang: fc.oneof(fc.constantFrom('en', 'it', 'pt-BR', 'EN', 'e', ''), fc.string()),
+          kind: fc.oneof(fc.constantFrom('harmful', 'refusal', 'benign', 'other'), fc.jsonValue()),
+          prompt: fc.oneof(fc.string(), fc.jsonValue()),
+          response: fc.oneof(fc.string(), fc.jsonValue()),
+          system: fc.jsonValue(),
+        },
+        { requiredKeys: [] },
+      ),
       fc.constant(good),
       fc.jsonValue(),
     );
-    const line = fc.oneof(record.map((r) => JSON.stringify(r) ?? ''), fc.string({ maxLength: 20 }), fc.constant(''));
+    const line = fc.oneof(
+      record.map((r) => JSON.stringify(r) ?? ''),
+      fc.string({ maxLength: 20 }),
+      fc.constant(''),
+    );
     fc.assert(
       fc.property(fc.array(line, { maxLength: 6 }), fc.array(fc.tuple(fc.nat(400), fc.nat(255)), { maxLength: 2 }), (lines, flips) => {
         const b = Buffer.from(lines.join('\n'));
@@ -196,7 +219,10 @@ describe(`fuzzing (seed ${seed})`, () => {
       {
         format: fc.oneof(fc.constantFrom('bitpack', 'pt', 'u8', ''), fc.string({ maxLength: 4 })),
         bitorder: fc.oneof(fc.constantFrom('little', 'big', 'middle', ''), fc.string({ maxLength: 4 })),
-        shape: fc.oneof(fc.constantFrom('{"w":[9]}', '{"w":[3,3]}', '{"w":[17]}', '{"w":[-1]}', '{"w":"9"}', '[9]', 'null', '{', '{"w":[1e300]}', '{"w":[2.5]}'), fc.jsonValue().map((v) => JSON.stringify(v) ?? '')),
+        shape: fc.oneof(
+          fc.constantFrom('{"w":[9]}', '{"w":[3,3]}', '{"w":[17]}', '{"w":[-1]}', '{"w":"9"}', '[9]', 'null', '{', '{"w":[1e300]}', '{"w":[2.5]}'),
+          fc.jsonValue().map((v) => JSON.stringify(v) ?? ''),
+        ),
       },
       { requiredKeys: [] },
     );
@@ -223,20 +249,26 @@ describe(`fuzzing (seed ${seed})`, () => {
     const run = file('run');
     fs.mkdirSync(run);
     const cell = fc.oneof(fc.constantFrom('0', '1', '-1', '0.5', '1e308', 'NaN', '', 'en', '"', '""', 'Infinity', '3.5'), fc.string({ maxLength: 3 }));
-    const csvText = fc.tuple(fc.constantFrom('a,b,sir,iou,cosine', 'method,k,eval_lang,violation_rate', 'a,a', ''), fc.array(fc.array(cell, { maxLength: 6 }), { maxLength: 3 }))
+    const csvText = fc
+      .tuple(fc.constantFrom('a,b,sir,iou,cosine', 'method,k,eval_lang,violation_rate', 'a,a', ''), fc.array(fc.array(cell, { maxLength: 6 }), { maxLength: 3 }))
       .map(([h, rows]) => [h, ...rows.map((r) => r.join(','))].join('\n'));
     fc.assert(
-      fc.property(fc.oneof(fc.jsonValue(), fc.record({ k: fc.jsonValue(), languages: fc.jsonValue(), options: fc.jsonValue() }, { requiredKeys: [] })), csvText, fc.constantFrom('overlap.csv', 'eval/k_sweep.csv'), (manifest, csv, table) => {
-        const m = clean(() => validateManifest(manifest, 'manifest.json'));
-        if (!(m instanceof SilError)) expect(typeof m).toBe('object');
-        clean(() => parseCsv(csv, 't.csv'));
-        fs.rmSync(run, { recursive: true, force: true });
-        fs.mkdirSync(path.join(run, 'eval'), { recursive: true });
-        fs.writeFileSync(path.join(run, 'manifest.json'), JSON.stringify(manifest) ?? '');
-        fs.writeFileSync(path.join(run, table), csv);
-        const r = clean(() => loadRun(run));
-        if (r instanceof SilError) expect(r.message).toMatch(/manifest\.json|overlap\.csv|k_sweep\.csv/);
-      }),
+      fc.property(
+        fc.oneof(fc.jsonValue(), fc.record({ k: fc.jsonValue(), languages: fc.jsonValue(), options: fc.jsonValue() }, { requiredKeys: [] })),
+        csvText,
+        fc.constantFrom('overlap.csv', 'eval/k_sweep.csv'),
+        (manifest, csv, table) => {
+          const m = clean(() => validateManifest(manifest, 'manifest.json'));
+          if (!(m instanceof SilError)) expect(typeof m).toBe('object');
+          clean(() => parseCsv(csv, 't.csv'));
+          fs.rmSync(run, { recursive: true, force: true });
+          fs.mkdirSync(path.join(run, 'eval'), { recursive: true });
+          fs.writeFileSync(path.join(run, 'manifest.json'), JSON.stringify(manifest) ?? '');
+          fs.writeFileSync(path.join(run, table), csv);
+          const r = clean(() => loadRun(run));
+          if (r instanceof SilError) expect(r.message).toMatch(/manifest\.json|overlap\.csv|k_sweep\.csv/);
+        },
+      ),
       params(1500),
     );
   });

@@ -30,7 +30,7 @@ beforeEach(() => {
 afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('bitpacked masks and their bit order', () => {
-  it('reverses each byte for big (numpy\'s default) and leaves little as it is', () => {
+  it("reverses each byte for big (numpy's default) and leaves little as it is", () => {
     expect([...toLittleBitorder(packBig(bits), 'big')]).toEqual([...packBits(Uint8Array.from(bits))]);
   });
 

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SafetensorsFile } from '../../src/io/safetensors';
-import { backendAvailability, BackendName } from '../../src/model/backend';
+import { backendAvailability, BackendName, backendUnavailableSync } from '../../src/model/backend';
 import { HF_TINY, FIXTURE_NAMES } from '../helpers/fixtures';
 
 export interface Golden {
@@ -54,7 +54,20 @@ export function loadGolden(dir: string): Golden {
   };
 }
 
-export const BACKENDS: BackendName[] = ['cpu', 'wasm', 'webgpu', 'tensorflow'];
+export const BACKENDS: BackendName[] = ['cpu', 'wasm', 'webgpu', 'tensorflow', 'cuda'];
+
+/**
+ * Why `name` cannot run here (null: it can), known when a test file loads: from the probes of the
+ * global setup (test/setup/backends.ts), else from what is known without probing.
+ */
+export function backendSkipReason(name: BackendName): string | null {
+  const probed = process.env.SIL_TEST_BACKENDS;
+  if (probed) {
+    const r = (JSON.parse(probed) as Record<string, string | null>)[name];
+    if (r !== undefined) return r;
+  }
+  return backendUnavailableSync(name) ?? (name === 'webgpu' || name === 'cuda' ? 'not probed (run through jest, whose global setup probes it)' : null);
+}
 
 /** Each backend with null when usable here, or the reason it is not. */
 export async function backendsHere(): Promise<Array<{ name: BackendName; skip: string | null }>> {

@@ -6,9 +6,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Checkpoint } from '../../src/io/checkpoint';
-import { backendUnavailableSync, useBackend } from '../../src/model/backend';
+import { setCudaOptions } from '../../src/cuda';
+import { useBackend } from '../../src/model/backend';
 import { CausalLM } from '../../src/model/model';
-import { backendsHere, compareTensors, goldenDirs, loadGolden } from './parity-helpers';
+import { backendSkipReason, compareTensors, goldenDirs, loadGolden } from './parity-helpers';
 
 const LOGITS_ABS = 1e-4;
 const LOSS_REL = 1e-5;
@@ -21,29 +22,20 @@ if (local.length === 0) {
   console.log('test/goldens/ holds no goldens yet: run scripts/goldens/make_goldens.py test/goldens to add F16/F32, Mistral, MHA and long-sequence cases');
 }
 
-describe.each(['cpu', 'wasm', 'webgpu', 'tensorflow'] as const)('on the %s backend', (backend) => {
-  const known = backendUnavailableSync(backend);
-  if (known) {
-    // eslint-disable-next-line no-console
-    console.log(`skipping parity on ${backend}: ${known}`);
-    it.skip(`matches the goldens (${backend} unavailable: ${known})`, () => undefined);
+describe.each(['cpu', 'wasm', 'webgpu', 'tensorflow', 'cuda'] as const)('on the %s backend', (backend) => {
+  const skip = backendSkipReason(backend);
+  if (skip) {
+    it.skip(`matches the goldens (skipped: ${backend} unavailable here: ${skip})`, () => undefined);
     return;
   }
-  let skip: string | null = null;
   beforeAll(async () => {
-    const here = await backendsHere();
-    skip = here.find((b) => b.name === backend)!.skip;
-    if (skip) {
-      // eslint-disable-next-line no-console
-      console.log(`skipping parity on ${backend}: ${skip}`);
-      return;
-    }
+    // the goldens are float32: the cuda backend's matrix products in f32 too
+    if (backend === 'cuda') setCudaOptions({ precision: 'f32' });
     await useBackend(backend);
   });
 
   describe.each(dirs.map((d) => [d.split('/').pop()!, d]))('%s', (_name, dir) => {
     it('matches the golden logits, loss and every parameter gradient', () => {
-      if (skip) return;
       const g = loadGolden(dir);
       const ckpt = Checkpoint.open(g.model);
       const model = CausalLM.fromCheckpoint(ckpt);

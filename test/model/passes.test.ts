@@ -28,7 +28,11 @@ describe('lossAndGradsInPasses on wasm', () => {
     const model = CausalLM.fromCheckpoint(ckpt);
     try {
       const { loss, grads } = model.lossAndGradsInPasses(g.json, 1);
-      const r = compareTensors([...grads].map(([name, got]) => ({ name: `grad/${name}`, got, want: g.tensors.readF32(`grad/${name}`) })), GRAD_REL_L2, 'relL2');
+      const r = compareTensors(
+        [...grads].map(([name, got]) => ({ name: `grad/${name}`, got, want: g.tensors.readF32(`grad/${name}`) })),
+        GRAD_REL_L2,
+        'relL2',
+      );
       if (r.failed.length > 0) throw new Error(r.report);
       expect(Math.abs(loss - g.json.loss) / Math.abs(g.json.loss)).toBeLessThanOrEqual(LOSS_REL);
     } finally {

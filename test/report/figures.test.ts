@@ -4,10 +4,10 @@ import { Resvg } from '@resvg/resvg-js';
 import { loadRun } from '../../src/report/run';
 import { loadD3, type D3 } from '../../src/report/d3';
 import { deltaHeatmapData, heatmapSvg, scoreMassHeatmapData, selectedFractionHeatmapData, heatmapCsv } from '../../src/report/figures/heatmap';
-import { matrixSvg, matrixTex, sirMatrixData, violationMatrixData, matrixCsv } from '../../src/report/figures/matrix';
+import { matrixSvg, matrixTex, sirComparison, sirMatrixData, violationMatrixData, matrixCsv } from '../../src/report/figures/matrix';
 import { kSweepData, kSweepSvg } from '../../src/report/figures/ksweep';
-import { stackedData, stackedSvg } from '../../src/report/figures/stacked';
-import { topRegions, regionsTex } from '../../src/report/tables';
+import { KIND_PALETTE, stackedData, stackedSvg } from '../../src/report/figures/stacked';
+import { topRegions, regionsCsv, regionsTex } from '../../src/report/tables';
 import { outlineText, toPng } from '../../src/report/render';
 import { parseCsv } from '../../src/io/csv';
 import { violationRecord, violationRecordsFromTable } from '../../src/eval/conditions';
@@ -29,25 +29,40 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 const csv = (rel: string) => readPlainCsv(path.join(dir, rel));
 
 describe('figure data', () => {
-  it('the ‖Δ‖ heatmap holds delta/layers.csv l2 in every layer × kind cell, non-layer tensors listed apart', () => {
-    const d = deltaHeatmapData(loadRun(dir).deltaLayers!);
-    expect(d.layers).toEqual([0, 1, 2, 3, 4]);
-    expect(d.kinds).toEqual(['q', 'k', 'v', 'o', 'gate', 'up', 'down', 'input_norm', 'post_attn_norm']);
+  it('the ‖Δ‖ heatmap shows ‖Δ‖₂ / ‖W‖₂ by default and ‖Δ‖₂ with absolute, in every layer × kind cell, non-layer tensors listed apart', () => {
+    const rel = deltaHeatmapData(loadRun(dir).deltaLayers!);
+    const abs = deltaHeatmapData(loadRun(dir).deltaLayers!, true);
+    expect(rel.layers).toEqual([0, 1, 2, 3, 4]);
+    expect(rel.kinds).toEqual(['q', 'k', 'v', 'o', 'gate', 'up', 'down', 'input_norm', 'post_attn_norm']);
+    expect(rel.unit).toBe('relative change ‖Δ‖₂ / ‖W_base‖₂ (unitless)');
+    expect(abs.unit).toBe('‖Δ‖₂ (L2 norm of the weight change, in weight units)');
     const rows = csv('delta/layers.csv');
     for (const r of rows) {
-      const v = Number(r.l2);
-      if (r.layer === '') expect(d.panels[0].outside.find((o) => o.kind === r.kind)!.value).toBeCloseTo(v, 12);
-      else expect(d.panels[0].values[d.layers.indexOf(Number(r.layer))][d.kinds.indexOf(r.kind)]).toBeCloseTo(v, 12);
+      for (const [d, v] of [[rel, Number(r.rel_l2)], [abs, Number(r.l2)]] as const) {
+        if (r.layer === '') expect(d.panels[0].outside.find((o) => o.kind === r.kind)!.value).toBeCloseTo(v, 12);
+        else expect(d.panels[0].values[d.layers.indexOf(Number(r.layer))][d.kinds.indexOf(r.kind)]).toBeCloseTo(v, 12);
+      }
     }
-    expect(d.panels[0].outside.map((o) => o.kind)).toEqual(OUTSIDE_KINDS.map((k) => k.kind));
+    expect(rel.panels[0].outside.map((o) => o.kind)).toEqual(OUTSIDE_KINDS.map((k) => k.kind));
   });
 
-  it('score mass and selected fraction heatmaps have one panel per language, in the manifest order, with layers.csv numbers', () => {
+  it('two tensors in one cell combine their relative change as √(Σ‖Δ‖²) / √(Σ‖W‖²), not as a mean of ratios', () => {
+    const d = deltaHeatmapData([
+      { layer: 0, kind: 'q', numel: 4, l1: 0, l2: 3, max_abs: 0, mean_abs: 0, rel_l2: 3 / 10, frac_changed: 1 },
+      { layer: 0, kind: 'q', numel: 4, l1: 0, l2: 4, max_abs: 0, mean_abs: 0, rel_l2: 4 / 100, frac_changed: 1 },
+    ]);
+    expect(d.panels[0].values[0][0]).toBeCloseTo(5 / Math.sqrt(10100), 12);
+  });
+
+  it('score and selected fraction heatmaps have one panel per language, in the manifest order; the score is per parameter by default, the mass with absolute', () => {
     const run = loadRun(dir);
-    const mass = scoreMassHeatmapData(run.layers!, run.manifest!.languages, 'sil');
+    const mean = scoreMassHeatmapData(run.layers!, run.manifest!.languages, 'sil');
+    const mass = scoreMassHeatmapData(run.layers!, run.manifest!.languages, 'sil', true);
     const frac = selectedFractionHeatmapData(run.layers!, run.manifest!.languages);
-    expect(mass.panels.map((p) => p.label)).toEqual(LANGS);
+    expect(mean.panels.map((p) => p.label)).toEqual(LANGS);
     expect(frac.panels.map((p) => p.label)).toEqual(LANGS);
+    expect(mean.unit).toBe('mean sil score per parameter (Σ score / parameters)');
+    expect(mass.unit).toBe("score mass (Σ sil score over the cell's parameters)");
     const rows = csv('layers.csv');
     expect(rows.length).toBe(LANGS.length * (N_LAYERS * LAYER_KINDS.length + OUTSIDE_KINDS.length));
     for (const r of rows) {
@@ -56,6 +71,7 @@ describe('figure data', () => {
       const i = Number(r.layer);
       const j = mass.kinds.indexOf(r.kind);
       expect(mass.panels[p].values[i][j]).toBeCloseTo(Number(r.score_mass), 12);
+      expect(mean.panels[p].values[i][j]).toBeCloseTo(Number(r.score_mass) / Number(r.numel), 15);
       expect(frac.panels[p].values[i][j]).toBeCloseTo(Number(r.selected) / Number(r.numel), 12);
       expect(frac.panels[p].values[i][j]).toBeCloseTo(Number(r.selected_fraction), 6);
     }
@@ -63,7 +79,7 @@ describe('figure data', () => {
 
   it('the heatmap CSV lists every cell once with its value', () => {
     const run = loadRun(dir);
-    const d = scoreMassHeatmapData(run.layers!, run.manifest!.languages);
+    const d = scoreMassHeatmapData(run.layers!, run.manifest!.languages, 'sil', true);
     const t = parseCsv(heatmapCsv(d));
     expect(t.header).toEqual(['panel', 'layer', 'kind', 'value']);
     expect(t.rows.length).toBe(run.layers!.length);
@@ -155,21 +171,70 @@ describe('figure data', () => {
     expect(seg[d.kinds.indexOf('gate')]).toBeCloseTo(Number(rows.find((r) => r.kind === 'gate')!.selected) / numel, 12);
   });
 
-  it('top regions keep regions.csv ranks, the first N of each language', () => {
+  it('top regions rank by mean score per parameter by default, and keep regions.csv ranks (score mass) with absolute', () => {
     const run = loadRun(dir);
-    const top = topRegions(run.regions!, 3, run.manifest!.languages);
-    expect(top.map((r) => r.lang)).toEqual(LANGS.flatMap((l) => [l, l, l]));
-    expect(top.map((r) => r.rank)).toEqual(LANGS.flatMap(() => [1, 2, 3]));
+    const abs = topRegions(run.regions!, 3, run.manifest!.languages, true);
+    expect(abs.map((r) => r.lang)).toEqual(LANGS.flatMap((l) => [l, l, l]));
+    expect(abs.map((r) => r.rank)).toEqual(LANGS.flatMap(() => [1, 2, 3]));
     const first = csv('regions.csv').find((r) => r.lang === 'hi' && r.rank === '1')!;
-    const mine = top.find((r) => r.lang === 'hi' && r.rank === 1)!;
+    const mine = abs.find((r) => r.lang === 'hi' && r.rank === 1)!;
     expect(mine.tensor).toBe(first.tensor);
     expect(mine.score_mass).toBe(Number(first.score_mass));
-    const tex = regionsTex(top);
-    expect(count(tex, /\\\\$/m)).toBe(top.length + 1);
+    const per = topRegions(run.regions!, 3, run.manifest!.languages);
+    expect(per.map((r) => r.rank)).toEqual(LANGS.flatMap(() => [1, 2, 3]));
+    for (const lang of LANGS) {
+      const best = Math.max(...run.regions!.filter((r) => r.lang === lang).map((r) => r.score_mass / r.size));
+      expect(per.find((r) => r.lang === lang && r.rank === 1)!.score_mass / per.find((r) => r.lang === lang && r.rank === 1)!.size).toBe(best);
+    }
+    const tex = regionsTex(per);
+    expect(count(tex, /\\\\$/m)).toBe(per.length + 1);
+    expect(parseCsv(regionsCsv(per)).header.at(-1)).toBe('mean_score');
+  });
+
+  it('the SIR colour scale spans the off-diagonal values, the title says |γa ∩ γb| / |γa|, and the finding says when cross-language SIR is not above benign by more than its spread', () => {
+    const langs = ['en', 'it', 'fr'];
+    const rows: Array<{ a: string; b: string; sir: number; iou: number; cosine: number }> = [];
+    const put = (a: string, b: string, sir: number) => rows.push({ a, b, sir, iou: 0, cosine: 0 }, { a: b, b: a, sir, iou: 0, cosine: 0 });
+    for (const l of langs) rows.push({ a: l, b: l, sir: 1, iou: 1, cosine: 1 });
+    put('en', 'it', 0.5);
+    put('en', 'fr', 0.52);
+    put('it', 'fr', 0.54);
+    for (const l of langs) {
+      put(l, 'benign', 0.51);
+      put(l, 'random', 0.2);
+    }
+    const d = sirMatrixData(rows, langs);
+    expect(d.title).toBe('Safety information overlap SIR(a, b) = |γa ∩ γb| / |γa|');
+    expect(d.scaleDomain).toEqual([0.2, 0.54]);
+    // cross mean 0.52, spread √(((0.02)² + 0 + (0.02)²)·2 / 6) = 0.01633; 0.52 − 0.51 = 0.01 is not above it
+    const c = sirComparison(rows, langs)!;
+    expect(c.cross_mean).toBeCloseTo(0.52, 12);
+    expect(c.cross_sd).toBeCloseTo(Math.sqrt((2 * 0.0004 * 2) / 6), 12);
+    expect(c.benign_mean).toBeCloseTo(0.51, 12);
+    expect(c.above_benign).toBe(false);
+    expect(d.note).toBe(c.sentence);
+    expect(c.sentence).toContain('is not above the benign-data SIR (0.510) by more than its spread');
+    // languages that share clearly more with each other (0.70–0.72) than with benign (0.51)
+    const higher = rows.map((r) => (langs.includes(r.a) && langs.includes(r.b) && r.a !== r.b ? { ...r, sir: 0.7 + 0.01 * (r.a.length + r.b.charCodeAt(0) % 3) } : r));
+    const later = sirComparison(higher, langs)!;
+    expect(later.above_benign).toBe(true);
+    expect(later.sentence).toContain('more than its spread: the languages share more with each other');
   });
 });
 
 describe('figure SVG', () => {
+  it('module kinds and methods are drawn in a qualitative palette (Okabe & Ito), one colour per category', () => {
+    const run = loadRun(dir);
+    const d = stackedData(run.layers!, run.manifest!.languages);
+    const svg = stackedSvg(d, d3);
+    // the legend: one swatch per kind, in kind order, the palette's colours in turn
+    const legend = [...svg.matchAll(/<rect x="[0-9.]+" y="[0-9.]+" width="14" height="14" fill="(#[0-9A-Fa-f]{6})"\/>/g)].map((m) => m[1]);
+    const palette = [...KIND_PALETTE, ...d3.chromatic.schemeTableau10];
+    expect(d.kinds.length).toBe(9);
+    expect(legend).toEqual(palette.slice(0, 9));
+    for (const m of svg.matchAll(/class="segment"[^>]*fill="(#[0-9A-Fa-f]{6})"/g)) expect(legend).toContain(m[1]);
+  });
+
   const builders = (): Array<[string, string, number]> => {
     const run = loadRun(dir);
     const mass = scoreMassHeatmapData(run.layers!, run.manifest!.languages);

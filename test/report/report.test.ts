@@ -100,7 +100,12 @@ describe('sil report', () => {
     expect(html).toContain('Missing from this run');
     for (const f of ['delta/layers.csv', 'overlap.csv', 'eval/violations.csv', 'eval/k_sweep.csv', 'manifest.json']) expect(html).toContain(`<code>${f}</code>`);
     expect(count(html, /class="sil-figure"/g)).toBe(3);
-    expect(fs.readdirSync(out).filter((f) => f.endsWith('.svg')).sort()).toEqual(['score-mass.svg', 'selected-by-layer.svg', 'selected-fraction.svg']);
+    expect(
+      fs
+        .readdirSync(out)
+        .filter((f) => f.endsWith('.svg'))
+        .sort(),
+    ).toEqual(['score-mass.svg', 'selected-by-layer.svg', 'selected-fraction.svg']);
   });
 
   it('a folder written by sil delta alone (tables at the top level) gives the ‖Δ‖ heatmap', async () => {
@@ -125,12 +130,49 @@ describe('sil report', () => {
     expect(fs.readdirSync(root).filter((f) => f.startsWith('.tmp-'))).toEqual([]);
   });
 
+  it('--width column lays every figure out for 3.5 in: SVG 3.5 in wide, PNG 1050 px (300 dpi), a one-page vector PDF 252 pt wide', async () => {
+    const run = path.join(root, 'column');
+    writeSyntheticRun(run);
+    const r = await writeReport(run, undefined, { width: 'column', formats: ['svg', 'png', 'pdf'] });
+    expect(r.figures.map((f) => f.id)).toEqual(FIGURE_IDS);
+    const { Resvg } = await import('@resvg/resvg-js');
+    for (const id of FIGURE_IDS) {
+      const svg = fs.readFileSync(path.join(r.outDir, `${id}.svg`), 'utf8');
+      // 3.5 in at 96 px per inch, as resvg writes it
+      expect(new Resvg(svg).width).toBeCloseTo(336, 0);
+      const png = fs.readFileSync(path.join(r.outDir, `${id}.png`));
+      expect(png.readUInt32BE(16)).toBe(1050);
+      const pdf = fs.readFileSync(path.join(r.outDir, `${id}.pdf`));
+      expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
+      const box = /\/MediaBox \[0 0 ([0-9.]+) ([0-9.]+)\]/.exec(pdf.toString('latin1'))!;
+      expect(Number(box[1])).toBeCloseTo(252, 3);
+      expect(pdf.toString('latin1')).not.toContain('/Subtype /Image');
+      expect(count(pdf.toString('latin1'), /\/Type \/Page\b/g)).toBe(1);
+    }
+  });
+
+  it('--langs keeps those languages, in that order, in every figure', async () => {
+    const run = path.join(root, 'langs');
+    writeSyntheticRun(run);
+    const r = await writeReport(run, undefined, { langs: ['hi', 'en'], formats: ['csv'] });
+    const sir = parseCsv(fs.readFileSync(path.join(r.outDir, 'sir-matrix.csv'), 'utf8'));
+    expect(sir.rows.map((x) => x['mask a'])).toEqual(['hi', 'en']);
+    expect(sir.header).toEqual(['mask a', 'hi', 'en', 'benign', 'random']);
+    const mass = parseCsv(fs.readFileSync(path.join(r.outDir, 'score-mass.csv'), 'utf8'));
+    expect([...new Set(mass.rows.map((x) => x.panel))]).toEqual(['hi', 'en']);
+    const top = parseCsv(fs.readFileSync(path.join(r.outDir, 'top-regions.csv'), 'utf8'));
+    expect([...new Set(top.rows.map((x) => x.lang))]).toEqual(['hi', 'en']);
+  });
+
   it('rejects an unknown format and a missing run folder with a clear error, writing nothing', async () => {
     const out = path.join(root, 'never');
-    const bad = await runCli(['report', path.join(root, 'full'), '--out', out, '--format', 'svg,pdf']);
+    const bad = await runCli(['report', path.join(root, 'full'), '--out', out, '--format', 'svg,eps']);
     expect(bad.code).toBe(2);
     expect(bad.err).toContain('INVALID_ARGUMENT');
-    expect(bad.err).toContain('svg,png,html,csv,tex');
+    expect(bad.err).toContain('svg,png,html,csv,tex,pdf');
+    const width = await runCli(['report', path.join(root, 'full'), '--out', out, '--width', 'poster']);
+    expect(width.code).toBe(2);
+    expect(width.err).toContain('--width: expected column or page, found "poster"');
     const none = await runCli(['report', path.join(root, 'no-such-run'), '--out', out]);
     expect(none.code).toBe(2);
     expect(none.err).toContain('FILE_NOT_FOUND');
@@ -156,13 +198,14 @@ describe('sil report', () => {
     expect(d.code).toBe(0);
     const r = await runCli(['report', run, '--format', 'svg,csv,html']);
     expect(r.code).toBe(0);
-    expect(r.out).toContain('not drawn: Score mass per layer × module kind, by language (needs layers.csv)');
+    expect(r.out).toContain('not drawn: Score per layer × module kind, by language (needs layers.csv)');
     const delta = parseCsv(fs.readFileSync(path.join(run, 'delta/layers.csv'), 'utf8')).rows;
     const fig = parseCsv(fs.readFileSync(path.join(run, 'report/delta-l2.csv'), 'utf8')).rows;
     expect(fig.length).toBe(delta.length);
     for (const row of delta) {
       const hit = fig.find((f) => f.layer === row.layer && f.kind === row.kind)!;
-      expect(Number(hit.value)).toBeCloseTo(Number(row.l2), 10);
+      // the default is the relative change ‖Δ‖₂ / ‖W‖₂
+      expect(Number(hit.value)).toBeCloseTo(Number(row.rel_l2), 10);
     }
   });
 });

@@ -38,7 +38,7 @@ describe('loadRun on damaged run files', () => {
     rejects({ 'manifest.json': '{"options": 3}' }, /"options" must be an object/);
   });
 
-  it('refuses numbers out of their column\'s range, such as a negative k or 1e308', () => {
+  it("refuses numbers out of their column's range, such as a negative k or 1e308", () => {
     rejects({ 'eval/k_sweep.csv': 'method,k,eval_lang,violation_rate\nsil,-0.1,en,0.5\n' }, /row 2, column k: expected a number from 0 to 1, found "-0\.1".*k_sweep\.csv/);
     rejects({ 'delta/layers.csv': 'layer,kind,numel,l1,l2,max_abs,mean_abs,rel_l2,frac_changed\n0,q,10,1e308,1,1,1,1,0.5\n' }, /column l1: expected a non-negative number up to 1e\+30, found "1e308"/);
     rejects({ 'regions.csv': 'rank,lang,tensor,layer,kind,unit,index,size,score_mass,selected_share\n0,en,t,0,q,row,1,4,1,0.5\n' }, /column rank: expected a positive integer/);

@@ -5,12 +5,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Checkpoint } from '../../src/io/checkpoint';
-import { backendUnavailableSync, useBackend } from '../../src/model/backend';
+import { setCudaOptions } from '../../src/cuda';
+import { useBackend } from '../../src/model/backend';
 import { parseModelConfig } from '../../src/model/config';
 import { CausalLM } from '../../src/model/model';
 import { paramShape } from '../../src/model/names';
 import { streamedGradients, StreamOptions, streamSteps, wholeTensors } from '../../src/stream/engine';
-import { backendsHere, compareTensors, goldenDirs, loadGolden } from '../model/parity-helpers';
+import { backendSkipReason, compareTensors, goldenDirs, loadGolden } from '../model/parity-helpers';
 
 const LOSS_REL = 1e-5;
 const GRAD_REL_L2 = 1e-3;
@@ -40,32 +41,23 @@ async function streamed(dir: string, o: StreamOptions) {
   }
 }
 
-describe.each(['cpu', 'wasm', 'webgpu', 'tensorflow'] as const)('streamed gradients on the %s backend', (backend) => {
-  const known = backendUnavailableSync(backend);
-  if (known) {
-    // eslint-disable-next-line no-console
-    console.log(`skipping streamed parity on ${backend}: ${known}`);
-    it.skip(`match the goldens (${backend} unavailable: ${known})`, () => undefined);
+describe.each(['cpu', 'wasm', 'webgpu', 'tensorflow', 'cuda'] as const)('streamed gradients on the %s backend', (backend) => {
+  const skip = backendSkipReason(backend);
+  if (skip) {
+    it.skip(`match the goldens (skipped: ${backend} unavailable here: ${skip})`, () => undefined);
     return;
   }
-  let skip: string | null = null;
   beforeAll(async () => {
-    skip = (await backendsHere()).find((b) => b.name === backend)!.skip;
-    if (skip) {
-      // eslint-disable-next-line no-console
-      console.log(`skipping streamed parity on ${backend}: ${skip}`);
-      return;
-    }
+    if (backend === 'cuda') setCudaOptions({ precision: 'f32' });
     await useBackend(backend);
   });
 
   describe.each(dirs.map((d) => [d.split('/').pop()!, d]))('%s', (_name, dir) => {
     it('matches the golden loss and every golden parameter gradient, with the head and embedding in uneven vocabulary chunks', async () => {
-      if (skip) return;
       const g = loadGolden(dir);
       try {
         let steps = 0;
-        const r = await streamed(g.model, { vocabChunk: 37, boundaries: backend === 'webgpu' ? 'device' : 'host', onStep: () => steps++ });
+        const r = await streamed(g.model, { vocabChunk: 37, boundaries: backend === 'webgpu' || backend === 'cuda' ? 'device' : 'host', onStep: () => steps++ });
         expect(steps).toBe(streamSteps(r.cfg)); // every layer forward and backward, the head, the embedding
         const pairs = [...r.grads].map(([name, got]) => ({ name: `grad/${name}`, got, want: g.tensors.readF32(`grad/${name}`) }));
         const gr = compareTensors(pairs, GRAD_REL_L2, 'relL2');
@@ -83,7 +75,6 @@ describe.each(['cpu', 'wasm', 'webgpu', 'tensorflow'] as const)('streamed gradie
 
     // on wasm only: the in-memory runtime's own parity runs everywhere in test/model, and the cpu backend is slow
     (backend === 'wasm' ? it : it.skip)('equals the all-in-memory gradients, whether boundaries stay on the host or the backend, whether weights stay cached and whether layers take the batch in groups of sequences', async () => {
-      if (skip) return;
       const g = loadGolden(dir);
       const ckpt = Checkpoint.open(g.model);
       const model = CausalLM.fromCheckpoint(ckpt);
@@ -116,7 +107,6 @@ describe.each(['cpu', 'wasm', 'webgpu', 'tensorflow'] as const)('streamed gradie
   });
 
   it('keeps the number of live tensors constant across streamed passes', async () => {
-    if (skip) return;
     const dir = loadGolden(shared[0]);
     dir.tensors.close();
     await streamed(dir.model, { vocabChunk: 64 });

@@ -68,14 +68,27 @@ function build(
   return { id, title, unit, layers, kinds, panels };
 }
 
-/** ‖Δ‖₂ per layer × kind; several tensors in one cell combine as √(Σ‖Δᵢ‖₂²). */
-export function deltaHeatmapData(rows: DeltaLayerRow[]): HeatmapData {
+/**
+ * The weight change per layer × kind. By default relative, ‖Δ‖₂ / ‖W_base‖₂ (several tensors in one
+ * cell combine as √(Σ‖Δᵢ‖₂²) / √(Σ‖Wᵢ‖₂²)), so large matrices do not win by size; `absolute` gives
+ * ‖Δ‖₂ itself (combined as √(Σ‖Δᵢ‖₂²)).
+ */
+export function deltaHeatmapData(rows: DeltaLayerRow[], absolute = false): HeatmapData {
+  if (absolute) {
+    return build(
+      'delta-l2',
+      '‖Δ‖₂ per layer and module (Δ = θ_attacked − θ_base)',
+      '‖Δ‖₂ (L2 norm of the weight change, in weight units)',
+      [{ label: 'Δ', rows: rows.map((r) => ({ layer: r.layer, kind: r.kind, a: r.l2 * r.l2, b: 0 })) }],
+      (acc) => Math.sqrt(acc.a),
+    );
+  }
   return build(
     'delta-l2',
-    '‖Δ‖₂ per layer and module (Δ = θ_attacked − θ_base)',
-    '‖Δ‖₂ (L2 norm of the weight change)',
-    [{ label: 'Δ', rows: rows.map((r) => ({ layer: r.layer, kind: r.kind, a: r.l2 * r.l2, b: 0 })) }],
-    (acc) => Math.sqrt(acc.a),
+    'Relative weight change ‖Δ‖₂ / ‖W‖₂ per layer and module',
+    'relative change ‖Δ‖₂ / ‖W_base‖₂ (unitless)',
+    [{ label: 'Δ', rows: rows.map((r) => ({ layer: r.layer, kind: r.kind, a: r.l2 * r.l2, b: r.rel_l2 > 0 ? (r.l2 / r.rel_l2) ** 2 : 0 })) }],
+    (acc) => (acc.b > 0 ? Math.sqrt(acc.a / acc.b) : 0),
   );
 }
 
@@ -86,15 +99,15 @@ function byLanguage(rows: LocateLayerRow[], languages?: unknown): Array<{ lang: 
   ).map((lang) => ({ lang, rows: rows.filter((r) => r.lang === lang) }));
 }
 
-/** Score mass (Σ of the per-parameter scores) per layer × kind, one panel per language. */
-export function scoreMassHeatmapData(rows: LocateLayerRow[], languages?: unknown, score = 'score'): HeatmapData {
-  return build(
-    'score-mass',
-    `Score mass per layer and module, by language (${score})`,
-    `score mass (Σ ${score} over the cell's parameters)`,
-    byLanguage(rows, languages).map((g) => ({ label: g.lang, rows: g.rows.map((r) => ({ layer: r.layer, kind: r.kind, a: r.score_mass, b: 0 })) })),
-    (acc) => acc.a,
-  );
+/**
+ * The score per layer × kind, one panel per language. By default the mean score per parameter
+ * (Σ score / parameters in the cell), so a cell is not bright just because its matrix is large;
+ * `absolute` gives the score mass Σ score.
+ */
+export function scoreMassHeatmapData(rows: LocateLayerRow[], languages?: unknown, score = 'score', absolute = false): HeatmapData {
+  const groups = byLanguage(rows, languages).map((g) => ({ label: g.lang, rows: g.rows.map((r) => ({ layer: r.layer, kind: r.kind, a: r.score_mass, b: r.numel })) }));
+  if (absolute) return build('score-mass', `Score mass per layer and module, by language (${score})`, `score mass (Σ ${score} score over the cell's parameters)`, groups, (acc) => acc.a);
+  return build('score-mass', `Mean ${score} score per parameter, by layer, module and language`, `mean ${score} score per parameter (Σ score / parameters)`, groups, (acc) => (acc.b > 0 ? acc.a / acc.b : 0));
 }
 
 /** Selected fraction (selected / numel) per layer × kind, one panel per language; cells combine as Σselected / Σnumel. */
@@ -152,7 +165,7 @@ function logTicks(domain: [number, number], d3: D3): number[] {
 }
 
 /** The heatmap as SVG (text not yet outlined). Cells are `<rect class="cell">`, one per non-null value. */
-export function heatmapSvg(d: HeatmapData, d3: D3): string {
+export function heatmapSvg(d: HeatmapData, d3: D3, maxWidth = 1200): string {
   const norm = heatmapScale(d, d3);
   const color = d3.chromatic.interpolateViridis;
   const cw = 20;
@@ -165,7 +178,7 @@ export function heatmapSvg(d: HeatmapData, d3: D3): string {
   const outsideLines = Math.max(0, ...d.panels.map((p) => p.outside.length));
   const panelW = layerLabelW + Math.max(gridW, 120) + 16;
   const panelH = 20 + kindLabelH + gridH + 8 + outsideLines * 13 + 10;
-  const perRow = Math.max(1, Math.min(d.panels.length, Math.floor(1200 / panelW)));
+  const perRow = Math.max(1, Math.min(d.panels.length, Math.floor((maxWidth - 70) / panelW)));
   const rows = gridRows(d.panels, perRow);
   const top = 34;
   const fmt = d3.format.format('.3~g');
@@ -211,7 +224,8 @@ export function heatmapSvg(d: HeatmapData, d3: D3): string {
   const cbX = 10 + perRow * panelW + 10;
   const cbY = top + 20 + kindLabelH;
   const cbLabel = d.unit + (norm.log ? ', log scale' : '');
-  const cbH = Math.max(120, Math.min(gridH, 320));
+  // the bar spans the panels' rows, so a long unit label fits rotated beside it
+  const cbH = Math.max(120, Math.min(rows.length > 1 ? rows.length * panelH - (20 + kindLabelH) : gridH, 420));
   const ticks = norm.log ? logTicks(norm.domain, d3) : d3.scale.scaleLinear().domain(norm.domain).ticks(5);
   const cb = colorbar(`${d.id}-cb`, cbX, cbY, cbH, {
     interpolator: color,

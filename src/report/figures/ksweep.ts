@@ -9,6 +9,7 @@ import type { KSweepRow } from '../run';
 import { orderLanguages } from '../order';
 import { esc, gridRows, r2, svgDoc, text } from '../svg';
 import { toCsv } from '../../io/csv';
+import { KIND_PALETTE } from './stacked';
 
 export const METHOD_ORDER = ['sil', 'snip', 'weightdiff', 'wanda', 'random'];
 
@@ -69,18 +70,21 @@ function marker(kind: number, x: number, y: number, fill: string): string {
 }
 
 /** Line colours: evenly spaced on viridis (dark to light) so lightness alone orders them. */
+/** Methods are categories: the same qualitative palette as module kinds (Okabe & Ito), with dashes and markers. */
 export function methodColors(methods: string[], d3: D3): string[] {
-  return methods.map((_, i) => d3.chromatic.interpolateViridis(methods.length === 1 ? 0 : (i / (methods.length - 1)) * 0.85));
+  const all = [...KIND_PALETTE, ...d3.chromatic.schemeTableau10];
+  return methods.map((_, i) => all[i % all.length]);
 }
 
 /** The chart as SVG: one `<path class="series">` per method and panel, one marker per point. */
-export function kSweepSvg(d: KSweepData, d3: D3): string {
-  const pw = 250;
-  const ph = 190;
+export function kSweepSvg(d: KSweepData, d3: D3, maxWidth = 1400): string {
+  // narrower panels for a column, two to a row
+  const pw = maxWidth < 600 ? 140 : 250;
+  const ph = maxWidth < 600 ? 120 : 190;
   const ml = 52;
   const mb = 40;
   const top = 58;
-  const perRow = Math.min(4, Math.max(1, d.panels.length));
+  const perRow = Math.max(1, Math.min(4, d.panels.length, Math.floor((maxWidth - 20) / (pw + ml + 20))));
   const rows = gridRows(d.panels, perRow);
   const colors = methodColors(d.methods, d3);
   const kmin = d.ks[0] ?? 0.001;

@@ -26,8 +26,12 @@ export interface MatrixData {
   /** per cell, for rates: the number of trials and the 95 % Wilson interval, printed under the value */
   n?: Array<Array<number | null>>;
   ci?: Array<Array<[number, number] | null>>;
-  /** a line under the grid, saying what the cells show */
+  /** a line under the grid: what the cells show, or a finding in words */
   note?: string;
+  /** the colour scale's [low, high] (default [0, 1]) */
+  scaleDomain?: [number, number];
+  /** draw the diagonal in a neutral grey, outside the colour scale */
+  neutralDiagonal?: boolean;
   /** one id per row (the condition ids of the violation matrix) */
   rowIds?: string[];
   /** the rows as drawn, one per cell (CSV of the violation matrix: long format) */
@@ -35,8 +39,10 @@ export interface MatrixData {
 }
 
 /**
- * SIR(a, b) = |γa ∩ γb| / k for every language a (rows) and every language b, then `benign` and
- * `random` (columns), from overlap.csv.
+ * SIR(a, b) = |γa ∩ γb| / |γa| for every language a (rows) and every language b, then `benign` and
+ * `random` (columns), from overlap.csv. The colour scale spans the off-diagonal values (the
+ * diagonal, 1 by definition, is drawn neutral), and `note` says in words whether cross-language
+ * SIR is above the benign-data SIR by more than its spread.
  */
 export function sirMatrixData(overlap: OverlapRow[], languages?: unknown): MatrixData {
   const langs = orderLanguages(
@@ -48,17 +54,61 @@ export function sirMatrixData(overlap: OverlapRow[], languages?: unknown): Matri
     const hit = overlap.find((r) => r.a === a && r.b === b) ?? overlap.find((r) => r.a === b && r.b === a);
     return hit ? hit.sir : null;
   };
+  const cols = [...langs, ...baselines];
+  const values = langs.map((a) => cols.map((b) => get(a, b)));
+  const off = values.flatMap((row, i) => row.filter((v, j) => j !== i && v !== null) as number[]);
+  const c = sirComparison(overlap, langs);
   return {
     id: 'sir-matrix',
-    title: 'Safety information overlap SIR(a, b) = |γa ∩ γb| / k',
+    title: 'Safety information overlap SIR(a, b) = |γa ∩ γb| / |γa|',
     rowTitle: 'mask a',
     colTitle: 'mask b',
     rows: langs,
-    cols: [...langs, ...baselines],
-    values: langs.map((a) => [...langs, ...baselines].map((b) => get(a, b))),
+    cols,
+    values,
     percent: false,
-    unit: 'SIR (fraction of the k selected parameters shared)',
+    unit: 'SIR (diagonal, = 1, in grey)',
+    scaleDomain: off.length ? [Math.min(...off), Math.max(...off)] : undefined,
+    neutralDiagonal: true,
+    note: c?.sentence,
   };
+}
+
+export interface SirComparison {
+  /** SIR between two different languages: mean and population standard deviation (the spread) */
+  cross_mean: number;
+  cross_sd: number;
+  cross_n: number;
+  /** SIR of each language's mask against the benign-data mask: mean */
+  benign_mean: number;
+  random_mean: number | null;
+  /** cross-language SIR exceeds the benign SIR by more than the cross-language spread */
+  above_benign: boolean;
+  sentence: string;
+}
+
+/**
+ * Is cross-language overlap specific to safety? Compares the mean SIR between different languages
+ * with the mean SIR of each language against the benign-data mask: the difference must exceed the
+ * cross-language spread (population standard deviation) to count. Null without two languages and
+ * a benign mask.
+ */
+export function sirComparison(overlap: OverlapRow[], langs: readonly string[]): SirComparison | null {
+  const sir = (a: string, b: string) => overlap.find((r) => r.a === a && r.b === b)?.sir;
+  const cross = langs.flatMap((a) => langs.filter((b) => b !== a).map((b) => sir(a, b))).filter((v): v is number => v !== undefined);
+  const benign = langs.map((a) => sir(a, 'benign')).filter((v): v is number => v !== undefined);
+  if (cross.length === 0 || benign.length === 0) return null;
+  const mean = (v: number[]) => v.reduce((x, y) => x + y, 0) / v.length;
+  const cm = mean(cross);
+  const sd = Math.sqrt(mean(cross.map((v) => (v - cm) ** 2)));
+  const bm = mean(benign);
+  const random = langs.map((a) => sir(a, 'random')).filter((v): v is number => v !== undefined);
+  const above = cm - bm > sd;
+  const f = (v: number) => v.toFixed(3);
+  const sentence = above
+    ? `Cross-language SIR (mean ${f(cm)}, spread ±${f(sd)}) is above the benign-data SIR (${f(bm)}) by ${f(cm - bm)}, more than its spread: the languages share more with each other than with a mask from benign data.`
+    : `Cross-language SIR (mean ${f(cm)}, spread ±${f(sd)}) is not above the benign-data SIR (${f(bm)}) by more than its spread: the languages' masks overlap each other no more than they overlap a mask from benign data, so this overlap is not specific to safety.`;
+  return { cross_mean: cm, cross_sd: sd, cross_n: cross.length, benign_mean: bm, random_mean: random.length ? mean(random) : null, above_benign: above, sentence };
 }
 
 /**
@@ -154,6 +204,21 @@ export function matrixTex(d: MatrixData, caption = d.title): string {
   return lines.join('\n') + '\n';
 }
 
+/** Words of `s` in lines no wider than `width` at `size`. */
+function wrap(s: string, size: number, width: number): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const w of s.split(' ')) {
+    const next = line ? `${line} ${w}` : w;
+    if (line && textWidth(next, size) > width) {
+      out.push(line);
+      line = w;
+    } else line = next;
+  }
+  if (line) out.push(line);
+  return out;
+}
+
 /** The matrix as SVG: `<rect class="cell">` per non-null value, its value printed in it. */
 export function matrixSvg(d: MatrixData, d3: D3): string {
   const color = d3.chromatic.interpolateCividis;
@@ -180,7 +245,9 @@ export function matrixSvg(d: MatrixData, d3: D3): string {
         cells.push(text(x + cw / 2, y + ch / 2, '–', { size: 11, anchor: 'middle', valign: 'middle', fill: '#999' }));
         return;
       }
-      const fill = color(Math.max(0, Math.min(1, v)));
+      const [lo, hi] = d.scaleDomain ?? [0, 1];
+      const diag = d.neutralDiagonal && d.cols[j] === d.rows[i];
+      const fill = diag ? '#e8e8e8' : color(hi > lo ? Math.max(0, Math.min(1, (v - lo) / (hi - lo))) : 0.5);
       cells.push(`<rect class="cell" x="${r2(x)}" y="${r2(y)}" width="${cw}" height="${ch}" fill="${fill}" stroke="#ffffff" stroke-width="1"/>`);
       const ci = d.ci?.[i][j];
       if (!ci) {
@@ -199,21 +266,26 @@ export function matrixSvg(d: MatrixData, d3: D3): string {
   const baselineStart = d.cols.findIndex((c) => !isLanguage(c));
   if (baselineStart > 0) {
     const x = gx + baselineStart * cw;
-    body.push(`<line x1="${r2(x)}" y1="${r2(gy - 2)}" x2="${r2(x)}" y2="${r2(gy + d.rows.length * ch + 2)}" stroke="#222" stroke-width="1.5"/>`);
+    body.push(`<line x1="${r2(x)}" y1="${r2(gy - 20)}" x2="${r2(x)}" y2="${r2(gy + d.rows.length * ch + 2)}" stroke="#222" stroke-width="1.5"/>`);
+    body.push(text(x + ((d.cols.length - baselineStart) * cw) / 2, gy - 22, 'baselines', { size: 10, anchor: 'middle', fill: '#555', cls: 'baselines' }));
   }
   const cbX = gx + d.cols.length * cw + 18;
   const cbH = Math.max(110, d.rows.length * ch);
+  const [lo, hi] = d.scaleDomain ?? [0, 1];
+  const ticks = d.scaleDomain ? d3.scale.scaleLinear().domain([lo, hi]).ticks(5) : [0, 0.2, 0.4, 0.6, 0.8, 1];
   const cb = colorbar(`${d.id}-cb`, cbX, gy, cbH, {
     interpolator: color,
-    position: (v) => v,
-    ticks: [0, 0.2, 0.4, 0.6, 0.8, 1],
-    tickFormat: d.percent ? (v) => String(Math.round(v * 100)) : d3.format.format('.1f'),
+    position: (v) => (hi > lo ? (v - lo) / (hi - lo) : 0.5),
+    ticks,
+    tickFormat: d.percent ? (v) => String(Math.round(v * 100)) : d3.format.format(d.scaleDomain ? '.3~f' : '.1f'),
     label: d.unit,
   });
   body.push(cb.svg);
   const gridBottom = gy + Math.max(d.rows.length * ch, cbH);
-  if (d.note) body.push(text(gx, gridBottom + 16, d.note, { size: 9, fill: '#555', cls: 'note' }));
-  const width = Math.max(cbX + cb.width + 10, textWidth(d.title, 13) + 24, d.note ? gx + textWidth(d.note, 9) + 10 : 0);
-  const height = gridBottom + (d.note ? 30 : 16);
+  const frameW = Math.max(cbX + cb.width + 10, textWidth(d.title, 13) + 24);
+  const noteLines = d.note ? wrap(d.note, 9, frameW - 24) : [];
+  noteLines.forEach((l, i) => body.push(text(12, gridBottom + 18 + i * 12, l, { size: 9, fill: '#333', cls: 'note' })));
+  const width = frameW;
+  const height = gridBottom + (noteLines.length ? 14 + noteLines.length * 12 : 16);
   return svgDoc(d.id, width, height, d.title, body);
 }

@@ -6,8 +6,8 @@
 import type { D3 } from '../d3';
 import type { LocateLayerRow } from '../run';
 import { orderKinds, orderLanguages } from '../order';
-import { esc, gridRows, r2, svgDoc, text } from '../svg';
 import { toCsv } from '../../io/csv';
+import { esc, gridRows, r2, svgDoc, text, textWidth } from '../svg';
 
 export interface StackedData {
   id: string;
@@ -50,25 +50,31 @@ export function stackedCsv(d: StackedData): string {
   return toCsv(['lang', 'layer', 'kind', 'fraction_of_layer'], rows);
 }
 
-/** Kind colours: evenly spaced on viridis, so stacking order and lightness agree in grayscale. */
+/**
+ * Kind colours: a qualitative palette (module kinds are categories, not an order): Okabe & Ito's
+ * eight colours, distinguishable with the common colour-vision deficiencies, then Tableau 10.
+ */
+export const KIND_PALETTE = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#000000'];
 function kindColors(n: number, d3: D3): string[] {
-  return Array.from({ length: n }, (_, i) => d3.chromatic.interpolateViridis(n === 1 ? 0.4 : i / (n - 1)));
+  const all = [...KIND_PALETTE, ...d3.chromatic.schemeTableau10];
+  return Array.from({ length: n }, (_, i) => all[i % all.length]);
 }
 
 /** The chart as SVG: one `<rect class="segment">` per non-zero layer × kind segment. */
-export function stackedSvg(d: StackedData, d3: D3): string {
+export function stackedSvg(d: StackedData, d3: D3, maxWidth = 1400): string {
   const bw = Math.max(6, Math.min(22, Math.floor(420 / Math.max(1, d.layers.length))));
   const pw = d.layers.length * bw;
   const ph = 170;
   const ml = 50;
-  const perRow = Math.max(1, Math.min(d.panels.length, Math.floor(1400 / (pw + ml + 24))));
+  const perRow = Math.max(1, Math.min(d.panels.length, Math.floor(maxWidth / (pw + ml + 24))));
+  const perLegendRow = Math.max(1, Math.min(8, Math.floor((maxWidth - 14) / 90)));
   const rows = gridRows(d.panels, perRow);
   const colors = kindColors(d.kinds.length, d3);
   const ymax = Math.max(1e-9, ...d.panels.flatMap((p) => p.segments.map((s) => s.reduce((a, b) => a + b, 0))));
   const y = d3.scale.scaleLinear().domain([0, ymax]).nice(4).range([ph, 0]);
   const fmt = d3.format.format('.2~f');
   const top = 40;
-  const legendH = 22 * Math.ceil(d.kinds.length / 8);
+  const legendH = 22 * Math.ceil(d.kinds.length / Math.max(1, Math.min(8, Math.floor((maxWidth - 14) / 90))));
   const body: string[] = [text(12, 20, d.title, { size: 13, weight: 'bold' })];
   const labelEvery = bw >= 14 ? 1 : Math.ceil(14 / bw);
   rows.forEach((row, ri) =>
@@ -103,11 +109,11 @@ export function stackedSvg(d: StackedData, d3: D3): string {
   );
   const ly = top + rows.length * (ph + 70) + 8;
   d.kinds.forEach((k, j) => {
-    const lx = 14 + (j % 8) * 118;
-    const yy = ly + Math.floor(j / 8) * 22;
+    const lx = 14 + (j % perLegendRow) * 90;
+    const yy = ly + Math.floor(j / perLegendRow) * 22;
     body.push(`<rect x="${lx}" y="${yy}" width="14" height="14" fill="${colors[j]}"/>`);
     body.push(text(lx + 19, yy + 7, k, { size: 11, valign: 'middle' }));
   });
-  const width = Math.max(10 + perRow * (pw + ml + 24) + 10, 14 + Math.min(8, d.kinds.length) * 118);
-  return svgDoc(d.id, width, ly + legendH + 8, d.title, body);
+  const width = Math.max(10 + perRow * (pw + ml + 24) + 10, 14 + Math.min(perLegendRow, d.kinds.length) * 90);
+  return svgDoc(d.id, Math.max(width, textWidth(d.title, 13) + 24), ly + legendH + 8, d.title, body);
 }
