@@ -180,7 +180,7 @@ function demoMasks() {
   }
 }
 
-(async () => {
+void (async () => {
   process.stdout.write(`goldens: ${goldens.map((g) => path.basename(g)).join(', ')}\n`);
   for (const g of goldens) {
     let f32 = null, bf16 = null;

@@ -2,12 +2,14 @@
  * Host-side parts of the cuda backend that need no GPU: finding the libraries, the error a user
  * sees without them, the device memory pool, and the kernel source and its argument layout.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describePlaces, discoverCudaLibraries, FsView, searchPlaces } from '../../src/cuda/discover';
 import { BINARY_OPS, broadcastStrides, KERNEL_NAMES, kernelSource, MAX_RANK, packView, simplifyView, stridesOf, UNARY_OPS, VIEW_BYTES } from '../../src/cuda/kernels';
 import { DevicePool, roundBlock } from '../../src/cuda/pool';
 import { cudaUnavailableSync, parseDevice, parsePrecision } from '../../src/cuda';
 import { spawnSync } from 'node:child_process';
+import { builtCli } from '../helpers/dist';
 
 function fakeFs(files: string[]): FsView {
   const set = new Set(files);
@@ -61,11 +63,11 @@ const noGpu = cudaUnavailableSync();
 (noGpu ? it : it.skip)(`sil grad --backend cuda fails with one CUDA_UNAVAILABLE line and exit 2 on a machine without a GPU${noGpu ? '' : ' (skipped: this machine has an NVIDIA GPU)'}`, async () => {
   const g = path.resolve(__dirname, '../../weights/demo/base');
   const batch = path.resolve(__dirname, '../../../shared/fixtures/hf-tiny/llama3-tiny-bf16/golden.json');
-  const cli = path.resolve(__dirname, '../../dist/cli/main.js');
+  const cli = builtCli();
   const out = '/tmp/sil-cuda-never-written.safetensors';
   const r = spawnSync(process.execPath, [cli, 'grad', '--backend', 'cuda', '--model', g, '--batch', batch, '--out', out], { encoding: 'utf8', env: { ...process.env, SIL_CUDA_LIB_DIR: '' } });
   expect(r.status).toBe(2);
-  expect(require('node:fs').existsSync(out)).toBe(false);
+  expect(fs.existsSync(out)).toBe(false);
   const lines = r.stderr.trim().split('\n');
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatch(/^sil: error \[CUDA_UNAVAILABLE\]: backend cuda is unavailable: .*libcuda\.so\.1/);

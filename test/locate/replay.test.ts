@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Checkpoint } from '../../src/io/checkpoint';
 import { REPO, sil } from './helpers';
+import type { LocateManifest } from '../../src/locate/manifest';
 
 const DEMO = path.join(REPO, 'weights/demo');
 const have = fs.existsSync(path.join(DEMO, 'base/model.safetensors'));
@@ -19,7 +20,7 @@ maybe(`sil locate provenance and --replay${have ? '' : ' [skipped: weights/demo 
   let tmp: string;
   let run: string;
   let data: string;
-  let manifest: Record<string, any>;
+  let manifest: LocateManifest;
   beforeAll(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sil-replay-'));
     data = path.join(tmp, 'probes.jsonl');
@@ -44,8 +45,8 @@ maybe(`sil locate provenance and --replay${have ? '' : ' [skipped: weights/demo 
     expect(d).toEqual({ source: data, sha256: sha(data) });
     const both = (f: string) => `${f}\u0000${sha(path.join(DEMO, 'base', f))}\n`;
     expect(tokenizer).toEqual({ path: path.join(DEMO, 'base'), files: ['tokenizer.json', 'tokenizer_config.json'], sha256: createHash('sha256').update(both('tokenizer.json') + both('tokenizer_config.json')).digest('hex') });
-    expect(manifest.command_line.slice(0, 4)).toEqual(['sil', 'locate', '--base', path.join(DEMO, 'base')]);
-    expect(manifest.command_line).toContain('--max-examples');
+    expect(manifest.command_line?.slice(0, 4)).toEqual(['sil', 'locate', '--base', path.join(DEMO, 'base')]);
+    expect(manifest.command_line ?? []).toContain('--max-examples');
     expect(manifest.package).toEqual({ name: 'sil', version: JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).version, node: process.version });
   });
 
