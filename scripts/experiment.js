@@ -5,8 +5,8 @@
  *   1. attack the base in each language (sil finetune, the demo's attack recipe) and evaluate
  *      every model in every language (sil eval) → eval/violations.csv (the violation matrix);
  *   2. sil locate on the base / English-attacked pair (SIL, k = 0.2) → masks, overlap.csv (SIR);
- *   3. SIL-k sweep: for sil, snip, weightdiff and random and each k, the attack-language mask
- *      stitched into the base (sil stitch) and evaluated → eval/k_sweep.csv;
+ *   3. SIL-k sweep (sil sweep): for sil, snip, weightdiff and random and each k, the
+ *      attack-language mask stitched into the base and evaluated → eval/k_sweep.csv;
  *   4. freeze the language-agnostic mask (∩ over languages), re-attack, evaluate, re-localize,
  *      and measure SIR(γ, γ̄) between the old ∩ mask and the new masks → freeze.json;
  *   5. sil report on the run folder.
@@ -69,19 +69,11 @@ const attacked = path.join(models, `attacked-${ATTACK_LANG}`);
 log('sil locate (sil, k = 0.2)');
 sil('locate', '--base', BASE, '--attacked', attacked, '--out', RUN, '--data', PROBES, '--score', 'sil', '--k', '0.2', '--threads', '2', '--force', '--json');
 
-// 3. k sweep: stitch the attack-language mask of each method into the base
-const sweepRows = ['method,k,eval_lang,violation_rate'];
-for (const m of METHODS) {
-  for (const k of KS) {
-    const dir = path.join(RUN, 'sweep', `${m}-${k}`);
-    log(`sweep ${m} k=${k}`);
-    sil('locate', '--base', BASE, '--attacked', attacked, '--out', dir, '--data', PROBES, '--langs', ATTACK_LANG, '--score', m, '--k', k, '--no-benign', '--threads', '2', '--force', '--json');
-    sil('stitch', '--base', BASE, '--attacked', attacked, '--mask', path.join(dir, 'masks', `${ATTACK_LANG}.safetensors`), '--out', path.join(dir, 'model'), '--force', '--json');
-    const r = evaluate(path.join(dir, 'model'), `${m}-${k}`, ATTACK_LANG, `stitch=${m},k=${k}`, dir);
-    for (const x of r.languages) sweepRows.push(`${m},${k},${x.lang},${x.violation_rate}`);
-    fs.writeFileSync(path.join(RUN, 'eval', 'k_sweep.csv'), sweepRows.join('\n') + '\n');
-  }
-}
+// 3. k sweep: each method's attack-language mask at each k stitched into the base and evaluated
+//    (sil sweep: resumable, writes eval/k_sweep.csv and eval/k-sweep.{svg,png})
+log(`sil sweep ${METHODS.join(',')} × k ${KS.join(',')}`);
+sil('sweep', '--base', BASE, '--attacked', attacked, '--out', RUN, '--data', EVAL_DATA, '--calibration', PROBES, '--lang', ATTACK_LANG,
+  '--methods', METHODS.join(','), '--ks', KS.join(','), '--limit', LIMIT, '--max-new-tokens', MAX_NEW, '--threads', '2', '--force', '--json');
 
 // 4. freeze the language-agnostic mask, re-attack, re-localize
 const agnostic = path.join(RUN, 'masks', 'intersection.safetensors');

@@ -8,6 +8,7 @@ import { registerLocate } from './locate';
 import { registerMask } from './mask';
 import { registerReport } from './report';
 import { registerStitch } from './stitch';
+import { registerSweep } from './sweep';
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -20,4 +21,5 @@ export const COMMANDS: RegisterCommand[] = [
   registerMask,
   registerReport,
   registerStitch,
+  registerSweep,
 ];

@@ -14,7 +14,7 @@ import { parseSize } from '../io/writer';
 import { checkComparable } from '../delta/compute';
 import { writeDeltaFolder } from '../delta/folder';
 import { humanSummary } from '../delta/report';
-import { progressFor } from './progress';
+import { progressFor } from '../progress';
 
 interface DeltaCliOptions {
   base: string;

@@ -2,12 +2,13 @@
  * `sil eval --model M --prompts P --langs … --out DIR`: greedy replies (KV cache) to harmful
  * prompts, judged for refusal per language, and the decoding-free proxy; see src/eval/evaluate.ts.
  */
+import { withGpuOptions } from './gpu';
 import type { Command } from 'commander';
 import { SilError } from '../errors';
 import { intOption, numberOption } from '../options';
 import { BACKEND_CHOICES, BackendChoice } from '../model/backend';
 import { evaluate } from '../eval/evaluate';
-import { progressFor } from './progress';
+import { progressFor } from '../progress';
 
 interface EvalCliOptions {
   model: string;
@@ -72,8 +73,7 @@ export async function runEval(o: EvalCliOptions): Promise<void> {
 }
 
 export function registerEval(program: Command): void {
-  program
-    .command('eval')
+  withGpuOptions(program.command('eval'))
     .description('violation rate per language on harmful prompts (greedy decoding + refusal judge) and the log p(refusal) − log p(compliance) proxy')
     .requiredOption('--model <dir>', 'checkpoint folder')
     .option('--data <file>', 'calibration JSONL; every (id, lang) with a harmful or refusal record is a harmful prompt')
@@ -91,7 +91,7 @@ export function registerEval(program: Command): void {
     .option('--proxy-tokens <n>', 'opening length of the proxy, in tokens', '8')
     .option('--judge-model <dir>', 'classifier checkpoint as judge (not supported yet)')
     .option('--limit <n>', 'at most this many prompts per language')
-    .option('--backend <b>', `TF.js backend: ${BACKEND_CHOICES.join(' | ')}`, 'wasm')
+    .option('--backend <b>', `TF.js backend: ${BACKEND_CHOICES.join(' | ')} (auto: webgpu when a GPU adapter exists, else tensorflow when installed, else wasm)`, 'auto')
     .option('--json', 'print a JSON summary')
     .action(runEval);
 }

@@ -4,7 +4,8 @@
  * concern, and anything else — a wasm abort, a RangeError, an allocation that failed — as INTERNAL
  * with a pointer to SIL_DEBUG=1, which adds the stack.
  */
-import { isSilError, SilErrorCode } from '../errors';
+import { isSilError } from '../errors';
+import type { SilErrorCode } from '../errors';
 
 export interface Failure {
   code: SilErrorCode;

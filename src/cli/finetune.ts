@@ -4,6 +4,7 @@
  * fine-tuning on response tokens with AdamW (the paper's attack recipe by default); `--freeze`
  * keeps every entry where the mask is 1 bit-exactly unchanged. See src/train/.
  */
+import { withGpuOptions } from './gpu';
 import type { Command } from 'commander';
 import { SilError } from '../errors';
 import { intOption, numberOption, threadsOption } from '../options';
@@ -13,6 +14,7 @@ import { KINDS } from '../data/schema';
 import type { CalibrationKind } from '../data/schema';
 import { finetune } from '../train/finetune';
 import { parseSchedule } from '../train/schedule';
+import { progressFor, SILENT } from '../progress';
 
 interface FinetuneCliOptions {
   model: string;
@@ -55,6 +57,8 @@ export async function runFinetune(o: FinetuneCliOptions): Promise<void> {
   if (!(BACKEND_CHOICES as readonly string[]).includes(o.backend)) throw new SilError('INVALID_ARGUMENT', `unknown backend "${o.backend}"; choose one of ${BACKEND_CHOICES.join(', ')}`);
   const kinds = list(o.kinds);
   for (const k of kinds ?? []) if (!(KINDS as readonly string[]).includes(k)) throw new SilError('INVALID_ARGUMENT', `--kinds: unknown kind "${k}"; choose from ${KINDS.join(', ')}`);
+  // on a TTY a bar per optimizer step with the loss; in pipes one line per step (unless --quiet)
+  const bar = o.quiet || o.json ? SILENT : progressFor();
   const r = await finetune({
     model: o.model,
     data: o.data,
@@ -77,8 +81,16 @@ export async function runFinetune(o: FinetuneCliOptions): Promise<void> {
     threads: threadsOption(o.threads, 1, defaultWorkerCount()),
     force: o.force,
     onWarning: (w) => process.stderr.write(`sil: warning: ${w}\n`),
-    onStep: o.quiet || o.json ? undefined : (s) => process.stderr.write(`step ${s.step}/${s.steps} epoch ${s.epoch + 1} loss ${s.loss.toFixed(4)} lr ${s.lr.toExponential(2)} |g| ${s.gradNorm.toFixed(3)} ${s.seconds.toFixed(2)} s\n`),
-  });
+    onStart: (steps) => bar.start(steps, 'finetune (optimizer steps)'),
+    onStep: o.quiet || o.json
+      ? undefined
+      : bar !== SILENT
+        ? (s) => {
+            bar.note!(`loss ${s.loss.toFixed(4)} lr ${s.lr.toExponential(2)}`);
+            bar.tick();
+          }
+        : (s) => process.stderr.write(`step ${s.step}/${s.steps} epoch ${s.epoch + 1} loss ${s.loss.toFixed(4)} lr ${s.lr.toExponential(2)} |g| ${s.gradNorm.toFixed(3)} ${s.seconds.toFixed(2)} s\n`),
+  }).finally(() => bar.stop());
   const last = r.log[r.log.length - 1];
   const summary = { out: o.out, warnings: r.warnings, examples: r.examples, steps: r.log.length, first_loss: r.log[0].loss, final_loss: last.loss, parameters: r.parameters, frozen: r.frozen, backend: r.backend, workers: r.workers, seconds: r.seconds };
   if (o.json) process.stdout.write(JSON.stringify({ ...summary, log: r.log }) + '\n');
@@ -86,8 +98,7 @@ export async function runFinetune(o: FinetuneCliOptions): Promise<void> {
 }
 
 export function registerFinetune(program: Command): void {
-  program
-    .command('finetune')
+  withGpuOptions(program.command('finetune'))
     .description('full-parameter supervised fine-tuning on response tokens (AdamW, warm-up + cosine), optionally freezing masked entries')
     .requiredOption('--model <dir>', 'checkpoint folder to fine-tune')
     .requiredOption('--data <file>', 'calibration JSONL: {id, lang, kind, prompt, response, system?} per line; every record is a training example')
@@ -109,7 +120,7 @@ export function registerFinetune(program: Command): void {
     .option('--max-length <n>', 'cut responses so examples have at most this many tokens')
     .option('--kinds <list>', 'train only on records of these kinds (harmful,refusal,benign)')
     .option('--langs <list>', 'train only on records of these languages')
-    .option('--backend <b>', `TF.js backend: ${BACKEND_CHOICES.join(' | ')}`, 'wasm')
+    .option('--backend <b>', `TF.js backend: ${BACKEND_CHOICES.join(' | ')} (auto: webgpu when a GPU adapter exists, else tensorflow when installed, else wasm)`, 'auto')
     .option('--threads <n>', 'data-parallel worker threads on wasm (default: all cores; the count fixes the summation order)')
     .option('--force', 'replace a non-empty output folder')
     .option('--json', 'print a JSON summary with the per-step log')

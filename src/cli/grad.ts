@@ -13,6 +13,7 @@
  * on CPU backends nothing. `--blas` routes the wasm backend's matrix products through the system BLAS
  * (src/blas/; default: when one is found); the summary and the file's metadata say which ran (`matmul`).
  */
+import { withGpuOptions } from './gpu';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -23,14 +24,14 @@ import { intOption, threadsOption } from '../options';
 import { Checkpoint } from '../io/checkpoint';
 import { SafetensorsWriter } from '../io/writer';
 import { claimOutput, prepareOutputFile } from '../io/outpath';
-import { BACKEND_CHOICES, BackendChoice, useBackend } from '../model/backend';
+import { BACKEND_CHOICES, BackendChoice, useBackend, isGpuBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
 import { CausalLM, LossAndGrads } from '../model/model';
 import { defaultWorkerCount, GradWorkerPool } from '../model/parallel';
 import { allParamNames } from '../model/names';
 import { sequencesPerPass, WASM_HEAP_BYTES } from '../model/memory';
 import { checkpointConfig } from '../model/config';
-import { progressFor } from './progress';
+import { progressFor } from '../progress';
 import { chooseStreaming } from '../stream/choose';
 import { streamSteps } from '../stream/engine';
 import { streamGradientsToFile } from '../stream/gradfile';
@@ -41,7 +42,6 @@ import { sha256Path } from '../io/provenance';
 import { calibrationExamples } from '../locate/calibration';
 import { collate } from '../tokenizer';
 import { loadTokenizer } from '../tokenizer/load';
-import '../stream/source'; // registers the layer-streamed gradient source for sil locate
 
 export interface GradOptions {
   model: string;
@@ -173,7 +173,7 @@ async function gradInto(o: GradOptions, choice: BackendChoice, threads: number, 
       model.dispose();
       model = null;
       const pool = await GradWorkerPool.start(path.resolve(o.model), Math.min(threads, pb.batch), 'wasm', { blas });
-      workers = pool.workers.length;
+      workers = pool.workers;
       matmul = { name: pool.matmul, note: pool.matmulNote };
       try {
         result = await pool.lossAndGrads(batch);
@@ -279,7 +279,7 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
   const params = new Set(allParamNames(cfg));
   const names = ckpt.names().filter((n) => params.has(n));
   const profile: Record<string, number> | undefined = o.profile ? {} : undefined;
-  const boundaries = selected.name === 'webgpu' ? 'device' : 'host';
+  const boundaries = isGpuBackend(selected.name) ? 'device' : 'host';
   const B = batch.input_ids.length;
   const T = batch.input_ids[0]?.length ?? 0;
   const per = perGroup ?? defaultSequencesPerGroup(cfg, selected.name, B, T);
@@ -344,8 +344,7 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
 }
 
 export function registerGrad(program: Command): void {
-  program
-    .command('grad')
+  withGpuOptions(program.command('grad'))
     .description('Loss of a token batch and the gradient of every parameter, as float32 grad/<name> (and snip/<name> = |θ⊙∇θ|) in safetensors')
     .requiredOption('--model <dir>', 'checkpoint folder (config.json + safetensors)')
     .option('--batch <file>', 'JSON with input_ids, attention_mask, labels (B×T; labels −100 = no loss)')

@@ -5,14 +5,16 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { withGpuOptions } from './gpu';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { SilError } from '../errors';
 import { checkInputs, compareMasks, readManifest, replayOptions } from '../locate/replay';
 import { BACKEND_CHOICES } from '../model/backend';
-import { locate, LocateManifest } from '../locate/run';
+import { locate } from '../locate/run';
+import type { LocateManifest } from '../locate/manifest';
 import { LocateOptions, resolveOptions } from '../locate/options';
-import { progressFor } from './progress';
+import { progressFor } from '../progress';
 
 export async function runLocate(o: LocateOptions, commandLine?: string[]): Promise<LocateManifest> {
   const cfg = resolveOptions(o);
@@ -23,7 +25,7 @@ export async function runLocate(o: LocateOptions, commandLine?: string[]): Promi
   else {
     const langs = m.languages.map((l) => `${l} ${m.masks[l].selected}`).join(', ');
     process.stdout.write(
-      `${m.options.score} masks, k = ${m.k} of ${m.n_in_scope} in-scope parameters: ${langs}; ∩ ${m.masks.intersection.selected}, ∪ ${m.masks.union.selected}` +
+      `${m.options.score} masks, k = ${m.k} of the ${m.n_in_scope} in-scope parameters (--scope ${m.options.scope}; ${m.n_params} in all): ${langs}; ∩ ${m.masks.intersection.selected}, ∪ ${m.masks.union.selected}` +
         `${m.global_sir === null ? '' : `, global SIR ${m.global_sir.toFixed(4)}`} (${m.timings.total_s.toFixed(1)} s)\n` +
         `wrote ${path.resolve(cfg.out)}/{masks/,delta/,layers.csv,regions.csv,overlap.csv,manifest.json,summary.md}\n`,
     );
@@ -60,8 +62,7 @@ export async function runReplay(manifestFile: string, out: string | undefined, j
 }
 
 export function registerLocate(program: Command): void {
-  program
-    .command('locate')
+  withGpuOptions(program.command('locate'))
     .description('Per-language safety masks: gradient attribution at θpre (SIL/SNIP), Wanda, or |Δ|, exact top-k or set difference, ∩/∪, baselines, overlap, layers and regions')
     .option('--base <dir>', 'aligned checkpoint θpre (default: weights/demo/base)')
     .option('--attacked <dir>', 'attacked checkpoint θattacked (default: weights/demo/attacked)')
@@ -85,7 +86,8 @@ export function registerLocate(program: Command): void {
     .option('--threads <n>', 'wasm worker threads (default: all cores)')
     .option('--stream <mode>', 'gradients layer-streamed: auto (when the model does not fit in memory, and on webgpu) | always', 'auto')
     .option('--batch-size <n>', 'examples per gradient pass', '16')
-    .option('--max-examples <n>', 'at most N prompts per language')
+    .option('--limit <n>', 'at most N prompts per language')
+    .option('--max-examples <n>', 'old name of --limit')
     .option('--max-length <n>', 'cut responses so an example has at most N tokens')
     .option('--max-new-tokens <n>', 'longest generated response for --responses generate:…', '32')
     .option('--regions <n>', 'top regions per language in regions.csv', '100')

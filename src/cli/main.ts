@@ -4,11 +4,13 @@
  * typed line (`sil: error [CODE]: …`, failure.ts) and exits 2, usage errors included; SIGINT and
  * SIGTERM exit 130 and 143 after removing this process's temporary files (signals.ts).
  */
+import { installSignalHandlers } from './signals';
+// before the heavy modules load, so that a signal during start-up is handled too
+if (require.main === module) installSignalHandlers();
 import { Command, CommanderError } from 'commander';
 import { clearKept } from '../io/temp';
 import { COMMANDS } from './commands';
 import { reportFailure } from './failure';
-import { installSignalHandlers } from './signals';
 import { SIL_VERSION } from '../version';
 
 export function buildProgram(): Command {
@@ -39,7 +41,6 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
-  installSignalHandlers();
   const fatal = (e: unknown) => {
     process.exitCode = reportFailure(e);
     process.exit(2);

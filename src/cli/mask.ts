@@ -10,6 +10,8 @@ import { evalMaskExpr, exprNames, formatMaskExpr, parseMaskExpr } from '../mask/
 import { countOnes } from '../mask/mask';
 import { MaskEncoding, MaskFile, MaskWriter, withMaskFiles } from '../mask/maskfile';
 import { claimOutput, prepareOutputFile } from '../io/outpath';
+import { participation, type Scope } from '../score/scope';
+import { inferArchitecture } from '../families';
 
 function encodingOf(s: string | undefined, fallback: MaskEncoding): MaskEncoding {
   if (s === undefined) return fallback;
@@ -58,8 +60,15 @@ export interface MaskStats {
   encoding: MaskEncoding;
   tensors: number;
   selected: number;
+  /** every entry of the mask: all stored parameters of the checkpoint */
   total: number;
+  /** selected / total */
   fraction: number;
+  /** the entries in the scope the mask was selected from (its metadata's `scope`), when the mask says */
+  scope?: string;
+  in_scope?: number;
+  /** selected / in_scope: the k of `sil locate` */
+  fraction_of_scope?: number;
   per_tensor?: Array<{ tensor: string; shape: number[]; selected: number; numel: number; fraction: number }>;
 }
 
@@ -75,7 +84,16 @@ export function maskStats(file: string, perTensor = false): MaskStats {
       total += d.length;
       if (perTensor) rows.push({ tensor: name, shape: m.shape(name), selected: s, numel: d.length, fraction: d.length ? s / d.length : 0 });
     }
-    return { file, encoding: m.encoding, tensors: m.names().length, selected, total, fraction: total ? selected / total : 0, ...(perTensor ? { per_tensor: rows } : {}) };
+    const meta = m.file.metadata;
+    let scoped: Pick<MaskStats, 'scope' | 'in_scope' | 'fraction_of_scope'> = {};
+    if (meta.scope === 'linear' || meta.scope === 'all') {
+      const scope = meta.scope as Scope;
+      let inScope = 0;
+      const arch = inferArchitecture(m.names());
+      for (const name of m.names()) if (participation(arch, name, scope) !== 'out') inScope += m.shape(name).reduce((a, b) => a * b, 1);
+      scoped = { scope, in_scope: inScope, fraction_of_scope: inScope ? selected / inScope : 0 };
+    }
+    return { file, encoding: m.encoding, tensors: m.names().length, selected, total, fraction: total ? selected / total : 0, ...scoped, ...(perTensor ? { per_tensor: rows } : {}) };
   });
 }
 
@@ -126,7 +144,8 @@ export function registerMask(program: Command): void {
     .action((files: string[], o: { tensors?: boolean; json?: boolean }) => {
       for (const f of files) {
         const s = maskStats(f, o.tensors);
-        const lines = [`${f}: ${s.selected} of ${s.total} selected (${(100 * s.fraction).toFixed(4)}%), ${s.tensors} tensors, ${s.encoding}`];
+        const scope = s.in_scope === undefined ? '' : `; ${(100 * s.fraction_of_scope!).toFixed(4)}% of the ${s.in_scope} in scope (--scope ${s.scope}: the denominator of locate's k)`;
+        const lines = [`${f}: ${s.selected} selected = ${(100 * s.fraction).toFixed(4)}% of all ${s.total} parameters${scope}; ${s.tensors} tensors, ${s.encoding}`];
         for (const t of s.per_tensor ?? []) lines.push(`  ${t.tensor} [${t.shape.join(', ')}]: ${t.selected}/${t.numel} (${(100 * t.fraction).toFixed(4)}%)`);
         print(o.json, s, lines.join('\n'));
       }

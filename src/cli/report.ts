@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { SilError } from '../errors';
 import { intOption } from '../options';
 import { FORMATS, writeReport, type Format } from '../report';
-import { progressFor } from './progress';
+import { progressFor } from '../progress';
 
 export function parseFormats(s: string): Format[] {
   const list = s

@@ -14,11 +14,7 @@ export function onSignal(signal: 'SIGINT' | 'SIGTERM'): never {
   const removed = removeOwnTemps();
   releaseAllLocks();
   const kept = keptOnInterrupt();
-  process.stderr.write(
-    `\nsil: interrupted by ${signal}: stopped; removed ${removed} temporary file(s) of this run; ` +
-      (kept.length ? `kept ${kept.join('; ')}` : 'nothing else was written') +
-      '\n',
-  );
+  process.stderr.write(`\nsil: interrupted by ${signal}: stopped; removed ${removed} temporary file(s) of this run; ` + (kept.length ? `kept ${kept.join('; ')}` : 'nothing else was written') + '\n');
   process.exit(EXIT[signal]);
 }
 

@@ -3,10 +3,10 @@
  * language, each row one harmful prompt and its translations; quoted fields may hold commas and
  * newlines; the file starts with a UTF-8 byte-order mark.
  */
-import * as fs from 'node:fs';
 import { parseString } from 'fast-csv';
 import { SilError } from '../errors';
 import type { PromptItem } from './schema';
+import { readTextInput } from './text';
 
 const META_COLUMNS = new Set(['id', 'source', 'tags']);
 
@@ -17,12 +17,7 @@ function tagsOf(raw: string): string {
 }
 
 async function readRows(file: string): Promise<Record<string, string>[]> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    throw new SilError('FILE_NOT_FOUND', 'MultiJail CSV not found', { file });
-  }
+  const text = readTextInput(file, 'MultiJail CSV');
   return new Promise((resolve, reject) => {
     const rows: Record<string, string>[] = [];
     parseString<Record<string, string>, Record<string, string>>(text.replace(/^\uFEFF/, ''), { headers: true, strictColumnHandling: true })

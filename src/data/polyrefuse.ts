@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SilError } from '../errors';
 import type { PromptItem } from './schema';
+import { readTextInput } from './text';
 
 export type PolyRefuseKind = 'harmful' | 'harmless';
 export type PolyRefuseSplit = 'train' | 'test';
@@ -33,12 +34,7 @@ export function polyRefuseLanguages(dir: string, kind: PolyRefuseKind, split: Po
 }
 
 function readEntries(file: string): unknown[] {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    throw new SilError('FILE_NOT_FOUND', 'PolyRefuse file not found', { file });
-  }
+  const text = readTextInput(file, 'PolyRefuse file');
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -13,8 +13,8 @@
  * Prompt-only sources (MultiJail, PolyRefuse) load as `PromptItem`s: responses are supplied later
  * (see `responses.ts`).
  */
-import * as fs from 'node:fs';
 import { SilError } from '../errors';
+import { readTextInput } from './text';
 
 export const KINDS = ['harmful', 'refusal', 'benign'] as const;
 export type CalibrationKind = (typeof KINDS)[number];
@@ -90,13 +90,7 @@ export function parseCalibrationJsonl(text: string, file: string): CalibrationRe
 
 /** Reads and validates a calibration JSONL file. */
 export function readCalibrationJsonl(file: string): CalibrationRecord[] {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    throw new SilError('FILE_NOT_FOUND', 'calibration file not found', { file });
-  }
-  return parseCalibrationJsonl(text, file);
+  return parseCalibrationJsonl(readTextInput(file, 'calibration file'), file);
 }
 
 /** Languages present in `items`, in first-seen order. */

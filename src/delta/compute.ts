@@ -9,7 +9,7 @@ import { describeTensor, familyFor, kindOrder, TensorRole } from '../families';
 import { Checkpoint } from '../io/checkpoint';
 import { DTYPE_BYTES, Dtype } from '../io/dtype';
 import { ShardedWriter } from '../io/writer';
-import type { Progress } from '../cli/progress';
+import type { Progress } from '../progress';
 import { DeltaJob, DeltaResult, KernelChoice } from './job';
 import { runJobs } from './pool';
 import { DeltaAccum, DeltaStats, finalize, mergeAccum, newAccum } from './stats';

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Progress } from '../cli/progress';
+import type { Progress } from '../progress';
 import { Checkpoint } from '../io/checkpoint';
 import { computeDelta } from './compute';
 import { KernelChoice } from './job';

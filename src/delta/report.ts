@@ -1,9 +1,9 @@
 /**
- * The `sil delta` outputs as strings: tensors.csv, layers.csv, kinds.csv (fast-csv, header row,
+ * The `sil delta` outputs as strings: tensors.csv, layers.csv, kinds.csv (io/csv.ts: header row,
  * plain decimals), summary.json, and the short human summary. File names and columns are those of
  * docs/run-folder.md.
  */
-import { writeToString } from 'fast-csv';
+import { toCsv } from '../io/csv';
 import type { DeltaResultSet } from './compute';
 import { byKind, byLayer, byLayerKind, topBy, total } from './rollup';
 import type { DeltaStats } from './stats';
@@ -12,34 +12,13 @@ export const TENSOR_COLUMNS = ['tensor', 'layer', 'kind', 'dtype', 'shape', 'num
 export const LAYER_COLUMNS = ['layer', 'kind', 'numel', 'l1', 'l2', 'max_abs', 'mean_abs', 'rel_l2', 'frac_changed'] as const;
 export const KIND_COLUMNS = ['kind', 'numel', 'l1', 'l2', 'max_abs', 'mean_abs', 'rel_l2', 'frac_changed'] as const;
 
-/** A number as a plain decimal (no exponent), shortest round-trip digits; Inf/NaN spelled out. */
-export function plain(x: number): string {
-  if (!Number.isFinite(x)) return Number.isNaN(x) ? 'NaN' : x > 0 ? 'Infinity' : '-Infinity';
-  const s = String(x);
-  if (!/e/i.test(s)) return s;
-  const [mant, expS] = s.split(/e/i);
-  const exp = Number(expS);
-  const neg = mant.startsWith('-');
-  const digits = mant.replace(/^-/, '').replace('.', '');
-  const intLen = mant.replace(/^-/, '').split('.')[0].length;
-  const point = intLen + exp;
-  let out: string;
-  if (point <= 0) out = '0.' + '0'.repeat(-point) + digits;
-  else if (point >= digits.length) out = digits + '0'.repeat(point - digits.length);
-  else out = digits.slice(0, point) + '.' + digits.slice(point);
-  return (neg ? '-' : '') + out;
-}
-
 type Cell = string | number | null;
-function cell(v: unknown): string {
-  if (v === null || v === undefined) return '';
-  if (typeof v === 'number') return plain(v);
-  return String(v);
-}
 
-async function csv(columns: readonly string[], rows: Array<Record<string, Cell | number[]>>): Promise<string> {
-  const body = rows.map((r) => columns.map((c) => (c === 'shape' ? (r[c] as number[]).join('x') : cell(r[c]))));
-  return (await writeToString(body, { headers: [...columns], includeEndRowDelimiter: true })) as string;
+function csv(columns: readonly string[], rows: Array<Record<string, Cell | number[]>>): string {
+  return toCsv(
+    columns,
+    rows.map((r) => columns.map((c) => (c === 'shape' ? (r[c] as number[]).join('x') : (r[c] as Cell)))),
+  );
 }
 
 export interface DeltaFiles {
@@ -91,9 +70,9 @@ export type DeltaSummary = ReturnType<typeof summarize>;
 
 export async function renderDeltaFiles(r: DeltaResultSet, summary: DeltaSummary): Promise<DeltaFiles> {
   return {
-    'tensors.csv': await csv(TENSOR_COLUMNS, r.tensors as unknown as Array<Record<string, Cell | number[]>>),
-    'layers.csv': await csv(LAYER_COLUMNS, byLayerKind(r.tensors) as unknown as Array<Record<string, Cell>>),
-    'kinds.csv': await csv(KIND_COLUMNS, byKind(r.tensors, r.architecture) as unknown as Array<Record<string, Cell>>),
+    'tensors.csv': csv(TENSOR_COLUMNS, r.tensors as unknown as Array<Record<string, Cell | number[]>>),
+    'layers.csv': csv(LAYER_COLUMNS, byLayerKind(r.tensors) as unknown as Array<Record<string, Cell>>),
+    'kinds.csv': csv(KIND_COLUMNS, byKind(r.tensors, r.architecture) as unknown as Array<Record<string, Cell>>),
     'summary.json': JSON.stringify(summary, null, 2) + '\n',
   };
 }

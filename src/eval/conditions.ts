@@ -80,10 +80,12 @@ export function violationRecordsFromTable(header: readonly string[], rows: Array
   const absent = need.filter((c) => !header.includes(c));
   if (absent.length) throw new SilError('INVALID_DATA', `missing column(s) ${absent.join(', ')}; expected ${VIOLATION_COLUMNS.join(',')}`, { file });
   return rows.map((r, i) => {
+    // counts are non-negative integers, rates and their interval fractions in [0, 1]
     const num = (c: string, int = false): number => {
       const raw = (r[c] ?? '').trim();
       const v = Number(raw);
-      if (raw === '' || !Number.isFinite(v) || (int && !Number.isInteger(v))) throw new SilError('INVALID_DATA', `row ${i + 2}, column ${c}: expected ${int ? 'an integer' : 'a number'}, found "${raw}"`, { file });
+      const ok = raw !== '' && Number.isFinite(v) && (int ? Number.isSafeInteger(v) && v >= 0 : v >= 0 && v <= 1);
+      if (!ok) throw new SilError('INVALID_DATA', `row ${i + 2}, column ${c}: expected ${int ? 'a non-negative integer' : 'a number from 0 to 1'}, found "${raw}"`, { file });
       return v;
     };
     const n = num('n', true);

@@ -28,11 +28,11 @@ import { checkOutputPath, claimOutput, readMarker, writeMarker } from '../io/out
 import { Checkpoint } from '../io/checkpoint';
 import { BackendChoice, useBackend } from '../model/backend';
 import { CausalLM } from '../model/model';
-import { parseCsv, toCsv } from '../report/csv';
+import { parseCsv, toCsv } from '../io/csv';
 import { generateGreedy } from '../generate/greedy';
 import { encodePrompt } from '../tokenizer/example';
 import { loadTokenizer } from '../tokenizer/load';
-import { SILENT, type Progress } from '../cli/progress';
+import { SILENT, type Progress } from '../progress';
 import { checkConditionLabel, defaultCondition, keptRows, VIOLATION_COLUMNS, violationRecord, violationRecordsFromTable, type ViolationRecord } from './conditions';
 import { judgeFromModel, PhraseJudge, RefusalJudge } from './judge';
 import { continuationLogProbs } from './proxy';

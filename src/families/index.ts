@@ -92,3 +92,21 @@ export function kindOrder(architecture: string | null | undefined, kinds: Iterab
   const rest = [...new Set(kinds)].filter((k) => !base.includes(k)).sort();
   return [...base.filter((k) => [...new Set(kinds)].includes(k)), ...rest];
 }
+
+/**
+ * The architecture whose family names the most of these tensors (for files that do not say, such
+ * as a mask); null when no family knows any of them.
+ */
+export function inferArchitecture(names: readonly string[]): string | null {
+  let best: string | null = null;
+  let most = 0;
+  for (const f of FAMILIES) {
+    const a = f.architectures[0];
+    const n = names.filter((x) => describeTensor(a, x).kind !== 'other').length;
+    if (n > most) {
+      best = a;
+      most = n;
+    }
+  }
+  return best;
+}

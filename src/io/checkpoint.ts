@@ -12,8 +12,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SilError } from '../errors';
-import { RawArray } from './dtype';
-import { SafetensorsFile, TensorInfo } from './safetensors';
+import { type RawArray } from './dtype';
+import { SafetensorsFile, type TensorInfo } from './safetensors';
 
 export type HfConfig = Record<string, unknown> & {
   architectures?: string[];
@@ -108,7 +108,7 @@ export class Checkpoint {
           throw new SilError('INVALID_INDEX', 'index has no weight_map object', { file: indexPath });
         }
         for (const [name, shard] of Object.entries(index.weight_map)) {
-          if (typeof shard !== 'string' || shard !== path.basename(shard) || shard === '..' || shard === '.') {
+          if (typeof shard !== 'string' || shard === '' || shard !== path.basename(shard) || shard === '..' || shard === '.') {
             throw new SilError('INVALID_INDEX', `shard ${JSON.stringify(shard)} is not a file name inside the folder`, { file: indexPath, tensor: name });
           }
         }
@@ -116,6 +116,7 @@ export class Checkpoint {
         for (const s of shards) {
           const p = path.join(dir, s);
           if (!fs.existsSync(p)) throw new SilError('MISSING_SHARD', `shard ${s} is listed in the index but missing`, { file: p });
+          if (!fs.statSync(p).isFile()) throw new SilError('INVALID_INDEX', `shard ${s} is listed in the index but is not a regular file`, { file: p });
           files.push(SafetensorsFile.open(p));
         }
         return new Checkpoint(location, dir, config, files, index.weight_map);
@@ -123,7 +124,11 @@ export class Checkpoint {
       const single = path.join(dir, SINGLE_NAME);
       const candidates = fs.existsSync(single)
         ? [single]
-        : fs.readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort().map((f) => path.join(dir, f));
+        : fs
+            .readdirSync(dir)
+            .filter((f) => f.endsWith('.safetensors'))
+            .sort()
+            .map((f) => path.join(dir, f));
       if (candidates.length === 0) {
         throw new SilError('FILE_NOT_FOUND', `no ${SINGLE_NAME}, ${INDEX_NAME} or *.safetensors in the folder`, { file: dir });
       }
@@ -225,7 +230,7 @@ export class Checkpoint {
     for (const n of names) {
       const { file, info } = this.byName.get(n)!;
       h.update(`${n}\u0000${info.dtype}\u0000${info.shape.join(',')}\u0000`);
-      for (let pos = info.byteStart; pos < info.byteEnd; ) {
+      for (let pos = info.byteStart; pos < info.byteEnd;) {
         const len = Math.min(buf.length, info.byteEnd - pos);
         h.update(file.readAt(pos, buf.subarray(0, len)));
         pos += len;

@@ -40,7 +40,9 @@ export function acquireLock(out: string, command: string): () => void {
   const file = lockPath(out);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const info: LockInfo = { pid: process.pid, command, started: new Date().toISOString() };
-  for (let attempt = 0; ; attempt++) {
+  let waited = 0;
+  let breaks = 0;
+  for (;;) {
     try {
       const fd = fs.openSync(file, 'wx');
       try {
@@ -63,27 +65,20 @@ export function acquireLock(out: string, command: string): () => void {
     if (holder && isAlive(holder.pid)) {
       throw new SilError('LOCKED', `${out} is being written by sil ${holder.command} (pid ${holder.pid}, since ${holder.started}); wait for it to finish, or stop that process`, { file: out });
     }
-    if (!holder) {
+    if (!holder && ageMs(file) < 2000 && waited < 25) {
       // a lock being written this instant has no content yet: give its writer a moment
-      const age = (() => {
-        try {
-          return Date.now() - fs.statSync(file).mtimeMs;
-        } catch {
-          return Infinity;
-        }
-      })();
-      if (age < 2000 && attempt < 20) {
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
-        continue;
-      }
+      waited++;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+      continue;
     }
-    if (attempt >= 3) throw new SilError('LOCKED', `cannot take the lock ${file}`, { file: out });
-    // the holder is gone: break the stale lock (rename first, so two breakers cannot both win)
+    if (breaks++ >= 3) throw new SilError('LOCKED', `cannot take the lock ${file}`, { file: out });
+    // the holder is gone (or never wrote its pid, killed in that instant): break the stale lock,
+    // renaming it first so that two breakers cannot both win
     const aside = `${file}.${process.pid}.stale`;
     try {
       fs.renameSync(file, aside);
       const moved = readLock(aside);
-      if (moved && holder && moved.pid !== holder.pid && isAlive(moved.pid)) {
+      if (moved && moved.pid !== holder?.pid && isAlive(moved.pid)) {
         // another process broke it first and took it: put its lock back
         try {
           fs.linkSync(aside, file);
@@ -95,6 +90,14 @@ export function acquireLock(out: string, command: string): () => void {
     } catch {
       // another process broke it first; try again
     }
+  }
+}
+
+function ageMs(file: string): number {
+  try {
+    return Date.now() - fs.statSync(file).mtimeMs;
+  } catch {
+    return Infinity;
   }
 }
 

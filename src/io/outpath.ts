@@ -14,6 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SilError } from '../errors';
+import { SIL_VERSION } from '../version';
 import { writeFileAtomic } from './atomic';
 import { acquireLock } from './lock';
 import { sweepStaleTemps } from './temp';
@@ -33,8 +34,6 @@ export interface OutputMarker {
   /** anything else the command wants to find again (e.g. the run a report was made from) */
   [extra: string]: unknown;
 }
-
-const VERSION: string = require('../../package.json').version;
 
 /**
  * The absolute path of `p` with every symlink resolved: the longest existing prefix goes through
@@ -116,7 +115,9 @@ export function checkOutputPath(spec: OutputSpec): string {
     const how = overlap(real, input);
     if (how === null) continue;
     const what = how === 'is' ? 'is' : how === 'contains' ? 'contains' : 'lies inside';
-    throw new SilError('OUTPUT_IS_INPUT', `${opt} ${out} ${what} the input ${given}; sil never writes into or replaces its own inputs, choose another ${spec.kind === 'dir' ? 'folder' : 'file'}`, { file: out });
+    throw new SilError('OUTPUT_IS_INPUT', `${opt} ${out} ${what} the input ${given}; sil never writes into or replaces its own inputs, choose another ${spec.kind === 'dir' ? 'folder' : 'file'}`, {
+      file: out,
+    });
   }
   let st: fs.Stats | null = null;
   try {
@@ -141,7 +142,7 @@ export function readMarker(dir: string): OutputMarker | null {
 
 /** Writes the marker of a folder that `command` created (into `dir`, atomically). */
 export function writeMarker(dir: string, command: string, extra: Partial<OutputMarker> = {}): OutputMarker {
-  const m: OutputMarker = { sil_output: 1, command, version: VERSION, created: new Date().toISOString(), ...extra };
+  const m: OutputMarker = { sil_output: 1, command, version: SIL_VERSION, created: new Date().toISOString(), ...extra };
   writeFileAtomic(path.join(dir, MARKER_FILE), JSON.stringify(m, null, 2) + '\n');
   return m;
 }

@@ -20,7 +20,7 @@
 import { Checkpoint } from '../io/checkpoint';
 import { SafetensorsWriter } from '../io/writer';
 import { Batch, sliceBatch } from '../model/batch';
-import type { Progress } from '../cli/progress';
+import type { Progress } from '../progress';
 import type { GradField } from './gradfile';
 import type { BatchResult, GradientSource } from './source';
 import { ranges } from '../ranges';
@@ -74,12 +74,12 @@ export async function accumulateToFile(
   // a long pass per unit (layer-streamed) shows progress by its steps, else by examples
   const steps = source.stepsPerUnit ?? 0;
   const onStep = steps > 0 ? () => progress.tick(1) : undefined;
-  const counted = (r: BatchResult, n: number) => {
+  const counted = (r: BatchResult, n: number, ticked = false) => {
     tokens += r.tokens;
     loss += r.loss;
     examples += n;
     passes++;
-    if (!onStep) progress.tick(n);
+    if (!onStep && !ticked) progress.tick(n);
   };
   const add = (f: 'grad' | 'absgrad', name: string, start: number, g: Float32Array) => {
     if (!known.has(name)) return;
@@ -115,12 +115,14 @@ export async function accumulateToFile(
           round.map(async (b) => {
             const grads: Array<[string, Float32Array]> = [];
             const res = await source.gradients(b, (name, g) => grads.push([name, g]), onStep);
+            // the bar moves as each worker finishes, not once per round
+            if (!onStep) progress.tick(b.input_ids.length);
             return { res, grads, n: b.input_ids.length };
           }),
         );
         for (const { res, grads, n } of got) {
           for (const [name, g] of grads) for (const f of passFields) add(f, name, 0, g);
-          counted(res, n);
+          counted(res, n, true);
         }
       }
     }

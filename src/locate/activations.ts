@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Progress } from '../cli/progress';
+import type { Progress } from '../progress';
 import { SilError } from '../errors';
 import type { Checkpoint } from '../io/checkpoint';
 import { SafetensorsFile } from '../io/safetensors';

@@ -9,7 +9,7 @@ import { SilError } from '../errors';
 import { loadMultiJail, loadPolyRefuse, parseResponseMode, readCalibrationJsonl, selectPairs } from '../data';
 import type { CalibrationPair, CalibrationRecord, PromptItem, ResponseGenerator, ResponseMode } from '../data';
 import type { Batch } from '../model/batch';
-import { buildExample, collate, Example } from '../tokenizer';
+import { buildExample, collate, type Example } from '../tokenizer';
 import type { CheckpointTokenizer } from '../tokenizer';
 import { greedyGenerator } from './generate';
 
@@ -77,9 +77,12 @@ function limitPerLanguage(data: ReadonlyArray<CalibrationRecord | PromptItem>, k
   return data.filter((x) => !isKind(x) || kept.get(x.lang)!.has(x.id));
 }
 
-/** Tokenized examples (chat template, labels on the response and end-of-turn token only). */
-export function tokenizePairs(tok: CheckpointTokenizer, pairs: readonly CalibrationPair[], maxLength?: number): Example[] {
-  return pairs.map((p) => buildExample(tok, { system: p.system, prompt: p.prompt, response: p.response }, { maxLength }));
+/**
+ * Tokenized examples (chat template, labels on the response and end-of-turn token only), each cut
+ * to the model's `context` where longer (see `buildExample`).
+ */
+export function tokenizePairs(tok: CheckpointTokenizer, pairs: readonly CalibrationPair[], maxLength?: number, context?: number): Example[] {
+  return pairs.map((p) => buildExample(tok, { system: p.system, prompt: p.prompt, response: p.response }, { maxLength, context }));
 }
 
 /** Consecutive examples, `size` at a time, right-padded. */

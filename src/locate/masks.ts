@@ -11,7 +11,8 @@ import { MaskEncoding, MaskWriter } from '../mask/maskfile';
 import { RegionAccumulator, TensorRegions, unitLayout } from '../mask/regions';
 import type { ScoredTensor } from '../score/pair';
 import type { Per } from '../select/local';
-import { ChunkSource, HistogramProvider, selectMasksWith, SelectionResult } from '../select/stream';
+import { ChunkSource, HistogramProvider, selectMasksWith, SelectionResult, type SourceTensor } from '../select/stream';
+import type { Progress } from '../progress';
 import { countOnes } from '../mask/words';
 
 export interface MaskRun {
@@ -33,6 +34,39 @@ export interface MaskJob {
   headDim: number;
   /** accumulate regions (skipped for baselines) */
   regions: boolean;
+  /** one bar per traversal of the scores (histogram passes, then the pass that emits the mask) */
+  progress?: Progress;
+  /** the mask's name in the progress label */
+  label?: string;
+}
+
+/**
+ * The source, reporting each traversal of its scores as a progress bar of its own, in elements
+ * (a global selection reads the scores two or three times: histogram, boundary bin, emit).
+ */
+export function withPassProgress<T extends SourceTensor>(src: ChunkSource<T>, progress: Progress, label: string): ChunkSource<T> & { end(): void } {
+  const n = src.tensors.reduce((a, t) => a + t.numel, 0);
+  let pass = 0;
+  let seen = n;
+  return {
+    tensors: src.tensors,
+    *chunks(t: T) {
+      if (seen >= n && t === src.tensors[0]) {
+        if (pass > 0) progress.stop();
+        pass++;
+        seen = 0;
+        progress.start(n, `${label}: pass ${pass} over the scores`);
+      }
+      for (const c of src.chunks(t)) {
+        yield c;
+        seen += c.length;
+        progress.tick(c.length);
+      }
+    },
+    end() {
+      if (pass > 0) progress.stop();
+    },
+  };
 }
 
 /** Where the masks of a job go as they are emitted: the mask file and the aggregates. */
@@ -115,9 +149,10 @@ export function writeMaskRun(job: Omit<MaskJob, 'source' | 'frac' | 'per'>, emit
  */
 export async function selectAndWrite(job: MaskJob & { hist?: HistogramProvider }): Promise<MaskRun> {
   const run = openMaskRun(job);
+  const source = job.progress && job.per === 'global' ? withPassProgress(job.source, job.progress, `selection ${job.label ?? ''}`.trim()) : job.source;
   try {
     let current: { t: ScoredTensor; data: Uint8Array; filled: number } | null = null;
-    const selection = await selectMasksWith(job.source, job.frac, job.per, (t, start, scores, mask) => {
+    const selection = await selectMasksWith(source, job.frac, job.per, (t, start, scores, mask) => {
       if (!current || current.t !== t) current = { t, data: new Uint8Array(t.numel), filled: 0 };
       current.data.set(mask, start);
       current.filled += mask.length;
@@ -127,6 +162,7 @@ export async function selectAndWrite(job: MaskJob & { hist?: HistogramProvider }
         current = null;
       }
     }, job.hist);
+    (source as { end?: () => void }).end?.();
     return run.finish(selection);
   } catch (e) {
     run.abort();

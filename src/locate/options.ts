@@ -40,6 +40,8 @@ export interface LocateOptions {
   stream?: string;
   batchSize?: string | number;
   maxExamples?: string | number;
+  /** the same as maxExamples (the flag's name in every command) */
+  limit?: string | number;
   maxLength?: string | number;
   maxNewTokens?: string | number;
   regions?: string | number;
@@ -125,6 +127,7 @@ export function parseK(v: string | number | undefined): number {
 export function resolveOptions(o: LocateOptions): LocateConfig {
   const defaulted: string[] = [];
   if (!o.out) bad('--out is required');
+  if (o.limit !== undefined && o.maxExamples !== undefined && String(o.limit) !== String(o.maxExamples)) bad('--max-examples is the old name of --limit; give one of them');
   if ((o.base === undefined) !== (o.attacked === undefined)) bad('give both --base and --attacked, or neither (to run on the demo pair in weights/demo)');
   let base = o.base;
   let attacked = o.attacked;
@@ -186,7 +189,7 @@ export function resolveOptions(o: LocateOptions): LocateConfig {
     threads: threadsOption(o.threads, 1),
     stream: oneOf('--stream', o.stream, ['auto', 'always'] as const, 'auto'),
     batchSize: intOption('--batch-size', o.batchSize, 1, MAX_BATCH_SIZE) ?? 16,
-    maxExamples: intOption('--max-examples', o.maxExamples, 1),
+    maxExamples: intOption(o.limit !== undefined ? '--limit' : '--max-examples', o.limit ?? o.maxExamples, 1),
     maxLength: intOption('--max-length', o.maxLength, 2, MAX_TOKENS),
     maxNewTokens: intOption('--max-new-tokens', o.maxNewTokens, 1, MAX_TOKENS) ?? 32,
     regions: intOption('--regions', o.regions, 0, MAX_TOKENS) ?? 100,

@@ -11,7 +11,7 @@ import { SilError } from '../errors';
 import { Checkpoint } from '../io/checkpoint';
 import { sha256File, sha256Path, tokenizerSha256 } from '../io/provenance';
 import type { LocateOptions } from './options';
-import type { LocateManifest } from './run';
+import type { LocateManifest } from './manifest';
 
 export function readManifest(file: string): LocateManifest {
   let m: LocateManifest;

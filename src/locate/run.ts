@@ -23,35 +23,37 @@ import { withAtomicDir } from '../io/atomic';
 import { checkOutputPath, claimOutput, MARKER_FILE } from '../io/outpath';
 import { keepOnInterrupt } from '../io/temp';
 import { writeDeltaFolder } from '../delta/folder';
-import { SILENT } from '../cli/progress';
+import { SILENT } from '../progress';
 import { Checkpoint } from '../io/checkpoint';
-import { sha256Path, tokenizerSha256, type TokenizerHash } from '../io/provenance';
-import { LayerRow, LAYER_COLUMNS } from '../mask/layers';
-import { toCsv } from '../mask/csv';
-import { rankRegions, RegionRow, REGION_COLUMNS } from '../mask/regions';
-import { SelectedBackend, useBackend } from '../model/backend';
+import { sha256Path, tokenizerSha256 } from '../io/provenance';
+import { type LayerRow, LAYER_COLUMNS } from '../mask/layers';
+import { objectsToCsv } from '../io/csv';
+import { rankRegions, type RegionRow, REGION_COLUMNS } from '../mask/regions';
+import { type SelectedBackend, useBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
-import { checkpointConfig, checkSequenceLength, ModelConfig } from '../model/config';
+import { checkpointConfig, checkSequenceLength, type ModelConfig } from '../model/config';
 import { allParamNames } from '../model/names';
-import { checkSameTensors, ScoredTensor, scoredTensors, totalOf } from '../score/pair';
+import { checkSameTensors, type ScoredTensor, scoredTensors, totalOf } from '../score/pair';
 import { nonFiniteError, scanNonFinite, totalNonFinite } from '../score/finite';
 import { loadTokenizer } from '../tokenizer';
-import type { Progress } from '../cli/progress';
+import type { Progress } from '../progress';
 import { accumulateToFile } from './accumulate';
 import { inputNormsToFile, readCachedInputNorms } from './activations';
-import { calibrationPairs, DataSpec, formatDataSpec, loadData, toBatches, tokenizePairs } from './calibration';
-import { intersectionAndUnion, OVERLAP_COLUMNS, OverlapRow, pairwiseOverlap } from './combine';
+import { calibrationPairs, type DataSpec, formatDataSpec, loadData, toBatches, tokenizePairs } from './calibration';
+import { intersectionAndUnion, OVERLAP_COLUMNS, type OverlapRow, pairwiseOverlap } from './combine';
 import { greedyGenerator } from './generate';
 import { GradFile, gradCacheName } from './gradfile';
 import { HistogramPool } from './histpool';
 import { selectAndWrite } from './masks';
 import { setDifferenceAndWrite } from './setdiff';
 import type { LocateConfig } from './options';
-import { fieldsFor, ScoreInputs, scoreSource } from './scores';
-import { GradientPlan, GradientSource, openGradientSource } from './source';
+import { fieldsFor, type ScoreInputs, scoreSource } from './scores';
+import { type GradientPlan, type GradientSource, openGradientSource } from './source';
 import { renderSummary } from './summary';
-import { finishRunFolder, listFiles, openRunFolder, RunFolderState } from './runfolder';
-import { SIL_VERSION } from '../version';
+import { finishRunFolder, listFiles, openRunFolder, type RunFolderState } from './runfolder';
+import { SIL_PACKAGE_NAME, SIL_VERSION } from '../version';
+import type { LocateManifest, MaskReport, SetReport } from './manifest';
+
 
 /** One calibration set: a language, or the benign baseline. */
 interface CalibrationSet {
@@ -64,65 +66,6 @@ interface CalibrationSet {
   fromGradsOption: boolean;
 }
 
-export interface SetReport {
-  examples: number | null;
-  tokens: number | null;
-  mean_loss: number | null;
-  gradients: 'computed' | 'cached' | 'file' | 'none';
-  /** layer-input norms (wanda) */
-  activations?: 'computed' | 'cached';
-  /** where computed gradient sums were added up: on the backend across passes, or in the cache file */
-  sums?: 'backend' | 'file';
-  seconds: number;
-}
-
-export interface MaskReport {
-  file: string;
-  selected: number;
-  n: number;
-  passes: number;
-  threshold: number | null;
-}
-
-export interface LocateManifest {
-  command: 'locate';
-  /** the command line as typed (`sil locate …`), null when called from code */
-  command_line: string[] | null;
-  version: string;
-  /** the package and runtime that wrote the run */
-  package: { name: string; version: string; node: string };
-  created: string;
-  inputs: {
-    /** data_sha256: of the tensor data (Checkpoint.dataSha256), tells a base from its attacked copy */
-    base: { path: string; header_sha256: string; data_sha256: string };
-    attacked: { path: string; header_sha256: string; data_sha256: string };
-    /** the base's tokenizer files (they decide the calibration token ids) */
-    tokenizer: TokenizerHash | null;
-    /** sha256 of the file, or of every file of a folder (multijail:, polyrefuse:) */
-    data: { source: string; sha256: string | null } | null;
-    benign: { source: string; sha256: string | null } | null;
-    grads: Array<{ path: string; sha256: string }> | null;
-  };
-  options: Record<string, unknown>;
-  /** `matmul`: what the matrix products ran on (the system BLAS, e.g. `openblas 0.3.21`, or the backend's kernels) */
-  backend: { name: string; note: string; matmul: string; matmul_note: string; source: string; workers: number; plan: string } | null;
-  seed: number;
-  timings: Record<string, number>;
-  languages: string[];
-  k: number;
-  n_params: number;
-  n_in_scope: number;
-  architecture: string | null;
-  calibration: Record<string, SetReport>;
-  masks: Record<string, MaskReport>;
-  global_sir: number | null;
-  expected_random_sir: number;
-  /** NaN/Inf elements found (tensor → count) and scored 0 under --allow-nonfinite; null when there were none */
-  nonfinite: { allowed: true; theta_pre: Record<string, number>; delta: Record<string, number> } | null;
-  notes: string[];
-}
-
-const PACKAGE_NAME: string = require('../../package.json').name;
 const CACHE_VERSION = 'sil-locate-cache/2';
 /** in-scope parameters from which global selection runs its histogram passes on `--threads` workers */
 const PARALLEL_SELECTION_MIN = 1 << 24;
@@ -135,7 +78,10 @@ function seconds(t0: bigint): number {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
-/** The model config, when the base has one that the runtime understands (needed for gradients). */
+/**
+ * The model config, when the base has one that the runtime understands (needed for gradients); a
+ * malformed config.json (INVALID_CONFIG) is refused whatever the score.
+ */
 function modelConfigOf(ck: Checkpoint, required: boolean): ModelConfig | null {
   if (!ck.config) {
     if (required) throw new SilError('INVALID_CONFIG', 'computing gradients needs the checkpoint config.json', { file: ck.location });
@@ -144,17 +90,25 @@ function modelConfigOf(ck: Checkpoint, required: boolean): ModelConfig | null {
   try {
     return checkpointConfig(ck);
   } catch (e) {
-    if (required) throw e;
+    // data-free scores run on architectures and options the runtime does not implement, but never on a malformed config
+    if (required || (e instanceof SilError && e.code === 'INVALID_CONFIG')) throw e;
     return null;
   }
 }
 
 function cacheKey(parts: Record<string, unknown>): string {
-  return createHash('sha256').update(JSON.stringify({ v: CACHE_VERSION, ...parts })).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify({ v: CACHE_VERSION, ...parts }))
+    .digest('hex');
 }
 
 /** Benign prompts from `spec`, in the run's languages where it has them (else all of its languages). */
-async function benignPairs(cfg: LocateConfig, spec: DataSpec, langs: readonly string[], generate: ReturnType<typeof greedyGenerator> | undefined): Promise<{ pairs: CalibrationPair[]; spec: DataSpec }> {
+async function benignPairs(
+  cfg: LocateConfig,
+  spec: DataSpec,
+  langs: readonly string[],
+  generate: ReturnType<typeof greedyGenerator> | undefined,
+): Promise<{ pairs: CalibrationPair[]; spec: DataSpec }> {
   let data: Array<CalibrationRecord | PromptItem> = spec.kind === 'jsonl' ? await loadData(spec) : [];
   let used = spec;
   let have = languagesOf(data.filter((x) => x.kind === 'benign'));
@@ -168,13 +122,19 @@ async function benignPairs(cfg: LocateConfig, spec: DataSpec, langs: readonly st
   const inRun = langs.filter((l) => have.includes(l));
   const mode = cfg.responses.mode === 'generate' ? cfg.responses : { mode: 'compliance' as const };
   const byLang = await calibrationPairs(data, {
-    kind: 'benign', langs: inRun.length ? inRun : have, responses: mode, generate, system: cfg.system, maxExamples: cfg.maxExamples, source: formatDataSpec(used),
+    kind: 'benign',
+    langs: inRun.length ? inRun : have,
+    responses: mode,
+    generate,
+    system: cfg.system,
+    maxExamples: cfg.maxExamples,
+    source: formatDataSpec(used),
   });
   return { pairs: [...byLang.values()].flat(), spec: used };
 }
 
 /** Runs `sil locate` with resolved options; returns the manifest it wrote. */
-export async function locate(cfg: LocateConfig, progress: Progress, say: (note: string) => void = () => {}): Promise<LocateManifest> {
+export async function locate(cfg: LocateConfig, progress: Progress = SILENT, say: (note: string) => void = () => {}): Promise<LocateManifest> {
   const t0 = process.hrtime.bigint();
   const timings: Record<string, number> = {};
   const notes: string[] = [];
@@ -204,6 +164,7 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
     if (base.architecture !== att.architecture) {
       throw new SilError('CHECKPOINT_MISMATCH', `architecture ${att.architecture} differs from ${base.architecture} in ${base.location}`, { file: att.location });
     }
+    modelConfigOf(base, false); // a malformed config.json is refused before any work, whatever the score
     const tensors = scoredTensors(base, cfg.scope);
     const nInScope = totalOf(tensors);
     if (nInScope === 0) throw new SilError('INVALID_ARGUMENT', `--scope ${cfg.scope} covers no tensor of this checkpoint`, { file: base.location });
@@ -223,7 +184,9 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
     if (nonfiniteFound) {
       const err = nonFiniteError(nonfinite, { base: base.location, attacked: att.location });
       if (!cfg.allowNonfinite) throw err!;
-      notes.push(`--allow-nonfinite: ${totalNonFinite(nonfinite.thetaPre)} NaN/Inf element(s) of θpre and ${totalNonFinite(nonfinite.delta)} of Δ are scored 0 (manifest: nonfinite)${totalNonFinite(nonfinite.thetaPre) > 0 && needsForward ? '; gradients were taken at θpre as stored, so NaN spreads through them and those scores are 0 too' : ''}`);
+      notes.push(
+        `--allow-nonfinite: ${totalNonFinite(nonfinite.thetaPre)} NaN/Inf element(s) of θpre and ${totalNonFinite(nonfinite.delta)} of Δ are scored 0 (manifest: nonfinite)${totalNonFinite(nonfinite.thetaPre) > 0 && needsForward ? '; gradients were taken at θpre as stored, so NaN spreads through them and those scores are 0 too' : ''}`,
+      );
     }
     const sets: CalibrationSet[] = [];
     let langs: string[];
@@ -258,7 +221,8 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
       if (!needsForward) {
         langs = cfg.langs ?? present;
         const missing = langs.filter((l) => !present.includes(l));
-        if (missing.length) throw new SilError('INVALID_DATA', `no harmful prompts in language(s) ${missing.join(', ')}; the data has ${present.join(', ') || 'none'}`, { file: formatDataSpec(cfg.data) });
+        if (missing.length)
+          throw new SilError('INVALID_DATA', `no harmful prompts in language(s) ${missing.join(', ')}; the data has ${present.join(', ') || 'none'}`, { file: formatDataSpec(cfg.data) });
         if (langs.length === 0) throw new SilError('INVALID_DATA', 'empty calibration set: the data has no harmful prompts', { file: formatDataSpec(cfg.data) });
         if (cfg.benign) notes.push(`benign baseline: --score ${cfg.score} uses no calibration data, so it equals the language masks`);
       } else {
@@ -267,7 +231,13 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
         const generate = cfg.responses.mode === 'generate' ? greedyGenerator(tok, { maxNewTokens: cfg.maxNewTokens, system: cfg.system }) : undefined;
         if (generate) await useBackend(cfg.backend, { blas: cfg.blas });
         const pairs = await calibrationPairs(data, {
-          kind: 'harmful', langs: cfg.langs ?? undefined, responses: cfg.responses, generate, system: cfg.system, maxExamples: cfg.maxExamples, source: formatDataSpec(cfg.data),
+          kind: 'harmful',
+          langs: cfg.langs ?? undefined,
+          responses: cfg.responses,
+          generate,
+          system: cfg.system,
+          maxExamples: cfg.maxExamples,
+          source: formatDataSpec(cfg.data),
         });
         langs = [...pairs.keys()];
         const named: Array<[string, CalibrationPair[]]> = [...pairs];
@@ -279,11 +249,24 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
         const common = {
           base: base.contentSha256(),
           attacked: fields.includes('silabs') ? att.contentSha256() : null,
-          fields, backend: cfg.backend, threads: cfg.threads, batchSize: cfg.batchSize,
+          fields,
+          backend: cfg.backend,
+          threads: cfg.threads,
+          batchSize: cfg.batchSize,
           ...(cfg.score === 'wanda' ? { activations: 'linear-inputs/1' } : {}),
         };
+        const context = mcfg.maxPositionEmbeddings ?? undefined;
+        if (cfg.maxLength !== undefined && context !== undefined && cfg.maxLength > context) {
+          throw new SilError('INVALID_ARGUMENT', `--max-length ${cfg.maxLength} exceeds the model's context (max_position_embeddings ${context})`, { file: path.join(base.dir, 'config.json') });
+        }
         for (const [name, list] of named) {
-          const examples = tokenizePairs(tok, list, cfg.maxLength);
+          const examples = tokenizePairs(tok, list, cfg.maxLength, context);
+          const cut = examples.filter((e) => e.cut);
+          if (cut.length > 0) {
+            const msg = `${name}: ${cut.length} example(s) longer than the model's context (max_position_embeddings ${context}) were cut to it (${cut.reduce((a, e) => a + e.cut!, 0)} tokens in all; give --max-length to reject long prompts instead)`;
+            notes.push(msg);
+            if (!cfg.json) process.stderr.write(`sil: warning: ${msg}\n`);
+          }
           if (examples.length === 0) throw new SilError('INVALID_DATA', `empty calibration set for ${name}`, { file: formatDataSpec(cfg.data) });
           for (const e of examples) checkSequenceLength(mcfg, e.input_ids.length);
           const batches = toBatches(examples, cfg.batchSize, tok.padId());
@@ -346,7 +329,17 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
       if (!g) {
         if (!source) {
           const mcfg = modelConfigOf(base, true)!;
-          const opened = await openGradientSource({ modelDir: cfg.base, checkpoint: base, config: mcfg, backend: cfg.backend, blas: cfg.blas, threads: cfg.threads, perExample: fields.some((f) => f !== 'grad'), stream: cfg.stream, maxSeqLen: longestSequence(sets) });
+          const opened = await openGradientSource({
+            modelDir: cfg.base,
+            checkpoint: base,
+            config: mcfg,
+            backend: cfg.backend,
+            blas: cfg.blas,
+            threads: cfg.threads,
+            perExample: fields.some((f) => f !== 'grad'),
+            stream: cfg.stream,
+            maxSeqLen: longestSequence(sets),
+          });
           source = opened.source;
           plan = opened.plan;
         }
@@ -362,11 +355,26 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
       bySet.set(s.name, g);
       const meta = g.metadata;
       const tokens = Number(meta.tokens);
-      calibration[s.name] = { examples: Number(meta.examples), tokens, mean_loss: tokens > 0 ? Number(meta.loss_sum) / tokens : null, gradients: status, ...(summed ? { sums: summed } : {}), seconds: seconds(ts) };
+      calibration[s.name] = {
+        examples: Number(meta.examples),
+        tokens,
+        mean_loss: tokens > 0 ? Number(meta.loss_sum) / tokens : null,
+        gradients: status,
+        ...(summed ? { sums: summed } : {}),
+        seconds: seconds(ts),
+      };
       timings[`gradients_${s.name}_s`] = seconds(ts);
     }
     const backendInfo = forwardBackend
-      ? { name: forwardBackend.name, note: forwardBackend.note, matmul: forwardBackend.matmul, matmul_note: forwardBackend.matmulNote, source: 'forward', workers: 1, plan: 'one forward pass at θpre, one decoder layer at a time (layer inputs for wanda)' }
+      ? {
+          name: forwardBackend.name,
+          note: forwardBackend.note,
+          matmul: forwardBackend.matmul,
+          matmul_note: forwardBackend.matmulNote,
+          source: 'forward',
+          workers: 1,
+          plan: 'one forward pass at θpre, one decoder layer at a time (layer inputs for wanda)',
+        }
       : source
         ? (({ backend: b, kind, workers }) => ({ name: b.name, note: b.note, matmul: b.matmul, matmul_note: b.matmulNote, source: kind, workers, plan: plan!.why }))(source as GradientSource)
         : null;
@@ -381,8 +389,14 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
     const headDim = mcfg?.headDim ?? 1;
     const encoding = cfg.bitpack ? 'bitpack' : 'u8';
     const maskMeta = (name: string, score: string): Record<string, string> => ({
-      mask: name, score, ...(score === 'sil' ? { reduce: cfg.reduce } : {}), ...(score === 'random' ? { seed: String(cfg.seed) } : {}),
-      scope: cfg.scope, per: cfg.per, k: String(cfg.k), sil_version: SIL_VERSION,
+      mask: name,
+      score,
+      ...(score === 'sil' ? { reduce: cfg.reduce } : {}),
+      ...(score === 'random' ? { seed: String(cfg.seed) } : {}),
+      scope: cfg.scope,
+      per: cfg.per,
+      k: String(cfg.k),
+      sil_version: SIL_VERSION,
       ...(cfg.setdiff ? { setdiff: 'benign', q: String(cfg.setdiff.q), p: String(cfg.setdiff.p) } : {}),
     });
     if (cfg.score === 'wanda') {
@@ -391,12 +405,14 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
     }
     if (cfg.setdiff) {
       const { q, p } = cfg.setdiff;
-      notes.push(`set difference (Wei et al.): per weight matrix, top-${q} of the ${cfg.score} score on each language minus top-${p} of the same score on the benign set; the benign mask is the per-matrix top-${p} of the benign score, the random mask a per-matrix top-${q}; --k is not used`);
+      notes.push(
+        `set difference (Wei et al.): per weight matrix, top-${q} of the ${cfg.score} score on each language minus top-${p} of the same score on the benign set; the benign mask is the per-matrix top-${p} of the benign score, the random mask a per-matrix top-${q}; --k is not used`,
+      );
     }
     const masks: Record<string, MaskReport> = {};
     const tSelect = process.hrtime.bigint();
     // the histogram passes of global selections on worker threads, for streams worth it
-    if (cfg.per === 'global' && !cfg.setdiff && cfg.threads > 1 && nInScope >= PARALLEL_SELECTION_MIN) pool = HistogramPool.start(cfg.threads);
+    if (cfg.per === 'global' && !cfg.setdiff && cfg.threads > 1 && nInScope >= PARALLEL_SELECTION_MIN) pool = await HistogramPool.start(cfg.threads);
     let globalSir: number | null = null;
     let written: string[] = [];
     const manifest = await withAtomicDir(cfg.out, async (tmp) => {
@@ -404,7 +420,10 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
       fs.mkdirSync(maskDir);
       const layerRows: LayerRow[] = [];
       const regionRows: RegionRow[] = [];
-      const kinds = kindOrder(base.architecture, tensors.map((t) => describeTensor(base.architecture, t.name).kind));
+      const kinds = kindOrder(
+        base.architecture,
+        tensors.map((t) => describeTensor(base.architecture, t.name).kind),
+      );
       const run = async (name: string, inp: ScoreInputs, withRegions: boolean, list: ScoredTensor[]) => {
         const file = path.join(maskDir, `${name}.safetensors`);
         const frac = cfg.setdiff ? (name === 'benign' ? cfg.setdiff.p : cfg.setdiff.q) : cfg.k;
@@ -412,15 +431,36 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
         const hist = pool && inp.score !== 'wanda'
           ? pool.provider({ score: inp.score, reduce: inp.reduce, base: cfg.base, attacked: cfg.attacked, grads: inp.grads?.path ?? null, seed: inp.seed, allowNonfinite: cfg.allowNonfinite }, list)
           : undefined;
-        const r = await selectAndWrite({ base, source: scoreSource(inp, list), frac, per: cfg.setdiff ? 'tensor' : cfg.per, file, encoding, metadata: maskMeta(name, inp.score), headDim, regions: withRegions, hist });
+        const r = await selectAndWrite({ base, source: scoreSource(inp, list), frac, per: cfg.setdiff ? 'tensor' : cfg.per, file, encoding, metadata: maskMeta(name, inp.score), headDim, regions: withRegions, hist, progress, label: name });
         masks[name] = { file: `masks/${name}.safetensors`, selected: r.selected, n: r.selection.n, passes: r.selection.passes, threshold: r.selection.threshold?.value ?? null };
         return r;
       };
-      const inputsFor = (setName: string): ScoreInputs => ({ score: cfg.score, reduce: cfg.reduce, base, attacked: att, grads: bySet.get(setName), inputNorms: normsBySet.get(setName), seed: cfg.seed, allowNonfinite: cfg.allowNonfinite });
+      const inputsFor = (setName: string): ScoreInputs => ({
+        score: cfg.score,
+        reduce: cfg.reduce,
+        base,
+        attacked: att,
+        grads: bySet.get(setName),
+        inputNorms: normsBySet.get(setName),
+        seed: cfg.seed,
+        allowNonfinite: cfg.allowNonfinite,
+      });
       const sd = cfg.setdiff;
       const setDifference = (name: string) => {
         const file = path.join(maskDir, `${name}.safetensors`);
-        const r = setDifferenceAndWrite({ base, tensors, safety: inputsFor(name), utility: inputsFor('benign'), q: sd!.q, p: sd!.p, file, encoding, metadata: maskMeta(name, cfg.score), headDim, regions: true });
+        const r = setDifferenceAndWrite({
+          base,
+          tensors,
+          safety: inputsFor(name),
+          utility: inputsFor('benign'),
+          q: sd!.q,
+          p: sd!.p,
+          file,
+          encoding,
+          metadata: maskMeta(name, cfg.score),
+          headDim,
+          regions: true,
+        });
         masks[name] = { file: `masks/${name}.safetensors`, selected: r.selected, n: r.selection.n, passes: r.selection.passes, threshold: null };
         return r;
       };
@@ -430,7 +470,13 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
         regionRows.push(...rankRegions(lang, r.regions, cfg.regions));
       }
       const named: Array<{ name: string; file: string }> = langs.map((l) => ({ name: l, file: path.join(maskDir, `${l}.safetensors`) }));
-      const inter = intersectionAndUnion(named.map((m) => m.file), path.join(maskDir, 'intersection.safetensors'), path.join(maskDir, 'union.safetensors'), encoding, maskMeta('', cfg.score));
+      const inter = intersectionAndUnion(
+        named.map((m) => m.file),
+        path.join(maskDir, 'intersection.safetensors'),
+        path.join(maskDir, 'union.safetensors'),
+        encoding,
+        maskMeta('', cfg.score),
+      );
       globalSir = inter.globalSir;
       masks.intersection = { file: 'masks/intersection.safetensors', selected: inter.intersection, n: nInScope, passes: 0, threshold: null };
       masks.union = { file: 'masks/union.safetensors', selected: inter.union, n: nInScope, passes: 0, threshold: null };
@@ -445,12 +491,18 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
       timings.select_s = seconds(tSelect);
       const tDelta = process.hrtime.bigint();
       await writeDeltaFolder(base, att, path.join(tmp, 'delta'), {
-        threads: cfg.threads, kernel: 'simd', saveAbsDelta: false, maxShardSize: '5GB', progress: SILENT, paths: { base: cfg.base, attacked: cfg.attacked }, t0: tDelta,
+        threads: cfg.threads,
+        kernel: 'simd',
+        saveAbsDelta: false,
+        maxShardSize: '5GB',
+        progress: SILENT,
+        paths: { base: cfg.base, attacked: cfg.attacked },
+        t0: tDelta,
       });
       timings.delta_s = seconds(tDelta);
-      fs.writeFileSync(path.join(tmp, 'layers.csv'), toCsv<LayerRow>(LAYER_COLUMNS, layerRows));
-      fs.writeFileSync(path.join(tmp, 'regions.csv'), toCsv<RegionRow>(REGION_COLUMNS, regionRows));
-      fs.writeFileSync(path.join(tmp, 'overlap.csv'), toCsv<OverlapRow>(OVERLAP_COLUMNS, overlap));
+      fs.writeFileSync(path.join(tmp, 'layers.csv'), objectsToCsv<LayerRow>(LAYER_COLUMNS, layerRows));
+      fs.writeFileSync(path.join(tmp, 'regions.csv'), objectsToCsv<RegionRow>(REGION_COLUMNS, regionRows));
+      fs.writeFileSync(path.join(tmp, 'overlap.csv'), objectsToCsv<OverlapRow>(OVERLAP_COLUMNS, overlap));
       const tHash = process.hrtime.bigint();
       const baseSha = base.dataSha256();
       const attSha = att.dataSha256();
@@ -460,7 +512,7 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
         command: 'locate',
         command_line: cfg.commandLine ?? null,
         version: SIL_VERSION,
-        package: { name: PACKAGE_NAME, version: SIL_VERSION, node: process.version },
+        package: { name: SIL_PACKAGE_NAME, version: SIL_VERSION, node: process.version },
         created: new Date().toISOString(),
         inputs: {
           base: { path: path.resolve(cfg.base), header_sha256: base.headerSha256(), data_sha256: baseSha },
@@ -471,11 +523,31 @@ export async function locate(cfg: LocateConfig, progress: Progress, say: (note: 
           grads: cfg.grads === null ? null : gradsUsed,
         },
         options: {
-          langs: cfg.langs, data: formatDataSpec(cfg.data), responses: cfg.responses.mode === 'generate' ? `generate:${cfg.responses.checkpoint}` : cfg.responses.mode,
-          system: cfg.system ?? null, score: cfg.score, reduce: cfg.reduce, scope: cfg.scope, k: cfg.k, per: cfg.per,
-          benign: cfg.benign ? formatDataSpec(cfg.benign) : false, grads: cfg.grads, seed: cfg.seed, backend: cfg.backend, blas: cfg.blas, threads: cfg.threads, stream: cfg.stream,
-          batch_size: cfg.batchSize, max_examples: cfg.maxExamples ?? null, max_length: cfg.maxLength ?? null, max_new_tokens: cfg.maxNewTokens,
-          regions: cfg.regions, bitpack: cfg.bitpack, setdiff: cfg.setdiff, allow_nonfinite: cfg.allowNonfinite, defaults: cfg.defaulted,
+          langs: cfg.langs,
+          data: formatDataSpec(cfg.data),
+          responses: cfg.responses.mode === 'generate' ? `generate:${cfg.responses.checkpoint}` : cfg.responses.mode,
+          system: cfg.system ?? null,
+          score: cfg.score,
+          reduce: cfg.reduce,
+          scope: cfg.scope,
+          k: cfg.k,
+          per: cfg.per,
+          benign: cfg.benign ? formatDataSpec(cfg.benign) : false,
+          grads: cfg.grads,
+          seed: cfg.seed,
+          backend: cfg.backend,
+          blas: cfg.blas,
+          threads: cfg.threads,
+          stream: cfg.stream,
+          batch_size: cfg.batchSize,
+          max_examples: cfg.maxExamples ?? null,
+          max_length: cfg.maxLength ?? null,
+          max_new_tokens: cfg.maxNewTokens,
+          regions: cfg.regions,
+          bitpack: cfg.bitpack,
+          setdiff: cfg.setdiff,
+          allow_nonfinite: cfg.allowNonfinite,
+          defaults: cfg.defaulted,
         },
         backend: backendInfo,
         seed: cfg.seed,
@@ -547,7 +619,13 @@ function isEmptyTree(dir: string, top = true): boolean {
 
 /** A content-independent identity of a checkpoint's files: resolved paths, sizes and times. */
 function checkpointIdentity(ck: Checkpoint): unknown {
-  return { header: ck.headerSha256(), files: ck.files.map((f) => { const st = fs.statSync(f.path); return [fs.realpathSync(f.path), st.size, st.mtimeMs]; }) };
+  return {
+    header: ck.headerSha256(),
+    files: ck.files.map((f) => {
+      const st = fs.statSync(f.path);
+      return [fs.realpathSync(f.path), st.size, st.mtimeMs];
+    }),
+  };
 }
 
 /**

@@ -19,8 +19,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SilError } from '../errors';
 import { writeFileAtomic } from '../io/atomic';
-import { MARKER_FILE, OutputMarker, readMarker, writeMarker } from '../io/outpath';
-import { parseCsv, toCsv } from '../report/csv';
+import { MARKER_FILE, readMarker, writeMarker } from '../io/outpath';
+import type { OutputMarker } from '../io/outpath';
+import { parseCsv, toCsv } from '../io/csv';
 
 /** Top-level names a run writes (besides the cache, which it keeps). */
 export const RUN_OUTPUTS = ['masks', 'delta', 'cache', 'layers.csv', 'regions.csv', 'overlap.csv', 'manifest.json', 'summary.md'] as const;
@@ -115,7 +116,9 @@ function removeDerived(out: string): string[] {
   const em = readMarker(evalDir);
   const models = (em?.models ?? {}) as Record<string, { mask?: string | null }>;
   const masks = path.join(fs.realpathSync(out), 'masks') + path.sep;
-  const stale = Object.entries(models).filter(([, v]) => typeof v?.mask === 'string' && v.mask.startsWith(masks)).map(([k]) => k);
+  const stale = Object.entries(models)
+    .filter(([, v]) => typeof v?.mask === 'string' && v.mask.startsWith(masks))
+    .map(([k]) => k);
   if (stale.length) {
     for (const f of fs.readdirSync(evalDir)) {
       const file = path.join(evalDir, f);
@@ -137,13 +140,16 @@ function dropCsvRows(file: string, models: string[]): void {
 }
 
 function dropJsonlRows(file: string, models: string[]): void {
-  const keep = fs.readFileSync(file, 'utf8').split('\n').filter((l) => {
-    if (l.trim() === '') return false;
-    try {
-      return !models.includes(String((JSON.parse(l) as { model?: unknown }).model));
-    } catch {
-      return true;
-    }
-  });
+  const keep = fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => {
+      if (l.trim() === '') return false;
+      try {
+        return !models.includes(String((JSON.parse(l) as { model?: unknown }).model));
+      } catch {
+        return true;
+      }
+    });
   writeFileAtomic(file, keep.length ? keep.join('\n') + '\n' : '');
 }

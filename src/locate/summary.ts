@@ -2,7 +2,7 @@
 import type { LayerRow } from '../mask/layers';
 import type { RegionRow } from '../mask/regions';
 import type { OverlapRow } from './combine';
-import type { LocateManifest } from './run';
+import type { LocateManifest } from './manifest';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 const num = (x: number) => x.toLocaleString('en-US');

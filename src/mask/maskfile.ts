@@ -10,9 +10,9 @@
  */
 import { SilError } from '../errors';
 import { SafetensorsFile } from '../io/safetensors';
-import { SafetensorsWriter, TensorSpec } from '../io/writer';
-import { packBits, packedLength, unpackBits } from './bitpack';
-import { checkBinary, Mask, MaskTensor, numelOf } from './mask';
+import { SafetensorsWriter, type TensorSpec } from '../io/writer';
+import { type Bitorder, BITORDERS, packBits, packedLength, toLittleBitorder, unpackBits } from './bitpack';
+import { checkBinary, type Mask, type MaskTensor, numelOf } from './mask';
 import { firstNonBinary, unpackRange } from './words';
 
 export type MaskEncoding = 'u8' | 'bitpack';
@@ -20,16 +20,23 @@ export type MaskEncoding = 'u8' | 'bitpack';
 /** An open mask file: shapes from the header, tensors read (and unpacked) on demand. */
 export class MaskFile {
   readonly encoding: MaskEncoding;
+  /** bit order of a bitpacked file (`little` unless its metadata says `big`) */
+  readonly bitorder: Bitorder;
   private readonly shapes = new Map<string, number[]>();
 
   private constructor(readonly file: SafetensorsFile) {
     const meta = file.metadata;
     this.encoding = meta.format === 'bitpack' ? 'bitpack' : 'u8';
+    const order = meta.bitorder ?? 'little';
+    if (this.encoding === 'bitpack' && !(BITORDERS as readonly string[]).includes(order)) {
+      throw new SilError('MASK_MISMATCH', `bitpacked mask declares bitorder ${JSON.stringify(order)}; supported: ${BITORDERS.join(', ')}`, { file: file.path });
+    }
+    this.bitorder = order as Bitorder;
     let packedShapes: Record<string, number[]> = {};
     if (this.encoding === 'bitpack') {
       try {
         packedShapes = JSON.parse(meta.shape ?? 'null') as Record<string, number[]>;
-        if (!packedShapes || typeof packedShapes !== 'object') throw new Error('not an object');
+        if (!packedShapes || typeof packedShapes !== 'object' || Array.isArray(packedShapes)) throw new Error('not an object');
       } catch (e) {
         throw new SilError('MASK_MISMATCH', `bitpacked mask without a readable __metadata__.shape (${(e as Error).message})`, { file: file.path });
       }
@@ -40,7 +47,12 @@ export class MaskFile {
       }
       if (this.encoding === 'bitpack') {
         const shape = packedShapes[name];
-        if (!Array.isArray(shape)) throw new SilError('MASK_MISMATCH', 'bitpacked tensor has no shape in __metadata__.shape', { file: file.path, tensor: name });
+        if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+          throw new SilError('MASK_MISMATCH', `bitpacked tensor has no shape (a list of non-negative integers) in __metadata__.shape, found ${JSON.stringify(shape ?? null)}`, {
+            file: file.path,
+            tensor: name,
+          });
+        }
         if (info.numel !== packedLength(numelOf(shape))) {
           throw new SilError('MASK_MISMATCH', `${info.numel} packed bytes cannot hold shape [${shape.join(', ')}]`, { file: file.path, tensor: name });
         }
@@ -77,7 +89,7 @@ export class MaskFile {
   read(name: string): Uint8Array {
     const shape = this.shape(name);
     const raw = this.file.readBytes(name);
-    const data = this.encoding === 'bitpack' ? unpackBits(raw, numelOf(shape)) : raw;
+    const data = this.encoding === 'bitpack' ? unpackBits(toLittleBitorder(raw, this.bitorder), numelOf(shape)) : raw;
     checkBinary({ name, shape, data }, this.path);
     return data;
   }
@@ -88,7 +100,7 @@ export class MaskFile {
     const n = numelOf(shape);
     if (start < 0 || end > n || start > end) throw new SilError('INVALID_ARGUMENT', `entry range [${start}, ${end}) outside [0, ${n})`, { file: this.path, tensor: name });
     // unpacked bits are 0/1 by construction; stored bytes are checked
-    if (this.encoding === 'bitpack') return unpackRange(this.file.readBytes(name, start >>> 3, Math.ceil(end / 8)), start, end - start);
+    if (this.encoding === 'bitpack') return unpackRange(toLittleBitorder(this.file.readBytes(name, start >>> 3, Math.ceil(end / 8)), this.bitorder), start, end - start);
     const data = this.file.readBytes(name, start, end);
     const bad = firstNonBinary(data);
     if (bad >= 0) throw new SilError('MASK_MISMATCH', `entry ${start + bad} is ${data[bad]}; a U8 mask holds only 0 and 1`, { file: this.path, tensor: name });
@@ -129,12 +141,16 @@ export class MaskWriter {
   private readonly w: SafetensorsWriter;
   private readonly shapes = new Map<string, number[]>();
 
-  constructor(path: string, tensors: ReadonlyArray<{ name: string; shape: number[] }>, readonly encoding: MaskEncoding = 'u8', metadata: Record<string, string> = {}) {
+  constructor(
+    path: string,
+    tensors: ReadonlyArray<{ name: string; shape: number[] }>,
+    readonly encoding: MaskEncoding = 'u8',
+    metadata: Record<string, string> = {},
+  ) {
     const specs: TensorSpec[] = tensors.map(({ name, shape }) => ({ name, dtype: 'U8', shape: encoding === 'bitpack' ? [packedLength(numelOf(shape))] : [...shape] }));
     for (const t of tensors) this.shapes.set(t.name, [...t.shape]);
-    const meta: Record<string, string> = encoding === 'bitpack'
-      ? { ...metadata, format: 'bitpack', bitorder: 'little', shape: JSON.stringify(Object.fromEntries(this.shapes)) }
-      : { ...metadata, format: 'pt' };
+    const meta: Record<string, string> =
+      encoding === 'bitpack' ? { ...metadata, format: 'bitpack', bitorder: 'little', shape: JSON.stringify(Object.fromEntries(this.shapes)) } : { ...metadata, format: 'pt' };
     this.w = SafetensorsWriter.create(path, specs, meta);
   }
 

@@ -1,5 +1,7 @@
 /**
- * TF.js backend selection: `auto | wasm | cpu | tensorflow | webgpu`.
+ * TF.js backend selection: `auto | cuda | wasm | cpu | tensorflow | webgpu`.
+ * - `cuda`: NVIDIA GPUs through the driver API, cuBLAS and NVRTC (src/cuda/); `--device N` picks
+ *   the GPU, `--precision bf16|tf32|f32` the matrix products.
  * - `wasm`: XNNPACK through WebAssembly, single-threaded in Node (data-parallel workers give the
  *   cores; see parallel.ts). The CPU default.
  * - `cpu`: TF.js's pure-JS reference kernels (slow; the reference for the others).
@@ -7,19 +9,26 @@
  *   packages, when one is installed.
  * - `webgpu`: `@tensorflow/tfjs-backend-webgpu` on Dawn from the `webgpu` package; needs a GPU
  *   adapter (Vulkan loader + driver on Linux).
- * - `auto`: webgpu when an adapter exists, else tensorflow when installed, else wasm; the choice and
+ * - `auto`: cuda when a GPU and the CUDA libraries are there, else webgpu when an adapter exists, else
+ *   tensorflow when installed, else wasm; the choice and
  *   why are returned so every output can report them.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { type BlasChoice, configureMatmul, defaultBlasChoice } from '../blas';
+import { cudaAvailability, cudaUnavailableSync } from '../cuda';
 import { SilError } from '../errors';
 import { installSharedIdentity } from './identity';
 
-export type BackendName = 'wasm' | 'cpu' | 'tensorflow' | 'webgpu';
+export type BackendName = 'wasm' | 'cpu' | 'tensorflow' | 'webgpu' | 'cuda';
 export type BackendChoice = BackendName | 'auto';
-export const BACKEND_CHOICES: BackendChoice[] = ['auto', 'wasm', 'cpu', 'tensorflow', 'webgpu'];
+export const BACKEND_CHOICES: BackendChoice[] = ['auto', 'cuda', 'wasm', 'cpu', 'tensorflow', 'webgpu'];
+
+/** Backends whose tensors live in GPU memory (layer boundaries and sums kept there, GPU memory budget). */
+export function isGpuBackend(name: string): boolean {
+  return name === 'webgpu' || name === 'cuda';
+}
 
 export interface SelectedBackend {
   name: BackendName;
@@ -57,6 +66,7 @@ function loadDawn(): { create(args: string[]): GPU; globals: Record<string, unkn
 
 /** Reasons known without starting anything (null: worth probing). */
 export function backendUnavailableSync(name: BackendName): string | null {
+  if (name === 'cuda') return cudaUnavailableSync();
   if (name === 'tensorflow') {
     const found = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'].some((id) => {
       try {
@@ -134,6 +144,8 @@ async function probe(name: BackendName): Promise<string | null> {
       return probeTensorflow();
     case 'webgpu':
       return probeWebgpu();
+    case 'cuda':
+      return cudaAvailability();
   }
 }
 
@@ -156,7 +168,7 @@ export async function useBackend(choice: BackendChoice, opts: BackendOptions = {
   if (choice === 'auto') {
     const tried: string[] = [];
     name = 'wasm';
-    for (const n of ['webgpu', 'tensorflow'] as const) {
+    for (const n of ['cuda', 'webgpu', 'tensorflow'] as const) {
       const why = await backendAvailability(n);
       if (why === null) {
         name = n;
@@ -170,7 +182,10 @@ export async function useBackend(choice: BackendChoice, opts: BackendOptions = {
     note = `${name} as requested`;
   }
   const why = await backendAvailability(name);
-  if (why !== null) throw new SilError('BACKEND_UNAVAILABLE', `backend ${name} is unavailable: ${why}`);
+  if (why !== null) {
+    if (name === 'cuda') throw new SilError('CUDA_UNAVAILABLE', `backend cuda is unavailable: ${why}`);
+    throw new SilError('BACKEND_UNAVAILABLE', `backend ${name} is unavailable: ${why}`);
+  }
   if (tf.getBackend() !== name) {
     const ok = await tf.setBackend(name);
     if (!ok) throw new SilError('BACKEND_UNAVAILABLE', `backend ${name} failed to initialise`);

@@ -12,7 +12,7 @@
  * holds W and one packed copy (no kept Wᵀ, no packed Wᵀ), which leaves room in the 4 GB wasm heap
  * for several sequences per pass. `linearReference` is the textbook form; a test holds the two equal.
  *
- * Backends whose matmul kernels take transposed operands at full speed (webgpu, tensorflow) run the
+ * Backends whose matmul kernels take transposed operands at full speed (webgpu, tensorflow, cuda) run the
  * textbook form instead: no transposes of activations, one kernel per product (`plainMatmulsOnly`).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -36,7 +36,7 @@ export interface LinearParams {
 export function plainMatmulsOnly(): boolean {
   const b = tf.getBackend();
   if (b === 'wasm') return blasMatmul() === null;
-  return b !== 'webgpu' && b !== 'tensorflow';
+  return b !== 'webgpu' && b !== 'tensorflow' && b !== 'cuda';
 }
 
 /** y = x Wᵀ (+ b) for x [N, in]: the plain-matmul form described above where the backend needs it. */

@@ -8,12 +8,12 @@
  *
  * The layer term was fitted to measured wasm heap peaks (155.7M params, hidden 1024, FFN 2816, vocab
  * 32k, 8 layers: 2.8 GiB for one 128-token sequence, 3.5 GiB for two). The vocabulary term counts the
- * logits-sized [N, V] buffers alive at the peak of the pass (logits, log-softmax and its exp, the
- * one-hot targets and their product, the gradients of each and the transpose for the head's weight
- * gradient): 10.5 measured on a 152k-vocabulary model (725 MiB per 113-token sequence), and half as
- * many again for the wasm heap's fragmentation between passes of different lengths (measured: 4 × 113
- * tokens took 3.0 GiB alone and 3.5 GiB after a pass of 4 × 60). With 128k–152k vocabularies this term
- * is most of a pass: one [16 × 113 × 151,936] float32 buffer alone is over 1 GiB.
+ * logits-sized [N, V] buffers alive at the peak of the pass (the logits, the cross-entropy's
+ * exp(z − m) and one-hot rows under its custom gradient, the logits' gradient and its transpose for
+ * the head's weight gradient): 7.2 measured on a 152k-vocabulary model (474 MiB per 113-token
+ * sequence), and half as many again for the wasm heap's fragmentation between passes of different
+ * lengths (measured: +14% for 4 × 113 tokens after a pass of 4 × 60). With 128k–152k vocabularies
+ * this term is most of a pass: one [16 × 113 × 151,936] float32 buffer alone is over 1 GiB.
  */
 import type { ModelConfig } from './config';
 import { allParamNames, paramShape } from './names';
@@ -22,7 +22,7 @@ import { allParamNames, paramShape } from './names';
 export const WASM_HEAP_BYTES = 4 * 2 ** 30;
 
 /** logits-sized float32 buffers planned per token (see above) */
-export const LOGIT_BUFFERS = 16;
+export const LOGIT_BUFFERS = 11;
 
 const F32 = 4;
 

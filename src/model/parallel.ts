@@ -8,16 +8,14 @@
  * The worker script is compiled JS (dist/model/worker.js); build with `npm run build` first.
  */
 import * as os from 'node:os';
-import { Worker } from 'node:worker_threads';
 import type { BlasChoice } from '../blas';
-import { SilError, SilErrorCode } from '../errors';
+import { SilError } from '../errors';
 import { Checkpoint } from '../io/checkpoint';
 import type { BackendName } from './backend';
 import { Batch, prepareBatch, sliceBatch } from './batch';
 import { checkpointConfig } from './config';
 import type { LossAndGrads } from './model';
-import { closeWorkers } from '../threads';
-import { workerScript } from '../workers/script';
+import { WorkerPool } from '../workers/pool';
 
 export function defaultWorkerCount(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
@@ -26,18 +24,23 @@ export function defaultWorkerCount(): number {
 /** Sequences per in-memory pass, planned with the logits (memory.ts); re-exported for callers of this module. */
 export { sequencesPerPass } from './memory';
 
-interface Reply {
-  id: number;
+/** One shard of a batch for a worker (model/worker.ts). */
+export interface GradJob {
+  batch: Batch;
+  denominator: number;
+}
+
+export interface GradReply {
   loss: number;
   count: number;
   names: string[];
   grads: Float32Array[];
-  error?: { message: string; code?: string };
 }
 
-function rethrow(err: { message: string; code?: string }): never {
-  if (err.code) throw new SilError(err.code as SilErrorCode, err.message);
-  throw new Error(err.message);
+/** What a worker says when it is ready: what its matrix products run on, and a line on it. */
+export interface GradWorkerInfo {
+  matmul: string;
+  matmulNote: string;
 }
 
 export interface PoolOptions {
@@ -49,12 +52,10 @@ export interface PoolOptions {
 
 /** Worker threads holding the model, reusable across batches. */
 export class GradWorkerPool {
-  private nextId = 0;
-
   private constructor(
     readonly modelDir: string,
     readonly vocabSize: number,
-    readonly workers: Worker[],
+    private readonly pool: WorkerPool<GradJob, GradReply>,
     readonly backend: BackendName,
     /** what the workers' products run on (`openblas 0.3.21`, `wasm`), and a line on it */
     readonly matmul: string,
@@ -65,75 +66,29 @@ export class GradWorkerPool {
     const ckpt = Checkpoint.open(modelDir);
     const cfg = checkpointConfig(ckpt);
     ckpt.close();
-    const script = workerScript('model/worker');
     const n = Math.max(1, count);
-    const workerData = { modelDir, backend, blas: opts.blas, instances: opts.instances ?? n };
-    const workers = Array.from({ length: n }, () => new Worker(script, { workerData }));
-    let matmul = backend as string;
-    let matmulNote = '';
-    try {
-      await Promise.all(
-        workers.map(
-          (w) =>
-            new Promise<void>((resolve, reject) => {
-              w.once('error', reject);
-              w.once('message', (m: { ready: boolean; matmul?: string; matmulNote?: string; error?: { message: string; code?: string } }) => {
-                if (m.ready) {
-                  matmul = m.matmul ?? matmul;
-                  matmulNote = m.matmulNote ?? matmulNote;
-                  resolve();
-                }
-                else {
-                  try {
-                    rethrow(m.error!);
-                  } catch (e) {
-                    reject(e);
-                  }
-                }
-              });
-            }),
-        ),
-      );
-    } catch (e) {
-      await Promise.all(workers.map((w) => w.terminate()));
-      throw e;
-    }
-    const pool = new GradWorkerPool(modelDir, cfg.vocabSize, workers, backend, matmul, matmulNote);
-    return pool;
+    const pool = await WorkerPool.start<GradJob, GradReply>('model/worker', { count: n, workerData: { modelDir, backend, blas: opts.blas, instances: opts.instances ?? n } });
+    const info = pool.info[pool.info.length - 1] as GradWorkerInfo | undefined;
+    return new GradWorkerPool(modelDir, cfg.vocabSize, pool, backend, info?.matmul ?? backend, info?.matmulNote ?? '');
   }
 
-  private run(w: Worker, batch: Batch, denominator: number): Promise<Reply> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const onMessage = (m: Reply) => {
-        if (m.id !== id) return;
-        w.off('message', onMessage);
-        w.off('error', reject);
-        if (m.error) {
-          try {
-            rethrow(m.error);
-          } catch (e) {
-            reject(e);
-          }
-        } else resolve(m);
-      };
-      w.on('message', onMessage);
-      w.once('error', reject);
-      w.postMessage({ id, batch, denominator });
-    });
+  /** worker threads */
+  get workers(): number {
+    return this.pool.size;
   }
 
   /** Loss and summed gradients of a whole batch, examples spread over the workers. */
   async lossAndGrads(batch: Batch): Promise<LossAndGrads> {
     const pb = prepareBatch(batch, this.vocabSize);
     if (pb.count === 0) throw new SilError('INVALID_DATA', 'batch has no position with a label (labels are all −100 after the causal shift)');
-    const n = Math.min(this.workers.length, pb.batch);
-    const jobs: Promise<Reply>[] = [];
+    const n = Math.min(this.pool.size, pb.batch);
+    const jobs: Promise<GradReply>[] = [];
     for (let k = 0; k < n; k++) {
       const lo = Math.floor((k * pb.batch) / n);
       const hi = Math.floor(((k + 1) * pb.batch) / n);
-      jobs.push(this.run(this.workers[k], sliceBatch(batch, lo, hi), pb.count));
+      jobs.push(this.pool.call(k, { batch: sliceBatch(batch, lo, hi), denominator: pb.count }));
     }
+    // summed in shard order, whichever worker finishes first
     const replies = await Promise.all(jobs);
     const grads = new Map<string, Float32Array>();
     let loss = 0;
@@ -152,7 +107,7 @@ export class GradWorkerPool {
   }
 
   async close(): Promise<void> {
-    await closeWorkers(this.workers, 'close');
+    await this.pool.close();
   }
 }
 

@@ -15,7 +15,7 @@ import { matrixHtml, regionsCsv, regionsHtml, regionsTex, topRegions } from './t
 import { outlineText, toPng } from './render';
 import { reportHtml } from './html';
 import { esc } from './svg';
-import { SILENT, type Progress } from '../cli/progress';
+import { SILENT, type Progress } from '../progress';
 
 export const FORMATS = ['svg', 'png', 'html', 'csv', 'tex'] as const;
 export type Format = (typeof FORMATS)[number];

@@ -11,7 +11,8 @@ import { SilError } from '../errors';
 import type { OverlapRow } from '../locate/combine';
 import type { LayerRow } from '../mask/layers';
 import type { RegionRow as WrittenRegionRow } from '../mask/regions';
-import { parseCsv, type CsvTable } from './csv';
+import { readTextInput } from '../data/text';
+import { parseCsv, type CsvTable } from '../io/csv';
 import { violationRecordsFromTable, type ViolationRecord } from '../eval/conditions';
 
 /** One row of `delta/layers.csv`: ‖Δ‖ statistics per decoder layer × module kind. */
@@ -65,7 +66,24 @@ export interface RunData {
   present: string[];
 }
 
-type Conv = 'str' | 'num' | 'int' | 'layer';
+/**
+ * Column kinds: text, a layer index (or empty), and numbers with their ranges — `frac` in [0, 1],
+ * `count` a non-negative integer, `rank` a positive integer, `mag` a non-negative magnitude up to
+ * `MAX_MAGNITUDE`, `cos` in [−1, 1]. Nothing a run writes lies outside them; a value that does
+ * (−1 selected, 1e308, which renders as "Infinity") is a damaged file and is refused.
+ */
+type Conv = 'str' | 'layer' | 'frac' | 'count' | 'rank' | 'mag' | 'cos';
+
+/** Largest magnitude (norms, score masses) a run file may hold: far above any real value, far below overflow. */
+export const MAX_MAGNITUDE = 1e30;
+
+const RANGES: Record<Exclude<Conv, 'str' | 'layer'>, { ok: (v: number) => boolean; what: string }> = {
+  frac: { ok: (v) => v >= 0 && v <= 1, what: 'a number from 0 to 1' },
+  count: { ok: (v) => Number.isSafeInteger(v) && v >= 0, what: 'a non-negative integer' },
+  rank: { ok: (v) => Number.isSafeInteger(v) && v >= 1, what: 'a positive integer' },
+  mag: { ok: (v) => v >= 0 && v <= MAX_MAGNITUDE, what: `a non-negative number up to ${MAX_MAGNITUDE}` },
+  cos: { ok: (v) => v >= -1 && v <= 1, what: 'a number from −1 to 1' },
+};
 
 function convert<T>(table: CsvTable, file: string, spec: Record<keyof T & string, Conv>): T[] {
   const cols = Object.keys(spec) as Array<keyof T & string>;
@@ -79,11 +97,16 @@ function convert<T>(table: CsvTable, file: string, spec: Record<keyof T & string
       const raw = r[c].trim();
       const kind = spec[c];
       if (kind === 'str') o[c] = raw;
-      else if (kind === 'layer' && raw === '') o[c] = null;
-      else {
+      else if (kind === 'layer') {
         const v = Number(raw);
-        if (raw === '' || !Number.isFinite(v) || (kind !== 'num' && !Number.isInteger(v))) {
-          throw new SilError('INVALID_DATA', `row ${i + 2}, column ${c}: expected ${kind === 'num' ? 'a number' : 'an integer'}, found "${raw}"`, { file });
+        if (raw !== '' && !(Number.isSafeInteger(v) && v >= 0))
+          throw new SilError('INVALID_DATA', `row ${i + 2}, column ${c}: expected a layer index (a non-negative integer) or nothing, found "${raw}"`, { file });
+        o[c] = raw === '' ? null : v;
+      } else {
+        const v = Number(raw);
+        const range = RANGES[kind as Exclude<Conv, 'str' | 'layer'>];
+        if (raw === '' || !Number.isFinite(v) || !range.ok(v)) {
+          throw new SilError('INVALID_DATA', `row ${i + 2}, column ${c}: expected ${range.what}, found "${raw}"`, { file });
         }
         o[c] = v;
       }
@@ -92,11 +115,34 @@ function convert<T>(table: CsvTable, file: string, spec: Record<keyof T & string
   });
 }
 
-const DELTA_SPEC = { layer: 'layer', kind: 'str', numel: 'num', l1: 'num', l2: 'num', max_abs: 'num', mean_abs: 'num', rel_l2: 'num', frac_changed: 'num' } as const;
-const LAYERS_SPEC = { lang: 'str', layer: 'layer', kind: 'str', numel: 'num', score_mass: 'num', score_share: 'num', selected: 'num', selected_fraction: 'num' } as const;
-const REGIONS_SPEC = { rank: 'int', lang: 'str', tensor: 'str', layer: 'layer', kind: 'str', unit: 'str', index: 'str', size: 'num', score_mass: 'num', selected_share: 'num' } as const;
-const OVERLAP_SPEC = { a: 'str', b: 'str', sir: 'num', iou: 'num', cosine: 'num' } as const;
-const KSWEEP_SPEC = { method: 'str', k: 'num', eval_lang: 'str', violation_rate: 'num' } as const;
+const DELTA_SPEC = { layer: 'layer', kind: 'str', numel: 'count', l1: 'mag', l2: 'mag', max_abs: 'mag', mean_abs: 'mag', rel_l2: 'mag', frac_changed: 'frac' } as const;
+const LAYERS_SPEC = { lang: 'str', layer: 'layer', kind: 'str', numel: 'count', score_mass: 'mag', score_share: 'frac', selected: 'count', selected_fraction: 'frac' } as const;
+const REGIONS_SPEC = { rank: 'rank', lang: 'str', tensor: 'str', layer: 'layer', kind: 'str', unit: 'str', index: 'str', size: 'count', score_mass: 'mag', selected_share: 'frac' } as const;
+const OVERLAP_SPEC = { a: 'str', b: 'str', sir: 'frac', iou: 'frac', cosine: 'cos' } as const;
+const KSWEEP_SPEC = { method: 'str', k: 'frac', eval_lang: 'str', violation_rate: 'frac' } as const;
+
+/**
+ * Checks the manifest fields a report shows or uses: an object; `languages` a list of names; `k` and
+ * `expected_random_sir` in (0, 1]; `global_sir` in [0, 1] or null; counts non-negative integers;
+ * `options`, `inputs`, `calibration`, `masks` objects. INVALID_DATA names the file and the field.
+ */
+export function validateManifest(m: unknown, file: string): Record<string, unknown> {
+  const bad = (field: string, what: string, v: unknown): never => {
+    throw new SilError('INVALID_DATA', `"${field}" must be ${what}, found ${JSON.stringify(v) ?? String(v)}`, { file });
+  };
+  if (m === null || typeof m !== 'object' || Array.isArray(m)) bad('manifest', 'a JSON object', m);
+  const o = m as Record<string, unknown>;
+  const has = (k: string) => o[k] !== undefined;
+  if (has('command') && typeof o.command !== 'string') bad('command', 'a string', o.command);
+  if (has('languages') && !(Array.isArray(o.languages) && o.languages.every((l) => typeof l === 'string'))) bad('languages', 'a list of language names', o.languages);
+  for (const k of ['k', 'expected_random_sir']) if (has(k) && !(typeof o[k] === 'number' && (o[k] as number) > 0 && (o[k] as number) <= 1)) bad(k, 'a fraction in (0, 1]', o[k]);
+  if (has('global_sir') && o.global_sir !== null && !(typeof o.global_sir === 'number' && o.global_sir >= 0 && o.global_sir <= 1)) bad('global_sir', 'a number from 0 to 1, or null', o.global_sir);
+  for (const k of ['n_params', 'n_in_scope', 'seed']) if (has(k) && !(typeof o[k] === 'number' && Number.isSafeInteger(o[k]) && (o[k] as number) >= 0)) bad(k, 'a non-negative integer', o[k]);
+  for (const k of ['options', 'inputs', 'calibration', 'masks', 'timings']) {
+    if (has(k) && o[k] !== null && (typeof o[k] !== 'object' || Array.isArray(o[k]))) bad(k, 'an object', o[k]);
+  }
+  return o;
+}
 
 /**
  * Loads every known file of the run folder `dir`. `sil delta --out DIR` run on its own puts its
@@ -110,11 +156,11 @@ export function loadRun(dir: string): RunData {
   const run: RunData = { dir, missing: [], present: [] };
   const read = (rel: string): string | undefined => {
     const p = path.join(dir, rel);
-    return fs.existsSync(p) && fs.statSync(p).isFile() ? fs.readFileSync(p, 'utf8') : undefined;
+    return fs.existsSync(p) && fs.statSync(p).isFile() ? readTextInput(p, rel) : undefined;
   };
   const csv = (rel: string): CsvTable | undefined => {
     const t = read(rel);
-    return t === undefined ? undefined : parseCsv(t);
+    return t === undefined ? undefined : parseCsv(t, path.join(dir, rel));
   };
   const note = (rel: string, found: boolean) => (found ? run.present : run.missing).push(rel);
 
@@ -126,6 +172,7 @@ export function loadRun(dir: string): RunData {
     } catch (e) {
       throw new SilError('INVALID_DATA', `not JSON: ${(e as Error).message}`, { file: path.join(dir, RUN_FILES.manifest) });
     }
+    run.manifest = validateManifest(run.manifest, path.join(dir, RUN_FILES.manifest));
   }
   run.summary = read(RUN_FILES.summary);
   note(RUN_FILES.summary, run.summary !== undefined);

@@ -6,7 +6,7 @@ import type { RegionRow } from './run';
 import type { MatrixData } from './figures/matrix';
 import { orderLanguages } from './order';
 import { esc } from './svg';
-import { toCsv } from './csv';
+import { toCsv } from '../io/csv';
 
 export const REGION_COLUMNS = ['rank', 'lang', 'tensor', 'layer', 'kind', 'unit', 'index', 'size', 'score_mass', 'selected_share'] as const;
 

@@ -5,6 +5,7 @@
  * nothing beyond the planned stage (0): host RAM is the limit there and streaming is the point.
  */
 import { execFileSync } from 'node:child_process';
+import { activeCuda } from '../cuda';
 import { SilError } from '../errors';
 import { parseSize } from '../io/writer';
 import type { ModelConfig } from '../model/config';
@@ -40,7 +41,11 @@ export function deviceBudget(backend: string, env: NodeJS.ProcessEnv = process.e
       throw new SilError('INVALID_ARGUMENT', `SIL_DEVICE_MEMORY must be a size such as 40GB, got ${JSON.stringify(set)}`);
     }
   }
-  if (backend !== 'webgpu') return { bytes: 0, from: `${backend} backend (host memory)` };
+  if (backend === 'cuda') {
+    const b = activeCuda();
+    if (b) return { bytes: Math.floor(0.9 * b.device.memInfo().total), from: `90% of the memory of ${b.device.name}` };
+  }
+  if (backend !== 'webgpu' && backend !== 'cuda') return { bytes: 0, from: `${backend} backend (host memory)` };
   const gpu = nvidiaMemoryBytes();
   return gpu ? { bytes: Math.floor(0.9 * gpu), from: '90% of the GPU memory nvidia-smi reports' } : { bytes: FALLBACK_GPU_BYTES, from: 'default for an unknown GPU' };
 }

@@ -6,7 +6,7 @@
  */
 import * as os from 'node:os';
 import { SilError } from '../errors';
-import { PassShape, planGradients } from '../locate/source';
+import { type PassShape, planGradients } from '../model/source';
 
 export type StreamMode = 'always' | 'never' | 'auto';
 export const STREAM_MODES: StreamMode[] = ['always', 'never', 'auto'];
@@ -21,6 +21,9 @@ export function chooseStreaming(mode: string, params: number, backend: string, t
   if (backend === 'webgpu') {
     if (mode === 'never') throw new SilError('UNSUPPORTED_OPTION', '--stream never is not available on webgpu: the GPU is read asynchronously, which only the layer-streamed pass does');
     return { stream: true, why: 'webgpu runs the layer-streamed pass (async reads)' };
+  }
+  if (backend === 'cuda' && mode !== 'never') {
+    return { stream: true, why: mode === 'always' ? '--stream always' : 'cuda runs the layer-streamed pass (weights and sums kept in GPU memory as they fit)' };
   }
   if (mode === 'always') return { stream: true, why: '--stream always' };
   const plan = planGradients(params, backend, threads, ramBytes, shape);

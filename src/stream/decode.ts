@@ -7,6 +7,8 @@
  * host (io/dtype.ts). A parity test on the GPU (bf16 and f16 goldens) holds the two equal.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { CudaBackend } from '../cuda/backend';
+import { decodeHalves } from '../cuda/ops';
 
 type Kind = 'BF16' | 'F16';
 
@@ -82,4 +84,11 @@ export function decodeOnDevice(raw: Uint8Array, dtype: string, shape: number[]):
   } finally {
     words.dispose();
   }
+}
+
+/** A float32 tensor of `shape` from stored halves `raw`, widened on the GPU by the cuda backend. */
+export function decodeOnCuda(raw: Uint8Array, dtype: 'BF16' | 'F16', shape: number[]): tf.Tensor {
+  const b = tf.backend() as CudaBackend;
+  const info = decodeHalves(b, raw, dtype, shape);
+  return tf.engine().makeTensorFromTensorInfo(info);
 }

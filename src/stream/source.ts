@@ -1,8 +1,8 @@
 /**
  * The layer-streamed gradient source for `sil locate` (see locate/source.ts): ∇θ Σₓ L(x) of each
  * batch — the streamed pass with denominator 1 gives the gradient of the summed token loss directly
- * — handed over as whole tensors. Registered on import; the CLI imports it (cli/grad.ts), so
- * `planGradients` can pick it whenever a model does not fit in memory.
+ * — handed over as whole tensors. locate/source.ts opens it when the plan (`planGradients`) says a
+ * model does not fit in memory, or with `--stream always`.
  *
  * Where the backend's memory budget allows (stream/budget.ts; on webgpu the GPU's memory), the
  * weights are uploaded once for all batches (the weight cache is shared between passes), and when
@@ -10,8 +10,8 @@
  * batches (`sums`: GradSums, read back once) instead of every batch's gradients being read back.
  * On wasm each layer takes a batch as many sequences at a time as the 4 GB heap allows.
  */
-import { GradientSource, registerStreamedSource, SourceContext } from '../locate/source';
-import { useBackend } from '../model/backend';
+import type { GradientSource, SourceContext } from '../model/source';
+import { isGpuBackend, useBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
 import { paramShape } from '../model/names';
 import { defaultSequencesPerGroup, deviceBudget } from './budget';
@@ -24,8 +24,8 @@ export async function openStreamedSource(ctx: SourceContext): Promise<GradientSo
   const backend = await useBackend(ctx.backend, { blas: ctx.blas });
   const cfg = ctx.config;
   const size = (n: string) => paramShape(cfg, n).reduce((a, b) => a * b, 1);
-  const onDevice = backend.name === 'webgpu';
-  const base: StreamOptions = { denominator: 1, boundaries: onDevice ? 'device' : 'host', maxBindingBytes: onDevice ? 2 ** 30 : undefined };
+  const onDevice = isGpuBackend(backend.name);
+  const base: StreamOptions = { denominator: 1, boundaries: onDevice ? 'device' : 'host', maxBindingBytes: backend.name === 'webgpu' ? 2 ** 30 : undefined };
   const weightBytes = modelParamCount(cfg) * 4;
   const budget = deviceBudget(backend.name).bytes;
   const stage = (units: readonly Batch[]) => Math.max(0, ...units.map((u) => planStreaming(cfg, u.input_ids.length, u.input_ids[0]?.length ?? 0, base).devicePeakBytes));
@@ -74,5 +74,3 @@ export async function openStreamedSource(ctx: SourceContext): Promise<GradientSo
     },
   };
 }
-
-registerStreamedSource(openStreamedSource);

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Params } from '../model/layer';
 import { LoadedWeights } from '../model/weights';
-import { decodeOnDevice } from './decode';
+import { decodeOnCuda, decodeOnDevice } from './decode';
 
 /** A checkpoint-like source: element ranges as float32, and (optionally) as stored bytes. */
 export interface RangedSource {
@@ -24,6 +24,7 @@ export function loadTensor(src: RangedSource, name: string, shape: number[], sta
     const t = decodeOnDevice(src.readBytes(name, start, end), dtype, shape);
     if (t) return t;
   }
+  if ((dtype === 'BF16' || dtype === 'F16') && src.readBytes && tf.getBackend() === 'cuda') return decodeOnCuda(src.readBytes(name, start, end), dtype, shape);
   return tf.tensor(src.readF32(name, start, end), shape, 'float32');
 }
 

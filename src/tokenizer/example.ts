@@ -32,13 +32,21 @@ export interface Example {
   labels: number[];
   /** Number of leading prompt tokens (labels there are IGNORE_INDEX). */
   promptLength: number;
+  /** tokens cut to fit `context` (0 or absent: none) */
+  cut?: number;
 }
 
 export interface ExampleOptions {
   /** Template variables passed to the chat template (e.g. `{ enable_thinking: false }`). */
   templateKwargs?: RenderOptions['templateKwargs'];
-  /** Cut the response so the example has at most this many tokens (the prompt is never cut). */
+  /** Cut the response so the example has at most this many tokens (the prompt is never cut: a prompt this long is an error). */
   maxLength?: number;
+  /**
+   * The model's context (`max_position_embeddings`): a longer example is cut to it, the response
+   * first (down to one token), then the prompt from its start, so that the generation prompt at its
+   * end stays; `cut` says how many tokens went.
+   */
+  context?: number;
 }
 
 /** The chat messages of a turn without its reply: `[system?, user]`. */
@@ -62,7 +70,7 @@ export function encodeResponse(tok: CheckpointTokenizer, response: string): numb
 
 /** Builds one example with labels on the response tokens only (see the module comment). */
 export function buildExample(tok: CheckpointTokenizer, turn: Turn, opts: ExampleOptions = {}): Example {
-  const prompt = encodePrompt(tok, turn, opts);
+  let prompt = encodePrompt(tok, turn, opts);
   let response = encodeResponse(tok, turn.response);
   if (opts.maxLength !== undefined) {
     if (prompt.length >= opts.maxLength) {
@@ -70,10 +78,19 @@ export function buildExample(tok: CheckpointTokenizer, turn: Turn, opts: Example
     }
     response = response.slice(0, opts.maxLength - prompt.length);
   }
+  let cut = 0;
+  const c = opts.context;
+  if (c !== undefined && c >= 2 && prompt.length + response.length > c) {
+    cut = prompt.length + response.length - c;
+    const keepResponse = Math.max(1, c - prompt.length);
+    response = response.slice(0, keepResponse);
+    prompt = prompt.slice(prompt.length - (c - response.length));
+  }
   return {
     input_ids: [...prompt, ...response],
     attention_mask: new Array<number>(prompt.length + response.length).fill(1),
     labels: [...new Array<number>(prompt.length).fill(IGNORE_INDEX), ...response],
     promptLength: prompt.length,
+    ...(cut > 0 ? { cut } : {}),
   };
 }

@@ -53,6 +53,8 @@ export interface FinetuneOptions {
   onStep?: (s: StepInfo) => void;
   /** called before training with each warning about the options (e.g. a schedule that never leaves warm-up) */
   onWarning?: (message: string) => void;
+  /** called once before the first step with the number of optimizer steps */
+  onStart?: (steps: number) => void;
 }
 
 export interface FinetuneResult {
@@ -139,6 +141,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     };
     const warnings = [warmupWarning(opts.lr, opts.warmup, totalSteps(examples.length, opts))].filter((w): w is string => w !== null);
     for (const w of warnings) o.onWarning?.(w);
+    o.onStart?.(totalSteps(examples.length, opts));
     let log: StepInfo[];
     try {
       log = await train(params, examples, engine, opts, o.onStep);

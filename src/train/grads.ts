@@ -12,9 +12,8 @@
  *   dist/train/worker.js (`npm run build`).
  * Both are deterministic; results of different worker counts differ only by float summation order.
  */
-import { Worker } from 'node:worker_threads';
-import { workerScript } from '../workers/script';
-import { SilError, SilErrorCode } from '../errors';
+import { isSilError, SilError } from '../errors';
+import { WorkerPool } from '../workers/pool';
 import type { BackendName } from '../model/backend';
 import type { Batch } from '../model/batch';
 import type { ModelConfig } from '../model/config';
@@ -72,68 +71,48 @@ export class LocalGrads implements GradEngine {
   async close(): Promise<void> {}
 }
 
-interface Reply {
-  id: number;
+/** A run of micro-batches for a worker (train/worker.ts), with the current weights. */
+export interface StepJob {
+  names: string[];
+  weights: Float32Array[];
+  microBatches: Batch[];
+  denominator: number;
+}
+
+export interface StepReply {
   loss: number;
   names: string[];
   grads: Float32Array[];
-  error?: { message: string; code?: string };
 }
 
 export class WorkerGrads implements GradEngine {
-  private nextId = 0;
-  private constructor(readonly cfg: ModelConfig, private readonly pool: Worker[]) {}
+  private constructor(
+    readonly cfg: ModelConfig,
+    private readonly pool: WorkerPool<StepJob, StepReply>,
+  ) {}
 
   get workers(): number {
-    return this.pool.length;
+    return this.pool.size;
   }
 
   static async start(cfg: ModelConfig, count: number, backend: BackendName): Promise<WorkerGrads> {
-    const script = workerScript('train/worker');
     const instances = Math.max(1, count);
-    const pool = Array.from({ length: instances }, () => new Worker(script, { workerData: { cfg, backend, instances } }));
     try {
-      await Promise.all(
-        pool.map(
-          (w) =>
-            new Promise<void>((resolve, reject) => {
-              w.once('error', reject);
-              w.once('message', (m: { ready: boolean; error?: { message: string } }) => (m.ready ? resolve() : reject(new SilError('BACKEND_UNAVAILABLE', m.error!.message))));
-            }),
-        ),
-      );
+      return new WorkerGrads(cfg, await WorkerPool.start<StepJob, StepReply>('train/worker', { count: instances, workerData: { cfg, backend, instances } }));
     } catch (e) {
-      await Promise.all(pool.map((w) => w.terminate()));
-      throw e;
+      throw isSilError(e) ? e : new SilError('BACKEND_UNAVAILABLE', (e as Error)?.message ?? String(e));
     }
-    return new WorkerGrads(cfg, pool);
-  }
-
-  private run(w: Worker, params: ParamStore, microBatches: Batch[], denominator: number): Promise<Reply> {
-    const id = this.nextId++;
-    const names = params.names();
-    const weights = names.map((n) => params.readF32(n));
-    return new Promise((resolve, reject) => {
-      const onMessage = (m: Reply) => {
-        if (m.id !== id) return;
-        w.off('message', onMessage);
-        w.off('error', reject);
-        if (m.error) reject(m.error.code ? new SilError(m.error.code as SilErrorCode, m.error.message) : new Error(m.error.message));
-        else resolve(m);
-      };
-      w.on('message', onMessage);
-      w.once('error', reject);
-      w.postMessage({ id, names, weights, microBatches, denominator });
-    });
   }
 
   async step(params: ParamStore, microBatches: Batch[], denominator: number): Promise<StepGrads> {
-    const n = Math.min(this.pool.length, microBatches.length);
-    const jobs: Promise<Reply>[] = [];
+    const n = Math.min(this.pool.size, microBatches.length);
+    const names = params.names();
+    const weights = names.map((name) => params.readF32(name));
+    const jobs: Promise<StepReply>[] = [];
     for (let k = 0; k < n; k++) {
       const lo = Math.floor((k * microBatches.length) / n);
       const hi = Math.floor(((k + 1) * microBatches.length) / n);
-      jobs.push(this.run(this.pool[k], params, microBatches.slice(lo, hi), denominator));
+      jobs.push(this.pool.call(k, { names, weights, microBatches: microBatches.slice(lo, hi), denominator }));
     }
     const replies = await Promise.all(jobs);
     const grads = new Map<string, Float32Array>();
@@ -146,6 +125,6 @@ export class WorkerGrads implements GradEngine {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.pool.map((w) => w.terminate()));
+    await this.pool.terminate();
   }
 }

@@ -71,7 +71,9 @@ let pair: { base: string; attacked: string };
 let mask: string;
 beforeEach(() => {
   tmp = tmpDir('failure');
-  pair = writeTinyPair(tmp, (_n, _s, v) => { v[0] += 1 / 64; });
+  pair = writeTinyPair(tmp, (_n, _s, v) => {
+    v[0] += 1 / 64;
+  });
   const b = Checkpoint.open(pair.base);
   mask = path.join(tmp, 'm.safetensors');
   writeMask(mask, { tensors: b.names().map((name) => ({ name, shape: b.info(name).shape, data: new Uint8Array(b.info(name).numel).fill(1) })) });

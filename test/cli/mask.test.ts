@@ -22,6 +22,21 @@ beforeEach(() => {
 afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('sil mask', () => {
+  it('stats names both denominators: all parameters, and the in-scope ones locate takes k of', async () => {
+    // a Llama layout: two projections (in scope under linear) and a norm (not)
+    const names = [{ name: 'model.layers.0.self_attn.q_proj.weight', shape: [4, 4] }, { name: 'model.layers.0.mlp.down_proj.weight', shape: [4, 6] }, { name: 'model.layers.0.input_layernorm.weight', shape: [4] }];
+    const m: Mask = { tensors: names.map((t, i) => ({ ...t, data: Uint8Array.from({ length: t.shape.reduce((a, b) => a * b, 1) }, (_, j) => (i < 2 && j % 5 === 0 ? 1 : 0)) })) };
+    const f = path.join(tmp, 'scoped.safetensors');
+    writeMask(f, m, 'u8', { scope: 'linear' });
+    const s = JSON.parse(await sil('mask', 'stats', f, '--json'));
+    // 4 of the 16 q entries and 5 of the 24 down entries: 9 of 44 in all, of the 40 in scope
+    expect(s).toMatchObject({ selected: 9, total: 44, scope: 'linear', in_scope: 40 });
+    expect(s.fraction).toBeCloseTo(9 / 44, 12);
+    expect(s.fraction_of_scope).toBeCloseTo(9 / 40, 12);
+    const text = await sil('mask', 'stats', f);
+    expect(text).toContain('9 selected = 20.4545% of all 44 parameters; 22.5000% of the 40 in scope (--scope linear: the denominator of locate');
+  });
+
   it('stats counts selected entries per mask and per tensor', async () => {
     const s = JSON.parse(await sil('mask', 'stats', path.join(tmp, 'en.safetensors'), '--tensors', '--json'));
     expect(s).toMatchObject({ encoding: 'u8', tensors: 2, selected: 7, total: 13 });

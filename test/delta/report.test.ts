@@ -5,7 +5,7 @@ import { Checkpoint } from '../../src/io/checkpoint';
 import { writeSafetensors } from '../../src/io/writer';
 import { computeDelta } from '../../src/delta/compute';
 import { byKind, byLayer, byLayerKind, total } from '../../src/delta/rollup';
-import { plain, renderDeltaFiles, summarize } from '../../src/delta/report';
+import { renderDeltaFiles, summarize } from '../../src/delta/report';
 
 let tmp: string;
 beforeAll(() => {
@@ -25,14 +25,6 @@ function checkpoint(name: string, architecture: string, names: string[], value: 
 }
 
 describe('delta roll-ups and report files', () => {
-  it('writes numbers as plain decimals without exponents', () => {
-    expect(plain(1e-7)).toBe('0.0000001');
-    expect(plain(-2.5e-10)).toBe('-0.00000000025');
-    expect(plain(1.2345e21)).toBe('1234500000000000000000');
-    expect(plain(0.125)).toBe('0.125');
-    expect(plain(Infinity)).toBe('Infinity');
-  });
-
   it('rolls up per layer × kind, per kind and per layer from sums, not by averaging ratios', async () => {
     const names = ['model.layers.0.mlp.up_proj.weight', 'model.layers.1.mlp.up_proj.weight', 'model.layers.1.self_attn.q_proj.weight', 'model.norm.weight'];
     const base = Checkpoint.open(checkpoint('lb', 'LlamaForCausalLM', names, () => 1));

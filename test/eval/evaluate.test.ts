@@ -5,7 +5,7 @@ import { continuationLogProbs } from '../../src/eval/proxy';
 import { Checkpoint } from '../../src/io/checkpoint';
 import { useBackend } from '../../src/model/backend';
 import { CausalLM } from '../../src/model/model';
-import { parseCsv } from '../../src/report/csv';
+import { parseCsv } from '../../src/io/csv';
 import { makeTinyChat, RECORDS, tmpDir, writeJsonl } from '../train/tiny-chat';
 
 describe('sil eval', () => {

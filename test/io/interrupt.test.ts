@@ -4,7 +4,8 @@
  * holder's pid; a later run removes the temps and breaks the locks of dead processes (never those
  * of live ones) and resumes to the same masks as an uninterrupted run.
  */
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -70,7 +71,9 @@ describe('temps', () => {
     fs.writeFileSync(path.join(dir, `.tmp-en.grads.safetensors-${dead}-mi0abcde-x1y2z3`), 'stale, older name');
     fs.writeFileSync(path.join(dir, '.tmp-notes'), 'not a sil temp');
     fs.writeFileSync(path.join(dir, 'masks.safetensors'), 'user');
-    const removed = sweepStaleTemps([dir]).map((p) => path.basename(p)).sort();
+    const removed = sweepStaleTemps([dir])
+      .map((p) => path.basename(p))
+      .sort();
     expect(removed).toEqual([`.tmp-${dead}-k3j2a1-en.grads.safetensors`, `.tmp-${dead}-k3j2a2-run`, `.tmp-en.grads.safetensors-${dead}-mi0abcde-x1y2z3`].sort());
     expect(fs.readdirSync(dir).sort()).toEqual(['.tmp-notes', path.basename(mine), 'masks.safetensors'].sort());
     releaseTemp(mine);
@@ -94,6 +97,16 @@ describe('locks', () => {
     release();
     expect(fs.existsSync(lockPath(out))).toBe(false);
   });
+
+  it('an empty lock (its writer killed between creating and writing it) is broken once it is older than two seconds', () => {
+    const out = path.join(tmp, 'empty-lock-run');
+    fs.writeFileSync(lockPath(out), '');
+    const old = new Date(Date.now() - 10_000);
+    fs.utimesSync(lockPath(out), old, old);
+    const release = acquireLock(out, 'locate');
+    expect(JSON.parse(fs.readFileSync(lockPath(out), 'utf8')).pid).toBe(process.pid);
+    release();
+  });
 });
 
 describe('sil locate interrupted', () => {
@@ -112,7 +125,9 @@ describe('sil locate interrupted', () => {
     const ra = await a.done;
     expect(ra.code).toBe(130);
     const finished = () => fs.readdirSync(path.join(out, 'cache')).filter((f) => !f.startsWith('.')).length;
-    expect(ra.stderr).toContain(`sil: interrupted by SIGINT: stopped; removed 1 temporary file(s) of this run; kept ${finished()} finished gradient cache file(s) in ${path.join(out, 'cache')} (the same command resumes from them)\n`);
+    expect(ra.stderr).toContain(
+      `sil: interrupted by SIGINT: stopped; removed 1 temporary file(s) of this run; kept ${finished()} finished gradient cache file(s) in ${path.join(out, 'cache')} (the same command resumes from them)\n`,
+    );
     expect(finished()).toBeGreaterThanOrEqual(1);
     expect(leftovers(root)).toEqual([]);
 

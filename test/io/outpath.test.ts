@@ -51,7 +51,9 @@ let pair: { base: string; attacked: string };
 let mask: string;
 beforeEach(() => {
   tmp = tmpDir('outpath');
-  pair = writeTinyPair(tmp, (_n, _s, v) => { for (let i = 0; i < v.length; i += 3) v[i] += 1 / 128; });
+  pair = writeTinyPair(tmp, (_n, _s, v) => {
+    for (let i = 0; i < v.length; i += 3) v[i] += 1 / 128;
+  });
   const b = Checkpoint.open(pair.base);
   writeMask(path.join(tmp, 'm.safetensors'), { tensors: b.names().map((name) => ({ name, shape: b.info(name).shape, data: Uint8Array.from({ length: b.info(name).numel }, (_, i) => i % 2) })) });
   b.close();
@@ -230,7 +232,8 @@ describe('sil delta', () => {
 });
 
 describe('sil locate', () => {
-  const locate = (out: string, ...more: string[]) => sil('locate', '--base', pair.base, '--attacked', pair.attacked, '--score', 'weightdiff', '--scope', 'all', '--langs', 'en', '--no-benign', '--out', out, '--json', ...more);
+  const locate = (out: string, ...more: string[]) =>
+    sil('locate', '--base', pair.base, '--attacked', pair.attacked, '--score', 'weightdiff', '--scope', 'all', '--langs', 'en', '--no-benign', '--out', out, '--json', ...more);
 
   it('refuses --out equal to, inside or containing an input, and an empty --out, writing nothing', async () => {
     const data = path.join(tmp, 'data', 'probes.jsonl');
@@ -268,7 +271,16 @@ describe('sil locate', () => {
     expect((await sil('stitch', '--base', pair.base, '--attacked', pair.attacked, '--mask', path.join(run, 'masks', 'en.safetensors'), '--out', stitched)).code).toBe(0);
     fs.mkdirSync(path.join(run, 'eval'));
     fs.writeFileSync(path.join(run, 'eval', 'violations.csv'), 'model,ft_lang,eval_lang,n,violations,violation_rate\nbase,none,en,4,1,0.25\nstitched-en,en,en,4,3,0.75\n');
-    fs.writeFileSync(path.join(run, 'eval', MARKER_FILE), JSON.stringify({ sil_output: 1, command: 'eval', version: '0', created: '', models: { base: { model: pair.base, mask: null }, 'stitched-en': { model: stitched, mask: path.join(fs.realpathSync(run), 'masks', 'en.safetensors') } } }));
+    fs.writeFileSync(
+      path.join(run, 'eval', MARKER_FILE),
+      JSON.stringify({
+        sil_output: 1,
+        command: 'eval',
+        version: '0',
+        created: '',
+        models: { base: { model: pair.base, mask: null }, 'stitched-en': { model: stitched, mask: path.join(fs.realpathSync(run), 'masks', 'en.safetensors') } },
+      }),
+    );
     const agnostic = fs.readFileSync(path.join(run, 'masks', 'agnostic.safetensors'));
     const before = snapshot(run);
 

@@ -35,6 +35,29 @@ describe('sil locate on bad input', () => {
     expectRejected('CHECKPOINT_MISMATCH', ['--base', path.join(LLAMA, 'base'), '--attacked', path.join(QWEN, 'attacked'), '--score', 'weightdiff']);
   });
 
+  it('rejects a malformed config.json before any work, even for a data-free score', () => {
+    const base = path.join(tmp, 'badcfg');
+    fs.mkdirSync(base);
+    for (const f of fs.readdirSync(tiny.base)) fs.copyFileSync(path.join(tiny.base, f), path.join(base, f));
+    const c = JSON.parse(fs.readFileSync(path.join(base, 'config.json'), 'utf8'));
+    fs.writeFileSync(path.join(base, 'config.json'), JSON.stringify({ ...c, rms_norm_eps: -1 }));
+    expectRejected(
+      'INVALID_CONFIG',
+      ['--base', base, '--attacked', tiny.attacked, '--score', 'weightdiff', '--langs', 'en', '--no-benign'],
+      /"rms_norm_eps" must be a positive number up to 1, found -1/,
+    );
+    fs.writeFileSync(path.join(base, 'config.json'), JSON.stringify({ ...c, num_hidden_layers: 1 }));
+    expectRejected(
+      'INVALID_CONFIG',
+      ['--base', base, '--attacked', tiny.attacked, '--score', 'weightdiff', '--langs', 'en', '--no-benign'],
+      /"num_hidden_layers" is 1, but the checkpoint stores 2 decoder layers/,
+    );
+  });
+
+  it('rejects --threads beyond 4 × cores before starting any worker', () => {
+    expectRejected('INVALID_ARGUMENT', ['--base', tiny.base, '--attacked', tiny.attacked, '--threads', '1000000000'], /--threads 1000000000 is more than 4 ×/);
+  });
+
   it('rejects k outside (0, 1]', () => {
     for (const k of ['0', '1.5', '-0.1', 'abc']) expectRejected('INVALID_ARGUMENT', ['--base', tiny.base, '--attacked', tiny.attacked, '--k', k], /--k must be a fraction in \(0, 1\]/);
   });

@@ -15,8 +15,8 @@ const PAIR = path.join(HF_TINY, 'qwen2-tiny-bf16-sharded');
 
 describe('parallel histogram passes', () => {
   let pool: HistogramPool;
-  beforeAll(() => {
-    pool = HistogramPool.start(2);
+  beforeAll(async () => {
+    pool = await HistogramPool.start(2);
   });
   afterAll(async () => {
     await pool.close();

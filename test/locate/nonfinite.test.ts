@@ -5,6 +5,7 @@ import { writeTinyPair, tmpDir } from '../score/tiny-pair';
 import { sil } from './helpers';
 import { scanNonFinite, zeroNonFinite } from '../../src/score/finite';
 import { Checkpoint } from '../../src/io/checkpoint';
+import { writeSafetensors } from '../../src/io/writer';
 
 const Q = 'model.layers.0.self_attn.q_proj.weight';
 const UP = 'model.layers.0.mlp.up_proj.weight';
@@ -29,7 +30,6 @@ function pair(name: string, inBase: boolean): { base: string; attacked: string }
       return { name: n, shape: b.info(n).shape, dtype: 'F32' as const, data };
     });
     b.close();
-    const { writeSafetensors } = require('../../src/io/writer');
     writeSafetensors(path.join(p.base, 'model.safetensors'), tensors, { format: 'pt' });
   }
   return p;

@@ -8,7 +8,7 @@ import { RegionAccumulator, unitLayout } from '../../src/mask/regions';
 import { LayerAccumulator } from '../../src/mask/layers';
 import { MaskFile, readMask, writeMask } from '../../src/mask/maskfile';
 import { checkSameLayout } from '../../src/mask/mask';
-import { toCsv } from '../../src/mask/csv';
+import { objectsToCsv } from '../../src/io/csv';
 import { randomScore } from '../../src/score/random';
 import { topKMasks } from '../../src/select/topk';
 import { writeSafetensors } from '../../src/io/writer';
@@ -128,7 +128,7 @@ describe('regions and layers', () => {
     const rows = acc.rows('en', ['embed', 'q', 'lm_head']);
     expect(rows.map((r) => `${r.layer}:${r.kind}`)).toEqual(['null:embed', '0:q', '1:q', 'null:lm_head']);
     expect(rows[1]).toMatchObject({ numel: 2, score_mass: 4, score_share: 0.4, selected: 1, selected_fraction: 0.5 });
-    expect(toCsv(['layer', 'kind', 'score_share'], rows).split('\n')[1]).toBe(',embed,0.1');
+    expect(objectsToCsv(['layer', 'kind', 'score_share'], rows).split('\n')[1]).toBe(',embed,0.1');
   });
 });
 

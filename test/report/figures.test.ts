@@ -9,7 +9,7 @@ import { kSweepData, kSweepSvg } from '../../src/report/figures/ksweep';
 import { stackedData, stackedSvg } from '../../src/report/figures/stacked';
 import { topRegions, regionsTex } from '../../src/report/tables';
 import { outlineText, toPng } from '../../src/report/render';
-import { parseCsv } from '../../src/report/csv';
+import { parseCsv } from '../../src/io/csv';
 import { violationRecord, violationRecordsFromTable } from '../../src/eval/conditions';
 import { writeSyntheticRun, LAYER_KINDS, OUTSIDE_KINDS } from './synthetic-run';
 import { count, readPlainCsv, tmpDir, xmlBalanced } from './helpers';

@@ -1,4 +1,4 @@
-/** Helpers for the report tests: temp folders, plain CSV reading independent of src/report/csv.ts. */
+/** Helpers for the report tests: temp folders, plain CSV reading independent of src/io/csv.ts. */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeReport } from '../../src/report';
 import { main } from '../../src/cli/main';
-import { parseCsv } from '../../src/report/csv';
+import { parseCsv } from '../../src/io/csv';
 import { writeSyntheticRun } from './synthetic-run';
 import { count, tmpDir } from './helpers';
 import { HF_TINY } from '../helpers/fixtures';
@@ -100,7 +100,12 @@ describe('sil report', () => {
     expect(html).toContain('Missing from this run');
     for (const f of ['delta/layers.csv', 'overlap.csv', 'eval/violations.csv', 'eval/k_sweep.csv', 'manifest.json']) expect(html).toContain(`<code>${f}</code>`);
     expect(count(html, /class="sil-figure"/g)).toBe(3);
-    expect(fs.readdirSync(out).filter((f) => f.endsWith('.svg')).sort()).toEqual(['score-mass.svg', 'selected-by-layer.svg', 'selected-fraction.svg']);
+    expect(
+      fs
+        .readdirSync(out)
+        .filter((f) => f.endsWith('.svg'))
+        .sort(),
+    ).toEqual(['score-mass.svg', 'selected-by-layer.svg', 'selected-fraction.svg']);
   });
 
   it('a folder written by sil delta alone (tables at the top level) gives the ‖Δ‖ heatmap', async () => {
@@ -144,7 +149,7 @@ describe('sil report', () => {
     const out = path.join(root, 'bad-out');
     const r = await runCli(['report', run, '--out', out]);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/column sir: expected a number, found "zero".*overlap\.csv/);
+    expect(r.err).toMatch(/column sir: expected a number from 0 to 1, found "zero".*overlap\.csv/);
     expect(fs.existsSync(out)).toBe(false);
   });
 

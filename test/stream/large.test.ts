@@ -15,7 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Checkpoint } from '../../src/io/checkpoint';
 import { ShardedWriter } from '../../src/io/writer';
-import { planGradients } from '../../src/locate/source';
+import { planGradients } from '../../src/model/source';
 import { useBackend } from '../../src/model/backend';
 import { parseModelConfig } from '../../src/model/config';
 import { allParamNames, EMBED, LM_HEAD, paramShape } from '../../src/model/names';

@@ -9,7 +9,7 @@ import type { D3 } from '../d3';
 import type { DeltaLayerRow, LocateLayerRow } from '../run';
 import { orderKinds, orderLanguages } from '../order';
 import { colorbar, esc, gridRows, r2, svgDoc, text, textWidth } from '../svg';
-import { toCsv } from '../csv';
+import { toCsv } from '../../io/csv';
 
 export interface HeatmapPanel {
   label: string;

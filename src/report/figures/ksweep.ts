@@ -8,7 +8,7 @@ import type { D3 } from '../d3';
 import type { KSweepRow } from '../run';
 import { orderLanguages } from '../order';
 import { esc, gridRows, r2, svgDoc, text } from '../svg';
-import { toCsv } from '../csv';
+import { toCsv } from '../../io/csv';
 
 export const METHOD_ORDER = ['sil', 'snip', 'weightdiff', 'wanda', 'random'];
 

@@ -8,7 +8,7 @@ import type { D3 } from '../d3';
 import type { OverlapRow, ViolationRow } from '../run';
 import { isLanguage, orderLanguages } from '../order';
 import { colorbar, esc, ink, r2, svgDoc, text, textWidth } from '../svg';
-import { toCsv } from '../csv';
+import { toCsv } from '../../io/csv';
 import { VIOLATION_COLUMNS } from '../../eval/conditions';
 
 export interface MatrixData {

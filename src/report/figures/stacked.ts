@@ -7,7 +7,7 @@ import type { D3 } from '../d3';
 import type { LocateLayerRow } from '../run';
 import { orderKinds, orderLanguages } from '../order';
 import { esc, gridRows, r2, svgDoc, text } from '../svg';
-import { toCsv } from '../csv';
+import { toCsv } from '../../io/csv';
 
 export interface StackedData {
   id: string;

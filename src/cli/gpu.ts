@@ -1,0 +1,13 @@
+/** `--device N` and `--precision bf16|tf32|f32` for the commands that run a model (used by the cuda backend). */
+import type { Command } from 'commander';
+import { PRECISIONS, setCudaOptions } from '../cuda';
+
+export function withGpuOptions(cmd: Command): Command {
+  return cmd
+    .option('--device <n>', 'cuda backend: the GPU to use (0, 1, …; as nvidia-smi numbers them unless CUDA_VISIBLE_DEVICES says otherwise)')
+    .option('--precision <p>', `cuda backend: matrix products in ${PRECISIONS.join(' | ')} (bf16 inputs with f32 accumulation is the default; f32 is exact)`)
+    .hook('preAction', (c) => {
+      const o = c.opts() as { device?: string; precision?: string };
+      setCudaOptions({ device: o.device, precision: o.precision });
+    });
+}

@@ -1,0 +1,140 @@
+/**
+ * The cuda backend's host side (tensor storage, kernel launches and their index arithmetic, the
+ * cuBLAS argument mapping, the cpu fallback) on an emulated GPU: every op against the cpu backend,
+ * then the model's loss and gradients against the PyTorch goldens. Runs everywhere; the same checks
+ * on a real GPU are in gpu.test.ts.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { registerCudaBackendOn } from '../../src/cuda';
+import { Checkpoint } from '../../src/io/checkpoint';
+import { CausalLM } from '../../src/model/model';
+import { compareTensors, goldenDirs, loadGolden } from '../model/parity-helpers';
+import { EmulatedDevice } from './emulated-device';
+
+const device = new EmulatedDevice();
+
+async function on<T>(backend: string, f: () => T): Promise<T> {
+  await tf.setBackend(backend);
+  return f();
+}
+
+function rnd(shape: number[], seed: number): tf.Tensor {
+  let x = seed >>> 0 || 1;
+  const n = shape.reduce((a, b) => a * b, 1);
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    v[i] = (x / 4294967296) * 2 - 1;
+  }
+  return tf.tensor(v, shape);
+}
+
+/** Runs `f` on cpu and on the emulated cuda backend with the same inputs; returns both outputs' values. */
+async function both(f: () => tf.Tensor | tf.Tensor[]): Promise<Array<[Float32Array | Int32Array | Uint8Array, Float32Array | Int32Array | Uint8Array, number[], number[]]>> {
+  const run = async (name: string) => {
+    await tf.setBackend(name);
+    const out = tf.tidy(f);
+    const list = Array.isArray(out) ? out : [out];
+    const vals = list.map((t) => ({ v: t.dataSync() as Float32Array, s: t.shape, d: t.dtype }));
+    tf.dispose(list);
+    return vals;
+  };
+  const want = await run('cpu');
+  const got = await run('cuda');
+  return want.map((w, i) => {
+    expect(got[i].d).toBe(w.d);
+    return [got[i].v, w.v, got[i].s, w.s];
+  });
+}
+
+function close(got: ArrayLike<number>, want: ArrayLike<number>, tol = 1e-6): void {
+  expect(got.length).toBe(want.length);
+  for (let i = 0; i < want.length; i++) {
+    const d = Math.abs(got[i] - want[i]);
+    if (!(d <= tol * Math.max(1, Math.abs(want[i]))) && !(Number.isNaN(got[i]) && Number.isNaN(want[i]))) {
+      throw new Error(`element ${i}: got ${got[i]}, want ${want[i]}`);
+    }
+  }
+}
+
+beforeAll(() => {
+  registerCudaBackendOn(device, 'f32');
+});
+
+afterAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+describe('the cuda backend on an emulated GPU', () => {
+  const cases: Array<[string, () => tf.Tensor | tf.Tensor[]]> = [
+    ['broadcast arithmetic', () => tf.add(tf.mul(rnd([2, 3, 4], 1), rnd([3, 1], 2)), tf.div(rnd([4], 3), 2))],
+    ['comparisons, where and casts', () => { const a = rnd([3, 5], 4); return [tf.where(tf.greater(a, 0), a, tf.neg(a)), tf.cast(tf.less(a, 0.1), 'int32'), tf.cast(tf.mul(a, 10), 'int32')]; }],
+    ['unary functions', () => { const a = tf.abs(rnd([7, 9], 5)); return [tf.exp(a), tf.log(a), tf.rsqrt(a), tf.sigmoid(a), tf.square(a), tf.sqrt(a), tf.neg(a), tf.sin(a), tf.cos(a)]; }],
+    ['reductions over any axes', () => { const a = rnd([4, 5, 6], 6); return [tf.sum(a), tf.sum(a, 1), tf.max(a, [0, 2], true), tf.mean(a, -1, true), tf.min(a, 0), tf.argMax(a, 1), tf.sum(rnd([3, 70000], 9), 1), tf.max(rnd([2, 40000], 10), 1)]; }],
+    ['layout: transpose, slice, concat, split, stack, tile, pad, reverse', () => {
+      const a = rnd([2, 3, 4, 5], 7);
+      const [p, q] = tf.split(a, [2, 3], 3);
+      return [tf.transpose(a, [0, 2, 1, 3]), tf.slice(a, [1, 0, 2, 1], [1, 3, 2, 3]), tf.concat([q, p], 3), ...tf.unstack(a, 1), tf.stack([p, p], 1), tf.tile(rnd([2, 1, 3], 8), [1, 4, 2]), tf.pad(rnd([2, 3], 9), [[1, 0], [0, 2]], 0.5), tf.reverse(a, [1, 3])];
+    }],
+    ['matrix products in every transposition and batch form', () => {
+      const a = rnd([3, 4, 5], 11), b = rnd([3, 5, 6], 12), w = rnd([6, 5], 13);
+      return [tf.matMul(a, b), tf.matMul(a, rnd([3, 6, 5], 14), false, true), tf.matMul(rnd([3, 5, 4], 15), b, true, false), tf.matMul(rnd([8, 5], 16), w, false, true), tf.matMul(a, rnd([5, 6], 17)), tf.matMul(rnd([5, 4], 18), rnd([2, 5, 6], 19), true, false)];
+    }],
+    ['softmax, log-softmax, gather, one-hot', () => {
+      const a = rnd([4, 33], 20);
+      const ids = tf.tensor1d([3, 0, 2, 2], 'int32');
+      return [tf.softmax(a), tf.logSoftmax(a), tf.gather(a, ids), tf.gather(a, tf.tensor1d([1, 30], 'int32'), 1), tf.oneHot(ids, 5)];
+    }],
+    ['gradients of a small two-layer network', () => {
+      const x = rnd([6, 8], 21), w1 = rnd([8, 16], 22), w2 = rnd([16, 4], 23);
+      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.logSoftmax(tf.matMul(tf.mul(tf.sigmoid(tf.matMul(x, a)), tf.matMul(x, a)), b))));
+      return g([w1, w2]);
+    }],
+    ['a kernel without a cuda version runs on the cpu backend', () => [tf.cumsum(rnd([3, 4], 24), 1)]],
+  ];
+  it.each(cases)('computes %s as the cpu backend does', async (_name, f) => {
+    for (const [got, want, gs, ws] of await both(f)) {
+      expect(gs).toEqual(ws);
+      close(got, want, 2e-6);
+    }
+  });
+
+  it('frees every tensor it allocates (no device memory held after a tidy)', async () => {
+    await tf.setBackend('cuda');
+    const before = device.pool.inUse;
+    tf.tidy(() => {
+      tf.matMul(rnd([16, 16], 1), rnd([16, 16], 2)).sum();
+    });
+    expect(device.pool.inUse).toBe(before);
+  });
+
+  it('reads bool tensors back as 0/1 bytes', async () => {
+    await tf.setBackend('cuda');
+    const t = tf.greater(tf.tensor1d([1, -1, 2]), 0);
+    expect(t.dtype).toBe('bool');
+    expect(Array.from(t.dataSync())).toEqual([1, 0, 1]);
+    t.dispose();
+  });
+});
+
+describe('the model on the cuda backend on an emulated GPU (f32 products)', () => {
+  const { shared } = goldenDirs();
+  const dir = shared[0];
+  it('matches the PyTorch golden loss and every parameter gradient of the first shared fixture', async () => {
+    await on('cuda', () => undefined);
+    const g = loadGolden(dir);
+    const ckpt = Checkpoint.open(g.model);
+    const model = CausalLM.fromCheckpoint(ckpt);
+    try {
+      const { loss, grads } = model.lossAndGrads(g.json);
+      const pairs = [...grads].map(([name, got]) => ({ name: `grad/${name}`, got, want: g.tensors.readF32(`grad/${name}`) }));
+      const gr = compareTensors(pairs, 1e-5, 'relL2');
+      const lossRel = Math.abs(loss - g.json.loss) / Math.abs(g.json.loss);
+      if (gr.failed.length > 0 || !(lossRel <= 1e-5)) throw new Error(`loss ${loss} vs ${g.json.loss}\n${gr.report}`);
+    } finally {
+      model.dispose();
+      ckpt.close();
+      g.tensors.close();
+    }
+  });
+});
