@@ -20,7 +20,8 @@ export function readManifest(file: string): LocateManifest {
   } catch (e) {
     throw new SilError(fs.existsSync(file) ? 'INVALID_DATA' : 'FILE_NOT_FOUND', fs.existsSync(file) ? `not a JSON manifest: ${(e as Error).message}` : 'no such manifest', { file });
   }
-  if (m?.command !== 'locate' || !m.inputs?.base?.path || !m.options || !m.masks) throw new SilError('INVALID_DATA', 'not a sil locate manifest (needs command "locate", inputs, options, masks)', { file });
+  if (m?.command !== 'locate' || !m.inputs?.base?.path || !m.options || !m.masks)
+    throw new SilError('INVALID_DATA', 'not a sil locate manifest (needs command "locate", inputs, options, masks)', { file });
   if (!m.inputs.base.data_sha256) throw new SilError('INVALID_DATA', 'the manifest has no content hash of its checkpoints (written by an older sil); it cannot be replayed and checked', { file });
   return m;
 }

@@ -1,14 +1,15 @@
 /**
  * The masks users rely on, pinned byte for byte: the sha256 of every mask file `sil locate` writes
- * on the demo pair (the README's command, default options) and on the hf-tiny fixtures (gradient
- * sums from the goldens, so no gradients are computed). A refactor that changes one bit of a mask
+ * on the demo pair (the README's command) and on the hf-tiny fixtures (gradient sums from the
+ * goldens, so no gradients are computed). The demo runs pass `--blas off`: products through a
+ * system BLAS round differently from wasm's (and from one CPU's BLAS kernels to another's), so only
+ * the wasm path has masks that are the same bytes on every machine. With OpenBLAS 0.3.21 on the
+ * 2-core development machine, `--blas auto` swaps 2 of 771,840 entries at the threshold of the
+ * benign mask. A refactor that changes one bit of a mask
  * fails here. If a change of masks is intended, say so in the commit and update the hashes below
  * from the `got` the failure prints.
- *
- * The demo runs pin the wasm kernels' products (`--blas off`): WebAssembly arithmetic is the same on
- * every machine. Through a system BLAS (the default where one is found) the gradients differ in the
- * last bits, by CPU and library, and a mask's boundary can move at near-ties: that run is held to the
- * pinned masks up to 1 entry in 10⁵.
+
+ * The BLAS run is held to the pinned language masks and to a bound on the entries that differ.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -50,20 +51,38 @@ function locate(name: string, args: string[]): Record<string, string> {
 
 const fx = (dir: string) => ['--base', path.join(dir, 'base'), '--attacked', path.join(dir, 'attacked')];
 
+const DEMO_SIL: Record<string, string> = {
+  'benign.safetensors': '4b316f200990235e108114f003926ea4e16e70f88cc5410f0715e13176f9bc69',
+  'en.safetensors': '024aa5460249d251456a958b5728ae0b6cf5f59b941cc213366ec30f241e65f8',
+  'es.safetensors': 'e9c6b0379d754103ee8de8c944da9bdaa9fd8c549e0359ce1d74ba4e5c10805c',
+  'fr.safetensors': 'be6dc125e9af02f7dcda1308ec88ea285e88e911738157f94dd21e5ef8906a44',
+  'intersection.safetensors': 'f51fb86cc4f6732d09f1667504ef46420a8d6e2a0772bca7be7a083d6bf2c183',
+  'it.safetensors': '9fdfc3dd6131a0f5c893727f5c47bde680ab81b3f24967503182bcca8f5445a7',
+  'random.safetensors': 'f9a0524e82013006029cc2244d695e7c109ed353b9cfdb3ca886c4d4d446d7ed',
+  'union.safetensors': 'b4509a999cecfe4dec83062eab0e5854b38f98e749945decc64eda9517ea7098',
+};
+
 describe('mask files pinned by sha256', () => {
   const demo = fs.existsSync(path.join(DEMO, 'base')) && fs.existsSync(path.join(DEMO, 'attacked'));
-  (demo ? it : it.skip)(`sil locate on the demo pair with the README's options and the wasm kernels writes the pinned masks${demo ? '' : ' (skipped: weights/demo is missing)'}`, () => {
-    expect(locate('demo', ['--blas', 'off'])).toEqual({
-      'benign.safetensors': '4b316f200990235e108114f003926ea4e16e70f88cc5410f0715e13176f9bc69',
-      'en.safetensors': '024aa5460249d251456a958b5728ae0b6cf5f59b941cc213366ec30f241e65f8',
-      'es.safetensors': 'e9c6b0379d754103ee8de8c944da9bdaa9fd8c549e0359ce1d74ba4e5c10805c',
-      'fr.safetensors': 'be6dc125e9af02f7dcda1308ec88ea285e88e911738157f94dd21e5ef8906a44',
-      'intersection.safetensors': 'f51fb86cc4f6732d09f1667504ef46420a8d6e2a0772bca7be7a083d6bf2c183',
-      'it.safetensors': '9fdfc3dd6131a0f5c893727f5c47bde680ab81b3f24967503182bcca8f5445a7',
-      'random.safetensors': 'f9a0524e82013006029cc2244d695e7c109ed353b9cfdb3ca886c4d4d446d7ed',
-      'union.safetensors': 'b4509a999cecfe4dec83062eab0e5854b38f98e749945decc64eda9517ea7098',
-    });
+  (demo ? it : it.skip)(`sil locate on the demo pair with the README's options on wasm writes the pinned masks${demo ? '' : ' (skipped: weights/demo is missing)'}`, () => {
+    expect(locate('demo', ['--blas', 'off'])).toEqual(DEMO_SIL);
   });
+
+  const noBlas = blasUnavailable();
+  (demo && !noBlas ? it : it.skip)(
+    `with the system BLAS the demo's language masks are the pinned bytes and the others differ in at most 8 entries${demo ? (noBlas ? ` (skipped: ${noBlas})` : '') : ' (skipped: weights/demo is missing)'}`,
+    () => {
+      const got = locate('demo-blas', ['--blas', 'on']);
+      for (const f of ['en', 'it', 'fr', 'es'].map((l) => `${l}.safetensors`)) expect([f, got[f]]).toEqual([f, DEMO_SIL[f]]);
+      for (const f of Object.keys(DEMO_SIL)) {
+        const ref = fs.readFileSync(path.join(tmp, 'demo', 'masks', f));
+        const blas = fs.readFileSync(path.join(tmp, 'demo-blas', 'masks', f));
+        let differ = 0;
+        for (let i = 0; i < ref.length; i++) if (ref[i] !== blas[i]) differ++;
+        expect([f, blas.length, differ <= 8]).toEqual([f, ref.length, true]);
+      }
+    },
+  );
 
   (demo ? it : it.skip)(`wanda masks on the demo pair are the pinned bytes${demo ? '' : ' (skipped: weights/demo is missing)'}`, () => {
     expect(locate('demo-wanda', ['--score', 'wanda', '--blas', 'off'])).toEqual({
@@ -77,26 +96,6 @@ describe('mask files pinned by sha256', () => {
       'union.safetensors': 'a893c48e387d70a6d5bd60a34ecbb31aebd472ce8e0aae97024e837501f5cdab',
     });
   });
-
-  const noBlas = blasUnavailable();
-  (demo && !noBlas ? it : it.skip)(
-    `sil locate on the demo pair through the system BLAS writes the pinned masks up to near-ties (at most 1 entry in 10⁵ differs)${demo ? (noBlas ? ` (skipped: ${noBlas})` : '') : ' (skipped: weights/demo is missing)'}`,
-    () => {
-      const pinned = path.join(tmp, 'demo');
-      if (!fs.existsSync(path.join(pinned, 'masks'))) locate('demo', ['--blas', 'off']);
-      locate('demo-blas', ['--blas', 'on']);
-      const files = fs.readdirSync(path.join(pinned, 'masks')).sort();
-      expect(fs.readdirSync(path.join(tmp, 'demo-blas', 'masks')).sort()).toEqual(files);
-      for (const f of files) {
-        const a = fs.readFileSync(path.join(pinned, 'masks', f));
-        const b = fs.readFileSync(path.join(tmp, 'demo-blas', 'masks', f));
-        expect(b.length).toBe(a.length);
-        let differ = 0;
-        for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) differ++;
-        expect({ f, differ: differ <= a.length * 1e-5 }).toEqual({ f, differ: true });
-      }
-    },
-  );
 
   it('sil scores from the golden gradients on the llama fixture give the pinned masks', () => {
     expect(locate('llama-sil', [...fx(LLAMA), '--grads', path.join(LLAMA, 'golden.safetensors'), '--langs', 'en'])).toEqual({
