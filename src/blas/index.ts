@@ -6,12 +6,11 @@
  * `on` requires one; `off` keeps the backend's kernels (to compare). Every run records what its
  * products went through as `matmul`: the library (`openblas 0.3.21`), or the backend's name.
  *
- * Threads: the wasm backend is single-threaded, and sil runs one instance per worker thread; the
- * BLAS's thread count is process-wide, so it is set to cores / instances (one per worker when
- * there is a worker per core) so that workers and BLAS threads do not oversubscribe the cores.
- * `SIL_BLAS_THREADS` overrides it.
+ * Threads: the wasm backend is single-threaded, and sil runs one instance per worker thread, one
+ * worker per core; the BLAS's thread count is process-wide and set to one, so that workers and BLAS
+ * threads do not oversubscribe the cores (one worker with two BLAS threads measured slower than two
+ * workers with one). `SIL_BLAS_THREADS` sets more (OpenBLAS then starts its thread pool).
  */
-import * as os from 'node:os';
 import { SilError } from '../errors';
 import { blasMatmul, setBlasMatmul } from './kernels';
 import { blasUnavailable, loadBlas } from './library';
@@ -42,15 +41,14 @@ export function parseBlasChoice(v: string | undefined, flag = '--blas'): BlasCho
   throw new SilError('INVALID_ARGUMENT', `${flag} must be one of ${BLAS_CHOICES.join(', ')}, got ${JSON.stringify(v)}`);
 }
 
-function cores(): number {
-  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-}
-
 /** BLAS threads for `instances` single-threaded backend instances sharing this machine's cores. */
 export function blasThreadsFor(instances: number, env: NodeJS.ProcessEnv = process.env): number {
   const forced = Number(env.SIL_BLAS_THREADS);
   if (Number.isInteger(forced) && forced > 0) return forced;
-  return Math.max(1, Math.floor(cores() / Math.max(1, instances)));
+  // one thread per instance (measured faster than fewer workers with more BLAS threads); more would
+  // start OpenBLAS's thread pool, which kept interrupted runs from exiting: SIL_BLAS_THREADS opts in
+  void instances;
+  return 1;
 }
 
 /**

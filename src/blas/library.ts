@@ -210,6 +210,15 @@ function bindPlain(name: string, file: string, sgemm: Sgemm): BlasLibrary {
 /** Opens one candidate: the library, `cblas_sgemm`, and its family's version and thread calls. */
 function open(koffi: Koffi, c: Candidate): BlasLibrary {
   const coretype = c.kind === 'openblas' || c.kind === 'env' ? chooseOpenblasCoretype(koffi) : null;
+  // OpenBLAS starts its thread pool when it loads; a pool left running kept an interrupted process
+  // from exiting. It starts with none (one thread: the caller's) and grows only where more are set.
+  if ((c.kind === 'openblas' || c.kind === 'env') && !process.env.OPENBLAS_NUM_THREADS) {
+    try {
+      koffi.load('libc.so.6').func('int setenv(const char *name, const char *value, int overwrite)')('OPENBLAS_NUM_THREADS', '1', 0);
+    } catch {
+      // not glibc: the pool starts as OpenBLAS decides
+    }
+  }
   const lib = koffi.load(c.file);
   const sgemm = lib.func(SGEMM_SIGNATURE) as unknown as Sgemm;
   // SIL_BLAS_LIB may name any of the families: recognise them by their own entry points
