@@ -9,5 +9,4 @@ module.exports = {
   transformIgnorePatterns: ['/node_modules/(?!(d3-.*|internmap)/)'],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
   testTimeout: 120000,
-  globalSetup: '<rootDir>/test/setup/backends.ts',
 };

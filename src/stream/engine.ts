@@ -138,10 +138,10 @@ class Boundaries {
     const e = this.items[i];
     this.items[i] = null;
     if (e === null) throw new Error(`boundary ${i} was already taken`);
-    return e.x instanceof Float32Array ? tf.tensor2d(e.x, e.shape) : e.x;
+    return ArrayBuffer.isView(e.x) ? tf.tensor2d(e.x, e.shape) : e.x;
   }
   dispose(): void {
-    for (const e of this.items) if (e && !(e.x instanceof Float32Array)) e.x.dispose();
+    for (const e of this.items) if (e && !(ArrayBuffer.isView(e.x))) e.x.dispose();
   }
 }
 
