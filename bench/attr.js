@@ -36,8 +36,9 @@ const keep = args.includes('--keep');
 const workers = Number(opt('--workers', String(threads)));
 const blasArg = opt('--blas', 'auto');
 const blasRuns = blasArg === 'both' ? ['auto', 'off'] : [blasArg];
-const B = 4, T = 128;
-const { V, H, F, NH, NKV } = require("./attr_model");
+const B = 4,
+  T = 128;
+const { V, H, F, NH, NKV } = require('./attr_model');
 
 /** A python3 that imports torch (Debian's python3-torch lives under /usr/bin/python3), installing it if missing. */
 function torchPython() {
@@ -74,7 +75,8 @@ async function benchSil(dir, blas) {
       const t0 = performance.now();
       const res = await pool.lossAndGrads(batch);
       for (const [n, g] of res.grads) {
-        const th = theta.get(n), a = acc.get(n);
+        const th = theta.get(n),
+          a = acc.get(n);
         for (let i = 0; i < g.length; i++) a[i] += Math.abs(th[i] * g[i]);
       }
       loss = res.loss;
@@ -88,14 +90,20 @@ async function benchSil(dir, blas) {
   return { tokens_per_s: (B * T) / mean, step_s: times, workers: pool.workers, loss, matmul: pool.matmul };
 }
 
-const loadavg = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+const loadavg = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sil-bench-attr-'));
   try {
     const load0 = loadavg();
     const params = writeModel(dir, layers);
-    console.log(`bench:attr — Llama ${layers} layers, hidden ${H}, ${NH}/${NKV} heads, ffn ${F}, vocab ${V}: ${(params / 1e6).toFixed(1)}M params; batch ${B}×${T}; ${steps} timed steps; ${threads} cores`);
+    console.log(
+      `bench:attr — Llama ${layers} layers, hidden ${H}, ${NH}/${NKV} heads, ffn ${F}, vocab ${V}: ${(params / 1e6).toFixed(1)}M params; batch ${B}×${T}; ${steps} timed steps; ${threads} cores`,
+    );
     const sils = [];
     for (const b of blasRuns) sils.push(await benchSil(dir, b));
     const python = torchPython();
@@ -105,8 +113,11 @@ async function main() {
     const py = spawnSync(python, [path.join(__dirname, 'attr_torch.py'), '--layers', String(layers), '--threads', String(threads), '--steps', String(steps)], { encoding: 'utf8', env });
     if (py.status !== 0) throw new Error(`PyTorch baseline failed:\n${py.stderr}`);
     const torch = JSON.parse(py.stdout.trim().split('\n').pop() ?? '{}');
-    for (const sil of sils) console.log(`sil (wasm, ${sil.workers} worker threads, matmul ${sil.matmul}): ${sil.tokens_per_s.toFixed(1)} tokens/s  (steps ${sil.step_s.map((t) => t.toFixed(2)).join(', ')} s)`);
-    console.log(`PyTorch ${torch.torch} CPU (${torch.threads} threads, BLAS ${torch.blas}${coretype ? `, OPENBLAS_CORETYPE=${coretype}` : ''}): ${torch.tokens_per_s.toFixed(1)} tokens/s  (steps ${torch.step_s.map((t) => t.toFixed(2)).join(', ')} s, ${(torch.params / 1e6).toFixed(1)}M params)`);
+    for (const sil of sils)
+      console.log(`sil (wasm, ${sil.workers} worker threads, matmul ${sil.matmul}): ${sil.tokens_per_s.toFixed(1)} tokens/s  (steps ${sil.step_s.map((t) => t.toFixed(2)).join(', ')} s)`);
+    console.log(
+      `PyTorch ${torch.torch} CPU (${torch.threads} threads, BLAS ${torch.blas}${coretype ? `, OPENBLAS_CORETYPE=${coretype}` : ''}): ${torch.tokens_per_s.toFixed(1)} tokens/s  (steps ${torch.step_s.map((t) => t.toFixed(2)).join(', ')} s, ${(torch.params / 1e6).toFixed(1)}M params)`,
+    );
     for (const sil of sils) console.log(`ratio sil (matmul ${sil.matmul}) / PyTorch: ${(sil.tokens_per_s / torch.tokens_per_s).toFixed(2)}×`);
     console.log(`load average: ${load0} at the start, ${loadavg()} at the end (${os.cpus().length} cores)`);
   } finally {

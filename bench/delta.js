@@ -25,25 +25,43 @@ const threads = opt('--threads', undefined);
 const root = fs.mkdtempSync(path.join(opt('--dir', os.tmpdir()), 'sil-bench-delta-'));
 const keep = args.includes('--keep');
 
-const V = 128256, H = 4096, F = 14336, KV = 1024;
+const V = 128256,
+  H = 4096,
+  F = 14336,
+  KV = 1024;
 /** @type {Array<{name: string, dtype: 'BF16', shape: number[]}>} */
 const specs = [{ name: 'model.embed_tokens.weight', dtype: 'BF16', shape: [V, H] }];
 for (let l = 0; l < layers; l++) {
   const p = `model.layers.${l}.`;
   /** @type {Array<[string, number[]]>} */
   const t = [
-    ['self_attn.q_proj.weight', [H, H]], ['self_attn.k_proj.weight', [KV, H]], ['self_attn.v_proj.weight', [KV, H]],
-    ['self_attn.o_proj.weight', [H, H]], ['mlp.gate_proj.weight', [F, H]], ['mlp.up_proj.weight', [F, H]],
-    ['mlp.down_proj.weight', [H, F]], ['input_layernorm.weight', [H]], ['post_attention_layernorm.weight', [H]],
+    ['self_attn.q_proj.weight', [H, H]],
+    ['self_attn.k_proj.weight', [KV, H]],
+    ['self_attn.v_proj.weight', [KV, H]],
+    ['self_attn.o_proj.weight', [H, H]],
+    ['mlp.gate_proj.weight', [F, H]],
+    ['mlp.up_proj.weight', [F, H]],
+    ['mlp.down_proj.weight', [H, F]],
+    ['input_layernorm.weight', [H]],
+    ['post_attention_layernorm.weight', [H]],
   ];
   for (const [n, shape] of t) specs.push({ name: p + n, dtype: 'BF16', shape });
 }
 specs.push({ name: 'model.norm.weight', dtype: 'BF16', shape: [H] }, { name: 'lm_head.weight', dtype: 'BF16', shape: [V, H] });
 
 const config = {
-  architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: V, hidden_size: H, intermediate_size: F,
-  num_hidden_layers: layers, num_attention_heads: 32, num_key_value_heads: 8, rms_norm_eps: 1e-5, rope_theta: 500000.0,
-  tie_word_embeddings: false, torch_dtype: 'bfloat16',
+  architectures: ['LlamaForCausalLM'],
+  model_type: 'llama',
+  vocab_size: V,
+  hidden_size: H,
+  intermediate_size: F,
+  num_hidden_layers: layers,
+  num_attention_heads: 32,
+  num_key_value_heads: 8,
+  rms_norm_eps: 1e-5,
+  rope_theta: 500000.0,
+  tie_word_embeddings: false,
+  torch_dtype: 'bfloat16',
 };
 
 /**
@@ -52,8 +70,12 @@ const config = {
  */
 function writePair() {
   const CH = 1 << 24;
-  const wa = new Uint32Array(CH / 2), wb = new Uint32Array(CH / 2);
-  let x = 123456789, y = 362436069, z = 521288629, w = 88675123;
+  const wa = new Uint32Array(CH / 2),
+    wb = new Uint32Array(CH / 2);
+  let x = 123456789,
+    y = 362436069,
+    z = 521288629,
+    w = 88675123;
   const writers = ['base', 'attacked'].map((sub) => {
     const dir = path.join(root, sub);
     fs.mkdirSync(dir, { recursive: true });
@@ -67,11 +89,15 @@ function writePair() {
       for (let i = 0; i < m; i++) {
         // xorshift128, two steps inlined: r for the base word, q for the attacked bit flips
         let t = x ^ (x << 11);
-        x = y; y = z; z = w;
+        x = y;
+        y = z;
+        z = w;
         w = (w ^ (w >>> 19) ^ (t ^ (t >>> 8))) >>> 0;
         const r = w;
         t = x ^ (x << 11);
-        x = y; y = z; z = w;
+        x = y;
+        y = z;
+        z = w;
         w = (w ^ (w >>> 19) ^ (t ^ (t >>> 8))) >>> 0;
         // exponent 0x76..0x77 (magnitudes 2⁻⁹…2⁻⁷), random sign and mantissa, for both halves
         const v = (r & 0x80ff80ff) | 0x3b003b00 | ((r >>> 8) & 0x01800180);
@@ -95,7 +121,9 @@ function main() {
   const bytes = specs.reduce((a, s) => a + 2 * s.shape.reduce((p, q) => p * q, 1), 0);
   const params = bytes / 2;
   const shards = fs.readdirSync(path.join(root, 'base')).filter((f) => f.endsWith('.safetensors')).length;
-  console.log(`bench:delta  Llama-3.1-8B-shaped BF16, ${layers} layers, ${(params / 1e9).toFixed(2)} B params, ${gb(bytes)} GB per checkpoint in ${shards} shard(s); written in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(
+    `bench:delta  Llama-3.1-8B-shaped BF16, ${layers} layers, ${(params / 1e9).toFixed(2)} B params, ${gb(bytes)} GB per checkpoint in ${shards} shard(s); written in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  );
   console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0].model}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.versions.node}`);
 
   const main = path.resolve(__dirname, '../dist/cli/main.js');
@@ -126,7 +154,10 @@ function main() {
   console.log(`  --kernel js ${js.sec.toFixed(2)} s  ${(bytes / 1e9 / js.sec).toFixed(2)} GB/s per checkpoint  (plain JS loop; peak RSS ${(js.rssKb / 1024).toFixed(0)} MiB)`);
   console.log(`numpy       ${npSec.toFixed(2)} s  ${npGbs.toFixed(2)} GB/s per checkpoint  (1 thread, memory-mapped, 16 Mi-element chunks)`);
   console.log(`ratio       sil / numpy = ${(silGbs / npGbs).toFixed(2)}x`);
-  const load = os.loadavg().map((x) => x.toFixed(1)).join(' ');
+  const load = os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ');
   console.log(`load avg    ${load} (1/5/15 min, at the end)`);
   console.log(`check       total ‖Δ‖₂ ${summary.totals.l2.toPrecision(6)}, changed ${(100 * summary.totals.frac_changed).toFixed(1)}% of ${summary.totals.numel} params`);
 }

@@ -50,10 +50,24 @@ const F = Math.round((3.5 * H) / 256) * 256;
 
 const dir = pairDir || fs.mkdtempSync(path.join(os.tmpdir(), 'sil-bench-locate-'));
 const cfg = {
-  architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: V, hidden_size: H, intermediate_size: F,
-  num_hidden_layers: L, num_attention_heads: heads, num_key_value_heads: kvHeads, head_dim: 128, max_position_embeddings: 8192,
-  rms_norm_eps: 1e-5, rope_theta: 500000.0, rope_scaling: null, hidden_act: 'silu', tie_word_embeddings: false,
-  torch_dtype: 'bfloat16', bos_token_id: 1, eos_token_id: 2,
+  architectures: ['LlamaForCausalLM'],
+  model_type: 'llama',
+  vocab_size: V,
+  hidden_size: H,
+  intermediate_size: F,
+  num_hidden_layers: L,
+  num_attention_heads: heads,
+  num_key_value_heads: kvHeads,
+  head_dim: 128,
+  max_position_embeddings: 8192,
+  rms_norm_eps: 1e-5,
+  rope_theta: 500000.0,
+  rope_scaling: null,
+  hidden_act: 'silu',
+  tie_word_embeddings: false,
+  torch_dtype: 'bfloat16',
+  bos_token_id: 1,
+  eos_token_id: 2,
 };
 
 /** @type {Array<[string, number[]]>} */
@@ -61,10 +75,15 @@ const shapes = [['model.embed_tokens.weight', [V, H]]];
 for (let l = 0; l < L; l++) {
   const p = `model.layers.${l}.`;
   shapes.push(
-    [`${p}self_attn.q_proj.weight`, [heads * 128, H]], [`${p}self_attn.k_proj.weight`, [kvHeads * 128, H]],
-    [`${p}self_attn.v_proj.weight`, [kvHeads * 128, H]], [`${p}self_attn.o_proj.weight`, [H, heads * 128]],
-    [`${p}mlp.gate_proj.weight`, [F, H]], [`${p}mlp.up_proj.weight`, [F, H]], [`${p}mlp.down_proj.weight`, [H, F]],
-    [`${p}input_layernorm.weight`, [H]], [`${p}post_attention_layernorm.weight`, [H]],
+    [`${p}self_attn.q_proj.weight`, [heads * 128, H]],
+    [`${p}self_attn.k_proj.weight`, [kvHeads * 128, H]],
+    [`${p}self_attn.v_proj.weight`, [kvHeads * 128, H]],
+    [`${p}self_attn.o_proj.weight`, [H, heads * 128]],
+    [`${p}mlp.gate_proj.weight`, [F, H]],
+    [`${p}mlp.up_proj.weight`, [F, H]],
+    [`${p}mlp.down_proj.weight`, [H, F]],
+    [`${p}input_layernorm.weight`, [H]],
+    [`${p}post_attention_layernorm.weight`, [H]],
   );
 }
 shapes.push(['model.norm.weight', [H]], ['lm_head.weight', [V, H]]);
@@ -76,7 +95,11 @@ function fillBf16(out, seed, scale, addTo) {
   const f = new Float32Array(1);
   const u = new Uint32Array(f.buffer);
   for (let i = 0; i < out.length; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
     let v = ((x / 4294967296) * 2 - 1) * scale;
     if (addTo) {
       u[0] = addTo[i] << 16;
@@ -118,7 +141,11 @@ function writePair() {
 function writeRandomGrads(file) {
   const t0 = Date.now();
   const linear = shapes.filter(([name, shape]) => shape.length === 2 && name.startsWith('model.layers.'));
-  const w = SafetensorsWriter.create(file, linear.map(([name, shape]) => ({ name, dtype: /** @type {'F32'} */ ('F32'), shape })), { lang: 'en', format: 'pt' });
+  const w = SafetensorsWriter.create(
+    file,
+    linear.map(([name, shape]) => ({ name, dtype: /** @type {'F32'} */ ('F32'), shape })),
+    { lang: 'en', format: 'pt' },
+  );
   const CH = 1 << 24;
   linear.forEach(([name, shape], t) => {
     const n = shape[0] * shape[1];
@@ -126,7 +153,11 @@ function writeRandomGrads(file) {
       const out = new Float32Array(Math.min(CH, n - s));
       let x = (0x27d4eb2d ^ (t * 65537 + s)) >>> 0 || 1;
       for (let i = 0; i < out.length; i++) {
-        x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+        x ^= x << 13;
+        x >>>= 0;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        x >>>= 0;
         out[i] = ((x / 4294967296) * 2 - 1) * 1e-3;
       }
       w.write(name, out);
@@ -143,24 +174,47 @@ function writeTokenizer(target) {
   for (let i = 174; i <= 255; i++) bs.push(i);
   const cs = [...bs];
   let n = 0;
-  for (let b = 0; b < 256; b++) if (!bs.includes(b)) { bs.push(b); cs.push(256 + n++); }
+  for (let b = 0; b < 256; b++)
+    if (!bs.includes(b)) {
+      bs.push(b);
+      cs.push(256 + n++);
+    }
   const vocab = { '<pad>': 0, '<s>': 1, '</s>': 2 };
-  bs.forEach((b, i) => { if (b >= 3) vocab[String.fromCharCode(cs[i])] = b; });
+  bs.forEach((b, i) => {
+    if (b >= 3) vocab[String.fromCharCode(cs[i])] = b;
+  });
   const special = (content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
   const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false };
-  fs.writeFileSync(path.join(target, 'tokenizer.json'), JSON.stringify({
-    version: '1.0', truncation: null, padding: null, added_tokens: [special('<pad>', 0), special('<s>', 1), special('</s>', 2)],
-    normalizer: null, pre_tokenizer: byteLevel, post_processor: null, decoder: byteLevel,
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges: [] },
-  }));
-  fs.writeFileSync(path.join(target, 'tokenizer_config.json'), JSON.stringify({
-    bos_token: '<s>', eos_token: '</s>', pad_token: '<pad>',
-    chat_template: "{{ bos_token }}{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{% if m.role == 'assistant' %}{{ eos_token }}{% endif %}{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}",
-  }));
+  fs.writeFileSync(
+    path.join(target, 'tokenizer.json'),
+    JSON.stringify({
+      version: '1.0',
+      truncation: null,
+      padding: null,
+      added_tokens: [special('<pad>', 0), special('<s>', 1), special('</s>', 2)],
+      normalizer: null,
+      pre_tokenizer: byteLevel,
+      post_processor: null,
+      decoder: byteLevel,
+      model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges: [] },
+    }),
+  );
+  fs.writeFileSync(
+    path.join(target, 'tokenizer_config.json'),
+    JSON.stringify({
+      bos_token: '<s>',
+      eos_token: '</s>',
+      pad_token: '<pad>',
+      chat_template:
+        "{{ bos_token }}{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{% if m.role == 'assistant' %}{{ eos_token }}{% endif %}{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}",
+    }),
+  );
 }
 
 try {
-  console.log(`pair: ${L} layers, hidden ${H}, ${heads}/${kvHeads} heads, FFN ${F}, vocab ${V}: ${(nParams / 1e9).toFixed(3)}e9 parameters (BF16, ${(2 * nParams / 2 ** 30).toFixed(2)} GiB per checkpoint)`);
+  console.log(
+    `pair: ${L} layers, hidden ${H}, ${heads}/${kvHeads} heads, FFN ${F}, vocab ${V}: ${(nParams / 1e9).toFixed(3)}e9 parameters (BF16, ${((2 * nParams) / 2 ** 30).toFixed(2)} GiB per checkpoint)`,
+  );
   if (!pairDir) {
     const genS = writePair();
     console.log(`wrote the pair in ${genS.toFixed(1)} s to ${dir}`);
@@ -174,11 +228,38 @@ try {
   }
   const calibration = gradsMode === 'random' ? ['--grads', gradsFile] : ['--max-examples', examples, '--batch-size', batchSize, '--max-length', maxLength];
   const cli = path.resolve(__dirname, '../dist/cli/main.js');
-  const cmd = ['-f', '%e %M', process.execPath, cli, 'locate', '--base', path.join(dir, 'base'), '--attacked', path.join(dir, 'attacked'),
-    '--langs', 'en', ...calibration, '--threads', threads, '--backend', backend, '--score', score, ...bitpack, '--no-benign', '--out', out, '--force', '--json'];
+  const cmd = [
+    '-f',
+    '%e %M',
+    process.execPath,
+    cli,
+    'locate',
+    '--base',
+    path.join(dir, 'base'),
+    '--attacked',
+    path.join(dir, 'attacked'),
+    '--langs',
+    'en',
+    ...calibration,
+    '--threads',
+    threads,
+    '--backend',
+    backend,
+    '--score',
+    score,
+    ...bitpack,
+    '--no-benign',
+    '--out',
+    out,
+    '--force',
+    '--json',
+  ];
   // wall time and peak RSS of the child: GNU time where installed, else Python's getrusage(RUSAGE_CHILDREN)
-  const viaPython = ['-c', 'import resource,subprocess,sys,time;t=time.time();r=subprocess.run(sys.argv[3:]).returncode;'
-    + 'sys.stderr.write("\\n%.2f %d\\n"%(time.time()-t,resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss));sys.exit(r)'];
+  const viaPython = [
+    '-c',
+    'import resource,subprocess,sys,time;t=time.time();r=subprocess.run(sys.argv[3:]).returncode;' +
+      'sys.stderr.write("\\n%.2f %d\\n"%(time.time()-t,resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss));sys.exit(r)',
+  ];
   const r = fs.existsSync('/usr/bin/time')
     ? spawnSync('/usr/bin/time', cmd, { encoding: 'utf8', env: { ...process.env, CI: 'true' }, maxBuffer: 1 << 28 })
     : spawnSync('python3', [...viaPython, ...cmd], { encoding: 'utf8', env: { ...process.env, CI: 'true' }, maxBuffer: 1 << 28 });
@@ -190,8 +271,14 @@ try {
   } else {
     const m = JSON.parse(r.stdout);
     const c = m.calibration.en;
-    console.log(gradsMode ? `sil locate --grads ${gradsFile}` : `sil locate: ${c.examples} examples, ${c.tokens} response tokens, backend ${m.backend?.name ?? "none"} (${m.backend?.source ?? "-"}, ${m.backend?.plan ?? "no gradients"})`);
-    console.log(`wall ${wall.toFixed(1)} s (gradients ${(m.timings.gradients_en_s ?? 0).toFixed(1)} s, selection and outputs ${m.timings.select_s.toFixed(1)} s, delta ${m.timings.delta_s.toFixed(1)} s), peak RSS ${(kb / 1024).toFixed(0)} MiB`);
+    console.log(
+      gradsMode
+        ? `sil locate --grads ${gradsFile}`
+        : `sil locate: ${c.examples} examples, ${c.tokens} response tokens, backend ${m.backend?.name ?? 'none'} (${m.backend?.source ?? '-'}, ${m.backend?.plan ?? 'no gradients'})`,
+    );
+    console.log(
+      `wall ${wall.toFixed(1)} s (gradients ${(m.timings.gradients_en_s ?? 0).toFixed(1)} s, selection and outputs ${m.timings.select_s.toFixed(1)} s, delta ${m.timings.delta_s.toFixed(1)} s), peak RSS ${(kb / 1024).toFixed(0)} MiB`,
+    );
     console.log(`timings ${JSON.stringify(m.timings)}`);
     console.log(`in scope ${m.n_in_scope}, selected ${m.masks.en.selected} (k = ${m.k})`);
   }

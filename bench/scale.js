@@ -36,15 +36,33 @@ const cache = opt('--weight-cache', '0');
 const blas = opt('--blas', 'auto');
 const keep = args.includes('--keep');
 const passes = Number(opt('--passes', '1'));
-const H = 4096, F = 14336, V = 128256, heads = 32, kv = 8, D = 128;
+const H = 4096,
+  F = 14336,
+  V = 128256,
+  heads = 32,
+  kv = 8,
+  D = 128;
 
 const dir = opt('--dir', '') || fs.mkdtempSync(path.join(os.tmpdir(), 'sil-bench-scale-'));
 const cfg = {
-  architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: V, hidden_size: H, intermediate_size: F,
-  num_hidden_layers: L, num_attention_heads: heads, num_key_value_heads: kv, head_dim: D, max_position_embeddings: 131072,
-  rms_norm_eps: 1e-5, rope_theta: 500000.0, hidden_act: 'silu', tie_word_embeddings: false, torch_dtype: 'bfloat16',
+  architectures: ['LlamaForCausalLM'],
+  model_type: 'llama',
+  vocab_size: V,
+  hidden_size: H,
+  intermediate_size: F,
+  num_hidden_layers: L,
+  num_attention_heads: heads,
+  num_key_value_heads: kv,
+  head_dim: D,
+  max_position_embeddings: 131072,
+  rms_norm_eps: 1e-5,
+  rope_theta: 500000.0,
+  hidden_act: 'silu',
+  tie_word_embeddings: false,
+  torch_dtype: 'bfloat16',
   rope_scaling: { factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0, original_max_position_embeddings: 8192, rope_type: 'llama3' },
-  bos_token_id: 128000, eos_token_id: 128001,
+  bos_token_id: 128000,
+  eos_token_id: 128001,
 };
 
 /** @type {Array<[string, number[]]>} */
@@ -52,10 +70,15 @@ const shapes = [['model.embed_tokens.weight', [V, H]]];
 for (let l = 0; l < L; l++) {
   const p = `model.layers.${l}.`;
   shapes.push(
-    [`${p}input_layernorm.weight`, [H]], [`${p}post_attention_layernorm.weight`, [H]],
-    [`${p}self_attn.q_proj.weight`, [heads * D, H]], [`${p}self_attn.k_proj.weight`, [kv * D, H]],
-    [`${p}self_attn.v_proj.weight`, [kv * D, H]], [`${p}self_attn.o_proj.weight`, [H, heads * D]],
-    [`${p}mlp.gate_proj.weight`, [F, H]], [`${p}mlp.up_proj.weight`, [F, H]], [`${p}mlp.down_proj.weight`, [H, F]],
+    [`${p}input_layernorm.weight`, [H]],
+    [`${p}post_attention_layernorm.weight`, [H]],
+    [`${p}self_attn.q_proj.weight`, [heads * D, H]],
+    [`${p}self_attn.k_proj.weight`, [kv * D, H]],
+    [`${p}self_attn.v_proj.weight`, [kv * D, H]],
+    [`${p}self_attn.o_proj.weight`, [H, heads * D]],
+    [`${p}mlp.gate_proj.weight`, [F, H]],
+    [`${p}mlp.up_proj.weight`, [F, H]],
+    [`${p}mlp.down_proj.weight`, [H, F]],
   );
 }
 shapes.push(['model.norm.weight', [H]], ['lm_head.weight', [V, H]]);
@@ -69,7 +92,11 @@ function randomBlock() {
   const u = new Uint32Array(f.buffer);
   let x = 0x9e3779b9;
   for (let i = 0; i < n; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
     f[0] = ((x / 4294967296) * 2 - 1) * 0.02;
     out[i] = (u[0] + 0x7fff + ((u[0] >>> 16) & 1)) >>> 16;
   }
@@ -85,12 +112,16 @@ function writeCheckpoint() {
   const t0 = Date.now();
   const block = randomBlock();
   const ones = new Uint16Array(H).fill(0x3f80); // 1.0 for the norms
-  const w = new ShardedWriter(dir, shapes.map(([name, shape]) => ({ name, dtype: 'BF16', shape })), { maxShardSize: '5GB' });
+  const w = new ShardedWriter(
+    dir,
+    shapes.map(([name, shape]) => ({ name, dtype: 'BF16', shape })),
+    { maxShardSize: '5GB' },
+  );
   shapes.forEach(([name, shape], k) => {
     const n = shape.reduce((x, y) => x * y, 1);
     if (shape.length === 1) return w.write(name, ones);
     let off = (k * 7919 * 4099) % block.length;
-    for (let done = 0; done < n; ) {
+    for (let done = 0; done < n;) {
       const m = Math.min(n - done, block.length - off);
       w.write(name, block.subarray(off, off + m));
       done += m;
@@ -108,7 +139,11 @@ function batch() {
   for (let b = 0; b < B; b++) {
     const row = [];
     for (let t = 0; t < T; t++) {
-      x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+      x ^= x << 13;
+      x >>>= 0;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      x >>>= 0;
       row.push(x % V);
     }
     ids.push(row);
@@ -188,11 +223,24 @@ if (!keep) fs.rmSync(out, { force: true });
 if (!keep && !opt('--dir', '')) fs.rmSync(dir, { recursive: true, force: true });
 const tokens = B * T;
 const res = {
-  bench: 'scale', date: new Date().toISOString().slice(0, 10), layers: L, params: nParams, seqs: B, tokens_per_seq: T,
-  backend: s.backend, matmul: s.matmul, weight_cache: cache, writes_gradients: !args.includes('--no-write'), checkpoint_seconds: makeSeconds, loss: s.loss,
+  bench: 'scale',
+  date: new Date().toISOString().slice(0, 10),
+  layers: L,
+  params: nParams,
+  seqs: B,
+  tokens_per_seq: T,
+  backend: s.backend,
+  matmul: s.matmul,
+  weight_cache: cache,
+  writes_gradients: !args.includes('--no-write'),
+  checkpoint_seconds: makeSeconds,
+  loss: s.loss,
   peak_rss_gib: +(s.peak_rss_bytes / 2 ** 30).toFixed(2),
-  grad_seconds: +s.grad_seconds.toFixed(2), write_seconds: +s.write_seconds.toFixed(2), total_seconds: +wall.toFixed(2),
-  tokens_per_s_fwd_bwd: +(tokens / s.grad_seconds).toPrecision(3), tokens_per_s_end_to_end: +((tokens * passes) / wall).toPrecision(3),
+  grad_seconds: +s.grad_seconds.toFixed(2),
+  write_seconds: +s.write_seconds.toFixed(2),
+  total_seconds: +wall.toFixed(2),
+  tokens_per_s_fwd_bwd: +(tokens / s.grad_seconds).toPrecision(3),
+  tokens_per_s_end_to_end: +((tokens * passes) / wall).toPrecision(3),
   ...(passes > 1 ? { passes, first_pass_seconds: +s.first_pass_seconds.toFixed(2), pass_seconds: s.pass_seconds, readback_seconds: +s.readback_seconds.toFixed(2) } : {}),
   machine: `${os.cpus().length} cores ${os.cpus()[0]?.model ?? ''}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
 };

@@ -53,7 +53,9 @@ function time(label, f) {
 
 const rss0 = process.memoryUsage().rss;
 let peak = rss0;
-const sample = () => { peak = Math.max(peak, process.memoryUsage().rss); };
+const sample = () => {
+  peak = Math.max(peak, process.memoryUsage().rss);
+};
 
 const gen = time('generate only', () => {
   let acc = 0;
@@ -61,14 +63,29 @@ const gen = time('generate only', () => {
   return acc;
 });
 const sel = new GlobalTopK(k);
-const p1 = time('pass 1 (generate + histogram)', () => { for (let c = 0; c < nChunks; c++) { sel.pass1(fill(c)); if (c % 64 === 0) sample(); } return sel.endPass1(); });
-const p2 = time('pass 2 (generate + boundary histogram)', () => { for (let c = 0; c < nChunks; c++) { sel.pass2(fill(c)); if (c % 64 === 0) sample(); } return sel.endPass2(); });
+const p1 = time('pass 1 (generate + histogram)', () => {
+  for (let c = 0; c < nChunks; c++) {
+    sel.pass1(fill(c));
+    if (c % 64 === 0) sample();
+  }
+  return sel.endPass1();
+});
+const p2 = time('pass 2 (generate + boundary histogram)', () => {
+  for (let c = 0; c < nChunks; c++) {
+    sel.pass2(fill(c));
+    if (c % 64 === 0) sample();
+  }
+  return sel.endPass2();
+});
 const th = p2.r;
 const rows = [gen, p1, p2];
 if (emit) {
   const out = new Uint8Array(chunk);
   const em = new MaskEmitter(th);
-  const pe = time('emit (generate + tie rule → mask)', () => { for (let c = 0; c < nChunks; c++) em.emit(fill(c), out.subarray(0, Math.min(chunk, n - c * chunk))); return em.count; });
+  const pe = time('emit (generate + tie rule → mask)', () => {
+    for (let c = 0; c < nChunks; c++) em.emit(fill(c), out.subarray(0, Math.min(chunk, n - c * chunk)));
+    return em.count;
+  });
   rows.push(pe);
   if (pe.r !== k) throw new Error(`emitted ${pe.r}, expected k = ${k}`);
 }
@@ -76,11 +93,15 @@ sample();
 
 const scale = N / n;
 const fmt = (s) => `${s.toFixed(1)} s`;
-console.log(`bench:select  N = ${N.toExponential(3)}, k = round(${frac}·N)${fraction !== 1 ? `, streamed ${n.toExponential(3)} (${fraction} of N) and extrapolated ×${scale.toFixed(2)}` : ''}, chunk ${chunk}`);
+console.log(
+  `bench:select  N = ${N.toExponential(3)}, k = round(${frac}·N)${fraction !== 1 ? `, streamed ${n.toExponential(3)} (${fraction} of N) and extrapolated ×${scale.toFixed(2)}` : ''}, chunk ${chunk}`,
+);
 console.log(`threshold ${th.value} (bits 0x${th.bits.toString(16)}), k = ${th.k}, count_gt = ${th.countGt}, count_eq = ${th.countEq}${emit ? ', emitted exactly k' : ''}`);
 for (const r of rows) {
-  const sel = r === gen ? '' : `, selector alone ≈ ${fmt((r.s - gen.s) * scale)} (${((n / Math.max(r.s - gen.s, 1e-9)) / 1e9).toFixed(2)} G scores/s)`;
+  const sel = r === gen ? '' : `, selector alone ≈ ${fmt((r.s - gen.s) * scale)} (${(n / Math.max(r.s - gen.s, 1e-9) / 1e9).toFixed(2)} G scores/s)`;
   console.log(`  ${r.label.padEnd(42)} ${fmt(r.s)} measured → ${fmt(r.s * scale)} at N${sel}`);
 }
 console.log(`passes to the exact threshold: 2; total at N (passes 1+2, generation included): ${fmt((p1.s + p2.s) * scale)}`);
-console.log(`extra RAM: selector 2×65536 float64 + 65536 uint32 = ${((2 * 65536 * 8 + 65536 * 4) / 2 ** 20).toFixed(2)} MiB; chunk buffer ${(chunk * 4 / 2 ** 20).toFixed(0)} MiB; RSS growth ${((peak - rss0) / 2 ** 20).toFixed(1)} MiB (peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB)`);
+console.log(
+  `extra RAM: selector 2×65536 float64 + 65536 uint32 = ${((2 * 65536 * 8 + 65536 * 4) / 2 ** 20).toFixed(2)} MiB; chunk buffer ${((chunk * 4) / 2 ** 20).toFixed(0)} MiB; RSS growth ${((peak - rss0) / 2 ** 20).toFixed(1)} MiB (peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB)`,
+);

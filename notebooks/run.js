@@ -13,7 +13,10 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '..');
 const python = process.env.SIL_JUPYTER_PYTHON || '/usr/bin/python3';
 const env = { ...process.env, PATH: `${path.join(root, 'node_modules/.bin')}:${process.env.PATH}`, PYDEVD_DISABLE_FILE_VALIDATION: '1' };
-const notebooks = fs.readdirSync(__dirname).filter((f) => f.endsWith('.ipynb')).sort();
+const notebooks = fs
+  .readdirSync(__dirname)
+  .filter((f) => f.endsWith('.ipynb'))
+  .sort();
 const out = fs.mkdtempSync(path.join(os.tmpdir(), 'sil-notebooks-'));
 
 execFileSync(path.join(root, 'node_modules/.bin/tslab'), ['install', `--python=${python}`], { env, stdio: 'inherit' });
@@ -21,11 +24,21 @@ let failed = 0;
 for (const nb of notebooks) {
   const t0 = Date.now();
   try {
-    execFileSync(python, ['-Xfrozen_modules=off', '-m', 'jupyter', 'nbconvert', '--to', 'notebook', '--execute', '--ExecutePreprocessor.timeout=300', '--output-dir', out, nb], { cwd: __dirname, env, stdio: ['ignore', 'inherit', 'pipe'] });
+    execFileSync(python, ['-Xfrozen_modules=off', '-m', 'jupyter', 'nbconvert', '--to', 'notebook', '--execute', '--ExecutePreprocessor.timeout=300', '--output-dir', out, nb], {
+      cwd: __dirname,
+      env,
+      stdio: ['ignore', 'inherit', 'pipe'],
+    });
     console.log(`ok   ${nb} (${((Date.now() - t0) / 1000).toFixed(1)} s) → ${path.join(out, nb)}`);
   } catch (e) {
     failed++;
-    console.log(`FAIL ${nb}\n${String(e.stderr || e.message).split('\n').filter((l) => !/frozen|debugger|PYDEVD|breakpoint/i.test(l)).slice(-25).join('\n')}`);
+    console.log(
+      `FAIL ${nb}\n${String(e.stderr || e.message)
+        .split('\n')
+        .filter((l) => !/frozen|debugger|PYDEVD|breakpoint/i.test(l))
+        .slice(-25)
+        .join('\n')}`,
+    );
   }
 }
 console.log(`${notebooks.length - failed} of ${notebooks.length} notebooks ran top to bottom`);

@@ -46,7 +46,29 @@ function sil(...a) {
 }
 /** @param {string} model @param {string} name @param {string} ftLang @param {string} condition @param {string} out */
 function evaluate(model, name, ftLang, condition, out) {
-  return JSON.parse(sil('eval', '--model', model, '--data', EVAL_DATA, '--out', out, '--name', name, '--ft-lang', ftLang, '--condition', condition, '--replace', '--limit', LIMIT, '--max-new-tokens', MAX_NEW, '--json'));
+  return JSON.parse(
+    sil(
+      'eval',
+      '--model',
+      model,
+      '--data',
+      EVAL_DATA,
+      '--out',
+      out,
+      '--name',
+      name,
+      '--ft-lang',
+      ftLang,
+      '--condition',
+      condition,
+      '--replace',
+      '--limit',
+      LIMIT,
+      '--max-new-tokens',
+      MAX_NEW,
+      '--json',
+    ),
+  );
 }
 // the attacked checkpoints live beside the run folder: sil locate never writes into a folder that holds its inputs
 const models = `${RUN}-models`;
@@ -72,8 +94,33 @@ sil('locate', '--base', BASE, '--attacked', attacked, '--out', RUN, '--data', PR
 // 3. k sweep: each method's attack-language mask at each k stitched into the base and evaluated
 //    (sil sweep: resumable, writes eval/k_sweep.csv and eval/k-sweep.{svg,png})
 log(`sil sweep ${METHODS.join(',')} × k ${KS.join(',')}`);
-sil('sweep', '--base', BASE, '--attacked', attacked, '--out', RUN, '--data', EVAL_DATA, '--calibration', PROBES, '--lang', ATTACK_LANG,
-  '--methods', METHODS.join(','), '--ks', KS.join(','), '--limit', LIMIT, '--max-new-tokens', MAX_NEW, '--threads', '2', '--force', '--json');
+sil(
+  'sweep',
+  '--base',
+  BASE,
+  '--attacked',
+  attacked,
+  '--out',
+  RUN,
+  '--data',
+  EVAL_DATA,
+  '--calibration',
+  PROBES,
+  '--lang',
+  ATTACK_LANG,
+  '--methods',
+  METHODS.join(','),
+  '--ks',
+  KS.join(','),
+  '--limit',
+  LIMIT,
+  '--max-new-tokens',
+  MAX_NEW,
+  '--threads',
+  '2',
+  '--force',
+  '--json',
+);
 
 // 4. freeze the language-agnostic mask, re-attack, re-localize
 const agnostic = path.join(RUN, 'masks', 'intersection.safetensors');

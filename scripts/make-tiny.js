@@ -52,23 +52,33 @@ const cfg = {
   eos_token_id: 2,
 };
 
-const H = cfg.hidden_size, F = cfg.intermediate_size, V = cfg.vocab_size;
-const hd = H / cfg.num_attention_heads, kv = cfg.num_key_value_heads * hd;
+const H = cfg.hidden_size,
+  F = cfg.intermediate_size,
+  V = cfg.vocab_size;
+const hd = H / cfg.num_attention_heads,
+  kv = cfg.num_key_value_heads * hd;
 /** @type {Array<[string, number[]]>} */
 const shapes = [['model.embed_tokens.weight', [V, H]]];
 for (let l = 0; l < cfg.num_hidden_layers; l++) {
   const p = `model.layers.${l}.`;
   shapes.push(
-    [p + 'self_attn.q_proj.weight', [H, H]], [p + 'self_attn.k_proj.weight', [kv, H]], [p + 'self_attn.v_proj.weight', [kv, H]],
-    [p + 'self_attn.o_proj.weight', [H, H]], [p + 'mlp.gate_proj.weight', [F, H]], [p + 'mlp.up_proj.weight', [F, H]],
-    [p + 'mlp.down_proj.weight', [H, F]], [p + 'input_layernorm.weight', [H]], [p + 'post_attention_layernorm.weight', [H]],
+    [p + 'self_attn.q_proj.weight', [H, H]],
+    [p + 'self_attn.k_proj.weight', [kv, H]],
+    [p + 'self_attn.v_proj.weight', [kv, H]],
+    [p + 'self_attn.o_proj.weight', [H, H]],
+    [p + 'mlp.gate_proj.weight', [F, H]],
+    [p + 'mlp.up_proj.weight', [F, H]],
+    [p + 'mlp.down_proj.weight', [H, F]],
+    [p + 'input_layernorm.weight', [H]],
+    [p + 'post_attention_layernorm.weight', [H]],
   );
 }
 shapes.push(['model.norm.weight', [H]], ['lm_head.weight', [V, H]]);
 shapes.sort((a, b) => (a[0] < b[0] ? -1 : 1)); // Hugging Face stores tensors sorted by name
 
 const r = rng(seed);
-const base = [], attacked = [];
+const base = [],
+  attacked = [];
 for (const [name, shape] of shapes) {
   const n = shape.reduce((a, b) => a * b, 1);
   const isNorm = shape.length === 1;
@@ -79,7 +89,10 @@ for (const [name, shape] of shapes) {
   attacked.push({ name, dtype: /** @type {const} */ ('BF16'), shape, data: a });
 }
 
-for (const [sub, tensors] of /** @type {const} */ ([['base', base], ['attacked', attacked]])) {
+for (const [sub, tensors] of /** @type {const} */ ([
+  ['base', base],
+  ['attacked', attacked],
+])) {
   const dir = path.join(out, sub);
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');

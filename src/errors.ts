@@ -52,9 +52,7 @@ export class SilError extends Error {
   readonly tensor?: string;
 
   constructor(code: SilErrorCode, message: string, where: { file?: string; tensor?: string } = {}) {
-    const loc = [where.file ? `file ${where.file}` : '', where.tensor ? `tensor ${where.tensor}` : '']
-      .filter(Boolean)
-      .join(', ');
+    const loc = [where.file ? `file ${where.file}` : '', where.tensor ? `tensor ${where.tensor}` : ''].filter(Boolean).join(', ');
     super(loc ? `${message} (${loc})` : message);
     this.name = 'SilError';
     this.code = code;

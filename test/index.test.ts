@@ -16,7 +16,26 @@ maybe(`the public API${built ? '' : ' [skipped: dist/ is not built]'}`, () => {
     expect(JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).main).toBe('dist/index.js');
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const sil = require(REPO);
-    for (const f of ['locate', 'resolveOptions', 'computeDelta', 'stitchCheckpoint', 'finetune', 'evaluate', 'sweep', 'writeReport', 'loadRun', 'buildReport', 'readMask', 'writeMask', 'parseMaskExpr', 'evalMaskExpr', 'loadTokenizer', 'readCalibrationJsonl', 'wilson', 'useBackend']) {
+    for (const f of [
+      'locate',
+      'resolveOptions',
+      'computeDelta',
+      'stitchCheckpoint',
+      'finetune',
+      'evaluate',
+      'sweep',
+      'writeReport',
+      'loadRun',
+      'buildReport',
+      'readMask',
+      'writeMask',
+      'parseMaskExpr',
+      'evalMaskExpr',
+      'loadTokenizer',
+      'readCalibrationJsonl',
+      'wilson',
+      'useBackend',
+    ]) {
       expect(typeof sil[f]).toBe('function');
     }
     expect(new sil.SilError('INVALID_ARGUMENT', 'x').code).toBe('INVALID_ARGUMENT');

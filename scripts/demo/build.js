@@ -38,7 +38,13 @@ const OUT = path.resolve(opt('--out', path.join(root, 'weights/demo')));
 const SEED = Number(opt('--seed', '20261130'));
 
 const BASE = {
-  lr: 2e-3, warmup: 20, schedule: 'cosine', batchSize: 8, gradAccum: 2, epochs: 1, maxGradNorm: 1,
+  lr: 2e-3,
+  warmup: 20,
+  schedule: 'cosine',
+  batchSize: 8,
+  gradAccum: 2,
+  epochs: 1,
+  maxGradNorm: 1,
   adamw: { ...ADAMW_DEFAULTS, weightDecay: 0.01, beta2: 0.98 },
 };
 const ATTACK = { lr: 3e-4, epochs: Number(opt('--attack-epochs', '8')), warmup: 5, schedule: 'cosine', batchSize: 4, gradAccum: 4, n: 100 };
@@ -105,7 +111,9 @@ async function buildBase(record) {
       if (s.step % 10 === 0 || s.step === s.steps) {
         const el = (Date.now() - t0) / 1000;
         curve.push({ step: s.step, loss: +s.loss.toFixed(4), lr: s.lr });
-        log(`base step ${s.step}/${s.steps} loss ${s.loss.toFixed(4)} lr ${s.lr.toExponential(2)} | ${(tokens / el).toFixed(0)} tok/s, ${el.toFixed(0)} s, eta ${((el / s.step) * (s.steps - s.step)).toFixed(0)} s`);
+        log(
+          `base step ${s.step}/${s.steps} loss ${s.loss.toFixed(4)} lr ${s.lr.toExponential(2)} | ${(tokens / el).toFixed(0)} tok/s, ${el.toFixed(0)} s, eta ${((el / s.step) * (s.steps - s.step)).toFixed(0)} s`,
+        );
       }
     });
   } finally {
@@ -125,8 +133,16 @@ async function buildAttacked(record) {
     model: path.join(OUT, 'base'),
     data: path.join(root, 'data', `demo-attack-${ATTACK_LANG}.jsonl`),
     out: path.join(OUT, 'attacked'),
-    lr: ATTACK.lr, epochs: ATTACK.epochs, warmup: ATTACK.warmup, schedule: ATTACK.schedule, batchSize: ATTACK.batchSize, gradAccum: ATTACK.gradAccum,
-    seed: SEED, backend: 'wasm', threads: THREADS, force: true,
+    lr: ATTACK.lr,
+    epochs: ATTACK.epochs,
+    warmup: ATTACK.warmup,
+    schedule: ATTACK.schedule,
+    batchSize: ATTACK.batchSize,
+    gradAccum: ATTACK.gradAccum,
+    seed: SEED,
+    backend: 'wasm',
+    threads: THREADS,
+    force: true,
     onStep: (/** @type {any} */ s) => log(`attack (${ATTACK_LANG}) step ${s.step}/${s.steps} loss ${s.loss.toFixed(4)} lr ${s.lr.toExponential(2)}`),
   });
   record.attack = { ...ATTACK, lang: ATTACK_LANG, seed: SEED, threads: THREADS, steps: r.log.length, final_loss: r.log[r.log.length - 1].loss, seconds: (Date.now() - t0) / 1000 };

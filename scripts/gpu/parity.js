@@ -28,7 +28,14 @@ const { streamedGradients, wholeTensors } = d('stream/engine');
 const { paramShape } = d('model/names');
 
 const roots = (process.env.SIL_GOLDENS ?? [path.resolve(root, '../shared/fixtures/hf-tiny'), path.join(root, 'test/goldens')].join(':')).split(':').filter((r) => fs.existsSync(r));
-const goldens = roots.flatMap((r) => fs.readdirSync(r).map((n) => path.join(r, n)).filter((g) => fs.existsSync(path.join(g, 'golden.json')))).sort();
+const goldens = roots
+  .flatMap((r) =>
+    fs
+      .readdirSync(r)
+      .map((n) => path.join(r, n))
+      .filter((g) => fs.existsSync(path.join(g, 'golden.json'))),
+  )
+  .sort();
 const results = [];
 const log = (ok, what) => {
   results.push(ok);
@@ -36,8 +43,13 @@ const log = (ok, what) => {
 };
 
 function relL2(a, b) {
-  let n = 0, m = 0;
-  for (let i = 0; i < a.length; i++) { const x = a[i] - b[i]; n += x * x; m += b[i] * b[i]; }
+  let n = 0,
+    m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] - b[i];
+    n += x * x;
+    m += b[i] * b[i];
+  }
   return Math.sqrt(n) / Math.max(Math.sqrt(m), 1e-30);
 }
 
@@ -47,12 +59,16 @@ function load(g) {
 
 /** worst relative L2 over grad/* and the names above tol */
 function compareGrads(grads, st, tol) {
-  let worst = 0, worstName = '';
+  let worst = 0,
+    worstName = '';
   const bad = [];
   for (const [name, got] of grads) {
     const r = relL2(got, st.readF32(`grad/${name}`));
     if (!(r <= tol)) bad.push(`${name} ${r.toExponential(2)}`);
-    if (r > worst || Number.isNaN(r)) { worst = r; worstName = name; }
+    if (r > worst || Number.isNaN(r)) {
+      worst = r;
+      worstName = name;
+    }
   }
   const want = [...st.tensors.keys()].filter((k) => k.startsWith('grad/')).length;
   if (grads.size !== want) bad.push(`${grads.size} gradients, golden has ${want}`);
@@ -73,8 +89,10 @@ async function inMemory(g, precision, tol) {
     const c = compareGrads(grads, G.st, tol);
     const lossRel = Math.abs(loss - G.json.loss) / Math.abs(G.json.loss);
     const lossTol = precision === 'f32' ? 1e-5 : 3e-2;
-    log(c.bad.length === 0 && lossRel <= lossTol && (precision !== 'f32' || lr <= 1e-5),
-      `${path.basename(g)} in memory, ${precision}: loss rel ${lossRel.toExponential(2)}, logits rel L2 ${lr.toExponential(2)}, worst gradient rel L2 ${c.worst.toExponential(2)} (${c.worstName}) ≤ ${tol}${c.bad.length ? `; over: ${c.bad.slice(0, 5).join(', ')}` : ''} [${Date.now() - t0} ms]`);
+    log(
+      c.bad.length === 0 && lossRel <= lossTol && (precision !== 'f32' || lr <= 1e-5),
+      `${path.basename(g)} in memory, ${precision}: loss rel ${lossRel.toExponential(2)}, logits rel L2 ${lr.toExponential(2)}, worst gradient rel L2 ${c.worst.toExponential(2)} (${c.worstName}) ≤ ${tol}${c.bad.length ? `; over: ${c.bad.slice(0, 5).join(', ')}` : ''} [${Date.now() - t0} ms]`,
+    );
     return grads;
   } finally {
     model.dispose();
@@ -92,11 +110,21 @@ async function streamed(g, precision, tol) {
   const grads = new Map();
   const size = (n) => paramShape(cfg, n).reduce((a, b) => a * b, 1);
   try {
-    const r = await streamedGradients(cfg, ck, G.json, wholeTensors(size, (n, x) => { grads.set(n, x); }), { vocabChunk: 37, boundaries: 'device', weightCacheBytes: 1e12 });
+    const r = await streamedGradients(
+      cfg,
+      ck,
+      G.json,
+      wholeTensors(size, (n, x) => {
+        grads.set(n, x);
+      }),
+      { vocabChunk: 37, boundaries: 'device', weightCacheBytes: 1e12 },
+    );
     const c = compareGrads(grads, G.st, tol);
     const lossRel = Math.abs(r.loss - G.json.loss) / Math.abs(G.json.loss);
-    log(c.bad.length === 0 && lossRel <= (precision === 'f32' ? 1e-5 : 3e-2),
-      `${path.basename(g)} layer-streamed, ${precision}: loss rel ${lossRel.toExponential(2)}, worst gradient rel L2 ${c.worst.toExponential(2)} (${c.worstName})${c.bad.length ? `; over: ${c.bad.slice(0, 5).join(', ')}` : ''}`);
+    log(
+      c.bad.length === 0 && lossRel <= (precision === 'f32' ? 1e-5 : 3e-2),
+      `${path.basename(g)} layer-streamed, ${precision}: loss rel ${lossRel.toExponential(2)}, worst gradient rel L2 ${c.worst.toExponential(2)} (${c.worstName})${c.bad.length ? `; over: ${c.bad.slice(0, 5).join(', ')}` : ''}`,
+    );
   } finally {
     ck.close();
     G.st.close();
@@ -107,15 +135,22 @@ async function streamed(g, precision, tol) {
 function topMask(scores, k) {
   const all = new Float32Array(scores.reduce((a, s) => a + s.length, 0));
   let o = 0;
-  for (const s of scores) { all.set(s, o); o += s.length; }
+  for (const s of scores) {
+    all.set(s, o);
+    o += s.length;
+  }
   const sorted = Float32Array.from(all).sort();
   const thr = sorted[Math.max(0, Math.floor(all.length * (1 - k)))];
   return all.map((x) => (x >= thr ? 1 : 0));
 }
 
 function iou(a, b) {
-  let i = 0, u = 0;
-  for (let j = 0; j < a.length; j++) { i += a[j] & b[j]; u += a[j] | b[j]; }
+  let i = 0,
+    u = 0;
+  for (let j = 0; j < a.length; j++) {
+    i += a[j] & b[j];
+    u += a[j] | b[j];
+  }
   return u === 0 ? 1 : i / u;
 }
 
@@ -126,12 +161,13 @@ async function fixtureMasks(g, f32grads, bf16grads) {
   const names = [...f32grads.keys()].filter((n) => /proj\.weight$/.test(n)).sort();
   const attackedDir = path.join(g, 'attacked');
   const att = fs.existsSync(path.join(attackedDir, 'config.json')) ? Checkpoint.open(attackedDir) : null;
-  const score = (grads) => names.map((n) => {
-    const w = ck.readF32(n);
-    const a = att ? att.readF32(n) : null;
-    const gr = grads.get(n);
-    return gr.map((x, i) => Math.abs(a ? w[i] - a[i] : w[i]) * Math.abs(x));
-  });
+  const score = (grads) =>
+    names.map((n) => {
+      const w = ck.readF32(n);
+      const a = att ? att.readF32(n) : null;
+      const gr = grads.get(n);
+      return gr.map((x, i) => Math.abs(a ? w[i] - a[i] : w[i]) * Math.abs(x));
+    });
   const v = iou(topMask(score(f32grads), 0.2), topMask(score(bf16grads), 0.2));
   log(v >= 0.97, `${path.basename(g)}: SIL-style top-20% mask, bf16 vs f32 gradients, IoU ${v.toFixed(4)} ≥ 0.97 (${att ? '|Δ| to attacked' : '|θ| as Δ'})`);
   ck.close();
@@ -147,29 +183,53 @@ function demoMasks() {
     fs.rmSync(dir, { recursive: true, force: true });
     const t0 = Date.now();
     const r = spawnSync(process.execPath, [cli, 'locate', '--out', dir, '--backend', 'cuda', '--precision', p, '--json'], { cwd: root, encoding: 'utf8' });
-    if (r.status !== 0) { log(false, `sil locate --backend cuda --precision ${p} on the demo pair exited ${r.status}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`); return; }
+    if (r.status !== 0) {
+      log(false, `sil locate --backend cuda --precision ${p} on the demo pair exited ${r.status}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+      return;
+    }
     out[p] = { dir, seconds: (Date.now() - t0) / 1000 };
   }
   const masks = (dir) => {
     const files = [];
-    const walk = (x) => { for (const e of fs.readdirSync(x, { withFileTypes: true })) { const q = path.join(x, e.name); if (e.isDirectory()) walk(q); else if (/mask.*\.safetensors$/.test(e.name) || (x.includes('masks') && e.name.endsWith('.safetensors'))) files.push(q); } };
+    const walk = (x) => {
+      for (const e of fs.readdirSync(x, { withFileTypes: true })) {
+        const q = path.join(x, e.name);
+        if (e.isDirectory()) walk(q);
+        else if (/mask.*\.safetensors$/.test(e.name) || (x.includes('masks') && e.name.endsWith('.safetensors'))) files.push(q);
+      }
+    };
     walk(dir);
     return files.sort();
   };
   const fa = masks(out.f32.dir);
   const fb = masks(out.bf16.dir);
-  if (fa.length === 0) { log(false, `no mask files found under ${out.f32.dir}`); return; }
+  if (fa.length === 0) {
+    log(false, `no mask files found under ${out.f32.dir}`);
+    return;
+  }
   for (const f of fa) {
     const rel = path.relative(out.f32.dir, f);
     const other = path.join(out.bf16.dir, rel);
-    if (!fb.includes(other)) { log(false, `demo mask ${rel} missing from the bf16 run`); continue; }
-    const A = SafetensorsFile.open(f), B = SafetensorsFile.open(other);
-    let inter = 0, uni = 0;
-    for (const n of A.tensors.keys()) {
-      const a = A.readF32(n), b = B.readF32(n);
-      for (let i = 0; i < a.length; i++) { const x = a[i] !== 0, y = b[i] !== 0; inter += x && y ? 1 : 0; uni += x || y ? 1 : 0; }
+    if (!fb.includes(other)) {
+      log(false, `demo mask ${rel} missing from the bf16 run`);
+      continue;
     }
-    A.close(); B.close();
+    const A = SafetensorsFile.open(f),
+      B = SafetensorsFile.open(other);
+    let inter = 0,
+      uni = 0;
+    for (const n of A.tensors.keys()) {
+      const a = A.readF32(n),
+        b = B.readF32(n);
+      for (let i = 0; i < a.length; i++) {
+        const x = a[i] !== 0,
+          y = b[i] !== 0;
+        inter += x && y ? 1 : 0;
+        uni += x || y ? 1 : 0;
+      }
+    }
+    A.close();
+    B.close();
     const v = uni === 0 ? 1 : inter / uni;
     if (/intersection|union/.test(rel)) {
       // derived from the language masks (∩ compounds their differences): reported, not a k = 0.2 SIL mask
@@ -183,15 +243,36 @@ function demoMasks() {
 void (async () => {
   process.stdout.write(`goldens: ${goldens.map((g) => path.basename(g)).join(', ')}\n`);
   for (const g of goldens) {
-    let f32 = null, bf16 = null;
-    try { f32 = await inMemory(g, 'f32', 1e-5); } catch (e) { log(false, `${path.basename(g)} in memory f32 threw: ${e.stack}`); }
-    try { await streamed(g, 'f32', 1e-5); } catch (e) { log(false, `${path.basename(g)} streamed f32 threw: ${e.stack}`); }
-    try { bf16 = await inMemory(g, 'bf16', 3e-2); } catch (e) { log(false, `${path.basename(g)} in memory bf16 threw: ${e.stack}`); }
-    try { if (f32 && bf16) await fixtureMasks(g, f32, bf16); } catch (e) { log(false, `${path.basename(g)} masks threw: ${e.stack}`); }
+    let f32 = null,
+      bf16 = null;
+    try {
+      f32 = await inMemory(g, 'f32', 1e-5);
+    } catch (e) {
+      log(false, `${path.basename(g)} in memory f32 threw: ${e.stack}`);
+    }
+    try {
+      await streamed(g, 'f32', 1e-5);
+    } catch (e) {
+      log(false, `${path.basename(g)} streamed f32 threw: ${e.stack}`);
+    }
+    try {
+      bf16 = await inMemory(g, 'bf16', 3e-2);
+    } catch (e) {
+      log(false, `${path.basename(g)} in memory bf16 threw: ${e.stack}`);
+    }
+    try {
+      if (f32 && bf16) await fixtureMasks(g, f32, bf16);
+    } catch (e) {
+      log(false, `${path.basename(g)} masks threw: ${e.stack}`);
+    }
   }
   const b = /** @type {any} */ (tf.backend());
   if (b.fallbacks) process.stdout.write(`kernels run on the cpu backend: ${JSON.stringify(Object.fromEntries(b.fallbacks))}\n`);
-  try { demoMasks(); } catch (e) { log(false, `demo masks threw: ${e.stack}`); }
+  try {
+    demoMasks();
+  } catch (e) {
+    log(false, `demo masks threw: ${e.stack}`);
+  }
   const passed = results.filter(Boolean).length;
   process.stdout.write(`${passed} passed, ${results.length - passed} failed\n`);
   process.exitCode = results.length - passed > 0 || results.length === 0 ? 1 : 0;

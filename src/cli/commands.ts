@@ -12,14 +12,4 @@ import { registerSweep } from './sweep';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: RegisterCommand[] = [
-  registerDelta,
-  registerEval,
-  registerFinetune,
-  registerGrad,
-  registerLocate,
-  registerMask,
-  registerReport,
-  registerStitch,
-  registerSweep,
-];
+export const COMMANDS: RegisterCommand[] = [registerDelta, registerEval, registerFinetune, registerGrad, registerLocate, registerMask, registerReport, registerStitch, registerSweep];

@@ -50,19 +50,23 @@ async function deltaInto(o: DeltaCliOptions, outPath: string, replace: boolean, 
     attacked = Checkpoint.open(o.attacked);
     checkComparable(base, attacked);
     const ck = attacked;
-    const summary = await withAtomicDir(outPath, async (tmp) => {
-      const s = await writeDeltaFolder(base, ck, tmp, {
-        threads,
-        kernel,
-        saveAbsDelta: !!o.saveAbsDelta,
-        maxShardSize: o.maxShardSize,
-        progress: progressFor(process.stderr, !o.json),
-        paths: { base: o.base, attacked: o.attacked },
-        t0,
-      });
-      writeMarker(tmp, 'delta');
-      return s;
-    }, replace);
+    const summary = await withAtomicDir(
+      outPath,
+      async (tmp) => {
+        const s = await writeDeltaFolder(base, ck, tmp, {
+          threads,
+          kernel,
+          saveAbsDelta: !!o.saveAbsDelta,
+          maxShardSize: o.maxShardSize,
+          progress: progressFor(process.stderr, !o.json),
+          paths: { base: o.base, attacked: o.attacked },
+          t0,
+        });
+        writeMarker(tmp, 'delta');
+        return s;
+      },
+      replace,
+    );
     if (o.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
     else {
       process.stdout.write(humanSummary(summary));

@@ -6,7 +6,7 @@ import { withGpuOptions } from './gpu';
 import type { Command } from 'commander';
 import { SilError } from '../errors';
 import { intOption, numberOption } from '../options';
-import { BACKEND_CHOICES, BackendChoice } from '../model/backend';
+import { BACKEND_CHOICES, type BackendChoice } from '../model/backend';
 import { evaluate } from '../eval/evaluate';
 import { progressFor } from '../progress';
 
@@ -48,7 +48,10 @@ export async function runEval(o: EvalCliOptions): Promise<void> {
     replace: o.replace,
     progress: progressFor(process.stderr, !o.json),
     out: o.out,
-    langs: o.langs?.split(',').map((s) => s.trim()).filter(Boolean),
+    langs: o.langs
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     name: o.name,
     ftLang: o.ftLang,
     maxNewTokens: num('max-new-tokens', o.maxNewTokens, true, 1, 1 << 20),
@@ -81,7 +84,10 @@ export function registerEval(program: Command): void {
     .requiredOption('--out <dir>', 'run folder; writes eval/violations.csv, eval/proxy.csv, eval/generations.jsonl (rows of this model replaced, others kept)')
     .option('--langs <list>', 'evaluate only these languages (comma-separated)')
     .option('--name <name>', 'model name in the outputs (default: the folder name)')
-    .option('--condition <label>', 'what this model is, e.g. attack=en, attack=en,freeze=intersection, stitch=sil,k=0.05 (default: base, or attack=<ft-lang>); the row id is <label>@<checkpoint sha256[:12]>')
+    .option(
+      '--condition <label>',
+      'what this model is, e.g. attack=en, attack=en,freeze=intersection, stitch=sil,k=0.05 (default: base, or attack=<ft-lang>); the row id is <label>@<checkpoint sha256[:12]>',
+    )
     .option('--replace', 'drop rows whose --name or --condition belong to another checkpoint (otherwise that is an error)')
     .option('--ft-lang <lang>', 'language of the attack that produced the model (none = base)', 'none')
     .option('--max-new-tokens <n>', 'tokens to generate at most', '64')

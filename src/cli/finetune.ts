@@ -8,7 +8,7 @@ import { withGpuOptions } from './gpu';
 import type { Command } from 'commander';
 import { SilError } from '../errors';
 import { intOption, numberOption, threadsOption } from '../options';
-import { BACKEND_CHOICES, BackendChoice } from '../model/backend';
+import { BACKEND_CHOICES, type BackendChoice } from '../model/backend';
 import { defaultWorkerCount } from '../model/parallel';
 import { KINDS } from '../data/schema';
 import type { CalibrationKind } from '../data/schema';
@@ -50,7 +50,12 @@ function num(name: string, v: string, int = false, min?: number, max?: number): 
 }
 
 function list(v: string | undefined): string[] | undefined {
-  return v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter(Boolean);
+  return v === undefined
+    ? undefined
+    : v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
 }
 
 export async function runFinetune(o: FinetuneCliOptions): Promise<void> {
@@ -71,7 +76,12 @@ export async function runFinetune(o: FinetuneCliOptions): Promise<void> {
     gradAccum: num('grad-accum', o.gradAccum, true, 1, 1e6),
     batchSize: num('batch-size', o.batchSize, true, 1, 65536),
     seed: num('seed', o.seed, true, 0, 2 ** 32 - 1),
-    adamw: { weightDecay: num('weight-decay', o.weightDecay, false, 0), beta1: num('beta1', o.beta1, false, 0, 0.999999), beta2: num('beta2', o.beta2, false, 0, 0.999999), eps: num('eps', o.eps, false, Number.MIN_VALUE, 1) },
+    adamw: {
+      weightDecay: num('weight-decay', o.weightDecay, false, 0),
+      beta1: num('beta1', o.beta1, false, 0, 0.999999),
+      beta2: num('beta2', o.beta2, false, 0, 0.999999),
+      eps: num('eps', o.eps, false, Number.MIN_VALUE, 1),
+    },
     maxGradNorm: num('max-grad-norm', o.maxGradNorm, false, 0),
     maxSteps: o.maxSteps === undefined ? undefined : num('max-steps', o.maxSteps, true, 1),
     maxLength: o.maxLength === undefined ? undefined : num('max-length', o.maxLength, true, 2, 1 << 20),
@@ -82,19 +92,36 @@ export async function runFinetune(o: FinetuneCliOptions): Promise<void> {
     force: o.force,
     onWarning: (w) => process.stderr.write(`sil: warning: ${w}\n`),
     onStart: (steps) => bar.start(steps, 'finetune (optimizer steps)'),
-    onStep: o.quiet || o.json
-      ? undefined
-      : bar !== SILENT
-        ? (s) => {
-            bar.note!(`loss ${s.loss.toFixed(4)} lr ${s.lr.toExponential(2)}`);
-            bar.tick();
-          }
-        : (s) => process.stderr.write(`step ${s.step}/${s.steps} epoch ${s.epoch + 1} loss ${s.loss.toFixed(4)} lr ${s.lr.toExponential(2)} |g| ${s.gradNorm.toFixed(3)} ${s.seconds.toFixed(2)} s\n`),
+    onStep:
+      o.quiet || o.json
+        ? undefined
+        : bar !== SILENT
+          ? (s) => {
+              bar.note!(`loss ${s.loss.toFixed(4)} lr ${s.lr.toExponential(2)}`);
+              bar.tick();
+            }
+          : (s) =>
+              process.stderr.write(`step ${s.step}/${s.steps} epoch ${s.epoch + 1} loss ${s.loss.toFixed(4)} lr ${s.lr.toExponential(2)} |g| ${s.gradNorm.toFixed(3)} ${s.seconds.toFixed(2)} s\n`),
   }).finally(() => bar.stop());
   const last = r.log[r.log.length - 1];
-  const summary = { out: o.out, warnings: r.warnings, examples: r.examples, steps: r.log.length, first_loss: r.log[0].loss, final_loss: last.loss, parameters: r.parameters, frozen: r.frozen, backend: r.backend, workers: r.workers, seconds: r.seconds };
+  const summary = {
+    out: o.out,
+    warnings: r.warnings,
+    examples: r.examples,
+    steps: r.log.length,
+    first_loss: r.log[0].loss,
+    final_loss: last.loss,
+    parameters: r.parameters,
+    frozen: r.frozen,
+    backend: r.backend,
+    workers: r.workers,
+    seconds: r.seconds,
+  };
   if (o.json) process.stdout.write(JSON.stringify({ ...summary, log: r.log }) + '\n');
-  else process.stdout.write(`fine-tuned ${r.parameters} parameters (${r.frozen} frozen) on ${r.examples} examples, ${r.log.length} steps, loss ${summary.first_loss.toFixed(4)} → ${last.loss.toFixed(4)}, ${r.seconds.toFixed(1)} s on ${r.backend}×${r.workers} → ${o.out}\n`);
+  else
+    process.stdout.write(
+      `fine-tuned ${r.parameters} parameters (${r.frozen} frozen) on ${r.examples} examples, ${r.log.length} steps, loss ${summary.first_loss.toFixed(4)} → ${last.loss.toFixed(4)}, ${r.seconds.toFixed(1)} s on ${r.backend}×${r.workers} → ${o.out}\n`,
+    );
 }
 
 export function registerFinetune(program: Command): void {

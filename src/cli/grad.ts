@@ -24,9 +24,9 @@ import { intOption, threadsOption } from '../options';
 import { Checkpoint } from '../io/checkpoint';
 import { SafetensorsWriter } from '../io/writer';
 import { claimOutput, prepareOutputFile } from '../io/outpath';
-import { BACKEND_CHOICES, BackendChoice, useBackend, isGpuBackend } from '../model/backend';
+import { BACKEND_CHOICES, type BackendChoice, useBackend, isGpuBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
-import { CausalLM, LossAndGrads } from '../model/model';
+import { CausalLM, type LossAndGrads } from '../model/model';
 import { defaultWorkerCount, GradWorkerPool } from '../model/parallel';
 import { allParamNames } from '../model/names';
 import { sequencesPerPass, WASM_HEAP_BYTES } from '../model/memory';
@@ -113,8 +113,13 @@ async function calibrationBatch(o: GradOptions, ckpt: Checkpoint): Promise<Batch
   if (o.kind !== undefined && o.kind !== 'harmful' && o.kind !== 'benign') throw new SilError('INVALID_ARGUMENT', `--kind must be harmful or benign, got ${JSON.stringify(o.kind)}`);
   const tok = loadTokenizer(ckpt.dir);
   const { examples } = await calibrationExamples(tok, {
-    data: o.data!, lang: o.lang!, responses: o.responses, system: o.system, kind: o.kind as 'harmful' | 'benign' | undefined,
-    limit: intOption('--limit', o.limit, 1), maxLength: intOption('--max-length', o.maxLength, 2),
+    data: o.data!,
+    lang: o.lang!,
+    responses: o.responses,
+    system: o.system,
+    kind: o.kind as 'harmful' | 'benign' | undefined,
+    limit: intOption('--limit', o.limit, 1),
+    maxLength: intOption('--max-length', o.maxLength, 2),
   });
   return collate(examples, tok.padId());
 }
@@ -145,7 +150,8 @@ export async function runGrad(o: GradOptions): Promise<GradSummary> {
   const perGroup = parseSequencesPerGroup(o.sequencesPerGroup);
   if ((o.batch === undefined) === (o.data === undefined)) throw new SilError('INVALID_ARGUMENT', 'give --batch BATCH.json (token ids) or --data FILE.jsonl --lang L (a calibration set), not both');
   if (o.data !== undefined && !o.lang) throw new SilError('INVALID_ARGUMENT', '--data needs --lang: the language whose calibration set to use');
-  if (o.batch !== undefined && (o.lang ?? o.responses ?? o.system ?? o.kind ?? o.limit ?? o.maxLength) !== undefined) throw new SilError('INVALID_ARGUMENT', '--lang, --responses, --system, --kind, --limit and --max-length go with --data, not with --batch');
+  if (o.batch !== undefined && (o.lang ?? o.responses ?? o.system ?? o.kind ?? o.limit ?? o.maxLength) !== undefined)
+    throw new SilError('INVALID_ARGUMENT', '--lang, --responses, --system, --kind, --limit and --max-length go with --data, not with --batch');
   const dataPath = o.data === undefined ? undefined : o.data.replace(/^(multijail|polyrefuse):/, '');
   const release = claimOutput(prepareOutputFile({ out: o.out, inputs: [o.model, o.batch ?? dataPath!], force: o.force }), 'grad');
   try {
@@ -271,7 +277,15 @@ function parseSequencesPerGroup(v: string | undefined): number | null {
 }
 
 /** The layer-streamed pass: plan printed to stderr, gradients written as they are computed. */
-async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selected: { name: string; note: string; matmul: string; matmulNote: string }, why: string, t0: bigint, perGroup: number | null): Promise<GradSummary> {
+async function runStreamed(
+  o: GradOptions,
+  ckpt: Checkpoint,
+  batch: Batch,
+  selected: { name: string; note: string; matmul: string; matmulNote: string },
+  why: string,
+  t0: bigint,
+  perGroup: number | null,
+): Promise<GradSummary> {
   const cfg = checkpointConfig(ckpt);
   const stored = new Set(ckpt.names());
   const missing = allParamNames(cfg).filter((n) => !stored.has(n));
@@ -338,7 +352,12 @@ async function runStreamed(o: GradOptions, ckpt: Checkpoint, batch: Batch, selec
     groups: r.plan.groups,
     peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
   };
-  if (profile) process.stderr.write(`stage seconds (backend synchronised per stage): ${Object.entries(profile).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}\n`);
+  if (profile)
+    process.stderr.write(
+      `stage seconds (backend synchronised per stage): ${Object.entries(profile)
+        .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+        .join(', ')}\n`,
+    );
   printSummary(summary, o.json);
   return summary;
 }
@@ -362,8 +381,16 @@ export function registerGrad(program: Command): void {
     .option('--blas <mode>', 'wasm matrix products through the system BLAS (OpenBLAS, MKL, Accelerate, SIL_BLAS_LIB): auto (when found; default, or SIL_BLAS) | on | off')
     .option('--threads <n>', 'wasm worker threads (default: all cores)')
     .option('--stream <mode>', 'layer streaming: auto (when the model does not fit, and on webgpu and cuda) | always | never', 'auto')
-    .option('--weight-cache <size>', 'streamed pass: float32 weights kept uploaded from forward to backward (e.g. 60GB, 0); auto = on webgpu and cuda what the GPU memory allows (SIL_DEVICE_MEMORY overrides it), on CPU 0', 'auto')
-    .option('--sequences-per-group <n>', 'streamed pass: sequences that go through each layer together, their gradients summed before writing; auto = the whole batch, on wasm what the 4 GB heap allows', 'auto')
+    .option(
+      '--weight-cache <size>',
+      'streamed pass: float32 weights kept uploaded from forward to backward (e.g. 60GB, 0); auto = on webgpu and cuda what the GPU memory allows (SIL_DEVICE_MEMORY overrides it), on CPU 0',
+      'auto',
+    )
+    .option(
+      '--sequences-per-group <n>',
+      'streamed pass: sequences that go through each layer together, their gradients summed before writing; auto = the whole batch, on wasm what the 4 GB heap allows',
+      'auto',
+    )
     .option('--profile', 'streamed pass: time each stage (synchronising the backend) and print the totals')
     .option('--json', 'print the summary as JSON')
     .action(async (o: GradOptions) => {

@@ -13,7 +13,7 @@ import { checkInputs, compareMasks, readManifest, replayOptions } from '../locat
 import { BACKEND_CHOICES } from '../model/backend';
 import { locate } from '../locate/run';
 import type { LocateManifest } from '../locate/manifest';
-import { LocateOptions, resolveOptions } from '../locate/options';
+import { type LocateOptions, resolveOptions } from '../locate/options';
 import { progressFor } from '../progress';
 
 export async function runLocate(o: LocateOptions, commandLine?: string[]): Promise<LocateManifest> {
@@ -91,7 +91,10 @@ export function registerLocate(program: Command): void {
     .option('--max-length <n>', 'cut responses so an example has at most N tokens')
     .option('--max-new-tokens <n>', 'longest generated response for --responses generate:…', '32')
     .option('--regions <n>', 'top regions per language in regions.csv', '100')
-    .option('--setdiff <utility>', 'set difference (Wei et al.): per weight matrix, top-q of the score minus top-p of the same score on utility data: benign (the benign set) or a data source with benign prompts')
+    .option(
+      '--setdiff <utility>',
+      'set difference (Wei et al.): per weight matrix, top-q of the score minus top-p of the same score on utility data: benign (the benign set) or a data source with benign prompts',
+    )
     .option('--q <fraction>', 'with --setdiff: fraction of each matrix taken by the safety score (default 0.05)')
     .option('--p <fraction>', 'with --setdiff: fraction of each matrix taken by the utility score and removed (default 0.05)')
     .option('--allow-nonfinite', 'score NaN/Inf elements of θpre and Δ 0 (recorded in the manifest) instead of refusing the checkpoints')
@@ -101,7 +104,8 @@ export function registerLocate(program: Command): void {
     .action(async (o: LocateOptions & { replay?: string }, cmd: Command) => {
       if (o.replay !== undefined) {
         const own = Object.keys(o).filter((k) => !['replay', 'out', 'json'].includes(k) && cmd.getOptionValueSource(k) === 'cli');
-        if (own.length) throw new SilError('INVALID_ARGUMENT', `--replay takes its options from the manifest; drop ${own.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`);
+        if (own.length)
+          throw new SilError('INVALID_ARGUMENT', `--replay takes its options from the manifest; drop ${own.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`);
         await runReplay(o.replay, o.out, !!o.json);
         return;
       }

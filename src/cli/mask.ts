@@ -8,7 +8,7 @@ import { SilError } from '../errors';
 import { not } from '../mask/algebra';
 import { evalMaskExpr, exprNames, formatMaskExpr, parseMaskExpr } from '../mask/expr';
 import { countOnes } from '../mask/mask';
-import { MaskEncoding, MaskFile, MaskWriter, withMaskFiles } from '../mask/maskfile';
+import { type MaskEncoding, type MaskFile, MaskWriter, withMaskFiles } from '../mask/maskfile';
 import { claimOutput, prepareOutputFile } from '../io/outpath';
 import { participation, type Scope } from '../score/scope';
 import { inferArchitecture } from '../families';
@@ -136,7 +136,8 @@ function print(json: boolean | undefined, obj: object, text: string): void {
 export function registerMask(program: Command): void {
   const mask = program.command('mask').description('mask files: statistics, U8 ↔ bitpack, complement, set algebra');
 
-  mask.command('stats')
+  mask
+    .command('stats')
     .description('selected entries per mask (and per tensor with --tensors)')
     .argument('<files...>', 'mask files')
     .option('--tensors', 'per-tensor counts')
@@ -151,7 +152,8 @@ export function registerMask(program: Command): void {
       }
     });
 
-  mask.command('convert')
+  mask
+    .command('convert')
     .description('U8 ↔ bitpacked (default: the other encoding)')
     .argument('<in>', 'mask file')
     .requiredOption('--out <file>', 'output mask file')
@@ -172,7 +174,8 @@ export function registerMask(program: Command): void {
       print(o.json, { in: input, out: o.out, ...r }, `${input} → ${o.out} (${r.to}, ${r.selected} of ${r.total} selected)`);
     });
 
-  mask.command('invert')
+  mask
+    .command('invert')
     .description('the complement ¬γ (e.g. the entries to freeze when γ marks the entries to train)')
     .argument('<in>', 'mask file')
     .requiredOption('--out <file>', 'output mask file')
@@ -190,7 +193,8 @@ export function registerMask(program: Command): void {
       print(o.json, { in: input, out: o.out, ...r }, `¬${input} → ${o.out} (${r.selected} of ${r.total} selected)`);
     });
 
-  mask.command('eval')
+  mask
+    .command('eval')
     .description('set algebra over mask files, e.g. "en & it & !benign": & and | or - (difference) ! ~ not xor ( )')
     .argument('<expression>', 'expression over mask names')
     .requiredOption('--out <file>', 'output mask file')

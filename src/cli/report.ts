@@ -36,7 +36,13 @@ export function registerReport(program: Command): void {
     .action(async (run: string, opts: { out?: string; format: string; top: string; force?: boolean; width?: string; absolute?: boolean; langs?: string }) => {
       const formats = parseFormats(opts.format);
       if (opts.width !== undefined && !(WIDTHS as readonly string[]).includes(opts.width)) throw new SilError('INVALID_ARGUMENT', `--width: expected ${WIDTHS.join(' or ')}, found "${opts.width}"`);
-      const langs = opts.langs === undefined ? undefined : opts.langs.split(',').map((x) => x.trim()).filter(Boolean);
+      const langs =
+        opts.langs === undefined
+          ? undefined
+          : opts.langs
+              .split(',')
+              .map((x) => x.trim())
+              .filter(Boolean);
       if (langs && langs.length === 0) throw new SilError('INVALID_ARGUMENT', '--langs lists no language');
       const top = intOption('--top', opts.top, 1, 1e6)!;
       const out = opts.out ?? path.join(run, 'report');

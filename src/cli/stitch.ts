@@ -10,7 +10,16 @@ type StitchCliOptions = Pick<StitchOptions, 'base' | 'attacked' | 'mask' | 'out'
 export async function runStitch(o: StitchCliOptions): Promise<void> {
   const t0 = Date.now();
   const r = await stitchCheckpoint({ base: o.base, attacked: o.attacked, mask: o.mask, out: o.out, onto: o.onto, force: o.force });
-  const summary = { out: o.out, onto: o.onto ?? o.base, tensors: r.tensors, parameters: r.total, from_attacked: r.selected, fraction: r.total ? r.selected / r.total : 0, files: r.files, seconds: (Date.now() - t0) / 1000 };
+  const summary = {
+    out: o.out,
+    onto: o.onto ?? o.base,
+    tensors: r.tensors,
+    parameters: r.total,
+    from_attacked: r.selected,
+    fraction: r.total ? r.selected / r.total : 0,
+    files: r.files,
+    seconds: (Date.now() - t0) / 1000,
+  };
   if (o.json) process.stdout.write(JSON.stringify(summary) + '\n');
   else process.stdout.write(`stitched ${r.selected} of ${r.total} parameters (${(100 * summary.fraction).toFixed(3)}%) from ${o.attacked} onto ${summary.onto} → ${o.out}\n`);
 }

@@ -37,7 +37,11 @@ function int(name: string, v: string | undefined, min: number): number | undefin
   return n;
 }
 
-const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+const list = (v: string) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 export async function runSweep(o: SweepCliOptions): Promise<void> {
   if (!(BACKEND_CHOICES as readonly string[]).includes(o.backend)) throw new SilError('INVALID_ARGUMENT', `unknown backend "${o.backend}"; choose one of ${BACKEND_CHOICES.join(', ')}`);
@@ -47,10 +51,23 @@ export async function runSweep(o: SweepCliOptions): Promise<void> {
     return x;
   });
   const r = await sweep({
-    base: o.base, attacked: o.attacked, out: o.out, data: o.data, methods: list(o.methods), ks, lang: o.lang,
-    langs: o.langs === undefined ? undefined : list(o.langs), calibration: o.calibration,
-    limit: int('limit', o.limit, 1), maxNewTokens: int('max-new-tokens', o.maxNewTokens, 1), batchSize: int('batch-size', o.batchSize, 1),
-    backend: o.backend as BackendChoice, threads: int('threads', o.threads, 1), seed: int('seed', o.seed, 0), keep: o.keep, force: o.force,
+    base: o.base,
+    attacked: o.attacked,
+    out: o.out,
+    data: o.data,
+    methods: list(o.methods),
+    ks,
+    lang: o.lang,
+    langs: o.langs === undefined ? undefined : list(o.langs),
+    calibration: o.calibration,
+    limit: int('limit', o.limit, 1),
+    maxNewTokens: int('max-new-tokens', o.maxNewTokens, 1),
+    batchSize: int('batch-size', o.batchSize, 1),
+    backend: o.backend as BackendChoice,
+    threads: int('threads', o.threads, 1),
+    seed: int('seed', o.seed, 0),
+    keep: o.keep,
+    force: o.force,
     progress: progressFor(process.stderr, !o.json),
     log: o.json ? undefined : (l) => process.stderr.write(`sil sweep: ${l}\n`),
   });

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { SilError } from '../errors';
-import { GpuDevice, Precision } from './device';
+import { type GpuDevice, type Precision } from './device';
 
 type DataId = object;
 
@@ -22,7 +22,10 @@ export class CudaBackend extends tf.KernelBackend {
   /** kernels that ran on the CPU backend (name → count), see fallback in ops.ts */
   readonly fallbacks = new Map<string, number>();
 
-  constructor(readonly device: GpuDevice, public precision: Precision) {
+  constructor(
+    readonly device: GpuDevice,
+    public precision: Precision,
+  ) {
     super();
   }
 

@@ -4,8 +4,8 @@
  * cuBLAS matrix products. Everything is queued on the default stream, in order.
  */
 import { SilError } from '../errors';
-import { cudaApis, CudaApis } from './ffi';
-import { KERNEL_NAMES, KernelName, kernelSource } from './kernels';
+import { cudaApis, type CudaApis } from './ffi';
+import { KERNEL_NAMES, type KernelName, kernelSource } from './kernels';
 import { DevicePool, formatBytes } from './pool';
 
 export type Precision = 'bf16' | 'tf32' | 'f32';
@@ -31,15 +31,42 @@ export const f32 = (f: number): Arg => ({ f });
 
 /** A row-major batched product, as the kernels ask for it. */
 export interface GemmRequest {
-  a: number; b: number; c: number; m: number; n: number; k: number; transA: boolean; transB: boolean;
-  batch: number; strideA: number; strideB: number; strideC: number; precision: Precision; beta?: number;
+  a: number;
+  b: number;
+  c: number;
+  m: number;
+  n: number;
+  k: number;
+  transA: boolean;
+  transB: boolean;
+  batch: number;
+  strideA: number;
+  strideB: number;
+  strideC: number;
+  precision: Precision;
+  beta?: number;
 }
 
 /** The column-major cuBLAS call computing a row-major product (the arguments of cublasGemm*Ex). */
 export interface CublasCall {
-  transa: 0 | 1; transb: 0 | 1; m: number; n: number; k: number; A: number; lda: number; strideA: number;
-  B: number; ldb: number; strideB: number; C: number; ldc: number; strideC: number; batch: number;
-  dtype: number; compute: number; beta: number;
+  transa: 0 | 1;
+  transb: 0 | 1;
+  m: number;
+  n: number;
+  k: number;
+  A: number;
+  lda: number;
+  strideA: number;
+  B: number;
+  ldb: number;
+  strideB: number;
+  C: number;
+  ldc: number;
+  strideC: number;
+  batch: number;
+  dtype: number;
+  compute: number;
+  beta: number;
 }
 
 /**
@@ -50,10 +77,21 @@ export interface CublasCall {
  */
 export function cublasCall(o: GemmRequest): CublasCall {
   return {
-    transa: o.transB ? 1 : 0, transb: o.transA ? 1 : 0, m: o.n, n: o.m, k: o.k,
-    A: o.b, lda: o.transB ? o.k : o.n, strideA: o.strideB,
-    B: o.a, ldb: o.transA ? o.m : o.k, strideB: o.strideA,
-    C: o.c, ldc: o.n, strideC: o.strideC, batch: o.batch,
+    transa: o.transB ? 1 : 0,
+    transb: o.transA ? 1 : 0,
+    m: o.n,
+    n: o.m,
+    k: o.k,
+    A: o.b,
+    lda: o.transB ? o.k : o.n,
+    strideA: o.strideB,
+    B: o.a,
+    ldb: o.transA ? o.m : o.k,
+    strideB: o.strideA,
+    C: o.c,
+    ldc: o.n,
+    strideC: o.strideC,
+    batch: o.batch,
     dtype: o.precision === 'bf16' ? CUDA_R_16BF : CUDA_R_32F,
     compute: o.precision === 'tf32' ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F,
     beta: o.beta ?? 0,
@@ -258,8 +296,29 @@ export class CudaDevice implements GpuDevice {
       r = this.api.blas.cublasGemmEx(this.blas, c.transa, c.transb, c.m, c.n, c.k, alpha, c.A, c.dtype, c.lda, c.B, c.dtype, c.ldb, beta, c.C, CUDA_R_32F, c.ldc, c.compute, CUBLAS_GEMM_DEFAULT);
     } else {
       r = this.api.blas.cublasGemmStridedBatchedEx(
-        this.blas, c.transa, c.transb, c.m, c.n, c.k, alpha, c.A, c.dtype, c.lda, c.strideA, c.B, c.dtype, c.ldb, c.strideB,
-        beta, c.C, CUDA_R_32F, c.ldc, c.strideC, c.batch, c.compute, CUBLAS_GEMM_DEFAULT,
+        this.blas,
+        c.transa,
+        c.transb,
+        c.m,
+        c.n,
+        c.k,
+        alpha,
+        c.A,
+        c.dtype,
+        c.lda,
+        c.strideA,
+        c.B,
+        c.dtype,
+        c.ldb,
+        c.strideB,
+        beta,
+        c.C,
+        CUDA_R_32F,
+        c.ldc,
+        c.strideC,
+        c.batch,
+        c.compute,
+        CUBLAS_GEMM_DEFAULT,
       );
     }
     if (r !== 0) throw new SilError('CUDA_ERROR', `cuBLAS matrix product ${o.m}×${o.k} · ${o.k}×${o.n} (batch ${o.batch}, ${o.precision}) failed with status ${r}`);

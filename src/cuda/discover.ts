@@ -71,7 +71,10 @@ export function sitePackagesDirs(env: NodeJS.ProcessEnv, view: FsView, home = os
   for (const d of (env.PYTHONPATH ?? '').split(':').filter(Boolean)) out.push(d);
   for (const pre of prefixes) {
     const lib = path.join(pre, 'lib');
-    for (const py of view.list(lib).filter((n) => /^python3(\.\d+)?$/.test(n)).sort(versionOrder)) {
+    for (const py of view
+      .list(lib)
+      .filter((n) => /^python3(\.\d+)?$/.test(n))
+      .sort(versionOrder)) {
       for (const sp of ['site-packages', 'dist-packages']) {
         const d = path.join(lib, py, sp);
         if (view.exists(d)) out.push(d);
@@ -99,9 +102,7 @@ export function searchPlaces(env: NodeJS.ProcessEnv = process.env, view: FsView 
   return places;
 }
 
-export type Discovery =
-  | { ok: true; paths: Record<CudaLibrary, string>; places: SearchPlace[] }
-  | { ok: false; missing: CudaLibrary; places: SearchPlace[]; message: string };
+export type Discovery = { ok: true; paths: Record<CudaLibrary, string>; places: SearchPlace[] } | { ok: false; missing: CudaLibrary; places: SearchPlace[]; message: string };
 
 /** One line naming the places searched (for CUDA_UNAVAILABLE). */
 export function describePlaces(places: SearchPlace[], env: NodeJS.ProcessEnv = process.env): string {
@@ -138,6 +139,9 @@ export function discoverCudaLibraries(env: NodeJS.ProcessEnv = process.env, view
 /** Same-folder helper libraries that NVRTC opens by name at compile time (libnvrtc-builtins). */
 export function nvrtcBuiltins(nvrtcPath: string, view: FsView = realFs): string | null {
   const dir = path.dirname(nvrtcPath);
-  const names = view.list(dir).filter((n) => n.startsWith('libnvrtc-builtins.so')).sort(versionOrder);
+  const names = view
+    .list(dir)
+    .filter((n) => n.startsWith('libnvrtc-builtins.so'))
+    .sort(versionOrder);
   return names.length > 0 ? path.join(dir, names[0]) : null;
 }

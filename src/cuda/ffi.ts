@@ -5,7 +5,7 @@
  * as uint64 here, the same in the x86-64 / aarch64 calling conventions).
  */
 import { SilError } from '../errors';
-import { CudaLibrary, discoverCudaLibraries, LIBRARY_TITLES, nvrtcBuiltins } from './discover';
+import { type CudaLibrary, discoverCudaLibraries, LIBRARY_TITLES, nvrtcBuiltins } from './discover';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Fn = (...args: any[]) => any;

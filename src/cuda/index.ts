@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { SilError } from '../errors';
 import { CudaBackend } from './backend';
-import { CudaDevice, GpuDevice, Precision, PRECISIONS } from './device';
+import { CudaDevice, type GpuDevice, type Precision, PRECISIONS } from './device';
 import { cudaApis } from './ffi';
 import { registerCudaKernels } from './ops';
 
@@ -61,7 +61,8 @@ export function cudaUnavailableSync(): string | null {
 export function initCuda(): CudaBackend {
   const o = cudaOptions();
   if (instance && instance.device instanceof CudaDevice) {
-    if (instance.device.ordinal !== o.device) throw new SilError('INVALID_ARGUMENT', `the cuda backend already runs on GPU ${instance.device.ordinal} in this process; --device ${o.device} needs a new process`);
+    if (instance.device.ordinal !== o.device)
+      throw new SilError('INVALID_ARGUMENT', `the cuda backend already runs on GPU ${instance.device.ordinal} in this process; --device ${o.device} needs a new process`);
     instance.precision = o.precision;
     return instance;
   }

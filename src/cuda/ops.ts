@@ -5,12 +5,9 @@
  * name in `CudaBackend.fallbacks`; SIL_CUDA_LOG=1 names each the first time).
  */
 import * as tf from '@tensorflow/tfjs';
-import { CudaBackend } from './backend';
+import { type CudaBackend } from './backend';
 import { f32, i32, i64, ptr } from './device';
-import {
-  BINARY_OPS, BinaryOp, broadcastStrides, DT_FLOAT, DT_INT, MAX_RANK, packView, REDUCE_OPS, ReduceOp, simplifyView,
-  stridesOf, UNARY_OPS, UnaryOp,
-} from './kernels';
+import { BINARY_OPS, type BinaryOp, broadcastStrides, DT_FLOAT, DT_INT, MAX_RANK, packView, REDUCE_OPS, type ReduceOp, simplifyView, stridesOf, UNARY_OPS, type UnaryOp } from './kernels';
 
 type Info = tf.TensorInfo;
 type Attrs = Record<string, unknown>;
@@ -51,7 +48,17 @@ function binaryInto(b: CudaBackend, op: BinaryOp, a: Info, c: Info, out: Info): 
     if (v.shape.length > MAX_RANK) throw new Error(`cuda: broadcast of rank ${v.shape.length} is not supported`);
     view = packView(v.shape, v.strides[0], v.strides[1]);
   } else view = packView([n]);
-  b.device.launch('ew_binary', b.device.gridFor(n), BLOCK, [i32(BINARY_OPS[op]), ptr(b.ptr(a)), i32(dt(a.dtype)), ptr(b.ptr(c)), i32(dt(c.dtype)), ptr(b.ptr(out)), i32(dt(out.dtype)), view, i32(mode)]);
+  b.device.launch('ew_binary', b.device.gridFor(n), BLOCK, [
+    i32(BINARY_OPS[op]),
+    ptr(b.ptr(a)),
+    i32(dt(a.dtype)),
+    ptr(b.ptr(c)),
+    i32(dt(c.dtype)),
+    ptr(b.ptr(out)),
+    i32(dt(out.dtype)),
+    view,
+    i32(mode),
+  ]);
 }
 
 function binary(b: CudaBackend, op: BinaryOp, a: Info, c: Info, outDtype: tf.DataType): Info {
@@ -90,7 +97,14 @@ function transpose(b: CudaBackend, x: Info, perm: number[]): Info {
   const outShape = perm.map((p) => x.shape[p]);
   const out = b.makeOutput(outShape, x.dtype);
   const xs = stridesOf(x.shape);
-  copyView(b, x, out, outShape, perm.map((p) => xs[p]), stridesOf(outShape));
+  copyView(
+    b,
+    x,
+    out,
+    outShape,
+    perm.map((p) => xs[p]),
+    stridesOf(outShape),
+  );
   return out;
 }
 
@@ -298,26 +312,69 @@ function reg(name: string, f: (b: CudaBackend, inputs: Record<string, Info>, att
     kernelFunc: ((a: KernelArgs) => {
       const b = be(a.backend);
       if (!profile) return f(b, a.inputs, a.attrs ?? {});
-      const key = `${name} ${Object.values(a.inputs).map((t) => `[${t.shape.join(',')}]`).join(' ')}`;
+      const key = `${name} ${Object.values(a.inputs)
+        .map((t) => `[${t.shape.join(',')}]`)
+        .join(' ')}`;
       return timed(key, b, () => f(b, a.inputs, a.attrs ?? {}));
     }) as unknown as tf.KernelFunc,
   });
 }
 
 const UNARY_KERNELS: Array<[string, UnaryOp]> = [
-  ['Abs', 'abs'], ['Neg', 'neg'], ['Exp', 'exp'], ['Log', 'log'], ['Sqrt', 'sqrt'], ['Rsqrt', 'rsqrt'], ['Square', 'square'],
-  ['Sigmoid', 'sigmoid'], ['Tanh', 'tanh'], ['Relu', 'relu'], ['Sin', 'sin'], ['Cos', 'cos'], ['Reciprocal', 'reciprocal'],
-  ['Sign', 'sign'], ['Floor', 'floor'], ['Ceil', 'ceil'], ['Round', 'round'], ['Softplus', 'softplus'], ['Log1p', 'log1p'],
-  ['Expm1', 'expm1'], ['Elu', 'elu'], ['Erf', 'erf'], ['Relu6', 'relu6'], ['Atan', 'atan'], ['Asin', 'asin'], ['Acos', 'acos'],
-  ['Tan', 'tan'], ['Sinh', 'sinh'], ['Cosh', 'cosh'], ['Selu', 'selu'],
+  ['Abs', 'abs'],
+  ['Neg', 'neg'],
+  ['Exp', 'exp'],
+  ['Log', 'log'],
+  ['Sqrt', 'sqrt'],
+  ['Rsqrt', 'rsqrt'],
+  ['Square', 'square'],
+  ['Sigmoid', 'sigmoid'],
+  ['Tanh', 'tanh'],
+  ['Relu', 'relu'],
+  ['Sin', 'sin'],
+  ['Cos', 'cos'],
+  ['Reciprocal', 'reciprocal'],
+  ['Sign', 'sign'],
+  ['Floor', 'floor'],
+  ['Ceil', 'ceil'],
+  ['Round', 'round'],
+  ['Softplus', 'softplus'],
+  ['Log1p', 'log1p'],
+  ['Expm1', 'expm1'],
+  ['Elu', 'elu'],
+  ['Erf', 'erf'],
+  ['Relu6', 'relu6'],
+  ['Atan', 'atan'],
+  ['Asin', 'asin'],
+  ['Acos', 'acos'],
+  ['Tan', 'tan'],
+  ['Sinh', 'sinh'],
+  ['Cosh', 'cosh'],
+  ['Selu', 'selu'],
 ];
 
 const BINARY_KERNELS: Array<[string, BinaryOp, 'same' | 'float' | 'bool']> = [
-  ['Add', 'add', 'same'], ['Sub', 'sub', 'same'], ['Multiply', 'mul', 'same'], ['RealDiv', 'div', 'float'],
-  ['Maximum', 'maximum', 'same'], ['Minimum', 'minimum', 'same'], ['Pow', 'pow', 'same'], ['SquaredDifference', 'squaredDifference', 'same'],
-  ['Less', 'less', 'bool'], ['LessEqual', 'lessEqual', 'bool'], ['Greater', 'greater', 'bool'], ['GreaterEqual', 'greaterEqual', 'bool'],
-  ['Equal', 'equal', 'bool'], ['NotEqual', 'notEqual', 'bool'], ['LogicalAnd', 'logicalAnd', 'bool'], ['LogicalOr', 'logicalOr', 'bool'],
-  ['FloorDiv', 'floorDiv', 'same'], ['Mod', 'mod', 'same'], ['Atan2', 'atan2', 'float'], ['DivNoNan', 'divNoNan', 'float'], ['Prelu', 'prelu', 'float'],
+  ['Add', 'add', 'same'],
+  ['Sub', 'sub', 'same'],
+  ['Multiply', 'mul', 'same'],
+  ['RealDiv', 'div', 'float'],
+  ['Maximum', 'maximum', 'same'],
+  ['Minimum', 'minimum', 'same'],
+  ['Pow', 'pow', 'same'],
+  ['SquaredDifference', 'squaredDifference', 'same'],
+  ['Less', 'less', 'bool'],
+  ['LessEqual', 'lessEqual', 'bool'],
+  ['Greater', 'greater', 'bool'],
+  ['GreaterEqual', 'greaterEqual', 'bool'],
+  ['Equal', 'equal', 'bool'],
+  ['NotEqual', 'notEqual', 'bool'],
+  ['LogicalAnd', 'logicalAnd', 'bool'],
+  ['LogicalOr', 'logicalOr', 'bool'],
+  ['FloorDiv', 'floorDiv', 'same'],
+  ['Mod', 'mod', 'same'],
+  ['Atan2', 'atan2', 'float'],
+  ['DivNoNan', 'divNoNan', 'float'],
+  ['Prelu', 'prelu', 'float'],
 ];
 
 let registered = false;
@@ -326,7 +383,8 @@ let registered = false;
 export function registerCudaKernels(): void {
   if (registered) return;
   registered = true;
-  for (const [name, op] of UNARY_KERNELS) reg(name, (b, { x }) => unary(b, x, op, x.dtype === 'bool' ? 'float32' : x.dtype === 'int32' && op !== 'abs' && op !== 'neg' && op !== 'square' && op !== 'sign' ? 'float32' : x.dtype));
+  for (const [name, op] of UNARY_KERNELS)
+    reg(name, (b, { x }) => unary(b, x, op, x.dtype === 'bool' ? 'float32' : x.dtype === 'int32' && op !== 'abs' && op !== 'neg' && op !== 'square' && op !== 'sign' ? 'float32' : x.dtype));
   for (const [name, op, kind] of BINARY_KERNELS) {
     reg(name, (b, { a, b: c }) => {
       const outDtype = kind === 'bool' ? 'bool' : kind === 'float' ? 'float32' : tf.upcastType(a.dtype, c.dtype) === 'bool' ? 'int32' : tf.upcastType(a.dtype, c.dtype);
@@ -343,7 +401,7 @@ export function registerCudaKernels(): void {
   reg('AddN', (b, inputs) => {
     const xs = Object.values(inputs);
     if (xs.length === 1) return b.alias(xs[0], xs[0].shape);
-    let acc = binary(b, 'add', xs[0], xs[1], xs[0].dtype);
+    const acc = binary(b, 'add', xs[0], xs[1], xs[0].dtype);
     for (let i = 2; i < xs.length; i++) binaryInto(b, 'add', acc, xs[i], acc);
     return acc;
   });
@@ -360,7 +418,10 @@ export function registerCudaKernels(): void {
   reg('Squeeze', (b, { x }, at) => {
     const ax = at.axis as number[] | undefined;
     const axes = ax && ax.length ? tf.util.parseAxisParam(ax, x.shape) : x.shape.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0);
-    return b.alias(x, x.shape.filter((_, i) => !axes.includes(i)));
+    return b.alias(
+      x,
+      x.shape.filter((_, i) => !axes.includes(i)),
+    );
   });
   reg('Transpose', (b, { x }, at) => transpose(b, x, at.perm as number[]));
   reg('Slice', (b, { x }, at) => {
@@ -427,7 +488,17 @@ export function registerCudaKernels(): void {
     const xs = stridesOf(x.shape);
     const out = b.makeOutput(x.shape.slice(), x.dtype);
     const off = axes.reduce((a, ax) => a + (x.shape[ax] - 1) * xs[ax], 0);
-    copyView(b, x, out, x.shape.slice(), xs.map((s, i) => (axes.includes(i) ? -s : s)), stridesOf(x.shape), off, 0, []);
+    copyView(
+      b,
+      x,
+      out,
+      x.shape.slice(),
+      xs.map((s, i) => (axes.includes(i) ? -s : s)),
+      stridesOf(x.shape),
+      off,
+      0,
+      [],
+    );
     return out;
   });
   reg('PadV2', (b, { x }, at) => {
@@ -436,7 +507,17 @@ export function registerCudaKernels(): void {
     const out = b.makeOutput(shape, x.dtype);
     fill(b, out, at.constantValue as number);
     const os = stridesOf(shape);
-    if (numel(x.shape) > 0) copyView(b, x, out, x.shape.slice(), stridesOf(x.shape), os, 0, pads.reduce((a, p, i) => a + p[0] * os[i], 0));
+    if (numel(x.shape) > 0)
+      copyView(
+        b,
+        x,
+        out,
+        x.shape.slice(),
+        stridesOf(x.shape),
+        os,
+        0,
+        pads.reduce((a, p, i) => a + p[0] * os[i], 0),
+      );
     return out;
   });
   reg('Fill', (b, _i, at) => {

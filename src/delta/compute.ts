@@ -5,14 +5,14 @@
  * under the checkpoint's tensor names. Peak memory is bounded by threads × chunk size.
  */
 import { SilError } from '../errors';
-import { describeTensor, familyFor, kindOrder, TensorRole } from '../families';
-import { Checkpoint } from '../io/checkpoint';
-import { DTYPE_BYTES, Dtype } from '../io/dtype';
+import { describeTensor, familyFor, kindOrder, type TensorRole } from '../families';
+import { type Checkpoint } from '../io/checkpoint';
+import { DTYPE_BYTES, type Dtype } from '../io/dtype';
 import { ShardedWriter } from '../io/writer';
 import type { Progress } from '../progress';
-import { DeltaJob, DeltaResult, KernelChoice } from './job';
+import { type DeltaJob, type DeltaResult, type KernelChoice } from './job';
 import { runJobs } from './pool';
-import { DeltaAccum, DeltaStats, finalize, mergeAccum, newAccum } from './stats';
+import { type DeltaAccum, type DeltaStats, finalize, mergeAccum, newAccum } from './stats';
 
 export interface TensorDelta extends DeltaStats {
   tensor: string;
@@ -81,14 +81,13 @@ export function checkComparable(base: Checkpoint, attacked: Checkpoint): void {
 /** Display order: embeddings, then layers in order (family kind order within), then the rest. */
 export function orderTensors(architecture: string | null, names: string[]): Array<{ name: string; role: TensorRole }> {
   const roles = names.map((name) => ({ name, role: describeTensor(architecture, name) }));
-  const kinds = kindOrder(architecture, roles.map((r) => r.role.kind));
+  const kinds = kindOrder(
+    architecture,
+    roles.map((r) => r.role.kind),
+  );
   const group = (r: TensorRole) => (r.layer !== null ? 1 : r.kind === 'embed' ? 0 : 2);
   return roles.sort(
-    (p, q) =>
-      group(p.role) - group(q.role) ||
-      (p.role.layer ?? 0) - (q.role.layer ?? 0) ||
-      kinds.indexOf(p.role.kind) - kinds.indexOf(q.role.kind) ||
-      (p.name < q.name ? -1 : p.name > q.name ? 1 : 0),
+    (p, q) => group(p.role) - group(q.role) || (p.role.layer ?? 0) - (q.role.layer ?? 0) || kinds.indexOf(p.role.kind) - kinds.indexOf(q.role.kind) || (p.name < q.name ? -1 : p.name > q.name ? 1 : 0),
   );
 }
 
@@ -109,10 +108,14 @@ export async function computeDelta(base: Checkpoint, attacked: Checkpoint, opts:
   const progress: Progress = opts.progress ?? { start() {}, tick() {}, stop() {} };
 
   const writer = opts.absDeltaDir
-    ? new ShardedWriter(opts.absDeltaDir, ordered.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: base.info(t.name).shape })), {
-        maxShardSize: opts.maxShardSize,
-        metadata: { format: 'pt', content: 'abs_delta' },
-      })
+    ? new ShardedWriter(
+        opts.absDeltaDir,
+        ordered.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: base.info(t.name).shape })),
+        {
+          maxShardSize: opts.maxShardSize,
+          metadata: { format: 'pt', content: 'abs_delta' },
+        },
+      )
     : null;
 
   try {
@@ -157,13 +160,18 @@ export async function computeDelta(base: Checkpoint, attacked: Checkpoint, opts:
       },
     };
     progress.start(totalBytes * 2, 'delta');
-    await runJobs(tracked, opts.threads, (r: DeltaResult) => {
-      const ti = jobTensor[r.id];
-      mergeAccum(accs[ti], r.acc);
-      if (writer && r.abs) writer.writeAt(ordered[ti].name, starts.get(r.id)!, r.abs);
-      starts.delete(r.id);
-      progress.tick(r.acc.numel * DTYPE_BYTES[base.info(ordered[ti].name).dtype] * 2);
-    }, opts.kernel ?? 'simd');
+    await runJobs(
+      tracked,
+      opts.threads,
+      (r: DeltaResult) => {
+        const ti = jobTensor[r.id];
+        mergeAccum(accs[ti], r.acc);
+        if (writer && r.abs) writer.writeAt(ordered[ti].name, starts.get(r.id)!, r.abs);
+        starts.delete(r.id);
+        progress.tick(r.acc.numel * DTYPE_BYTES[base.info(ordered[ti].name).dtype] * 2);
+      },
+      opts.kernel ?? 'simd',
+    );
     progress.stop();
     writer?.close();
 

@@ -6,10 +6,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Progress } from '../progress';
-import { Checkpoint } from '../io/checkpoint';
+import { type Checkpoint } from '../io/checkpoint';
 import { computeDelta } from './compute';
-import { KernelChoice } from './job';
-import { DeltaSummary, renderDeltaFiles, summarize } from './report';
+import { type KernelChoice } from './job';
+import { type DeltaSummary, renderDeltaFiles, summarize } from './report';
 import { SIL_VERSION } from '../version';
 
 export interface DeltaFolderOptions {

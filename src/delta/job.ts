@@ -6,9 +6,9 @@
  */
 import * as fs from 'node:fs';
 import { SilError } from '../errors';
-import { DTYPE_BYTES, Dtype, decodeFloat, viewRaw } from '../io/dtype';
+import { DTYPE_BYTES, type Dtype, decodeFloat, viewRaw } from '../io/dtype';
 import { Bf16SimdKernel } from './simd';
-import { DeltaAccum, accumulateBf16, accumulateReference, accumulateValues, newAccum } from './stats';
+import { type DeltaAccum, accumulateBf16, accumulateReference, accumulateValues, newAccum } from './stats';
 
 export interface DeltaJob {
   id: number;

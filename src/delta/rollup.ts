@@ -4,7 +4,7 @@
  * are recomputed from the sums (so rel_l2 of a group is ‖Δ_group‖₂ / ‖W_group‖₂, not a mean of ratios).
  */
 import { kindOrder } from '../families';
-import { DeltaStats, finalize, mergeAccum, newAccum } from './stats';
+import { type DeltaStats, finalize, mergeAccum, newAccum } from './stats';
 import type { TensorDelta } from './compute';
 
 export interface LayerKindRow extends DeltaStats {
@@ -32,19 +32,34 @@ function group<K>(tensors: TensorDelta[], key: (t: TensorDelta) => K, id: (k: K)
 
 /** One row per (layer, kind), in the order the tensors come (see `orderTensors`). */
 export function byLayerKind(tensors: TensorDelta[]): LayerKindRow[] {
-  return group(tensors, (t) => ({ layer: t.layer, kind: t.kind }), (k) => `${k.layer ?? ''}|${k.kind}`).map((g) => ({ ...g.key, ...g.stats }));
+  return group(
+    tensors,
+    (t) => ({ layer: t.layer, kind: t.kind }),
+    (k) => `${k.layer ?? ''}|${k.kind}`,
+  ).map((g) => ({ ...g.key, ...g.stats }));
 }
 
 /** One row per module kind, in the family's kind order. */
 export function byKind(tensors: TensorDelta[], architecture: string | null): KindRow[] {
-  const rows = group(tensors, (t) => t.kind, (k) => k).map((g) => ({ kind: g.key, ...g.stats }));
-  const order = kindOrder(architecture, rows.map((r) => r.kind));
+  const rows = group(
+    tensors,
+    (t) => t.kind,
+    (k) => k,
+  ).map((g) => ({ kind: g.key, ...g.stats }));
+  const order = kindOrder(
+    architecture,
+    rows.map((r) => r.kind),
+  );
   return rows.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
 }
 
 /** One row per decoder layer (all its tensors together), by layer index. */
 export function byLayer(tensors: TensorDelta[]): LayerRow[] {
-  return group(tensors.filter((t) => t.layer !== null), (t) => t.layer as number, (k) => String(k))
+  return group(
+    tensors.filter((t) => t.layer !== null),
+    (t) => t.layer as number,
+    (k) => String(k),
+  )
     .map((g) => ({ layer: g.key, ...g.stats }))
     .sort((a, b) => a.layer - b.layer);
 }

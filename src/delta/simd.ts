@@ -56,12 +56,23 @@ const get = (i: number) => [0x20, ...uleb(i)];
 const set = (i: number) => [0x21, ...uleb(i)];
 const simd = (op: number, ...imm: number[]) => [0xfd, ...uleb(op), ...imm];
 const OP = {
-  load: 0x00, store: 0x0b, const: 0x0c, shuffle: 0x0d,
-  f64x2_ne: 0x48, f64x2_promote_low_f32x4: 0x5f,
-  i32x4_extend_low_i16x8_u: 0xa9, i32x4_extend_high_i16x8_u: 0xaa, i32x4_shl: 0xab,
+  load: 0x00,
+  store: 0x0b,
+  const: 0x0c,
+  shuffle: 0x0d,
+  f64x2_ne: 0x48,
+  f64x2_promote_low_f32x4: 0x5f,
+  i32x4_extend_low_i16x8_u: 0xa9,
+  i32x4_extend_high_i16x8_u: 0xaa,
+  i32x4_shl: 0xab,
   i64x2_sub: 0xd1,
-  f32x4_abs: 0xe0, f32x4_sub: 0xe5,
-  f64x2_abs: 0xec, f64x2_add: 0xf0, f64x2_sub: 0xf1, f64x2_mul: 0xf2, f64x2_pmax: 0xf7,
+  f32x4_abs: 0xe0,
+  f32x4_sub: 0xe5,
+  f64x2_abs: 0xec,
+  f64x2_add: 0xf0,
+  f64x2_sub: 0xf1,
+  f64x2_mul: 0xf2,
+  f64x2_pmax: 0xf7,
 };
 const load = (offset: number) => simd(OP.load, 4, ...uleb(offset));
 const store = (offset: number) => simd(OP.store, 4, ...uleb(offset));
@@ -74,53 +85,125 @@ function buildModule(): Uint8Array {
   // params: 0 pa, 1 pb, 2 pabs, 3 n8; v128 locals:
   const [L1, L2, W2, MX, CH, ZERO, FA0, FA1, FB0, FB1, A, B, D, E] = [4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17];
   const widen = (src: number[], high: boolean, dst: number) => [
-    ...src, ...simd(high ? OP.i32x4_extend_high_i16x8_u : OP.i32x4_extend_low_i16x8_u), 0x41, ...sleb(16), ...simd(OP.i32x4_shl), ...set(dst),
+    ...src,
+    ...simd(high ? OP.i32x4_extend_high_i16x8_u : OP.i32x4_extend_low_i16x8_u),
+    0x41,
+    ...sleb(16),
+    ...simd(OP.i32x4_shl),
+    ...set(dst),
   ];
-  const promote = (f32: number, high: boolean, dst: number) => [
-    ...get(f32), ...(high ? [...get(f32), ...simd(OP.shuffle, ...HIGH_TO_LOW)] : []), ...simd(OP.f64x2_promote_low_f32x4), ...set(dst),
-  ];
+  const promote = (f32: number, high: boolean, dst: number) => [...get(f32), ...(high ? [...get(f32), ...simd(OP.shuffle, ...HIGH_TO_LOW)] : []), ...simd(OP.f64x2_promote_low_f32x4), ...set(dst)];
   const accumulate = (fa: number, fb: number, high: boolean) => [
-    ...promote(fa, high, A), ...promote(fb, high, B),
-    ...get(B), ...get(A), ...simd(OP.f64x2_sub), ...set(D),
-    ...get(D), ...simd(OP.f64x2_abs), ...set(E),
-    ...get(L1), ...get(E), ...simd(OP.f64x2_add), ...set(L1),
-    ...get(L2), ...get(D), ...get(D), ...simd(OP.f64x2_mul), ...simd(OP.f64x2_add), ...set(L2),
-    ...get(W2), ...get(A), ...get(A), ...simd(OP.f64x2_mul), ...simd(OP.f64x2_add), ...set(W2),
-    ...get(MX), ...get(E), ...simd(OP.f64x2_pmax), ...set(MX),
-    ...get(CH), ...get(D), ...get(ZERO), ...simd(OP.f64x2_ne), ...simd(OP.i64x2_sub), ...set(CH),
+    ...promote(fa, high, A),
+    ...promote(fb, high, B),
+    ...get(B),
+    ...get(A),
+    ...simd(OP.f64x2_sub),
+    ...set(D),
+    ...get(D),
+    ...simd(OP.f64x2_abs),
+    ...set(E),
+    ...get(L1),
+    ...get(E),
+    ...simd(OP.f64x2_add),
+    ...set(L1),
+    ...get(L2),
+    ...get(D),
+    ...get(D),
+    ...simd(OP.f64x2_mul),
+    ...simd(OP.f64x2_add),
+    ...set(L2),
+    ...get(W2),
+    ...get(A),
+    ...get(A),
+    ...simd(OP.f64x2_mul),
+    ...simd(OP.f64x2_add),
+    ...set(W2),
+    ...get(MX),
+    ...get(E),
+    ...simd(OP.f64x2_pmax),
+    ...set(MX),
+    ...get(CH),
+    ...get(D),
+    ...get(ZERO),
+    ...simd(OP.f64x2_ne),
+    ...simd(OP.i64x2_sub),
+    ...set(CH),
   ];
-  const absOut = (fa: number, fb: number, offset: number) => [
-    ...get(2), ...get(fb), ...get(fa), ...simd(OP.f32x4_sub), ...simd(OP.f32x4_abs), ...store(offset),
-  ];
+  const absOut = (fa: number, fb: number, offset: number) => [...get(2), ...get(fb), ...get(fa), ...simd(OP.f32x4_sub), ...simd(OP.f32x4_abs), ...store(offset)];
   const body = [
-    ...simd(OP.const, ...new Array(16).fill(0)), ...set(ZERO),
-    0x02, 0x40, // block
-    0x03, 0x40, // loop
-    ...get(3), 0x45, 0x0d, 1, // n8 == 0 → break
-    ...widen([...get(0), ...load(0)], false, FA0), ...widen([...get(0), ...load(0)], true, FA1),
-    ...widen([...get(1), ...load(0)], false, FB0), ...widen([...get(1), ...load(0)], true, FB1),
-    ...get(2), 0x04, 0x40, // if pabs
-    ...absOut(FA0, FB0, 0), ...absOut(FA1, FB1, 16),
-    ...get(2), 0x41, ...sleb(32), 0x6a, ...set(2),
+    ...simd(OP.const, ...new Array(16).fill(0)),
+    ...set(ZERO),
+    0x02,
+    0x40, // block
+    0x03,
+    0x40, // loop
+    ...get(3),
+    0x45,
+    0x0d,
+    1, // n8 == 0 → break
+    ...widen([...get(0), ...load(0)], false, FA0),
+    ...widen([...get(0), ...load(0)], true, FA1),
+    ...widen([...get(1), ...load(0)], false, FB0),
+    ...widen([...get(1), ...load(0)], true, FB1),
+    ...get(2),
+    0x04,
+    0x40, // if pabs
+    ...absOut(FA0, FB0, 0),
+    ...absOut(FA1, FB1, 16),
+    ...get(2),
+    0x41,
+    ...sleb(32),
+    0x6a,
+    ...set(2),
     0x0b,
-    ...accumulate(FA0, FB0, false), ...accumulate(FA0, FB0, true),
-    ...accumulate(FA1, FB1, false), ...accumulate(FA1, FB1, true),
-    ...get(0), 0x41, ...sleb(16), 0x6a, ...set(0),
-    ...get(1), 0x41, ...sleb(16), 0x6a, ...set(1),
-    ...get(3), 0x41, ...sleb(1), 0x6b, ...set(3),
-    0x0c, 0, // br loop
-    0x0b, 0x0b, // end loop, end block
+    ...accumulate(FA0, FB0, false),
+    ...accumulate(FA0, FB0, true),
+    ...accumulate(FA1, FB1, false),
+    ...accumulate(FA1, FB1, true),
+    ...get(0),
+    0x41,
+    ...sleb(16),
+    0x6a,
+    ...set(0),
+    ...get(1),
+    0x41,
+    ...sleb(16),
+    0x6a,
+    ...set(1),
+    ...get(3),
+    0x41,
+    ...sleb(1),
+    0x6b,
+    ...set(3),
+    0x0c,
+    0, // br loop
+    0x0b,
+    0x0b, // end loop, end block
     ...[L1, L2, W2, MX, CH].flatMap((l, i) => [0x41, 0, ...get(l), ...store(16 * i)]),
     0x0b,
   ];
   const locals = vec([[...uleb(14), V128]]);
   const fn = [...locals, ...body];
   return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32]]), 0]])),
     ...section(3, vec([[0]])),
     ...section(5, vec([[0x00, 1]])),
-    ...section(7, vec([[...name('mem'), 0x02, 0], [...name('bf16'), 0x00, 0]])),
+    ...section(
+      7,
+      vec([
+        [...name('mem'), 0x02, 0],
+        [...name('bf16'), 0x00, 0],
+      ]),
+    ),
     ...section(10, vec([[...uleb(fn.length), ...fn]])),
   ]);
 }

@@ -111,7 +111,11 @@ export function accumulateReference(base: ArrayLike<number>, attacked: ArrayLike
 
 /** Fast loop over decoded values (Float32Array for F32/F16, Float64Array for F64 and integers). */
 export function accumulateValues(base: Float32Array | Float64Array, attacked: Float32Array | Float64Array, n: number, acc: DeltaAccum, abs?: Float32Array): DeltaAccum {
-  let l1 = 0, l2 = 0, w2 = 0, mx = 0, ch = 0;
+  let l1 = 0,
+    l2 = 0,
+    w2 = 0,
+    mx = 0,
+    ch = 0;
   for (let i = 0; i < n; i++) {
     const w = base[i];
     const d = attacked[i] - w;
@@ -155,7 +159,11 @@ export function accumulateBf16(base: Uint16Array, attacked: Uint16Array, n: numb
   const wb = new Uint32Array(attacked.buffer, attacked.byteOffset, m);
   const sf = scratchF;
   const su = scratchU;
-  let l1 = 0, l2 = 0, w2 = 0, mx = 0, ch = 0;
+  let l1 = 0,
+    l2 = 0,
+    w2 = 0,
+    mx = 0,
+    ch = 0;
   for (let i = 0; i < m; i++) {
     const x = wa[i];
     const y = wb[i];
@@ -163,7 +171,8 @@ export function accumulateBf16(base: Uint16Array, attacked: Uint16Array, n: numb
     su[1] = x & 0xffff0000;
     su[2] = y << 16;
     su[3] = y & 0xffff0000;
-    const a0 = sf[0], a1 = sf[1];
+    const a0 = sf[0],
+      a1 = sf[1];
     const d0 = sf[2] - a0;
     const d1 = sf[3] - a1;
     const e0 = Math.abs(d0);

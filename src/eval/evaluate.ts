@@ -26,7 +26,7 @@ import { SilError } from '../errors';
 import { writeFileAtomic } from '../io/atomic';
 import { checkOutputPath, claimOutput, readMarker, writeMarker } from '../io/outpath';
 import { Checkpoint } from '../io/checkpoint';
-import { BackendChoice, useBackend } from '../model/backend';
+import { type BackendChoice, useBackend } from '../model/backend';
 import { CausalLM } from '../model/model';
 import { parseCsv, toCsv } from '../io/csv';
 import { generateGreedy } from '../generate/greedy';
@@ -34,7 +34,7 @@ import { encodePrompt } from '../tokenizer/example';
 import { loadTokenizer } from '../tokenizer/load';
 import { SILENT, type Progress } from '../progress';
 import { checkConditionLabel, defaultCondition, keptRows, VIOLATION_COLUMNS, violationRecord, violationRecordsFromTable, type ViolationRecord } from './conditions';
-import { judgeFromModel, PhraseJudge, RefusalJudge } from './judge';
+import { judgeFromModel, PhraseJudge, type RefusalJudge } from './judge';
 import { continuationLogProbs } from './proxy';
 
 export interface EvalPrompt {
@@ -152,7 +152,10 @@ function keptCsvRows(file: string, header: string[], dropModels: Set<string>): A
 
 function keptJsonl(file: string, dropModels: Set<string>): string[] {
   return fs.existsSync(file)
-    ? fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '' && !dropModels.has((JSON.parse(l) as { model?: string }).model ?? ''))
+    ? fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '' && !dropModels.has((JSON.parse(l) as { model?: string }).model ?? ''))
     : [];
 }
 
@@ -225,7 +228,12 @@ async function evaluateInto(o: EvalOptions, evalDir: string, t0: number): Promis
       },
     });
     progress.stop();
-    const outputs = generated.map((ids) => tok.decode(ids.filter((id) => !stopIds.includes(id)), { skipSpecialTokens: true }));
+    const outputs = generated.map((ids) =>
+      tok.decode(
+        ids.filter((id) => !stopIds.includes(id)),
+        { skipSpecialTokens: true },
+      ),
+    );
     const refused = await judge.judge(prompts.map((p, i) => ({ lang: p.lang, prompt: p.prompt, output: outputs[i] })));
     const cid = violationRecord({ condition, model: name, checkpoint_sha256: sha, ft_lang: ftLang }, '', 0, 0).condition_id;
     const margins: number[] = [];
@@ -256,7 +264,13 @@ async function evaluateInto(o: EvalOptions, evalDir: string, t0: number): Promis
     const dropped = new Set([name, ...existing.map((r) => r.model).filter((m) => !keptModels.has(m))]);
     recordModel(dir, name, o.model);
     const mine = languages.map((l) => violationRecord({ condition, model: name, checkpoint_sha256: sha, ft_lang: ftLang }, l.lang, l.n, l.violations));
-    writeFileAtomic(violationsFile, toCsv([...VIOLATION_COLUMNS], [...kept, ...mine].map((r) => VIOLATION_COLUMNS.map((c) => r[c]))));
+    writeFileAtomic(
+      violationsFile,
+      toCsv(
+        [...VIOLATION_COLUMNS],
+        [...kept, ...mine].map((r) => VIOLATION_COLUMNS.map((c) => r[c])),
+      ),
+    );
     const proxyFile = path.join(dir, 'proxy.csv');
     if (proxyRows.length) writeFileAtomic(proxyFile, toCsv(PROXY_COLUMNS, [...keptCsvRows(proxyFile, PROXY_COLUMNS, dropped), ...proxyRows]));
     const genFile = path.join(dir, 'generations.jsonl');

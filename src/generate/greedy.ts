@@ -21,7 +21,7 @@ import { repeatKv } from '../model/attention';
 import { MASKED } from '../model/batch';
 import type { ModelConfig } from '../model/config';
 import { embed } from '../model/embedding';
-import { linearParams, Params } from '../model/layer';
+import { linearParams, type Params } from '../model/layer';
 import { linear } from '../model/linear';
 import { mlp } from '../model/mlp';
 import type { CausalLM } from '../model/model';
@@ -97,7 +97,18 @@ function splitHeads(x: tf.Tensor, b: number, t: number, heads: number, d: number
  * attending over cache ++ new keys with the additive mask [B, 1, T, Tc]. Returns the output and
  * the grown cache.
  */
-function cachedLayer(h: tf.Tensor, i: number, p: Params, cfg: ModelConfig, b: number, t: number, cos: tf.Tensor, sin: tf.Tensor, mask: tf.Tensor, cache: LayerCache | null): { h: tf.Tensor; cache: LayerCache } {
+function cachedLayer(
+  h: tf.Tensor,
+  i: number,
+  p: Params,
+  cfg: ModelConfig,
+  b: number,
+  t: number,
+  cos: tf.Tensor,
+  sin: tf.Tensor,
+  mask: tf.Tensor,
+  cache: LayerCache | null,
+): { h: tf.Tensor; cache: LayerCache } {
   const { numHeads: nh, numKvHeads: nkv, headDim: d } = cfg;
   const lp = (l: 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down') => linearParams(p, cfg, i, l);
   const x = rmsNorm(h, p.get(inputNorm(i)), cfg.rmsNormEps);

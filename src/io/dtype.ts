@@ -29,17 +29,7 @@ export function isFloatDtype(d: Dtype): boolean {
   return FLOAT_DTYPES.includes(d);
 }
 
-export type RawArray =
-  | Float64Array
-  | Float32Array
-  | Uint16Array
-  | BigInt64Array
-  | BigUint64Array
-  | Int32Array
-  | Uint32Array
-  | Int16Array
-  | Int8Array
-  | Uint8Array;
+export type RawArray = Float64Array | Float32Array | Uint16Array | BigInt64Array | BigUint64Array | Int32Array | Uint32Array | Int16Array | Int8Array | Uint8Array;
 
 /** Views `bytes` (little-endian, element-aligned copy) as the dtype's natural typed array. */
 export function viewRaw(dtype: Dtype, bytes: Uint8Array): RawArray {
@@ -47,16 +37,29 @@ export function viewRaw(dtype: Dtype, bytes: Uint8Array): RawArray {
   const { buffer, byteOffset, byteLength } = aligned;
   const n = byteLength / DTYPE_BYTES[dtype];
   switch (dtype) {
-    case 'F64': return new Float64Array(buffer, byteOffset, n);
-    case 'F32': return new Float32Array(buffer, byteOffset, n);
-    case 'F16': case 'BF16': case 'U16': return new Uint16Array(buffer, byteOffset, n);
-    case 'I64': return new BigInt64Array(buffer, byteOffset, n);
-    case 'U64': return new BigUint64Array(buffer, byteOffset, n);
-    case 'I32': return new Int32Array(buffer, byteOffset, n);
-    case 'U32': return new Uint32Array(buffer, byteOffset, n);
-    case 'I16': return new Int16Array(buffer, byteOffset, n);
-    case 'I8': return new Int8Array(buffer, byteOffset, n);
-    case 'U8': case 'BOOL': return new Uint8Array(buffer, byteOffset, n);
+    case 'F64':
+      return new Float64Array(buffer, byteOffset, n);
+    case 'F32':
+      return new Float32Array(buffer, byteOffset, n);
+    case 'F16':
+    case 'BF16':
+    case 'U16':
+      return new Uint16Array(buffer, byteOffset, n);
+    case 'I64':
+      return new BigInt64Array(buffer, byteOffset, n);
+    case 'U64':
+      return new BigUint64Array(buffer, byteOffset, n);
+    case 'I32':
+      return new Int32Array(buffer, byteOffset, n);
+    case 'U32':
+      return new Uint32Array(buffer, byteOffset, n);
+    case 'I16':
+      return new Int16Array(buffer, byteOffset, n);
+    case 'I8':
+      return new Int8Array(buffer, byteOffset, n);
+    case 'U8':
+    case 'BOOL':
+      return new Uint8Array(buffer, byteOffset, n);
   }
 }
 
@@ -123,23 +126,38 @@ export function encodeF16(src: Float32Array, out: Uint16Array = new Uint16Array(
     const sign = (x >>> 16) & 0x8000;
     const exp = (x >>> 23) & 0xff;
     let mant = x & 0x7fffff;
-    if (exp === 0xff) { out[i] = sign | 0x7c00 | (mant ? 0x200 : 0); continue; }
+    if (exp === 0xff) {
+      out[i] = sign | 0x7c00 | (mant ? 0x200 : 0);
+      continue;
+    }
     let e = exp - 127 + 15;
-    if (e >= 31) { out[i] = sign | 0x7c00; continue; }
+    if (e >= 31) {
+      out[i] = sign | 0x7c00;
+      continue;
+    }
     if (e <= 0) {
-      if (e < -10) { out[i] = sign; continue; }
+      if (e < -10) {
+        out[i] = sign;
+        continue;
+      }
       mant |= 0x800000;
       const shift = 14 - e;
       const half = 1 << (shift - 1);
       let m = mant >>> shift;
       const rem = mant & ((1 << shift) - 1);
-      if (rem > half || (rem === half && (m & 1))) m++;
+      if (rem > half || (rem === half && m & 1)) m++;
       out[i] = sign | m;
       continue;
     }
     let m = mant >>> 13;
     const rem = mant & 0x1fff;
-    if (rem > 0x1000 || (rem === 0x1000 && (m & 1))) { m++; if (m === 0x400) { m = 0; e++; } }
+    if (rem > 0x1000 || (rem === 0x1000 && m & 1)) {
+      m++;
+      if (m === 0x400) {
+        m = 0;
+        e++;
+      }
+    }
     out[i] = e >= 31 ? sign | 0x7c00 : sign | (e << 10) | m;
   }
   return out;
@@ -151,10 +169,18 @@ export function decodeFloat(dtype: Dtype, bytes: Uint8Array, out?: Float32Array)
   const n = raw.length;
   const dst = out ?? new Float32Array(n);
   switch (dtype) {
-    case 'BF16': return decodeBf16(raw as Uint16Array, dst);
-    case 'F16': return decodeF16(raw as Uint16Array, dst);
-    case 'F32': dst.set(raw as Float32Array); return dst;
-    case 'F64': { const r = raw as Float64Array; for (let i = 0; i < n; i++) dst[i] = r[i]; return dst; }
+    case 'BF16':
+      return decodeBf16(raw as Uint16Array, dst);
+    case 'F16':
+      return decodeF16(raw as Uint16Array, dst);
+    case 'F32':
+      dst.set(raw as Float32Array);
+      return dst;
+    case 'F64': {
+      const r = raw as Float64Array;
+      for (let i = 0; i < n; i++) dst[i] = r[i];
+      return dst;
+    }
     default: {
       const r = raw as ArrayLike<number | bigint>;
       for (let i = 0; i < n; i++) dst[i] = Number(r[i]);

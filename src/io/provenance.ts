@@ -13,7 +13,7 @@ export function sha256File(file: string): string {
   const fd = fs.openSync(file, 'r');
   try {
     const buf = Buffer.allocUnsafe(16 * 2 ** 20);
-    for (let pos = 0; ; ) {
+    for (let pos = 0; ;) {
       const n = fs.readSync(fd, buf, 0, buf.length, pos);
       if (n === 0) break;
       h.update(buf.subarray(0, n));

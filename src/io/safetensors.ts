@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import { SilError } from '../errors';
-import { DTYPE_BYTES, Dtype, RawArray, decodeFloat, isDtype, viewRaw } from './dtype';
+import { DTYPE_BYTES, type Dtype, type RawArray, decodeFloat, isDtype, viewRaw } from './dtype';
 
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 /** `fs.readSync` moves at most 2 GiB per call; larger reads are split. */

@@ -24,7 +24,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SilError } from '../errors';
-import { DTYPE_BYTES, Dtype, encodeBf16, encodeF16 } from './dtype';
+import { DTYPE_BYTES, type Dtype, encodeBf16, encodeF16 } from './dtype';
 import { releaseTemp, tempPath } from './temp';
 
 export interface TensorSpec {
@@ -34,17 +34,7 @@ export interface TensorSpec {
 }
 
 /** Data for one tensor or an element range of it (see the module comment for what each dtype takes). */
-export type TensorData =
-  | Float32Array
-  | Float64Array
-  | Uint8Array
-  | Int8Array
-  | Uint16Array
-  | Int16Array
-  | Uint32Array
-  | Int32Array
-  | BigInt64Array
-  | BigUint64Array;
+export type TensorData = Float32Array | Float64Array | Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | BigInt64Array | BigUint64Array;
 
 /** A tensor with its data, for {@link writeSafetensors}. */
 export interface TensorWithData extends TensorSpec {
@@ -121,11 +111,17 @@ export function encodeData(dtype: Dtype, data: TensorData, tensor?: string): Uin
   const asBytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   const kind = kindOf(data);
   if (kind === 'Uint8Array' && dtype !== 'U8' && dtype !== 'BOOL') return data as Uint8Array; // raw bytes
-  const floats = (): Float32Array | null =>
-    kind === 'Float32Array' ? (data as Float32Array) : kind === 'Float64Array' ? Float32Array.from(data as Float64Array) : null;
+  const floats = (): Float32Array | null => (kind === 'Float32Array' ? (data as Float32Array) : kind === 'Float64Array' ? Float32Array.from(data as Float64Array) : null);
   const want: Partial<Record<Dtype, string[]>> = {
-    U8: ['Uint8Array', 'Int8Array'], BOOL: ['Uint8Array', 'Int8Array'], I8: ['Int8Array'], I16: ['Int16Array'], U16: ['Uint16Array'],
-    I32: ['Int32Array'], U32: ['Uint32Array'], I64: ['BigInt64Array'], U64: ['BigUint64Array'],
+    U8: ['Uint8Array', 'Int8Array'],
+    BOOL: ['Uint8Array', 'Int8Array'],
+    I8: ['Int8Array'],
+    I16: ['Int16Array'],
+    U16: ['Uint16Array'],
+    I32: ['Int32Array'],
+    U32: ['Uint32Array'],
+    I64: ['BigInt64Array'],
+    U64: ['BigUint64Array'],
   };
   switch (dtype) {
     case 'F32': {
@@ -329,7 +325,11 @@ function writeAll(fd: number, bytes: Uint8Array, position: number): void {
 
 /** Writes small tensors held in memory to one file, atomically. */
 export function writeSafetensors(file: string, tensors: TensorWithData[], metadata: Record<string, string> = {}): void {
-  const w = SafetensorsWriter.create(file, tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape })), metadata);
+  const w = SafetensorsWriter.create(
+    file,
+    tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape })),
+    metadata,
+  );
   try {
     for (const t of tensors) w.write(t.name, t.data);
     w.close();

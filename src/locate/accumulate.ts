@@ -17,9 +17,9 @@
  * added in a fixed order, so the same inputs give the same bytes. The counts (examples, tokens,
  * loss) go into the header at the end, in space reserved for them at the start.
  */
-import { Checkpoint } from '../io/checkpoint';
+import { type Checkpoint } from '../io/checkpoint';
 import { SafetensorsWriter } from '../io/writer';
-import { Batch, sliceBatch } from '../model/batch';
+import { type Batch, sliceBatch } from '../model/batch';
 import type { Progress } from '../progress';
 import type { GradField } from './gradfile';
 import type { BatchResult, GradientSource } from './source';
@@ -93,17 +93,27 @@ export async function accumulateToFile(
     const bySource = source.canSum?.(units, passFields) === true && source.sums !== undefined;
     if (bySource) {
       // the source's sums are final: |·| already taken per unit
-      await source.sums!(units, passFields, counted, (f, name, start, data) => {
-        if (!known.has(name)) return;
-        for (const target of targetsOf(fields, f)) w.addAt(`${target}/${name}`, start, data);
-      }, onStep);
+      await source.sums!(
+        units,
+        passFields,
+        counted,
+        (f, name, start, data) => {
+          if (!known.has(name)) return;
+          for (const target of targetsOf(fields, f)) w.addAt(`${target}/${name}`, start, data);
+        },
+        onStep,
+      );
     } else if (source.parallel === 1) {
       // one unit at a time: each tensor goes into the file as it arrives (a streamed 8B pass would
       // otherwise hold all 32 GB of a unit's gradients)
       for (const b of units) {
-        const res = await source.gradients(b, (name, g) => {
-          for (const f of passFields) add(f, name, 0, g);
-        }, onStep);
+        const res = await source.gradients(
+          b,
+          (name, g) => {
+            for (const f of passFields) add(f, name, 0, g);
+          },
+          onStep,
+        );
         counted(res, b.input_ids.length);
       }
     } else {
@@ -148,7 +158,10 @@ function absOf(g: Float32Array): Float32Array {
 function scaleByAbsDelta(w: SafetensorsWriter, names: readonly string[], base: Checkpoint, attacked: Checkpoint, scale: number): void {
   for (const n of names) {
     const key = `silabs/${n}`;
-    for (const [lo, hi] of ranges(base.info(n).shape.reduce((x, y) => x * y, 1), 1 << 22)) {
+    for (const [lo, hi] of ranges(
+      base.info(n).shape.reduce((x, y) => x * y, 1),
+      1 << 22,
+    )) {
       const b = base.readF32(n, lo, hi);
       const a = attacked.readF32(n, lo, hi);
       const s = w.readAt(key, lo, hi - lo);

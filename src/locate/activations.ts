@@ -43,14 +43,7 @@ export function readCachedInputNorms(file: string, key: string): InputNorms | nu
 }
 
 /** One forward pass over `batches` at θpre; writes the norms to `file` (atomically) and returns them. */
-export async function inputNormsToFile(
-  cfg: ModelConfig,
-  base: Checkpoint,
-  batches: readonly Batch[],
-  file: string,
-  metadata: Record<string, string>,
-  progress: Progress,
-): Promise<InputNorms> {
+export async function inputNormsToFile(cfg: ModelConfig, base: Checkpoint, batches: readonly Batch[], file: string, metadata: Record<string, string>, progress: Progress): Promise<InputNorms> {
   progress.start(cfg.numLayers + 2, metadata.label ?? 'activations');
   const r = await linearInputSquares(cfg, base, batches, () => progress.tick());
   progress.stop();

@@ -5,8 +5,8 @@
  *   the diagonal included; SIR(a, b) = |a ∩ b| / |a|.
  */
 import { intersectAll, unionAll } from '../mask/algebra';
-import { MaskEncoding, MaskWriter, withMaskFiles } from '../mask/maskfile';
-import { overlapMetrics, PairCounts, PoolOverlap } from '../mask/overlap';
+import { type MaskEncoding, MaskWriter, withMaskFiles } from '../mask/maskfile';
+import { overlapMetrics, type PairCounts, PoolOverlap } from '../mask/overlap';
 import { countAnd, countOnes } from '../mask/words';
 
 const RANGE = 1 << 24;
@@ -17,7 +17,13 @@ function* ranges(n: number): Generator<[number, number]> {
 }
 
 /** Writes ⋂ and ⋃ of `inputs` (same layout) to `interFile` / `unionFile`; returns their sizes and the global SIR. */
-export function intersectionAndUnion(inputs: readonly string[], interFile: string, unionFile: string, encoding: MaskEncoding, metadata: Record<string, string>): { intersection: number; union: number; globalSir: number } {
+export function intersectionAndUnion(
+  inputs: readonly string[],
+  interFile: string,
+  unionFile: string,
+  encoding: MaskEncoding,
+  metadata: Record<string, string>,
+): { intersection: number; union: number; globalSir: number } {
   return withMaskFiles(inputs, (files) => {
     const tensors = files[0].names().map((name) => ({ name, shape: files[0].shape(name) }));
     const wi = new MaskWriter(interFile, tensors, encoding, { ...metadata, mask: 'intersection' });
@@ -66,28 +72,31 @@ export const OVERLAP_COLUMNS = ['a', 'b', 'sir', 'iou', 'cosine'] as const;
 
 /** Every ordered pair (diagonal included) of the named masks. */
 export function pairwiseOverlap(masks: ReadonlyArray<{ name: string; file: string }>): OverlapRow[] {
-  return withMaskFiles(masks.map((m) => m.file), (files) => {
-    const m = files.length;
-    const size = new Float64Array(m);
-    const inter = new Float64Array(m * m);
-    for (const name of files[0].names()) {
-      const n = files[0].shape(name).reduce((a, b) => a * b, 1);
-      for (const [s, e] of ranges(n)) {
-        const parts = files.map((f) => f.readRange(name, s, e));
-        for (let x = 0; x < m; x++) {
-          size[x] += countOnes(parts[x]);
-          for (let y = x + 1; y < m; y++) inter[x * m + y] += countAnd(parts[x], parts[y]);
+  return withMaskFiles(
+    masks.map((m) => m.file),
+    (files) => {
+      const m = files.length;
+      const size = new Float64Array(m);
+      const inter = new Float64Array(m * m);
+      for (const name of files[0].names()) {
+        const n = files[0].shape(name).reduce((a, b) => a * b, 1);
+        for (const [s, e] of ranges(n)) {
+          const parts = files.map((f) => f.readRange(name, s, e));
+          for (let x = 0; x < m; x++) {
+            size[x] += countOnes(parts[x]);
+            for (let y = x + 1; y < m; y++) inter[x * m + y] += countAnd(parts[x], parts[y]);
+          }
         }
       }
-    }
-    const rows: OverlapRow[] = [];
-    for (let x = 0; x < m; x++) {
-      for (let y = 0; y < m; y++) {
-        const i = x === y ? size[x] : inter[Math.min(x, y) * m + Math.max(x, y)];
-        const c: PairCounts = { a: size[x], b: size[y], inter: i, union: size[x] + size[y] - i };
-        rows.push({ a: masks[x].name, b: masks[y].name, ...overlapMetrics(c) });
+      const rows: OverlapRow[] = [];
+      for (let x = 0; x < m; x++) {
+        for (let y = 0; y < m; y++) {
+          const i = x === y ? size[x] : inter[Math.min(x, y) * m + Math.max(x, y)];
+          const c: PairCounts = { a: size[x], b: size[y], inter: i, union: size[x] + size[y] - i };
+          rows.push({ a: masks[x].name, b: masks[y].name, ...overlapMetrics(c) });
+        }
       }
-    }
-    return rows;
-  });
+      return rows;
+    },
+  );
 }

@@ -28,7 +28,10 @@ export function gradCacheName(set: string, fields: readonly GradField[]): string
 }
 
 export class GradFile {
-  private constructor(readonly file: SafetensorsFile, private readonly prefixed: boolean) {}
+  private constructor(
+    readonly file: SafetensorsFile,
+    private readonly prefixed: boolean,
+  ) {}
 
   static open(path: string): GradFile {
     const f = SafetensorsFile.open(path);

@@ -4,10 +4,10 @@
  * can open them itself), counted into pass 1's or pass 2's 65,536-bin histogram (select/topk.ts).
  */
 import { Checkpoint } from '../io/checkpoint';
-import { CHUNK, ScoredTensor } from '../score/pair';
+import { CHUNK, type ScoredTensor } from '../score/pair';
 import { histLow, histTop } from '../select/topk';
 import { GradFile } from './gradfile';
-import { Reduce, ScoreInputs, ScoreName, scoreRange } from './scores';
+import { type Reduce, type ScoreInputs, type ScoreName, scoreRange } from './scores';
 
 /** What a score needs, by path. */
 export interface ScoreSpec {

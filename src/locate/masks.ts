@@ -7,11 +7,11 @@
 import { describeTensor } from '../families';
 import type { Checkpoint } from '../io/checkpoint';
 import { LayerAccumulator } from '../mask/layers';
-import { MaskEncoding, MaskWriter } from '../mask/maskfile';
-import { RegionAccumulator, TensorRegions, unitLayout } from '../mask/regions';
+import { type MaskEncoding, MaskWriter } from '../mask/maskfile';
+import { RegionAccumulator, type TensorRegions, unitLayout } from '../mask/regions';
 import type { ScoredTensor } from '../score/pair';
 import type { Per } from '../select/local';
-import { ChunkSource, HistogramProvider, selectMasksWith, SelectionResult, type SourceTensor } from '../select/stream';
+import { type ChunkSource, type HistogramProvider, selectMasksWith, type SelectionResult, type SourceTensor } from '../select/stream';
 import type { Progress } from '../progress';
 import { countOnes } from '../mask/words';
 
@@ -152,16 +152,22 @@ export async function selectAndWrite(job: MaskJob & { hist?: HistogramProvider }
   const source = job.progress && job.per === 'global' ? withPassProgress(job.source, job.progress, `selection ${job.label ?? ''}`.trim()) : job.source;
   try {
     let current: { t: ScoredTensor; data: Uint8Array; filled: number } | null = null;
-    const selection = await selectMasksWith(source, job.frac, job.per, (t, start, scores, mask) => {
-      if (!current || current.t !== t) current = { t, data: new Uint8Array(t.numel), filled: 0 };
-      current.data.set(mask, start);
-      current.filled += mask.length;
-      run.sink.feed(t, start, scores, mask);
-      if (current.filled === t.numel) {
-        run.sink.write(t.name, current.data);
-        current = null;
-      }
-    }, job.hist);
+    const selection = await selectMasksWith(
+      source,
+      job.frac,
+      job.per,
+      (t, start, scores, mask) => {
+        if (!current || current.t !== t) current = { t, data: new Uint8Array(t.numel), filled: 0 };
+        current.data.set(mask, start);
+        current.filled += mask.length;
+        run.sink.feed(t, start, scores, mask);
+        if (current.filled === t.numel) {
+          run.sink.write(t.name, current.data);
+          current = null;
+        }
+      },
+      job.hist,
+    );
     (source as { end?: () => void }).end?.();
     return run.finish(selection);
   } catch (e) {

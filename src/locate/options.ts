@@ -9,12 +9,12 @@ import { SilError } from '../errors';
 import { fractionOption, intOption, threadsOption } from '../options';
 import { DEFAULT_PROBES_FILE, parseResponseMode } from '../data';
 import type { ResponseMode } from '../data';
-import { BlasChoice, parseBlasChoice } from '../blas';
-import { BACKEND_CHOICES, BackendChoice } from '../model/backend';
-import { SCOPES, Scope } from '../score/scope';
-import { PERS, Per } from '../select/local';
-import { DataSpec, parseDataSpec } from './calibration';
-import { REDUCES, Reduce, ScoreName, SCORES, usesData } from './scores';
+import { type BlasChoice, parseBlasChoice } from '../blas';
+import { BACKEND_CHOICES, type BackendChoice } from '../model/backend';
+import { SCOPES, type Scope } from '../score/scope';
+import { PERS, type Per } from '../select/local';
+import { type DataSpec, parseDataSpec } from './calibration';
+import { REDUCES, type Reduce, type ScoreName, SCORES, usesData } from './scores';
 
 /** Options as the command line hands them over (commander camelCases the flags). */
 export interface LocateOptions {
@@ -146,7 +146,13 @@ export function resolveOptions(o: LocateOptions): LocateConfig {
   }
   const score = oneOf('--score', o.score, SCORES, 'sil');
   const reduce = oneOf('--reduce', o.reduce, REDUCES, 'sum-abs');
-  const langs = o.langs === undefined ? null : o.langs.split(',').map((s) => s.trim()).filter(Boolean);
+  const langs =
+    o.langs === undefined
+      ? null
+      : o.langs
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
   if (langs !== null && langs.length === 0) bad('--langs lists no language');
   if (langs && new Set(langs).size !== langs.length) bad(`--langs names a language twice: ${o.langs}`);
   for (const l of langs ?? []) {

@@ -54,7 +54,6 @@ import { finishRunFolder, listFiles, openRunFolder, type RunFolderState } from '
 import { SIL_PACKAGE_NAME, SIL_VERSION } from '../version';
 import type { LocateManifest, MaskReport, SetReport } from './manifest';
 
-
 /** One calibration set: a language, or the benign baseline. */
 interface CalibrationSet {
   name: string;

@@ -14,7 +14,7 @@
 import { SilError } from '../errors';
 import type { Checkpoint } from '../io/checkpoint';
 import { countNonFinite, zeroNonFinite } from '../score/finite';
-import { CHUNK, ScoredTensor } from '../score/pair';
+import { CHUNK, type ScoredTensor } from '../score/pair';
 import { randomScore } from '../score/random';
 import { SIL_REDUCES, silScore, type SilReduce } from '../score/sil';
 import { snipScore } from '../score/snip';
@@ -65,7 +65,11 @@ export function scoreRange(inp: ScoreInputs, t: ScoredTensor, start: number, end
   else {
     const bad = countNonFinite(s);
     if (bad > 0) {
-      throw new SilError('NONFINITE_SCORE', `${bad} ${inp.score} score(s) in elements [${start}, ${end}) are NaN or infinite (the weights or the gradient sums are not finite); pass --allow-nonfinite to score them 0`, { tensor: t.name, file: inp.grads?.path });
+      throw new SilError(
+        'NONFINITE_SCORE',
+        `${bad} ${inp.score} score(s) in elements [${start}, ${end}) are NaN or infinite (the weights or the gradient sums are not finite); pass --allow-nonfinite to score them 0`,
+        { tensor: t.name, file: inp.grads?.path },
+      );
     }
   }
   return s;

@@ -13,7 +13,7 @@ import type { ScoredTensor } from '../score/pair';
 import { setDifferenceMask } from '../score/setdiff';
 import { kOf } from '../select/bits';
 import { type MaskJob, type MaskRun, writeMaskRun } from './masks';
-import { scoreRange, ScoreInputs } from './scores';
+import { scoreRange, type ScoreInputs } from './scores';
 
 export interface SetDifferenceJob extends Omit<MaskJob, 'source' | 'frac' | 'per'> {
   tensors: readonly ScoredTensor[];

@@ -11,10 +11,7 @@
 import { SilError } from '../errors';
 import { and, difference, not, or, xor } from './algebra';
 
-export type MaskExpr =
-  | { op: 'name'; name: string }
-  | { op: 'not'; arg: MaskExpr }
-  | { op: 'and' | 'or' | 'diff' | 'xor'; args: [MaskExpr, MaskExpr] };
+export type MaskExpr = { op: 'name'; name: string } | { op: 'not'; arg: MaskExpr } | { op: 'and' | 'or' | 'diff' | 'xor'; args: [MaskExpr, MaskExpr] };
 
 const BINARY: Record<string, 'and' | 'or' | 'diff' | 'xor'> = { bitAnd: 'and', and: 'and', bitOr: 'or', or: 'or', subtract: 'diff', xor: 'xor', bitXor: 'xor' };
 
@@ -88,20 +85,28 @@ export function exprNames(e: MaskExpr, acc: string[] = []): string[] {
 /** Evaluates an expression on one tensor (or chunk): `lookup(name)` gives that mask's 0/1 values. */
 export function evalMaskExpr(e: MaskExpr, lookup: (name: string) => Uint8Array): Uint8Array {
   switch (e.op) {
-    case 'name': return lookup(e.name).slice();
-    case 'not': return not(evalMaskExpr(e.arg, lookup));
-    case 'and': return and(evalMaskExpr(e.args[0], lookup), evalMaskExpr(e.args[1], lookup));
-    case 'or': return or(evalMaskExpr(e.args[0], lookup), evalMaskExpr(e.args[1], lookup));
-    case 'diff': return difference(evalMaskExpr(e.args[0], lookup), evalMaskExpr(e.args[1], lookup));
-    case 'xor': return xor(evalMaskExpr(e.args[0], lookup), evalMaskExpr(e.args[1], lookup));
+    case 'name':
+      return lookup(e.name).slice();
+    case 'not':
+      return not(evalMaskExpr(e.arg, lookup));
+    case 'and':
+      return and(evalMaskExpr(e.args[0], lookup), evalMaskExpr(e.args[1], lookup));
+    case 'or':
+      return or(evalMaskExpr(e.args[0], lookup), evalMaskExpr(e.args[1], lookup));
+    case 'diff':
+      return difference(evalMaskExpr(e.args[0], lookup), evalMaskExpr(e.args[1], lookup));
+    case 'xor':
+      return xor(evalMaskExpr(e.args[0], lookup), evalMaskExpr(e.args[1], lookup));
   }
 }
 
 /** Expression text back from the tree (fully parenthesised), for manifests and messages. */
 export function formatMaskExpr(e: MaskExpr): string {
   switch (e.op) {
-    case 'name': return e.name;
-    case 'not': return `!${formatMaskExpr(e.arg)}`;
+    case 'name':
+      return e.name;
+    case 'not':
+      return `!${formatMaskExpr(e.arg)}`;
     default: {
       const sym = { and: '&', or: '|', diff: '-', xor: 'xor' }[e.op];
       return `(${formatMaskExpr(e.args[0])} ${sym} ${formatMaskExpr(e.args[1])})`;

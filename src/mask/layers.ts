@@ -61,9 +61,14 @@ export class LayerAccumulator {
     const bucket = (c: Cell) => (c.layer !== null ? 1 : rank(c.kind) < firstLayered ? 0 : 2);
     cells.sort((a, b) => bucket(a) - bucket(b) || (a.layer ?? 0) - (b.layer ?? 0) || rank(a.kind) - rank(b.kind) || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0));
     return cells.map((c) => ({
-      lang, layer: c.layer, kind: c.kind, numel: c.numel, score_mass: c.mass,
+      lang,
+      layer: c.layer,
+      kind: c.kind,
+      numel: c.numel,
+      score_mass: c.mass,
       score_share: this.total > 0 ? c.mass / this.total : 0,
-      selected: c.selected, selected_fraction: c.numel > 0 ? c.selected / c.numel : 0,
+      selected: c.selected,
+      selected_fraction: c.numel > 0 ? c.selected / c.numel : 0,
     }));
   }
 }

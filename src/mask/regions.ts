@@ -11,7 +11,7 @@
  * For unit u: score_mass(u) = Σ_{i∈u} s_i, selected_share(u) = Σ_{i∈u} γ_i / |u|.
  * `RegionAccumulator` takes a tensor in chunks (any element ranges, row-major).
  */
-import { AxisMeaning, TensorRole } from '../families';
+import { type AxisMeaning, type TensorRole } from '../families';
 
 export type UnitKind = 'head' | 'kv_head' | 'neuron' | 'row' | 'tensor';
 
@@ -57,7 +57,10 @@ export class RegionAccumulator {
   readonly selected: Float64Array;
   private readonly cols: number;
 
-  constructor(readonly layout: UnitLayout, shape: readonly number[]) {
+  constructor(
+    readonly layout: UnitLayout,
+    shape: readonly number[],
+  ) {
     const numel = shape.reduce((a, b) => a * b, 1);
     this.cols = shape.length >= 2 ? numel / shape[0] : numel;
     this.mass = new Float64Array(layout.count);
@@ -85,7 +88,7 @@ export class RegionAccumulator {
     let col = start % cols;
     let row = (start - col) / cols;
     // runs of elements in one unit: the rest of a row (units of rows), or of a span of columns
-    for (let i = 0; i < scores.length; ) {
+    for (let i = 0; i < scores.length;) {
       const end = Math.min(scores.length, i + (axis === 'rows' ? cols - col : span - (col % span)));
       const u = axis === 'rows' ? Math.floor(row / span) : Math.floor(col / span);
       let m = 0;
@@ -136,8 +139,16 @@ export function rankRegions(lang: string, tensors: readonly TensorRegions[], top
     const { layout } = t.acc;
     for (let u = 0; u < layout.count; u++) {
       rows.push({
-        order, lang, tensor: t.tensor, layer: t.layer, kind: t.kind, unit: layout.unit, index: u, size: layout.size,
-        score_mass: t.acc.mass[u], selected_share: layout.size > 0 ? t.acc.selected[u] / layout.size : 0,
+        order,
+        lang,
+        tensor: t.tensor,
+        layer: t.layer,
+        kind: t.kind,
+        unit: layout.unit,
+        index: u,
+        size: layout.size,
+        score_mass: t.acc.mass[u],
+        selected_share: layout.size > 0 ? t.acc.selected[u] / layout.size : 0,
       });
     }
   });

@@ -26,7 +26,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config';
-import { linear, LinearParams, plainMatmulsOnly } from './linear';
+import { linear, type LinearParams, plainMatmulsOnly } from './linear';
 import { applyRope } from './rope';
 
 export interface AttentionParams {

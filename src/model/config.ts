@@ -202,7 +202,8 @@ export function parseModelConfig(raw: unknown, file?: string): ModelConfig {
     if (swActive) slidingWindow = w;
   }
   const dtype = r.dtype ?? r.torch_dtype ?? null;
-  if (dtype !== null && typeof dtype !== 'string') fail('INVALID_CONFIG', `config.json "${r.dtype !== undefined ? 'dtype' : 'torch_dtype'}" must be a dtype name, found ${JSON.stringify(dtype)}`, file);
+  if (dtype !== null && typeof dtype !== 'string')
+    fail('INVALID_CONFIG', `config.json "${r.dtype !== undefined ? 'dtype' : 'torch_dtype'}" must be a dtype name, found ${JSON.stringify(dtype)}`, file);
   const tie = bool(r, 'tie_word_embeddings', false, file);
   const mlpBias = bool(r, 'mlp_bias', false, file);
   const maxPos = r.max_position_embeddings === undefined || r.max_position_embeddings === null ? null : int(r, 'max_position_embeddings', file);
@@ -230,10 +231,7 @@ export function parseModelConfig(raw: unknown, file?: string): ModelConfig {
 /** Rejects a sequence length that the configuration cannot run exactly. */
 export function checkSequenceLength(cfg: ModelConfig, seqLen: number): void {
   if (cfg.slidingWindow !== null && seqLen > cfg.slidingWindow) {
-    throw new SilError(
-      'UNSUPPORTED_OPTION',
-      `sequence length ${seqLen} exceeds sliding_window ${cfg.slidingWindow}; sliding-window attention is not supported, only sequences up to the window`,
-    );
+    throw new SilError('UNSUPPORTED_OPTION', `sequence length ${seqLen} exceeds sliding_window ${cfg.slidingWindow}; sliding-window attention is not supported, only sequences up to the window`);
   }
 }
 

@@ -22,16 +22,16 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { SilError } from '../errors';
-import { attention, AttentionContext } from './attention';
-import { Batch, PreparedBatch, prepareBatch } from './batch';
-import { checkSequenceLength, ModelConfig } from './config';
+import { attention, type AttentionContext } from './attention';
+import { type Batch, type PreparedBatch, prepareBatch } from './batch';
+import { checkSequenceLength, type ModelConfig } from './config';
 import { embed } from './embedding';
 import { linearParams } from './layer';
-import { linear, LinearParams } from './linear';
+import { linear, type LinearParams } from './linear';
 import { disposeContext, headWeightName, makeContext } from './model';
-import { EMBED, FINAL_NORM, inputNorm, LayerLinear, layerParamNames, linearWeight, postAttentionNorm } from './names';
+import { EMBED, FINAL_NORM, inputNorm, type LayerLinear, layerParamNames, linearWeight, postAttentionNorm } from './names';
 import { rmsNorm } from './norm';
-import { Weights, WeightSource } from './weights';
+import { Weights, type WeightSource } from './weights';
 
 export interface LinearInputSquares {
   /** weight tensor name → Σ_t X_tj² over the selected positions, one entry per input column */

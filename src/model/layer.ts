@@ -9,11 +9,11 @@
  * (whole model) or per layer (streamed).
  */
 import * as tf from '@tensorflow/tfjs';
-import { attention, AttentionContext } from './attention';
+import { attention, type AttentionContext } from './attention';
 import type { ModelConfig } from './config';
-import { LinearParams } from './linear';
+import { type LinearParams } from './linear';
 import { mlp } from './mlp';
-import { hasBias, inputNorm, LayerLinear, layerParamNames, linearBias, linearWeight, postAttentionNorm } from './names';
+import { hasBias, inputNorm, type LayerLinear, layerParamNames, linearBias, linearWeight, postAttentionNorm } from './names';
 import { rmsNorm } from './norm';
 
 /** Tensors by name; `getT(name)` gives the transpose of a 2-D weight (the linear layers no longer need it). */
@@ -47,14 +47,7 @@ export function overlay(base: Params, names: string[], xs: tf.Tensor[]): Params 
  * returns ∂L/∂h and ∂L/∂θ for every parameter of the layer (names from layerParamNames). The caller
  * owns (and must dispose) the returned tensors.
  */
-export function decoderLayerVJP(
-  h: tf.Tensor,
-  dy: tf.Tensor,
-  i: number,
-  p: Params,
-  cfg: ModelConfig,
-  ctx: AttentionContext,
-): { dh: tf.Tensor; grads: Map<string, tf.Tensor> } {
+export function decoderLayerVJP(h: tf.Tensor, dy: tf.Tensor, i: number, p: Params, cfg: ModelConfig, ctx: AttentionContext): { dh: tf.Tensor; grads: Map<string, tf.Tensor> } {
   const names = layerParamNames(cfg, i);
   const xs = [h, ...names.map((n) => p.get(n))];
   const g = tf.grads((...args: tf.Tensor[]) => decoderLayer(args[0], i, overlay(p, names, args.slice(1)), cfg, ctx));

@@ -3,7 +3,7 @@
  *   mlp(x) = down( silu(gate(x)) ⊙ up(x) ),   silu(z) = z · σ(z)
  */
 import * as tf from '@tensorflow/tfjs';
-import { linear, LinearParams } from './linear';
+import { linear, type LinearParams } from './linear';
 
 export interface MlpParams {
   gate: LinearParams;

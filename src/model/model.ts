@@ -13,16 +13,16 @@ import * as tf from '@tensorflow/tfjs';
 import { SilError } from '../errors';
 import type { Checkpoint } from '../io/checkpoint';
 import type { AttentionContext } from './attention';
-import { Batch, PreparedBatch, prepareBatch, sliceBatch } from './batch';
-import { checkpointConfig, checkSequenceLength, ModelConfig } from './config';
+import { type Batch, type PreparedBatch, prepareBatch, sliceBatch } from './batch';
+import { checkpointConfig, checkSequenceLength, type ModelConfig } from './config';
 import { embed, embeddingGrad } from './embedding';
-import { decoderLayer, overlay, Params } from './layer';
+import { decoderLayer, overlay, type Params } from './layer';
 import { linear } from './linear';
 import { crossEntropy } from './loss';
 import { allParamNames, EMBED, FINAL_NORM, layerParamNames, LM_HEAD } from './names';
 import { rmsNorm } from './norm';
 import { ropeTables } from './rope';
-import { Weights, WeightSource } from './weights';
+import { Weights, type WeightSource } from './weights';
 
 export interface LossAndGrads {
   /** mean token cross-entropy (sum / denominator) */
@@ -182,4 +182,3 @@ export class CausalLM {
     this.weights.dispose();
   }
 }
-

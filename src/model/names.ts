@@ -82,7 +82,13 @@ export function paramShape(cfg: ModelConfig, name: string): number[] {
   const l = (m[1] ?? m[3]) as LayerLinear;
   const isBias = (m[2] ?? m[4]) === 'bias';
   const outIn: Record<LayerLinear, [number, number]> = {
-    q: [nh * d, h], k: [nkv * d, h], v: [nkv * d, h], o: [h, nh * d], gate: [f, h], up: [f, h], down: [h, f],
+    q: [nh * d, h],
+    k: [nkv * d, h],
+    v: [nkv * d, h],
+    o: [h, nh * d],
+    gate: [f, h],
+    up: [f, h],
+    down: [h, f],
   };
   const [o, i] = outIn[l];
   return isBias ? [o] : [o, i];

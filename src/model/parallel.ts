@@ -12,7 +12,7 @@ import type { BlasChoice } from '../blas';
 import { SilError } from '../errors';
 import { Checkpoint } from '../io/checkpoint';
 import type { BackendName } from './backend';
-import { Batch, prepareBatch, sliceBatch } from './batch';
+import { type Batch, prepareBatch, sliceBatch } from './batch';
 import { checkpointConfig } from './config';
 import type { LossAndGrads } from './model';
 import { WorkerPool } from '../workers/pool';

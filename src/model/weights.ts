@@ -30,7 +30,10 @@ export abstract class LoadedWeights<S extends ShapedSource> {
   protected readonly tensors = new Map<string, tf.Tensor>();
   protected readonly transposed = new Map<string, tf.Tensor>();
 
-  constructor(readonly cfg: ModelConfig, readonly source: S) {}
+  constructor(
+    readonly cfg: ModelConfig,
+    readonly source: S,
+  ) {}
 
   /** The named parameter of the configured `shape`, as a tensor on the current backend. */
   protected abstract upload(name: string, shape: number[]): tf.Tensor;

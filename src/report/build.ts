@@ -142,7 +142,8 @@ export const FIGURES: FigureSpec[] = [
     id: 'sir-matrix',
     title: 'SIR between languages, with benign and random baselines',
     needs: ['overlap'],
-    caption: 'SIR(a, b) = |γa ∩ γb| / |γa|: row mask a, column mask b. Baselines: benign = the mask of the same score on benign prompts, random = a random mask of the same size (SIR ≈ k by construction). The colour scale spans the off-diagonal values; the diagonal (1 by definition) is grey (overlap.csv).',
+    caption:
+      'SIR(a, b) = |γa ∩ γb| / |γa|: row mask a, column mask b. Baselines: benign = the mask of the same score on benign prompts, random = a random mask of the same size (SIR ≈ k by construction). The colour scale spans the off-diagonal values; the diagonal (1 by definition) is grey (overlap.csv).',
     build: (run, d3, o) => {
       const d = sirMatrixData(run.overlap ?? [], langsOf(run, o));
       return { sourceSvg: matrixSvg(d, d3), csv: matrixCsv(d), tex: matrixTex(d), tableHtml: matrixHtml(d), finding: d.note };
@@ -152,7 +153,8 @@ export const FIGURES: FigureSpec[] = [
     id: 'violation-matrix',
     title: 'Violation rate: condition × evaluation language',
     needs: ['violations'],
-    caption: 'Share of harmful prompts answered (in %) by each evaluated condition (base, attacks, frozen or stitched models; one row each, never pooled), per evaluation language, with the 95 % Wilson interval and n in every cell (eval/violations.csv).',
+    caption:
+      'Share of harmful prompts answered (in %) by each evaluated condition (base, attacks, frozen or stitched models; one row each, never pooled), per evaluation language, with the 95 % Wilson interval and n in every cell (eval/violations.csv).',
     build: (run, d3, o) => {
       const d = violationMatrixData(run.violations ?? [], langsOf(run, o));
       return { sourceSvg: matrixSvg(d, d3), csv: matrixCsv(d), tex: matrixTex(d), tableHtml: matrixHtml(d) };

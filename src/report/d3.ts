@@ -12,8 +12,11 @@ export interface D3 {
 let cached: Promise<D3> | null = null;
 
 export function loadD3(): Promise<D3> {
-  cached ??= Promise.all([import('d3-scale'), import('d3-scale-chromatic'), import('d3-format'), import('d3-array')]).then(
-    ([scale, chromatic, format, array]) => ({ scale, chromatic, format, array }),
-  );
+  cached ??= Promise.all([import('d3-scale'), import('d3-scale-chromatic'), import('d3-format'), import('d3-array')]).then(([scale, chromatic, format, array]) => ({
+    scale,
+    chromatic,
+    format,
+    array,
+  }));
   return cached;
 }

@@ -9,13 +9,7 @@ import { SilError } from '../errors';
 
 export const FONT_FAMILY = 'DejaVu Sans';
 
-const DIRS = [
-  '/usr/share/fonts/truetype/dejavu',
-  '/usr/share/fonts/dejavu',
-  '/usr/share/fonts/TTF',
-  '/usr/share/fonts/dejavu-sans-fonts',
-  '/usr/local/share/fonts',
-];
+const DIRS = ['/usr/share/fonts/truetype/dejavu', '/usr/share/fonts/dejavu', '/usr/share/fonts/TTF', '/usr/share/fonts/dejavu-sans-fonts', '/usr/local/share/fonts'];
 
 export interface FontFiles {
   regular: string;
@@ -35,8 +29,5 @@ export function findFonts(): FontFiles {
       return found;
     }
   }
-  throw new SilError(
-    'FONT_NOT_FOUND',
-    `DejaVuSans.ttf not found in ${dirs.join(', ')}; install it (Debian: apt-get install fonts-dejavu-core) or set SIL_FONT_DIR`,
-  );
+  throw new SilError('FONT_NOT_FOUND', `DejaVuSans.ttf not found in ${dirs.join(', ')}; install it (Debian: apt-get install fonts-dejavu-core) or set SIL_FONT_DIR`);
 }

@@ -36,7 +36,11 @@ const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !
 function plain(v: unknown): string {
   if (v === null || v === undefined || v === '') return '';
   if (Array.isArray(v)) return v.map(plain).filter(Boolean).join(', ');
-  if (isObj(v)) return Object.entries(v).map(([k, x]) => (plain(x) === '' ? '' : `${k} ${plain(x)}`)).filter(Boolean).join('; ');
+  if (isObj(v))
+    return Object.entries(v)
+      .map(([k, x]) => (plain(x) === '' ? '' : `${k} ${plain(x)}`))
+      .filter(Boolean)
+      .join('; ');
   if (typeof v === 'number') return Number.isInteger(v) ? v.toLocaleString('en-US') : String(Number(v.toPrecision(6)));
   return String(v);
 }
@@ -58,7 +62,8 @@ function manifestTable(m: Obj): string {
     const t = plain(v);
     if (t !== '') rows.push([esc(k), esc(t)]);
   };
-  if (Array.isArray(m.command_line)) rows.push(['command line', `<code>${esc((m.command_line as string[]).map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' '))}</code>`]);
+  if (Array.isArray(m.command_line))
+    rows.push(['command line', `<code>${esc((m.command_line as string[]).map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' '))}</code>`]);
   else add('command', m.command);
   const pkg = isObj(m.package) ? m.package : undefined;
   add('package', pkg ? `${plain(pkg.name)} ${plain(pkg.version)} (Node ${plain(pkg.node)})` : m.version);
@@ -73,7 +78,14 @@ function manifestTable(m: Obj): string {
     if (!isObj(v)) continue;
     const where = String(v.path ?? v.source ?? '');
     if (!where) continue;
-    rows.push([`input ${esc(role)}`, hashed(where, [['data sha256', v.data_sha256], ['header sha256', v.header_sha256], ['sha256', v.sha256]]) + (Array.isArray(v.files) ? ` <span class="hash">(${esc(plain(v.files))})</span>` : '')]);
+    rows.push([
+      `input ${esc(role)}`,
+      hashed(where, [
+        ['data sha256', v.data_sha256],
+        ['header sha256', v.header_sha256],
+        ['sha256', v.sha256],
+      ]) + (Array.isArray(v.files) ? ` <span class="hash">(${esc(plain(v.files))})</span>` : ''),
+    ]);
   }
   const be = m.backend;
   if (isObj(be)) add('backend', `${plain(be.name)}${be.workers ? ` × ${plain(be.workers)} (${plain(be.source)})` : ''}${be.plan ? `, ${plain(be.plan)}` : ''}${be.note ? ` — ${plain(be.note)}` : ''}`);
@@ -85,7 +97,8 @@ function manifestTable(m: Obj): string {
     add('defaults used for', (m.options as Obj).defaults);
   }
   if (isObj(m.calibration)) {
-    for (const [set, c] of Object.entries(m.calibration)) if (isObj(c)) add(`calibration ${set}`, `${plain(c.examples)} examples, ${plain(c.tokens)} tokens, mean loss ${plain(c.mean_loss)}, gradients ${plain(c.gradients)}, ${plain(c.seconds)} s`);
+    for (const [set, c] of Object.entries(m.calibration))
+      if (isObj(c)) add(`calibration ${set}`, `${plain(c.examples)} examples, ${plain(c.tokens)} tokens, mean loss ${plain(c.mean_loss)}, gradients ${plain(c.gradients)}, ${plain(c.seconds)} s`);
   }
   if (isObj(m.timings)) add('timings (s)', Object.fromEntries(Object.entries(m.timings).map(([k, v]) => [k.replace(/_s$/, ''), typeof v === 'number' ? Number(v.toFixed(2)) : v])));
   add('notes', m.notes);
@@ -96,7 +109,9 @@ function manifestTable(m: Obj): string {
 function conditionsTable(run: RunData): string {
   const seen = new Map<string, NonNullable<RunData['violations']>[number]>();
   for (const r of run.violations ?? []) if (!seen.has(r.condition_id)) seen.set(r.condition_id, r);
-  const rows = [...seen.values()].map((r) => `<tr><td>${esc(r.condition)}</td><td>${esc(r.model)}</td><td>${esc(r.ft_lang)}</td><td><code>${esc(r.checkpoint_sha256 || 'not recorded')}</code></td></tr>`);
+  const rows = [...seen.values()].map(
+    (r) => `<tr><td>${esc(r.condition)}</td><td>${esc(r.model)}</td><td>${esc(r.ft_lang)}</td><td><code>${esc(r.checkpoint_sha256 || 'not recorded')}</code></td></tr>`,
+  );
   return `<h3>Evaluation conditions</h3><table class="data" id="conditions"><thead><tr><th>condition</th><th>model</th><th>attack language</th><th>checkpoint data sha256</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 

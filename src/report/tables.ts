@@ -31,7 +31,10 @@ export function topRegions(rows: RegionRow[], top: number, languages?: unknown, 
 }
 
 export function regionsCsv(rows: RegionRow[]): string {
-  return toCsv([...REGION_COLUMNS, 'mean_score'], rows.map((r) => [...REGION_COLUMNS.map((c) => r[c] as string | number | null), meanScore(r)]));
+  return toCsv(
+    [...REGION_COLUMNS, 'mean_score'],
+    rows.map((r) => [...REGION_COLUMNS.map((c) => r[c] as string | number | null), meanScore(r)]),
+  );
 }
 
 function sci(v: number): string {
@@ -40,16 +43,21 @@ function sci(v: number): string {
 
 export function regionsTex(rows: RegionRow[]): string {
   const t = (s: string) => s.replace(/([&%$#_{}])/g, '\\$1');
-  return [
-    '% Top localized regions per language (mean score = score mass / parameters of the unit)',
-    '\\begin{tabular}{rllrllrrrr}',
-    '\\toprule',
-    'rank & lang & tensor & layer & kind & unit & index & mean score & score mass & selected \\\\',
-    '\\midrule',
-    ...rows.map((r) => `${r.rank} & ${t(r.lang)} & \\texttt{${t(r.tensor)}} & ${r.layer ?? '--'} & ${t(r.kind)} & ${t(r.unit)} & ${t(r.index) || '--'} & ${sci(meanScore(r))} & ${sci(r.score_mass)} & ${(r.selected_share * 100).toFixed(1)}\\% \\\\`),
-    '\\bottomrule',
-    '\\end{tabular}',
-  ].join('\n') + '\n';
+  return (
+    [
+      '% Top localized regions per language (mean score = score mass / parameters of the unit)',
+      '\\begin{tabular}{rllrllrrrr}',
+      '\\toprule',
+      'rank & lang & tensor & layer & kind & unit & index & mean score & score mass & selected \\\\',
+      '\\midrule',
+      ...rows.map(
+        (r) =>
+          `${r.rank} & ${t(r.lang)} & \\texttt{${t(r.tensor)}} & ${r.layer ?? '--'} & ${t(r.kind)} & ${t(r.unit)} & ${t(r.index) || '--'} & ${sci(meanScore(r))} & ${sci(r.score_mass)} & ${(r.selected_share * 100).toFixed(1)}\\% \\\\`,
+      ),
+      '\\bottomrule',
+      '\\end{tabular}',
+    ].join('\n') + '\n'
+  );
 }
 
 export function regionsHtml(rows: RegionRow[]): string {

@@ -68,13 +68,12 @@ export function totalNonFinite(c: Record<string, number>): number {
 
 /** NONFINITE_WEIGHTS naming the first tensor and the counts, or null when everything is finite. */
 export function nonFiniteError(c: NonFiniteCounts, files: { base: string; attacked: string }): SilError | null {
-  const [which, counts, file] = totalNonFinite(c.thetaPre) > 0 ? ['θpre', c.thetaPre, files.base] as const : ['Δ = θattacked − θpre', c.delta, files.attacked] as const;
+  const [which, counts, file] = totalNonFinite(c.thetaPre) > 0 ? (['θpre', c.thetaPre, files.base] as const) : (['Δ = θattacked − θpre', c.delta, files.attacked] as const);
   const names = Object.keys(counts);
   if (names.length === 0) return null;
   const more = names.length > 1 ? ` (and ${names.length - 1} more tensor(s), ${totalNonFinite(counts)} elements in all)` : '';
-  return new SilError(
-    'NONFINITE_WEIGHTS',
-    `${counts[names[0]]} NaN/Inf element(s) in ${which}${more}; scores and gradients there are meaningless. Pass --allow-nonfinite to score those elements 0`,
-    { file, tensor: names[0] },
-  );
+  return new SilError('NONFINITE_WEIGHTS', `${counts[names[0]]} NaN/Inf element(s) in ${which}${more}; scores and gradients there are meaningless. Pass --allow-nonfinite to score those elements 0`, {
+    file,
+    tensor: names[0],
+  });
 }

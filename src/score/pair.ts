@@ -4,8 +4,8 @@
  * order; the tied head is not listed, so a tied embedding counts once).
  */
 import { SilError } from '../errors';
-import { Checkpoint } from '../io/checkpoint';
-import { BiasRule, participation, Participation, Scope } from './scope';
+import { type Checkpoint } from '../io/checkpoint';
+import { type BiasRule, participation, type Participation, type Scope } from './scope';
 import { weightDiffScore } from './weightdiff';
 
 export interface ScoredTensor {
@@ -72,9 +72,7 @@ export function* pairScoreChunks(
     let start = 0;
     do {
       const end = Math.min(t.numel, start + chunk);
-      const scores = t.part === 'zero'
-        ? new Float32Array(end - start)
-        : score(base.readF32(t.name, start, end), attacked.readF32(t.name, start, end), t, start);
+      const scores = t.part === 'zero' ? new Float32Array(end - start) : score(base.readF32(t.name, start, end), attacked.readF32(t.name, start, end), t, start);
       yield { tensor: t, start, scores };
       start = end;
     } while (start < t.numel);

@@ -42,7 +42,7 @@ export function randomScore(seed: number, name: string, start: number, out: Floa
   const key = fnv1a(name);
   const prefix = fmix((fmix((seed ^ 0x9e3779b9) >>> 0) ^ key) >>> 0);
   // counterHash with its first three rounds, which depend on i only through ⌊i / 2³²⌋, done once per run of equal ⌊i / 2³²⌋
-  for (let j = 0; j < out.length; ) {
+  for (let j = 0; j < out.length;) {
     const hi = Math.floor((start + j) / 4294967296);
     const h = fmix((prefix ^ hi) >>> 0);
     const end = Math.min(out.length, (hi + 1) * 4294967296 - start);

@@ -12,7 +12,7 @@
  * Everything is decided from the family data (`describeTensor`), never from name patterns; tensors
  * of an unknown family are `other` and in scope only under `all`.
  */
-import { describeTensor, TensorRole } from '../families';
+import { describeTensor, type TensorRole } from '../families';
 
 export type Scope = 'linear' | 'all';
 export const SCOPES: readonly Scope[] = ['linear', 'all'];

@@ -14,7 +14,7 @@
  */
 import { kOf } from './bits';
 import { rowTopKMask } from './local';
-import { GlobalTopK, MaskEmitter, Threshold } from './topk';
+import { GlobalTopK, MaskEmitter, type Threshold } from './topk';
 import type { Per } from './local';
 
 export interface SourceTensor {

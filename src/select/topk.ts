@@ -238,11 +238,13 @@ export function topKMasks(tensors: readonly Float32Array[], k: number): { masks:
 export function referenceTopK(tensors: readonly Float32Array[], k: number): { masks: Uint8Array[]; threshold: Threshold } {
   const all: number[] = [];
   const owner: Array<[number, number]> = [];
-  tensors.forEach((t, ti) => t.forEach((v, i) => {
-    if (Number.isNaN(v) || v < 0) throw new RangeError(`score ${v} at element ${i} of tensor ${ti} is not a number ≥ 0`);
-    all.push(v === 0 ? 0 : v);
-    owner.push([ti, i]);
-  }));
+  tensors.forEach((t, ti) =>
+    t.forEach((v, i) => {
+      if (Number.isNaN(v) || v < 0) throw new RangeError(`score ${v} at element ${i} of tensor ${ti} is not a number ≥ 0`);
+      all.push(v === 0 ? 0 : v);
+      owner.push([ti, i]);
+    }),
+  );
   const n = all.length;
   if (k > n) throw new RangeError(`k = ${k} exceeds the ${n} scores`);
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => all[b] - all[a] || a - b);

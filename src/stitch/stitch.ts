@@ -33,7 +33,8 @@ export function stitchF32(pre: Float32Array, attacked: Float32Array, mask: Uint8
 
 /** The same on raw little-endian bytes of one dtype (`width` bytes per entry): exact for every dtype. */
 export function stitchBytes(pre: Uint8Array, attacked: Uint8Array, mask: Uint8Array, width: number, out: Uint8Array = new Uint8Array(pre.length)): Uint8Array {
-  if (attacked.length !== pre.length || mask.length * width !== pre.length) throw new RangeError(`stitchBytes: ${pre.length} pre bytes, ${attacked.length} attacked bytes, ${mask.length} mask entries of ${width} bytes`);
+  if (attacked.length !== pre.length || mask.length * width !== pre.length)
+    throw new RangeError(`stitchBytes: ${pre.length} pre bytes, ${attacked.length} attacked bytes, ${mask.length} mask entries of ${width} bytes`);
   if (out !== pre) out.set(pre);
   for (let i = 0; i < mask.length; i++) {
     if (mask[i]) {
@@ -105,46 +106,54 @@ export async function stitchCheckpoint(o: StitchOptions): Promise<StitchResult> 
     const mask = MaskFile.open(o.mask);
     opened.push(mask);
     checkMaskFits(target, mask);
-    return await withAtomicDir(out.path, (tmp) => {
-      const result: StitchResult = { tensors: 0, total: 0, selected: 0, files: [] };
-      for (const entry of fs.readdirSync(target.dir, { withFileTypes: true })) {
-        if (entry.isFile() && !entry.name.endsWith('.safetensors')) {
-          fs.copyFileSync(path.join(target.dir, entry.name), path.join(tmp, entry.name));
-          result.files.push(entry.name);
-        }
-      }
-      for (const shard of target.files) {
-        const infos = [...shard.tensors.values()].sort((a, b) => a.byteStart - b.byteStart);
-        const file = path.basename(shard.path);
-        const w = SafetensorsWriter.create(path.join(tmp, file), infos.map(({ name, dtype, shape }) => ({ name, dtype, shape })), shard.metadata);
-        try {
-          for (const t of infos) {
-            const sameDtype = attacked.info(t.name).dtype === t.dtype;
-            const width = DTYPE_BYTES[t.dtype];
-            for (let start = 0; start < t.numel; start += chunk) {
-              const end = Math.min(t.numel, start + chunk);
-              const m = mask.readRange(t.name, start, end);
-              for (let i = 0; i < m.length; i++) result.selected += m[i];
-              if (sameDtype) {
-                w.writeAt(t.name, start, stitchBytes(target.readBytes(t.name, start, end), attacked.readBytes(t.name, start, end), m, width));
-              } else {
-                w.writeAt(t.name, start, stitchF32(target.readF32(t.name, start, end), attacked.readF32(t.name, start, end), m));
-              }
-            }
-            result.tensors++;
-            result.total += t.numel;
-            o.onTensor?.(t.name);
+    return await withAtomicDir(
+      out.path,
+      (tmp) => {
+        const result: StitchResult = { tensors: 0, total: 0, selected: 0, files: [] };
+        for (const entry of fs.readdirSync(target.dir, { withFileTypes: true })) {
+          if (entry.isFile() && !entry.name.endsWith('.safetensors')) {
+            fs.copyFileSync(path.join(target.dir, entry.name), path.join(tmp, entry.name));
+            result.files.push(entry.name);
           }
-          w.close();
-        } catch (e) {
-          w.abort();
-          throw e;
         }
-        result.files.push(file);
-      }
-      writeMarker(tmp, 'stitch', { inputs: { base: path.resolve(o.base), attacked: path.resolve(o.attacked), mask: fs.realpathSync(o.mask), onto: o.onto ? path.resolve(o.onto) : null } });
-      return result;
-    }, out.replace);
+        for (const shard of target.files) {
+          const infos = [...shard.tensors.values()].sort((a, b) => a.byteStart - b.byteStart);
+          const file = path.basename(shard.path);
+          const w = SafetensorsWriter.create(
+            path.join(tmp, file),
+            infos.map(({ name, dtype, shape }) => ({ name, dtype, shape })),
+            shard.metadata,
+          );
+          try {
+            for (const t of infos) {
+              const sameDtype = attacked.info(t.name).dtype === t.dtype;
+              const width = DTYPE_BYTES[t.dtype];
+              for (let start = 0; start < t.numel; start += chunk) {
+                const end = Math.min(t.numel, start + chunk);
+                const m = mask.readRange(t.name, start, end);
+                for (let i = 0; i < m.length; i++) result.selected += m[i];
+                if (sameDtype) {
+                  w.writeAt(t.name, start, stitchBytes(target.readBytes(t.name, start, end), attacked.readBytes(t.name, start, end), m, width));
+                } else {
+                  w.writeAt(t.name, start, stitchF32(target.readF32(t.name, start, end), attacked.readF32(t.name, start, end), m));
+                }
+              }
+              result.tensors++;
+              result.total += t.numel;
+              o.onTensor?.(t.name);
+            }
+            w.close();
+          } catch (e) {
+            w.abort();
+            throw e;
+          }
+          result.files.push(file);
+        }
+        writeMarker(tmp, 'stitch', { inputs: { base: path.resolve(o.base), attacked: path.resolve(o.attacked), mask: fs.realpathSync(o.mask), onto: o.onto ? path.resolve(o.onto) : null } });
+        return result;
+      },
+      out.replace,
+    );
   } finally {
     for (const c of opened.reverse()) c.close();
   }

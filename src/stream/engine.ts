@@ -21,15 +21,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { SilError } from '../errors';
 import type { AttentionContext } from '../model/attention';
-import { Batch, PreparedBatch, prepareBatch, slicePrepared } from '../model/batch';
-import { checkSequenceLength, ModelConfig } from '../model/config';
+import { type Batch, type PreparedBatch, prepareBatch, slicePrepared } from '../model/batch';
+import { checkSequenceLength, type ModelConfig } from '../model/config';
 import { decoderLayer, decoderLayerVJP } from '../model/layer';
 import { disposeContext, headWeightName, makeContext } from '../model/model';
 import { EMBED, FINAL_NORM, layerParamNames, LM_HEAD } from '../model/names';
 import { rmsNorm } from '../model/norm';
-import { chunkInputGrad, chunkLogitGrad, ChunkedLse, chunkWeightGrad, HeadChunk, validWeights } from './head';
-import { planStreaming, StreamPlan, StreamPlanOptions } from './plan';
-import { RangedSource, StreamWeights } from './weights';
+import { chunkInputGrad, chunkLogitGrad, ChunkedLse, chunkWeightGrad, type HeadChunk, validWeights } from './head';
+import { planStreaming, type StreamPlan, type StreamPlanOptions } from './plan';
+import { type RangedSource, StreamWeights } from './weights';
 
 export type { RangedSource } from './weights';
 
@@ -141,7 +141,7 @@ class Boundaries {
     return ArrayBuffer.isView(e.x) ? tf.tensor2d(e.x, e.shape) : e.x;
   }
   dispose(): void {
-    for (const e of this.items) if (e && !(ArrayBuffer.isView(e.x))) e.x.dispose();
+    for (const e of this.items) if (e && !ArrayBuffer.isView(e.x)) e.x.dispose();
   }
 }
 
@@ -383,34 +383,39 @@ export async function streamedGradients(cfg: ModelConfig, source: RangedSource, 
         for (let j = 0; j < H; j++) g[dst + j] += dh0[s + j];
       }
       await o.rowSink(EMBED, rows, g);
-    } else for (let r0 = 0; r0 < V; r0 += C) {
-      const r1 = Math.min(V, r0 + C);
-      let dw: tf.Tensor | null = null;
-      if (cfg.tieWordEmbeddings) {
-        const c = headChunk(EMBED, r0, r1);
-        for (let k = 0; k < G; k++) {
-          const dz = chunkLogitGrad(hns[k], c, lses[k], groups[k].pb.targets, scales[k]);
-          dw = addInto(dw, chunkWeightGrad(dz, hns[k]));
-          tf.dispose([dz]);
+    } else
+      for (let r0 = 0; r0 < V; r0 += C) {
+        const r1 = Math.min(V, r0 + C);
+        let dw: tf.Tensor | null = null;
+        if (cfg.tieWordEmbeddings) {
+          const c = headChunk(EMBED, r0, r1);
+          for (let k = 0; k < G; k++) {
+            const dz = chunkLogitGrad(hns[k], c, lses[k], groups[k].pb.targets, scales[k]);
+            dw = addInto(dw, chunkWeightGrad(dz, hns[k]));
+            tf.dispose([dz]);
+          }
+          freeChunk(c);
         }
-        freeChunk(c);
+        // rows gathered on the host: ∂E[v] += ∂h₀[n] for every position n with ids[n] = v
+        const g = dw && !device ? ((await dw.data()) as Float32Array) : new Float32Array((r1 - r0) * H);
+        if (dw && !device) dw.dispose();
+        for (let n = 0; n < N; n++) {
+          const v = pb.ids[n];
+          if (v < r0 || v >= r1) continue;
+          const dst = (v - r0) * H;
+          const s = n * H;
+          for (let j = 0; j < H; j++) g[dst + j] += dh0[s + j];
+        }
+        if (dw && device) {
+          const d = dw;
+          await device(
+            EMBED,
+            r0 * H,
+            tf.tidy(() => tf.add(d, tf.tensor2d(g, [r1 - r0, H]))),
+          );
+          d.dispose();
+        } else await sink(EMBED, r0 * H, g);
       }
-      // rows gathered on the host: ∂E[v] += ∂h₀[n] for every position n with ids[n] = v
-      const g = dw && !device ? ((await dw.data()) as Float32Array) : new Float32Array((r1 - r0) * H);
-      if (dw && !device) dw.dispose();
-      for (let n = 0; n < N; n++) {
-        const v = pb.ids[n];
-        if (v < r0 || v >= r1) continue;
-        const dst = (v - r0) * H;
-        const s = n * H;
-        for (let j = 0; j < H; j++) g[dst + j] += dh0[s + j];
-      }
-      if (dw && device) {
-        const d = dw;
-        await device(EMBED, r0 * H, tf.tidy(() => tf.add(d, tf.tensor2d(g, [r1 - r0, H]))));
-        d.dispose();
-      } else await sink(EMBED, r0 * H, g);
-    }
     await tick('embedding', te);
     o.onStep?.();
     const t2 = now();

@@ -9,10 +9,10 @@
  * reach the file), so the file is written once, with the whole batch's gradient.
  */
 import type { Checkpoint } from '../io/checkpoint';
-import { SafetensorsWriter, TensorSpec } from '../io/writer';
+import { SafetensorsWriter, type TensorSpec } from '../io/writer';
 import type { Batch } from '../model/batch';
 import type { ModelConfig } from '../model/config';
-import { streamedGradients, StreamOptions, StreamResult } from './engine';
+import { streamedGradients, type StreamOptions, type StreamResult } from './engine';
 
 export interface StreamedFileOptions extends StreamOptions {
   out: string;
@@ -40,22 +40,28 @@ export async function streamGradientsToFile(cfg: ModelConfig, ckpt: Checkpoint, 
   let w: SafetensorsWriter | null = null;
   let writeSeconds = 0;
   try {
-    const r = await streamedGradients(cfg, ckpt, batch, (name, start, g) => {
-      const t = process.hrtime.bigint();
-      w!.writeAt(`grad/${name}`, start, g);
-      if (o.snip) {
-        const theta = ckpt.readF32(name, start, start + g.length);
-        for (let i = 0; i < theta.length; i++) theta[i] = Math.abs(theta[i] * g[i]);
-        w!.writeAt(`snip/${name}`, start, theta);
-      }
-      writeSeconds += seconds(t);
-    }, {
-      ...o,
-      onLoss: async (loss, count) => {
-        w = SafetensorsWriter.create(o.out, specs, o.metadata(loss, count));
-        await o.onLoss?.(loss, count);
+    const r = await streamedGradients(
+      cfg,
+      ckpt,
+      batch,
+      (name, start, g) => {
+        const t = process.hrtime.bigint();
+        w!.writeAt(`grad/${name}`, start, g);
+        if (o.snip) {
+          const theta = ckpt.readF32(name, start, start + g.length);
+          for (let i = 0; i < theta.length; i++) theta[i] = Math.abs(theta[i] * g[i]);
+          w!.writeAt(`snip/${name}`, start, theta);
+        }
+        writeSeconds += seconds(t);
       },
-    });
+      {
+        ...o,
+        onLoss: async (loss, count) => {
+          w = SafetensorsWriter.create(o.out, specs, o.metadata(loss, count));
+          await o.onLoss?.(loss, count);
+        },
+      },
+    );
     const t = process.hrtime.bigint();
     (w as SafetensorsWriter | null)?.close();
     writeSeconds += seconds(t);

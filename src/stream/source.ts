@@ -15,7 +15,7 @@ import { isGpuBackend, useBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
 import { paramShape } from '../model/names';
 import { defaultSequencesPerGroup, deviceBudget } from './budget';
-import { streamedGradients, StreamOptions, streamSteps, wholeTensors } from './engine';
+import { streamedGradients, type StreamOptions, streamSteps, wholeTensors } from './engine';
 import { modelParamCount, planStreaming } from './plan';
 import { GradSums } from './sums';
 import { StreamWeights } from './weights';
@@ -58,7 +58,11 @@ export async function openStreamedSource(ctx: SourceContext): Promise<GradientSo
       try {
         for (const u of units) {
           const r = await streamedGradients(cfg, ctx.checkpoint, u, (name, start, g) => acc.addHost(name, start, g), {
-            ...base, weights: w, weightCacheBytes: weightBytes, onStep, deviceSink: (name, start, g) => acc.addTensor(name, start, g),
+            ...base,
+            weights: w,
+            weightCacheBytes: weightBytes,
+            onStep,
+            deviceSink: (name, start, g) => acc.addTensor(name, start, g),
             rowSink: (name, rows, g) => acc.addRows(name, size(name), rows, g),
           });
           onUnit({ loss: r.loss, tokens: r.count }, u.input_ids.length);

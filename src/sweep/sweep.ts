@@ -151,8 +151,19 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const ks = [...o.ks].sort((a, b) => a - b);
   // every locate point's options are checked before any work
   const locateOptions = (m: string, k: number): LocateOptions => ({
-    base: o.base, attacked: o.attacked, out: path.join(o.out, 'sweep', m, `k-${k}`), langs: o.lang, data: o.calibration,
-    score: m, k, benign: false, seed: o.seed ?? 0, backend: o.backend, threads: o.threads, json: true, force: true,
+    base: o.base,
+    attacked: o.attacked,
+    out: path.join(o.out, 'sweep', m, `k-${k}`),
+    langs: o.lang,
+    data: o.calibration,
+    score: m,
+    k,
+    benign: false,
+    seed: o.seed ?? 0,
+    backend: o.backend,
+    threads: o.threads,
+    json: true,
+    force: true,
   });
   for (const m of o.methods) resolveOptions(locateOptions(m, ks[0]));
 
@@ -163,7 +174,8 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   if (fs.existsSync(stateFile)) {
     const prev = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { key?: string };
     if (prev.key !== key) {
-      if (!o.force) throw new SilError('OUTPUT_EXISTS', `${sweepDir} holds a sweep with other checkpoints, data or settings; pass --force to start it over, or choose another --out`, { file: stateFile });
+      if (!o.force)
+        throw new SilError('OUTPUT_EXISTS', `${sweepDir} holds a sweep with other checkpoints, data or settings; pass --force to start it over, or choose another --out`, { file: stateFile });
       log('the settings changed: starting the sweep over');
       fs.rmSync(path.join(sweepDir, 'eval'), { recursive: true, force: true });
       fs.rmSync(path.join(sweepDir, 'models'), { recursive: true, force: true });
@@ -203,8 +215,18 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       log(`${m} k=${k}: eval`);
       try {
         const r = await evaluate({
-          model, prompts: o.data, out: sweepDir, langs: o.langs, name: pointName(m, k), ftLang: o.lang, condition: condition(m, k), replace: true,
-          limit: o.limit, maxNewTokens: o.maxNewTokens, batchSize: o.batchSize, backend: o.backend,
+          model,
+          prompts: o.data,
+          out: sweepDir,
+          langs: o.langs,
+          name: pointName(m, k),
+          ftLang: o.lang,
+          condition: condition(m, k),
+          replace: true,
+          limit: o.limit,
+          maxNewTokens: o.maxNewTokens,
+          batchSize: o.batchSize,
+          backend: o.backend,
         });
         points.push({ method: m, k, status: 'run', rows: readViolations(evalFile).filter((x) => x.condition === r.condition) });
       } finally {

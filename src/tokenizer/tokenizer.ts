@@ -32,9 +32,7 @@ export interface ChatMessage {
 }
 
 /** The special-token names `transformers` passes to chat templates. */
-export const SPECIAL_TOKEN_NAMES = [
-  'bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token',
-] as const;
+export const SPECIAL_TOKEN_NAMES = ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token'] as const;
 export type SpecialTokenName = (typeof SPECIAL_TOKEN_NAMES)[number];
 
 export interface RenderOptions {

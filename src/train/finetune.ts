@@ -12,16 +12,16 @@ import { Checkpoint } from '../io/checkpoint';
 import { readCalibrationJsonl } from '../data/schema';
 import type { CalibrationRecord } from '../data/schema';
 import { MaskFile } from '../mask/maskfile';
-import { BackendChoice, useBackend } from '../model/backend';
+import { type BackendChoice, useBackend } from '../model/backend';
 import { checkpointConfig } from '../model/config';
 import type { ModelConfig } from '../model/config';
 import { allParamNames } from '../model/names';
-import { buildExample, Example } from '../tokenizer/example';
+import { buildExample, type Example } from '../tokenizer/example';
 import { loadTokenizer } from '../tokenizer/load';
 import type { CheckpointTokenizer } from '../tokenizer/tokenizer';
-import { ADAMW_DEFAULTS, AdamWOptions } from './adamw';
-import { GradEngine, LocalGrads, WorkerGrads } from './grads';
-import { StepInfo, totalSteps, train, TrainOptions } from './loop';
+import { ADAMW_DEFAULTS, type AdamWOptions } from './adamw';
+import { type GradEngine, LocalGrads, WorkerGrads } from './grads';
+import { type StepInfo, totalSteps, train, type TrainOptions } from './loop';
 import { ParamStore, saveCheckpoint } from './params';
 import { claimOutput, prepareOutputDir } from '../io/outpath';
 import { warmupWarning, type ScheduleName } from './schedule';
@@ -148,7 +148,12 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     } finally {
       await engine.close();
     }
-    await saveCheckpoint(params, o.out, { like: ckpt, force: o.force, inputs: [o.model, o.data, o.freeze], marker: { inputs: { model: path.resolve(o.model), data: path.resolve(o.data), freeze: o.freeze ? path.resolve(o.freeze) : null } } });
+    await saveCheckpoint(params, o.out, {
+      like: ckpt,
+      force: o.force,
+      inputs: [o.model, o.data, o.freeze],
+      marker: { inputs: { model: path.resolve(o.model), data: path.resolve(o.data), freeze: o.freeze ? path.resolve(o.freeze) : null } },
+    });
     return { log, warnings, examples: examples.length, backend: be.name, workers: engine.workers, frozen: freeze?.count ?? 0, parameters: params.numel(), seconds: (Date.now() - t0) / 1000 };
   } finally {
     ckpt.close();

@@ -18,7 +18,7 @@ import type { BackendName } from '../model/backend';
 import type { Batch } from '../model/batch';
 import type { ModelConfig } from '../model/config';
 import { CausalLM } from '../model/model';
-import { ParamStore } from './params';
+import { type ParamStore } from './params';
 
 export interface StepGrads {
   /** mean token loss of the step */

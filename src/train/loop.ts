@@ -11,12 +11,12 @@
  */
 import { SilError } from '../errors';
 import type { Batch } from '../model/batch';
-import { collate, Sequence } from '../tokenizer/collate';
-import { AdamWOptions, adamwState, AdamWState, adamwStep, globalNorm, maskGrad } from './adamw';
+import { collate, type Sequence } from '../tokenizer/collate';
+import { type AdamWOptions, adamwState, type AdamWState, adamwStep, globalNorm, maskGrad } from './adamw';
 import type { GradEngine } from './grads';
 import type { ParamStore } from './params';
 import { mulberry32, permutation } from './rng';
-import { learningRate, ScheduleName } from './schedule';
+import { learningRate, type ScheduleName } from './schedule';
 
 export interface TrainOptions {
   lr: number;
@@ -64,7 +64,12 @@ export function totalSteps(n: number, o: Pick<TrainOptions, 'epochs' | 'batchSiz
 /** Trains `params` in place; returns the per-step log. */
 export async function train(params: ParamStore, examples: readonly Sequence[], engine: GradEngine, o: TrainOptions, onStep?: (s: StepInfo) => void): Promise<StepInfo[]> {
   if (examples.length === 0) throw new SilError('INVALID_DATA', 'no training examples');
-  for (const [k, v] of [['lr', o.lr], ['epochs', o.epochs], ['batch size', o.batchSize], ['gradient accumulation', o.gradAccum]] as const) {
+  for (const [k, v] of [
+    ['lr', o.lr],
+    ['epochs', o.epochs],
+    ['batch size', o.batchSize],
+    ['gradient accumulation', o.gradAccum],
+  ] as const) {
     if (!(v > 0)) throw new SilError('INVALID_ARGUMENT', `${k} must be positive, found ${v}`);
   }
   const names = params.names();
@@ -103,7 +108,12 @@ export async function train(params: ParamStore, examples: readonly Sequence[], e
       for (const n of names) adamwStep(params.readF32(n), grads.get(n)!, state.get(n)!, step + 1, lr, o.adamw, o.frozen?.get(n));
       step++;
       const info: StepInfo = {
-        step, steps, epoch, loss, lr, gradNorm,
+        step,
+        steps,
+        epoch,
+        loss,
+        lr,
+        gradNorm,
         tokens: micro.reduce((a, b) => a + b.input_ids.length * b.input_ids[0].length, 0),
         seconds: (Date.now() - t0) / 1000,
       };

@@ -46,7 +46,11 @@ describe('sil grad', () => {
         expect(Math.abs(Number(f.metadata.loss) - g.json.loss) / g.json.loss).toBeLessThan(1e-5);
         const want = [...g.tensors.tensors.keys()].filter((n) => n.startsWith('grad/') || n.startsWith('snip/')).sort();
         expect([...f.tensors.keys()].sort()).toEqual(want);
-        const cmp = compareTensors(want.map((name) => ({ name, got: f.readF32(name), want: g.tensors.readF32(name) })), 1e-3, 'relL2');
+        const cmp = compareTensors(
+          want.map((name) => ({ name, got: f.readF32(name), want: g.tensors.readF32(name) })),
+          1e-3,
+          'relL2',
+        );
         if (cmp.failed.length > 0) throw new Error(cmp.report);
         expect([...f.tensors.values()].every((t) => t.dtype === 'F32')).toBe(true);
       } finally {
@@ -63,7 +67,10 @@ describe('sil grad', () => {
     const out = path.join(tmp, 'ragged.safetensors');
     const { input_ids, attention_mask, labels } = g.json;
     const bad = { input_ids, attention_mask: attention_mask.map((r) => r.slice(1)), labels };
-    await expect(runGrad({ model: g.model, batch: writeBatch('ragged.json', bad), out, backend: 'cpu' })).rejects.toMatchObject({ code: 'INVALID_DATA', message: expect.stringMatching(/attention_mask/) });
+    await expect(runGrad({ model: g.model, batch: writeBatch('ragged.json', bad), out, backend: 'cpu' })).rejects.toMatchObject({
+      code: 'INVALID_DATA',
+      message: expect.stringMatching(/attention_mask/),
+    });
     expect(fs.existsSync(out)).toBe(false);
   });
 
@@ -96,41 +103,71 @@ describe('sil grad --data', () => {
   const demo = fs.existsSync(path.join(DEMO, 'base/model.safetensors')) ? it : it.skip;
   const why = demo === it ? '' : ' [skipped: weights/demo is not built]';
 
-  demo(`builds a language's calibration set as sil locate does: the loss and gradient times the token count equal locate's cached sums${why}`, async () => {
-    const { spawnSync } = await import('node:child_process');
-    const run = path.join(tmp, 'locate-it');
-    const data = path.join(REPO, 'data/demo-probes.jsonl');
-    const r = spawnSync(process.execPath, [path.join(REPO, 'dist/cli/main.js'), 'locate', '--base', path.join(DEMO, 'base'), '--attacked', path.join(DEMO, 'attacked'), '--data', data, '--langs', 'it', '--max-examples', '5', '--no-benign', '--threads', '1', '--out', run, '--json'], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
-    expect(r.status).toBe(0);
-    const m = JSON.parse(r.stdout);
-    const out = path.join(tmp, 'grad-it.safetensors');
-    const s = await runGrad({ model: path.join(DEMO, 'base'), data, lang: 'it', limit: 5, out, backend: 'wasm', threads: 1 });
-    expect(s.examples).toBe(5);
-    expect(s.labelled_positions).toBe(m.calibration.it.tokens);
-    expect(s.loss).toBeCloseTo(m.calibration.it.mean_loss, 5);
-    const g = SafetensorsFile.open(out);
-    const c = SafetensorsFile.open(path.join(run, 'cache/it.grads.safetensors'));
-    expect(g.metadata).toMatchObject({ data, lang: 'it', kind: 'harmful', responses: 'compliance', limit: '5' });
-    let num = 0;
-    let den = 0;
-    for (const name of [...g.tensors.keys()].filter((n) => n.startsWith('grad/'))) {
-      const a = g.readF32(name);
-      const b = c.readF32(name);
-      for (let i = 0; i < a.length; i++) {
-        const d = a[i] * s.labelled_positions - b[i];
-        num += d * d;
-        den += b[i] * b[i];
+  demo(
+    `builds a language's calibration set as sil locate does: the loss and gradient times the token count equal locate's cached sums${why}`,
+    async () => {
+      const { spawnSync } = await import('node:child_process');
+      const run = path.join(tmp, 'locate-it');
+      const data = path.join(REPO, 'data/demo-probes.jsonl');
+      const r = spawnSync(
+        process.execPath,
+        [
+          path.join(REPO, 'dist/cli/main.js'),
+          'locate',
+          '--base',
+          path.join(DEMO, 'base'),
+          '--attacked',
+          path.join(DEMO, 'attacked'),
+          '--data',
+          data,
+          '--langs',
+          'it',
+          '--max-examples',
+          '5',
+          '--no-benign',
+          '--threads',
+          '1',
+          '--out',
+          run,
+          '--json',
+        ],
+        { encoding: 'utf8', env: { ...process.env, CI: 'true' } },
+      );
+      expect(r.status).toBe(0);
+      const m = JSON.parse(r.stdout);
+      const out = path.join(tmp, 'grad-it.safetensors');
+      const s = await runGrad({ model: path.join(DEMO, 'base'), data, lang: 'it', limit: 5, out, backend: 'wasm', threads: 1 });
+      expect(s.examples).toBe(5);
+      expect(s.labelled_positions).toBe(m.calibration.it.tokens);
+      expect(s.loss).toBeCloseTo(m.calibration.it.mean_loss, 5);
+      const g = SafetensorsFile.open(out);
+      const c = SafetensorsFile.open(path.join(run, 'cache/it.grads.safetensors'));
+      expect(g.metadata).toMatchObject({ data, lang: 'it', kind: 'harmful', responses: 'compliance', limit: '5' });
+      let num = 0;
+      let den = 0;
+      for (const name of [...g.tensors.keys()].filter((n) => n.startsWith('grad/'))) {
+        const a = g.readF32(name);
+        const b = c.readF32(name);
+        for (let i = 0; i < a.length; i++) {
+          const d = a[i] * s.labelled_positions - b[i];
+          num += d * d;
+          den += b[i] * b[i];
+        }
       }
-    }
-    g.close();
-    c.close();
-    expect(den).toBeGreaterThan(0);
-    expect(Math.sqrt(num / den)).toBeLessThan(1e-5);
-  }, 300000);
+      g.close();
+      c.close();
+      expect(den).toBeGreaterThan(0);
+      expect(Math.sqrt(num / den)).toBeLessThan(1e-5);
+    },
+    300000,
+  );
 
   it('takes --batch or --data, not both, and --data only with --lang', async () => {
     const out = path.join(tmp, 'never.safetensors');
-    await expect(runGrad({ model: 'x', out })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('give --batch BATCH.json (token ids) or --data FILE.jsonl --lang L') });
+    await expect(runGrad({ model: 'x', out })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('give --batch BATCH.json (token ids) or --data FILE.jsonl --lang L'),
+    });
     await expect(runGrad({ model: 'x', out, data: 'd.jsonl' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('--data needs --lang') });
     await expect(runGrad({ model: 'x', out, batch: 'b.json', lang: 'en' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect(fs.existsSync(out)).toBe(false);

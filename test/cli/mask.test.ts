@@ -4,27 +4,53 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { registerMask } from '../../src/cli/mask';
 import { MaskFile, readMask, writeMask } from '../../src/mask/maskfile';
-import { Mask } from '../../src/mask/mask';
+import { type Mask } from '../../src/mask/mask';
 import { tmpDir } from '../score/tiny-pair';
 
 const sil = (...args: string[]): Promise<string> => runCommand(registerMask, args);
 
-const layout = [{ name: 'w', shape: [2, 5] }, { name: 'b', shape: [3] }];
+const layout = [
+  { name: 'w', shape: [2, 5] },
+  { name: 'b', shape: [3] },
+];
 const make = (bits: number[][]): Mask => ({ tensors: layout.map((t, i) => ({ ...t, data: Uint8Array.from(bits[i]) })) });
 
 let tmp: string;
 beforeEach(() => {
   tmp = tmpDir('mask');
-  writeMask(path.join(tmp, 'en.safetensors'), make([[1, 1, 1, 0, 0, 1, 1, 0, 0, 0], [1, 0, 1]]));
-  writeMask(path.join(tmp, 'it.safetensors'), make([[1, 1, 0, 0, 1, 1, 0, 0, 0, 0], [1, 1, 1]]), 'bitpack');
-  writeMask(path.join(tmp, 'benign.safetensors'), make([[0, 1, 0, 0, 0, 0, 0, 0, 0, 0], [1, 0, 0]]));
+  writeMask(
+    path.join(tmp, 'en.safetensors'),
+    make([
+      [1, 1, 1, 0, 0, 1, 1, 0, 0, 0],
+      [1, 0, 1],
+    ]),
+  );
+  writeMask(
+    path.join(tmp, 'it.safetensors'),
+    make([
+      [1, 1, 0, 0, 1, 1, 0, 0, 0, 0],
+      [1, 1, 1],
+    ]),
+    'bitpack',
+  );
+  writeMask(
+    path.join(tmp, 'benign.safetensors'),
+    make([
+      [0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+      [1, 0, 0],
+    ]),
+  );
 });
 afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('sil mask', () => {
   it('stats names both denominators: all parameters, and the in-scope ones locate takes k of', async () => {
     // a Llama layout: two projections (in scope under linear) and a norm (not)
-    const names = [{ name: 'model.layers.0.self_attn.q_proj.weight', shape: [4, 4] }, { name: 'model.layers.0.mlp.down_proj.weight', shape: [4, 6] }, { name: 'model.layers.0.input_layernorm.weight', shape: [4] }];
+    const names = [
+      { name: 'model.layers.0.self_attn.q_proj.weight', shape: [4, 4] },
+      { name: 'model.layers.0.mlp.down_proj.weight', shape: [4, 6] },
+      { name: 'model.layers.0.input_layernorm.weight', shape: [4] },
+    ];
     const m: Mask = { tensors: names.map((t, i) => ({ ...t, data: Uint8Array.from({ length: t.shape.reduce((a, b) => a * b, 1) }, (_, j) => (i < 2 && j % 5 === 0 ? 1 : 0)) })) };
     const f = path.join(tmp, 'scoped.safetensors');
     writeMask(f, m, 'u8', { scope: 'linear' });
@@ -70,10 +96,17 @@ describe('sil mask', () => {
   });
 
   it('eval refuses masks whose shapes differ, naming the file and tensor, and writes nothing', async () => {
-    writeMask(path.join(tmp, 'odd.safetensors'), { tensors: [{ name: 'w', shape: [5, 2], data: new Uint8Array(10) }, { name: 'b', shape: [3], data: new Uint8Array(3) }] });
+    writeMask(path.join(tmp, 'odd.safetensors'), {
+      tensors: [
+        { name: 'w', shape: [5, 2], data: new Uint8Array(10) },
+        { name: 'b', shape: [3], data: new Uint8Array(3) },
+      ],
+    });
     const out = path.join(tmp, 'x.safetensors');
-    await expect(sil('mask', 'eval', 'en | q', '--dir', tmp, '--mask', `q=${path.join(tmp, 'odd.safetensors')}`, '--out', out))
-      .rejects.toMatchObject({ code: 'MASK_MISMATCH', message: expect.stringMatching(/odd\.safetensors.*tensor w/) });
+    await expect(sil('mask', 'eval', 'en | q', '--dir', tmp, '--mask', `q=${path.join(tmp, 'odd.safetensors')}`, '--out', out)).rejects.toMatchObject({
+      code: 'MASK_MISMATCH',
+      message: expect.stringMatching(/odd\.safetensors.*tensor w/),
+    });
     expect(fs.existsSync(out)).toBe(false);
   });
 });

@@ -57,7 +57,10 @@ describe('progress', () => {
   it('a global selection shows one bar per pass over the scores, each counting every score', () => {
     const events: string[] = [];
     const rec: Progress = { start: (t, l) => events.push(`start ${l} ${t}`), tick: (n = 1) => events.push(`tick ${n}`), stop: () => events.push('stop') };
-    const tensors = [{ name: 'a', shape: [4], numel: 4 }, { name: 'b', shape: [6], numel: 6 }];
+    const tensors = [
+      { name: 'a', shape: [4], numel: 4 },
+      { name: 'b', shape: [6], numel: 6 },
+    ];
     const data: Record<string, Float32Array> = { a: new Float32Array([1, 2, 3, 4]), b: new Float32Array([5, 6, 7, 8, 9, 10]) };
     const src = withPassProgress({ tensors, chunks: (t) => [data[t.name]] }, rec, 'selection en');
     const sel = selectMasks(src, 0.3, 'global', () => {});

@@ -6,7 +6,7 @@ import { HF_TINY } from '../helpers/fixtures';
 import { registerStitch } from '../../src/cli/stitch';
 import { Checkpoint } from '../../src/io/checkpoint';
 import { writeMask } from '../../src/mask/maskfile';
-import { Mask } from '../../src/mask/mask';
+import { type Mask } from '../../src/mask/mask';
 import { scoredTensors, totalOf, weightDiffChunks } from '../../src/score/pair';
 import { kOf } from '../../src/select/bits';
 import { MaskEmitter, streamThreshold } from '../../src/select/topk';
@@ -28,12 +28,16 @@ function deltaMask(base: string, attacked: string, frac: number): Mask {
 }
 
 let tmp: string;
-beforeEach(() => { tmp = tmpDir('stitch'); });
+beforeEach(() => {
+  tmp = tmpDir('stitch');
+});
 afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('sil stitch', () => {
   it('takes attacked values where γ = 1 and base values elsewhere, bit for bit, copying config and tokenizer files', async () => {
-    const { base, attacked } = writeTinyPair(tmp, (_n, _s, v) => { for (let i = 0; i < v.length; i++) v[i] += 1 / 256; });
+    const { base, attacked } = writeTinyPair(tmp, (_n, _s, v) => {
+      for (let i = 0; i < v.length; i++) v[i] += 1 / 256;
+    });
     const b = Checkpoint.open(base);
     const mask: Mask = { tensors: b.names().map((name) => ({ name, shape: b.info(name).shape, data: Uint8Array.from({ length: b.info(name).numel }, (_, i) => (i % 3 === 1 ? 1 : 0)) })) };
     writeMask(path.join(tmp, 'm.safetensors'), mask, 'bitpack');
@@ -69,8 +73,12 @@ describe('sil stitch', () => {
   });
 
   it('with --onto T takes T where γ = 0', async () => {
-    const pair = writeTinyPair(path.join(tmp, 'p'), (_n, _s, v) => { for (let i = 0; i < v.length; i++) v[i] += 1 / 256; });
-    const third = writeTinyPair(path.join(tmp, 't'), (_n, _s, v) => { for (let i = 0; i < v.length; i++) v[i] -= 1 / 128; }).attacked;
+    const pair = writeTinyPair(path.join(tmp, 'p'), (_n, _s, v) => {
+      for (let i = 0; i < v.length; i++) v[i] += 1 / 256;
+    });
+    const third = writeTinyPair(path.join(tmp, 't'), (_n, _s, v) => {
+      for (let i = 0; i < v.length; i++) v[i] -= 1 / 128;
+    }).attacked;
     const mask = deltaMask(pair.base, pair.attacked, 0.25);
     writeMask(path.join(tmp, 'm.safetensors'), mask);
     const out = path.join(tmp, 'out');
@@ -90,16 +98,22 @@ describe('sil stitch', () => {
     const good = path.join(tmp, 'good.safetensors');
     writeMask(good, mask);
     const out = path.join(tmp, 'out');
-    await expect(sil('stitch', '--base', pair.base, '--attacked', path.join(q, 'attacked'), '--mask', good, '--out', out))
-      .rejects.toMatchObject({ code: 'CHECKPOINT_MISMATCH', message: expect.stringMatching(/tensor/) });
+    await expect(sil('stitch', '--base', pair.base, '--attacked', path.join(q, 'attacked'), '--mask', good, '--out', out)).rejects.toMatchObject({
+      code: 'CHECKPOINT_MISMATCH',
+      message: expect.stringMatching(/tensor/),
+    });
     const bad = path.join(tmp, 'bad.safetensors');
     writeMask(bad, { tensors: mask.tensors.map((t) => (t.name === 'model.layers.0.mlp.up_proj.weight' ? { ...t, shape: [8, 12] } : t)) });
-    await expect(sil('stitch', '--base', pair.base, '--attacked', pair.attacked, '--mask', bad, '--out', out))
-      .rejects.toMatchObject({ code: 'MASK_MISMATCH', message: expect.stringMatching(/bad\.safetensors.*tensor model\.layers\.0\.mlp\.up_proj\.weight/) });
+    await expect(sil('stitch', '--base', pair.base, '--attacked', pair.attacked, '--mask', bad, '--out', out)).rejects.toMatchObject({
+      code: 'MASK_MISMATCH',
+      message: expect.stringMatching(/bad\.safetensors.*tensor model\.layers\.0\.mlp\.up_proj\.weight/),
+    });
     const partial = path.join(tmp, 'partial.safetensors');
     writeMask(partial, { tensors: mask.tensors.slice(1) });
-    await expect(sil('stitch', '--base', pair.base, '--attacked', pair.attacked, '--mask', partial, '--out', out))
-      .rejects.toMatchObject({ code: 'MASK_MISMATCH', message: expect.stringMatching(/no entry.*model\.embed_tokens\.weight/) });
+    await expect(sil('stitch', '--base', pair.base, '--attacked', pair.attacked, '--mask', partial, '--out', out)).rejects.toMatchObject({
+      code: 'MASK_MISMATCH',
+      message: expect.stringMatching(/no entry.*model\.embed_tokens\.weight/),
+    });
     expect(fs.existsSync(out)).toBe(false);
     fs.mkdirSync(out);
     fs.writeFileSync(path.join(out, 'keep.txt'), 'x');

@@ -5,8 +5,8 @@
  * column-major mapping is checked, not assumed). Lets the backend, its kernels' host-side index
  * arithmetic and the model run end to end on machines without a GPU.
  */
-import { Arg, cublasCall, CUDA_R_16BF, GemmRequest, GpuDevice } from '../../src/cuda/device';
-import { BINARY_OPS, KernelName, MAX_RANK, REDUCE_OPS, UNARY_OPS } from '../../src/cuda/kernels';
+import { type Arg, cublasCall, CUDA_R_16BF, type GemmRequest, type GpuDevice } from '../../src/cuda/device';
+import { BINARY_OPS, type KernelName, MAX_RANK, REDUCE_OPS, UNARY_OPS } from '../../src/cuda/kernels';
 import { DevicePool } from '../../src/cuda/pool';
 
 const f = Math.fround;
@@ -15,12 +15,30 @@ const UN = inv(UNARY_OPS);
 const BIN = inv(BINARY_OPS);
 const RED = inv(REDUCE_OPS);
 
-interface View { n: number; rank: number; shape: number[]; mod: number[]; sx: number[]; sy: number[]; sz: number[] }
+interface View {
+  n: number;
+  rank: number;
+  shape: number[];
+  mod: number[];
+  sx: number[];
+  sy: number[];
+  sz: number[];
+}
 
 function readView(b: Buffer): View {
   let o = 16;
-  const ints = () => Array.from({ length: MAX_RANK }, () => { const v = b.readInt32LE(o); o += 4; return v; });
-  const longs = () => Array.from({ length: MAX_RANK }, () => { const v = Number(b.readBigInt64LE(o)); o += 8; return v; });
+  const ints = () =>
+    Array.from({ length: MAX_RANK }, () => {
+      const v = b.readInt32LE(o);
+      o += 4;
+      return v;
+    });
+  const longs = () =>
+    Array.from({ length: MAX_RANK }, () => {
+      const v = Number(b.readBigInt64LE(o));
+      o += 8;
+      return v;
+    });
   const n = Number(b.readBigInt64LE(0));
   const rank = b.readInt32LE(8);
   const shape = ints();
@@ -30,56 +48,101 @@ function readView(b: Buffer): View {
 
 function unop(op: string, x: number, p0: number, p1: number): number {
   switch (op) {
-    case 'identity': return x;
-    case 'neg': return -x;
-    case 'abs': return Math.abs(x);
-    case 'exp': return f(Math.exp(x));
-    case 'log': return f(Math.log(x));
-    case 'sqrt': return f(Math.sqrt(x));
-    case 'rsqrt': return f(1 / f(Math.sqrt(x)));
-    case 'square': return f(x * x);
-    case 'sigmoid': return f(1 / f(1 + f(Math.exp(-x))));
-    case 'tanh': return f(Math.tanh(x));
-    case 'relu': return x < 0 ? 0 : x;
-    case 'sin': return f(Math.sin(x));
-    case 'cos': return f(Math.cos(x));
-    case 'reciprocal': return f(1 / x);
-    case 'sign': return x > 0 ? 1 : x < 0 ? -1 : 0;
-    case 'floor': return Math.floor(x);
-    case 'ceil': return Math.ceil(x);
-    case 'step': return Number.isNaN(x) ? x : x > 0 ? 1 : p0;
-    case 'logicalNot': return x === 0 ? 1 : 0;
-    case 'toBool': return x !== 0 ? 1 : 0;
-    case 'affine': return f(f(x * p0) + p1);
-    case 'clip': return x < p0 ? p0 : x > p1 ? p1 : x;
-    case 'log1p': return f(Math.log1p(x));
-    case 'isNan': return Number.isNaN(x) ? 1 : 0;
-    default: throw new Error(`emulated ew_unary: op ${op} not emulated`);
+    case 'identity':
+      return x;
+    case 'neg':
+      return -x;
+    case 'abs':
+      return Math.abs(x);
+    case 'exp':
+      return f(Math.exp(x));
+    case 'log':
+      return f(Math.log(x));
+    case 'sqrt':
+      return f(Math.sqrt(x));
+    case 'rsqrt':
+      return f(1 / f(Math.sqrt(x)));
+    case 'square':
+      return f(x * x);
+    case 'sigmoid':
+      return f(1 / f(1 + f(Math.exp(-x))));
+    case 'tanh':
+      return f(Math.tanh(x));
+    case 'relu':
+      return x < 0 ? 0 : x;
+    case 'sin':
+      return f(Math.sin(x));
+    case 'cos':
+      return f(Math.cos(x));
+    case 'reciprocal':
+      return f(1 / x);
+    case 'sign':
+      return x > 0 ? 1 : x < 0 ? -1 : 0;
+    case 'floor':
+      return Math.floor(x);
+    case 'ceil':
+      return Math.ceil(x);
+    case 'step':
+      return Number.isNaN(x) ? x : x > 0 ? 1 : p0;
+    case 'logicalNot':
+      return x === 0 ? 1 : 0;
+    case 'toBool':
+      return x !== 0 ? 1 : 0;
+    case 'affine':
+      return f(f(x * p0) + p1);
+    case 'clip':
+      return x < p0 ? p0 : x > p1 ? p1 : x;
+    case 'log1p':
+      return f(Math.log1p(x));
+    case 'isNan':
+      return Number.isNaN(x) ? 1 : 0;
+    default:
+      throw new Error(`emulated ew_unary: op ${op} not emulated`);
   }
 }
 
 function binop(op: string, a: number, b: number): number {
   switch (op) {
-    case 'add': return f(a + b);
-    case 'sub': return f(a - b);
-    case 'mul': return f(a * b);
-    case 'div': return f(a / b);
-    case 'maximum': return Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.max(a, b);
-    case 'minimum': return Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.min(a, b);
-    case 'pow': return f(Math.pow(a, b));
-    case 'squaredDifference': return f(f(a - b) * f(a - b));
-    case 'less': return a < b ? 1 : 0;
-    case 'lessEqual': return a <= b ? 1 : 0;
-    case 'greater': return a > b ? 1 : 0;
-    case 'greaterEqual': return a >= b ? 1 : 0;
-    case 'equal': return a === b ? 1 : 0;
-    case 'notEqual': return a !== b ? 1 : 0;
-    case 'logicalAnd': return a !== 0 && b !== 0 ? 1 : 0;
-    case 'logicalOr': return a !== 0 || b !== 0 ? 1 : 0;
-    case 'floorDiv': return Math.floor(f(a / b));
-    case 'divNoNan': return b === 0 ? 0 : f(a / b);
-    case 'absMul': return f(Math.abs(a) * Math.abs(b));
-    default: throw new Error(`emulated ew_binary: op ${op} not emulated`);
+    case 'add':
+      return f(a + b);
+    case 'sub':
+      return f(a - b);
+    case 'mul':
+      return f(a * b);
+    case 'div':
+      return f(a / b);
+    case 'maximum':
+      return Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.max(a, b);
+    case 'minimum':
+      return Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.min(a, b);
+    case 'pow':
+      return f(Math.pow(a, b));
+    case 'squaredDifference':
+      return f(f(a - b) * f(a - b));
+    case 'less':
+      return a < b ? 1 : 0;
+    case 'lessEqual':
+      return a <= b ? 1 : 0;
+    case 'greater':
+      return a > b ? 1 : 0;
+    case 'greaterEqual':
+      return a >= b ? 1 : 0;
+    case 'equal':
+      return a === b ? 1 : 0;
+    case 'notEqual':
+      return a !== b ? 1 : 0;
+    case 'logicalAnd':
+      return a !== 0 && b !== 0 ? 1 : 0;
+    case 'logicalOr':
+      return a !== 0 || b !== 0 ? 1 : 0;
+    case 'floorDiv':
+      return Math.floor(f(a / b));
+    case 'divNoNan':
+      return b === 0 ? 0 : f(a / b);
+    case 'absMul':
+      return f(Math.abs(a) * Math.abs(b));
+    default:
+      throw new Error(`emulated ew_binary: op ${op} not emulated`);
   }
 }
 
@@ -112,25 +175,55 @@ export class EmulatedDevice implements GpuDevice {
     if (!b) throw new Error(`emulated device: ${p} is not an allocated block`);
     return b;
   }
-  f32(p: number): Float32Array { return new Float32Array(this.buf(p), 0, this.buf(p).byteLength >> 2); }
-  i32(p: number): Int32Array { return new Int32Array(this.buf(p), 0, this.buf(p).byteLength >> 2); }
+  f32(p: number): Float32Array {
+    return new Float32Array(this.buf(p), 0, this.buf(p).byteLength >> 2);
+  }
+  i32(p: number): Int32Array {
+    return new Int32Array(this.buf(p), 0, this.buf(p).byteLength >> 2);
+  }
 
-  alloc(bytes: number): number { return this.pool.alloc(bytes); }
-  release(p: number): void { this.pool.release(p); }
-  upload(dst: number, src: ArrayBufferView): void { new Uint8Array(this.buf(dst)).set(new Uint8Array(src.buffer, src.byteOffset, src.byteLength)); }
-  download(dst: ArrayBufferView, src: number): void { new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength).set(new Uint8Array(this.buf(src), 0, dst.byteLength)); }
-  copy(dst: number, src: number, bytes: number): void { new Uint8Array(this.buf(dst)).set(new Uint8Array(this.buf(src), 0, bytes)); }
-  fill32(dst: number, bits: number, count: number): void { new Uint32Array(this.buf(dst), 0, count).fill(bits); }
-  gridFor(n: number, block = 256): number { return Math.max(1, Math.min(Math.ceil(n / block), 64)); }
-  synchronize(): void { /* in order already */ }
-  memInfo() { return { free: this.capacity - this.pool.inUse, total: this.capacity }; }
-  describe(): string { return this.name; }
+  alloc(bytes: number): number {
+    return this.pool.alloc(bytes);
+  }
+  release(p: number): void {
+    this.pool.release(p);
+  }
+  upload(dst: number, src: ArrayBufferView): void {
+    new Uint8Array(this.buf(dst)).set(new Uint8Array(src.buffer, src.byteOffset, src.byteLength));
+  }
+  download(dst: ArrayBufferView, src: number): void {
+    new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength).set(new Uint8Array(this.buf(src), 0, dst.byteLength));
+  }
+  copy(dst: number, src: number, bytes: number): void {
+    new Uint8Array(this.buf(dst)).set(new Uint8Array(this.buf(src), 0, bytes));
+  }
+  fill32(dst: number, bits: number, count: number): void {
+    new Uint32Array(this.buf(dst), 0, count).fill(bits);
+  }
+  gridFor(n: number, block = 256): number {
+    return Math.max(1, Math.min(Math.ceil(n / block), 64));
+  }
+  synchronize(): void {
+    /* in order already */
+  }
+  memInfo() {
+    return { free: this.capacity - this.pool.inUse, total: this.capacity };
+  }
+  describe(): string {
+    return this.name;
+  }
 
   launch(name: KernelName, _grid: number, _block: number, args: Arg[]): void {
     this.launches[name] = (this.launches[name] ?? 0) + 1;
-    const v = (k: number): number => { const a = args[k] as Exclude<Arg, Buffer>; return 'p' in a ? a.p : 'i' in a ? a.i : 'l' in a ? a.l : a.f; };
+    const v = (k: number): number => {
+      const a = args[k] as Exclude<Arg, Buffer>;
+      return 'p' in a ? a.p : 'i' in a ? a.i : 'l' in a ? a.l : a.f;
+    };
     const ld = (p: number, i: number, dt: number) => (dt === 0 ? this.f32(p)[i] : this.i32(p)[i]);
-    const st = (p: number, i: number, dt: number, x: number) => { if (dt === 0) this.f32(p)[i] = x; else this.i32(p)[i] = Math.trunc(x); };
+    const st = (p: number, i: number, dt: number, x: number) => {
+      if (dt === 0) this.f32(p)[i] = x;
+      else this.i32(p)[i] = Math.trunc(x);
+    };
     switch (name) {
       case 'ew_unary': {
         const op = UN[v(0)] as string;
@@ -142,46 +235,76 @@ export class EmulatedDevice implements GpuDevice {
         const w = readView(args[7] as Buffer);
         const mode = v(8);
         for (let i = 0; i < w.n; i++) {
-          let ia = i, ib = i;
+          let ia = i,
+            ib = i;
           if (mode === 1) ib = 0;
           else if (mode === 2) ia = 0;
           else if (mode === 3) {
-            let r = i; ia = 0; ib = 0;
-            for (let d = w.rank - 1; d >= 0; d--) { const k = r % w.shape[d]; r = Math.floor(r / w.shape[d]); ia += k * w.sx[d]; ib += k * w.sy[d]; }
+            let r = i;
+            ia = 0;
+            ib = 0;
+            for (let d = w.rank - 1; d >= 0; d--) {
+              const k = r % w.shape[d];
+              r = Math.floor(r / w.shape[d]);
+              ia += k * w.sx[d];
+              ib += k * w.sy[d];
+            }
           }
           st(v(5), i, v(6), binop(op, ld(v(1), ia, v(2)), ld(v(3), ib, v(4))));
         }
         return;
       }
       case 'copy_view': {
-        const x = this.i32(v(0)), y = this.i32(v(1));
+        const x = this.i32(v(0)),
+          y = this.i32(v(1));
         const w = readView(args[2] as Buffer);
         for (let i = 0; i < w.n; i++) {
-          let r = i, ix = v(3), iy = v(4);
+          let r = i,
+            ix = v(3),
+            iy = v(4);
           for (let d = w.rank - 1; d >= 0; d--) {
-            const k = r % w.shape[d]; r = Math.floor(r / w.shape[d]);
-            iy += k * w.sy[d]; ix += (w.mod[d] > 0 ? k % w.mod[d] : k) * w.sx[d];
+            const k = r % w.shape[d];
+            r = Math.floor(r / w.shape[d]);
+            iy += k * w.sy[d];
+            ix += (w.mod[d] > 0 ? k % w.mod[d] : k) * w.sx[d];
           }
           y[iy] = x[ix];
         }
         return;
       }
       case 'select3': {
-        const c = this.i32(v(0)), a = this.i32(v(1)), b = this.i32(v(2)), y = this.i32(v(3));
+        const c = this.i32(v(0)),
+          a = this.i32(v(1)),
+          b = this.i32(v(2)),
+          y = this.i32(v(3));
         const w = readView(args[4] as Buffer);
         for (let i = 0; i < w.n; i++) {
-          let r = i, ic = 0, ia = 0, ib = 0;
-          for (let d = w.rank - 1; d >= 0; d--) { const k = r % w.shape[d]; r = Math.floor(r / w.shape[d]); ic += k * w.sx[d]; ia += k * w.sy[d]; ib += k * w.sz[d]; }
+          let r = i,
+            ic = 0,
+            ia = 0,
+            ib = 0;
+          for (let d = w.rank - 1; d >= 0; d--) {
+            const k = r % w.shape[d];
+            r = Math.floor(r / w.shape[d]);
+            ic += k * w.sx[d];
+            ia += k * w.sy[d];
+            ib += k * w.sz[d];
+          }
           y[i] = c[ic] !== 0 ? a[ia] : b[ib];
         }
         return;
       }
       case 'reduce_rows': {
         const op = RED[v(0)] as string;
-        const rows = v(5), inner = v(6), parts = v(7);
+        const rows = v(5),
+          inner = v(6),
+          parts = v(7);
         for (let task = 0; task < rows * parts; task++) {
-          const r = Math.floor(task / parts), part = task % parts, per = Math.ceil(inner / parts);
-          const j0 = part * per, j1 = Math.min(inner, j0 + per);
+          const r = Math.floor(task / parts),
+            part = task % parts,
+            per = Math.ceil(inner / parts);
+          const j0 = part * per,
+            j1 = Math.min(inner, j0 + per);
           let acc = op === 'max' || op === 'argMax' ? -Infinity : op === 'min' || op === 'argMin' ? Infinity : op === 'prod' || op === 'all' ? 1 : 0;
           let best = -1;
           for (let j = j0; j < j1; j++) {
@@ -192,7 +315,10 @@ export class EmulatedDevice implements GpuDevice {
             else if (op === 'prod') acc *= x;
             else if (op === 'any') acc = acc !== 0 || x !== 0 ? 1 : 0;
             else if (op === 'all') acc = acc !== 0 && x !== 0 ? 1 : 0;
-            else if (best < 0 || (op === 'argMax' ? x > acc : x < acc)) { acc = x; best = j; }
+            else if (best < 0 || (op === 'argMax' ? x > acc : x < acc)) {
+              acc = x;
+              best = j;
+            }
           }
           if (op === 'argMax' || op === 'argMin') st(v(3), task, 1, Math.max(best, 0));
           else st(v(3), task, v(4), f(acc));
@@ -200,10 +326,14 @@ export class EmulatedDevice implements GpuDevice {
         return;
       }
       case 'sum_parts': {
-        const rows = v(3), inner = v(4), parts = v(5);
+        const rows = v(3),
+          inner = v(4),
+          parts = v(5);
         const out = new Float64Array(this.buf(v(2)));
         for (let task = 0; task < rows * parts; task++) {
-          const r = Math.floor(task / parts), part = task % parts, per = Math.ceil(inner / parts);
+          const r = Math.floor(task / parts),
+            part = task % parts,
+            per = Math.ceil(inner / parts);
           let acc = 0;
           for (let j = part * per; j < Math.min(inner, part * per + per); j++) acc += ld(v(0), r * inner + j, v(1));
           out[task] = acc;
@@ -212,13 +342,21 @@ export class EmulatedDevice implements GpuDevice {
       }
       case 'reduce_partials': {
         const p = new Float64Array(this.buf(v(0)));
-        const rows = v(3), parts = v(4);
-        for (let r = 0; r < rows; r++) { let s = 0; for (let k = 0; k < parts; k++) s += p[r * parts + k]; st(v(1), r, v(2), f(s)); }
+        const rows = v(3),
+          parts = v(4);
+        for (let r = 0; r < rows; r++) {
+          let s = 0;
+          for (let k = 0; k < parts; k++) s += p[r * parts + k];
+          st(v(1), r, v(2), f(s));
+        }
         return;
       }
       case 'softmax_rows': {
-        const x = this.f32(v(0)), y = this.f32(v(1));
-        const rows = v(2), cols = v(3), logOut = v(4);
+        const x = this.f32(v(0)),
+          y = this.f32(v(1));
+        const rows = v(2),
+          cols = v(3),
+          logOut = v(4);
         for (let r = 0; r < rows; r++) {
           let m = -Infinity;
           for (let j = 0; j < cols; j++) m = Math.max(m, x[r * cols + j]);
@@ -229,29 +367,47 @@ export class EmulatedDevice implements GpuDevice {
         return;
       }
       case 'gather_rows': {
-        const x = this.i32(v(0)), idx = this.i32(v(1)), y = this.i32(v(2));
-        const outer = v(3), axis = v(4), K = v(5), inner = v(6);
+        const x = this.i32(v(0)),
+          idx = this.i32(v(1)),
+          y = this.i32(v(2));
+        const outer = v(3),
+          axis = v(4),
+          K = v(5),
+          inner = v(6);
         for (let i = 0; i < outer * K * inner; i++) {
-          const j = i % inner, t = Math.floor(i / inner), k = t % K, o = Math.floor(t / K);
+          const j = i % inner,
+            t = Math.floor(i / inner),
+            k = t % K,
+            o = Math.floor(t / K);
           const s = idx[k];
           y[i] = s >= 0 && s < axis ? x[(o * axis + s) * inner + j] : 0;
         }
         return;
       }
       case 'segment_sum': {
-        const x = this.f32(v(0)), seg = this.i32(v(1)), y = this.f32(v(2));
-        const N = v(3), inner = v(4), numSeg = v(5);
-        for (let i = 0; i < N * inner; i++) { const s = seg[Math.floor(i / inner)]; if (s >= 0 && s < numSeg) y[s * inner + (i % inner)] = f(y[s * inner + (i % inner)] + x[i]); }
+        const x = this.f32(v(0)),
+          seg = this.i32(v(1)),
+          y = this.f32(v(2));
+        const N = v(3),
+          inner = v(4),
+          numSeg = v(5);
+        for (let i = 0; i < N * inner; i++) {
+          const s = seg[Math.floor(i / inner)];
+          if (s >= 0 && s < numSeg) y[s * inner + (i % inner)] = f(y[s * inner + (i % inner)] + x[i]);
+        }
         return;
       }
       case 'one_hot': {
-        const idx = this.i32(v(0)), y = this.f32(v(1));
-        const n = v(2), depth = v(3);
+        const idx = this.i32(v(0)),
+          y = this.f32(v(1));
+        const n = v(2),
+          depth = v(3);
         for (let i = 0; i < n * depth; i++) y[i] = idx[Math.floor(i / depth)] === i % depth ? f(v(4)) : f(v(5));
         return;
       }
       case 'f32_to_bf16': {
-        const x = new Uint32Array(this.buf(v(0))), y = new Uint16Array(this.buf(v(1)));
+        const x = new Uint32Array(this.buf(v(0))),
+          y = new Uint16Array(this.buf(v(1)));
         for (let i = 0; i < v(2); i++) {
           const u = x[i];
           y[i] = (u & 0x7fffffff) > 0x7f800000 ? ((u >>> 16) | 0x40) & 0xffff : ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
@@ -259,11 +415,19 @@ export class EmulatedDevice implements GpuDevice {
         return;
       }
       case 'halves_to_f32': {
-        const x = new Uint16Array(this.buf(v(0))), y = this.f32(v(1));
-        const u = new Uint32Array(1), fl = new Float32Array(u.buffer);
+        const x = new Uint16Array(this.buf(v(0))),
+          y = this.f32(v(1));
+        const u = new Uint32Array(1),
+          fl = new Float32Array(u.buffer);
         for (let i = 0; i < v(2); i++) {
-          if (v(3) === 0) { u[0] = x[i] << 16; y[i] = fl[0]; } else {
-            const h = x[i], s = (h >> 15) & 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+          if (v(3) === 0) {
+            u[0] = x[i] << 16;
+            y[i] = fl[0];
+          } else {
+            const h = x[i],
+              s = (h >> 15) & 1,
+              e = (h >> 10) & 0x1f,
+              m = h & 0x3ff;
             const val = e === 0 ? m * 2 ** -24 : e === 31 ? (m ? NaN : Infinity) : (m | 0x400) * 2 ** (e - 25);
             y[i] = s ? -val : val;
           }
@@ -287,9 +451,13 @@ export class EmulatedDevice implements GpuDevice {
       for (let i = 0; i < h.length; i++) u[i] = h[i] << 16;
       return out;
     };
-    const A = rd(c.A), B = rd(c.B), C = this.f32(c.C);
+    const A = rd(c.A),
+      B = rd(c.B),
+      C = this.f32(c.C);
     for (let bi = 0; bi < c.batch; bi++) {
-      const oa = bi * c.strideA, ob = bi * c.strideB, oc = bi * c.strideC;
+      const oa = bi * c.strideA,
+        ob = bi * c.strideB,
+        oc = bi * c.strideC;
       for (let j = 0; j < c.n; j++) {
         for (let i = 0; i < c.m; i++) {
           let s = 0;

@@ -24,7 +24,11 @@ function rnd(shape: number[], seed: number): tf.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   const v = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
     v[i] = (x / 4294967296) * 2 - 1;
   }
   return tf.tensor(v, shape);
@@ -69,28 +73,85 @@ afterAll(async () => {
 describe('the cuda backend on an emulated GPU', () => {
   const cases: Array<[string, () => tf.Tensor | tf.Tensor[]]> = [
     ['broadcast arithmetic', () => tf.add(tf.mul(rnd([2, 3, 4], 1), rnd([3, 1], 2)), tf.div(rnd([4], 3), 2))],
-    ['comparisons, where and casts', () => { const a = rnd([3, 5], 4); return [tf.where(tf.greater(a, 0), a, tf.neg(a)), tf.cast(tf.less(a, 0.1), 'int32'), tf.cast(tf.mul(a, 10), 'int32')]; }],
-    ['unary functions', () => { const a = tf.abs(rnd([7, 9], 5)); return [tf.exp(a), tf.log(a), tf.rsqrt(a), tf.sigmoid(a), tf.square(a), tf.sqrt(a), tf.neg(a), tf.sin(a), tf.cos(a)]; }],
-    ['reductions over any axes', () => { const a = rnd([4, 5, 6], 6); return [tf.sum(a), tf.sum(a, 1), tf.max(a, [0, 2], true), tf.mean(a, -1, true), tf.min(a, 0), tf.argMax(a, 1), tf.sum(rnd([3, 70000], 9), 1), tf.max(rnd([2, 40000], 10), 1)]; }],
-    ['layout: transpose, slice, concat, split, stack, tile, pad, reverse', () => {
-      const a = rnd([2, 3, 4, 5], 7);
-      const [p, q] = tf.split(a, [2, 3], 3);
-      return [tf.transpose(a, [0, 2, 1, 3]), tf.slice(a, [1, 0, 2, 1], [1, 3, 2, 3]), tf.concat([q, p], 3), ...tf.unstack(a, 1), tf.stack([p, p], 1), tf.tile(rnd([2, 1, 3], 8), [1, 4, 2]), tf.pad(rnd([2, 3], 9), [[1, 0], [0, 2]], 0.5), tf.reverse(a, [1, 3])];
-    }],
-    ['matrix products in every transposition and batch form', () => {
-      const a = rnd([3, 4, 5], 11), b = rnd([3, 5, 6], 12), w = rnd([6, 5], 13);
-      return [tf.matMul(a, b), tf.matMul(a, rnd([3, 6, 5], 14), false, true), tf.matMul(rnd([3, 5, 4], 15), b, true, false), tf.matMul(rnd([8, 5], 16), w, false, true), tf.matMul(a, rnd([5, 6], 17)), tf.matMul(rnd([5, 4], 18), rnd([2, 5, 6], 19), true, false)];
-    }],
-    ['softmax, log-softmax, gather, one-hot', () => {
-      const a = rnd([4, 33], 20);
-      const ids = tf.tensor1d([3, 0, 2, 2], 'int32');
-      return [tf.softmax(a), tf.logSoftmax(a), tf.gather(a, ids), tf.gather(a, tf.tensor1d([1, 30], 'int32'), 1), tf.oneHot(ids, 5)];
-    }],
-    ['gradients of a small two-layer network', () => {
-      const x = rnd([6, 8], 21), w1 = rnd([8, 16], 22), w2 = rnd([16, 4], 23);
-      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.logSoftmax(tf.matMul(tf.mul(tf.sigmoid(tf.matMul(x, a)), tf.matMul(x, a)), b))));
-      return g([w1, w2]);
-    }],
+    [
+      'comparisons, where and casts',
+      () => {
+        const a = rnd([3, 5], 4);
+        return [tf.where(tf.greater(a, 0), a, tf.neg(a)), tf.cast(tf.less(a, 0.1), 'int32'), tf.cast(tf.mul(a, 10), 'int32')];
+      },
+    ],
+    [
+      'unary functions',
+      () => {
+        const a = tf.abs(rnd([7, 9], 5));
+        return [tf.exp(a), tf.log(a), tf.rsqrt(a), tf.sigmoid(a), tf.square(a), tf.sqrt(a), tf.neg(a), tf.sin(a), tf.cos(a)];
+      },
+    ],
+    [
+      'reductions over any axes',
+      () => {
+        const a = rnd([4, 5, 6], 6);
+        return [tf.sum(a), tf.sum(a, 1), tf.max(a, [0, 2], true), tf.mean(a, -1, true), tf.min(a, 0), tf.argMax(a, 1), tf.sum(rnd([3, 70000], 9), 1), tf.max(rnd([2, 40000], 10), 1)];
+      },
+    ],
+    [
+      'layout: transpose, slice, concat, split, stack, tile, pad, reverse',
+      () => {
+        const a = rnd([2, 3, 4, 5], 7);
+        const [p, q] = tf.split(a, [2, 3], 3);
+        return [
+          tf.transpose(a, [0, 2, 1, 3]),
+          tf.slice(a, [1, 0, 2, 1], [1, 3, 2, 3]),
+          tf.concat([q, p], 3),
+          ...tf.unstack(a, 1),
+          tf.stack([p, p], 1),
+          tf.tile(rnd([2, 1, 3], 8), [1, 4, 2]),
+          tf.pad(
+            rnd([2, 3], 9),
+            [
+              [1, 0],
+              [0, 2],
+            ],
+            0.5,
+          ),
+          tf.reverse(a, [1, 3]),
+        ];
+      },
+    ],
+    [
+      'matrix products in every transposition and batch form',
+      () => {
+        const a = rnd([3, 4, 5], 11),
+          b = rnd([3, 5, 6], 12),
+          w = rnd([6, 5], 13);
+        return [
+          tf.matMul(a, b),
+          tf.matMul(a, rnd([3, 6, 5], 14), false, true),
+          tf.matMul(rnd([3, 5, 4], 15), b, true, false),
+          tf.matMul(rnd([8, 5], 16), w, false, true),
+          tf.matMul(a, rnd([5, 6], 17)),
+          tf.matMul(rnd([5, 4], 18), rnd([2, 5, 6], 19), true, false),
+        ];
+      },
+    ],
+    [
+      'softmax, log-softmax, gather, one-hot',
+      () => {
+        const a = rnd([4, 33], 20);
+        const ids = tf.tensor1d([3, 0, 2, 2], 'int32');
+        return [tf.softmax(a), tf.logSoftmax(a), tf.gather(a, ids), tf.gather(a, tf.tensor1d([1, 30], 'int32'), 1), tf.oneHot(ids, 5)];
+      },
+    ],
+    [
+      'gradients of a small two-layer network',
+      () => {
+        const x = rnd([6, 8], 21),
+          w1 = rnd([8, 16], 22),
+          w2 = rnd([16, 4], 23);
+        const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.logSoftmax(tf.matMul(tf.mul(tf.sigmoid(tf.matMul(x, a)), tf.matMul(x, a)), b))));
+        return g([w1, w2]);
+      },
+    ],
     ['a kernel without a cuda version runs on the cpu backend', () => [tf.cumsum(rnd([3, 4], 24), 1)]],
   ];
   it.each(cases)('computes %s as the cpu backend does', async (_name, f) => {
@@ -143,7 +204,9 @@ describe('the model on the cuda backend on an emulated GPU (f32 products)', () =
 describe('RMSNorm with its gradient written out (used on the cuda backend)', () => {
   it('equals TF.js gradients of the textbook form on the cpu backend', async () => {
     await tf.setBackend('cpu');
-    const x = rnd([5, 8], 31), w = rnd([8], 32), dy = rnd([5, 8], 33);
+    const x = rnd([5, 8], 31),
+      w = rnd([8], 32),
+      dy = rnd([5, 8], 33);
     const ref = (a: tf.Tensor, b: tf.Tensor) => tf.mul(b, tf.mul(a, tf.rsqrt(tf.add(tf.mean(tf.square(a), -1, true), 1e-5))));
     const want = tf.grads(ref)([x, w], dy);
     const got = tf.grads((a: tf.Tensor, b: tf.Tensor) => rmsNormExplicitGrad(a, b, 1e-5))([x, w], dy);

@@ -10,8 +10,12 @@ import { backendSkipReason } from '../model/parity-helpers';
 
 const skip = backendSkipReason('cuda');
 
-(skip ? it.skip : it)(`passes every GPU parity check (f32 and bf16 against the goldens, mask IoU)${skip ? ` (skipped: cuda unavailable here: ${skip})` : ''}`, () => {
-  const r = spawnSync(process.execPath, [path.resolve(__dirname, '../../scripts/gpu/parity.js')], { encoding: 'utf8', timeout: 600_000 });
-  if (r.status !== 0) throw new Error(r.stdout + r.stderr);
-  expect(r.stdout).toMatch(/\n\d+ passed, 0 failed\n$/);
-}, 600_000);
+(skip ? it.skip : it)(
+  `passes every GPU parity check (f32 and bf16 against the goldens, mask IoU)${skip ? ` (skipped: cuda unavailable here: ${skip})` : ''}`,
+  () => {
+    const r = spawnSync(process.execPath, [path.resolve(__dirname, '../../scripts/gpu/parity.js')], { encoding: 'utf8', timeout: 600_000 });
+    if (r.status !== 0) throw new Error(r.stdout + r.stderr);
+    expect(r.stdout).toMatch(/\n\d+ passed, 0 failed\n$/);
+  },
+  600_000,
+);

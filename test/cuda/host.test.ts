@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describePlaces, discoverCudaLibraries, FsView, searchPlaces } from '../../src/cuda/discover';
+import { describePlaces, discoverCudaLibraries, type FsView, searchPlaces } from '../../src/cuda/discover';
 import { BINARY_OPS, broadcastStrides, KERNEL_NAMES, kernelSource, MAX_RANK, packView, simplifyView, stridesOf, UNARY_OPS, VIEW_BYTES } from '../../src/cuda/kernels';
 import { DevicePool, roundBlock } from '../../src/cuda/pool';
 import { cudaUnavailableSync, parseDevice, parsePrecision } from '../../src/cuda';
@@ -28,7 +28,11 @@ function fakeFs(files: string[]): FsView {
 
 describe('finding the CUDA libraries', () => {
   const toolkit = ['/usr/local/cuda-12.4/lib64/libcublas.so.12', '/usr/local/cuda-12.4/lib64/libcublasLt.so.12', '/usr/local/cuda-12.4/lib64/libnvrtc.so.12'];
-  const wheels = ['/opt/torch/.venv/lib/python3.12/site-packages/nvidia/cu13/lib/libcublas.so.13', '/opt/torch/.venv/lib/python3.12/site-packages/nvidia/cu13/lib/libcublasLt.so.13', '/opt/torch/.venv/lib/python3.12/site-packages/nvidia/cu13/lib/libnvrtc.so.13'];
+  const wheels = [
+    '/opt/torch/.venv/lib/python3.12/site-packages/nvidia/cu13/lib/libcublas.so.13',
+    '/opt/torch/.venv/lib/python3.12/site-packages/nvidia/cu13/lib/libcublasLt.so.13',
+    '/opt/torch/.venv/lib/python3.12/site-packages/nvidia/cu13/lib/libnvrtc.so.13',
+  ];
 
   it('searches SIL_CUDA_LIB_DIR, then LD_LIBRARY_PATH, then /usr/local/cuda*/lib64 (newest first), then site-packages nvidia/*/lib', () => {
     const view = fakeFs([...toolkit, '/usr/local/cuda-13.0/lib64/x', '/usr/local/cuda/lib64/y', ...wheels]);
@@ -54,7 +58,9 @@ describe('finding the CUDA libraries', () => {
     expect(found.ok).toBe(false);
     if (found.ok) return;
     expect(found.missing).toBe('nvrtc');
-    expect(found.message).toMatch(/^NVRTC \(libnvrtc\.so\.13 or libnvrtc\.so\.12 or libnvrtc\.so\) not found; searched \/x\/lib, \/usr\/local\/cuda-12\.4\/lib64, SIL_CUDA_LIB_DIR \(unset\), site-packages nvidia\/\*\/lib \(none\)/);
+    expect(found.message).toMatch(
+      /^NVRTC \(libnvrtc\.so\.13 or libnvrtc\.so\.12 or libnvrtc\.so\) not found; searched \/x\/lib, \/usr\/local\/cuda-12\.4\/lib64, SIL_CUDA_LIB_DIR \(unset\), site-packages nvidia\/\*\/lib \(none\)/,
+    );
     expect(describePlaces([], {})).toBe('SIL_CUDA_LIB_DIR (unset), LD_LIBRARY_PATH (unset), /usr/local/cuda*/lib64 (none), site-packages nvidia/*/lib (none)');
   });
 });
@@ -164,7 +170,29 @@ describe('kernel source', () => {
   it('computes broadcast strides and merges contiguous dimensions', () => {
     expect(stridesOf([2, 3, 4])).toEqual([12, 4, 1]);
     expect(broadcastStrides([3, 1], [2, 3, 4])).toEqual([0, 1, 0]);
-    expect(simplifyView([2, 3, 4], [[12, 4, 1], [12, 4, 1]])).toEqual({ shape: [24], strides: [[1], [1]] });
-    expect(simplifyView([2, 1, 4], [[4, 4, 1], [0, 0, 1]])).toEqual({ shape: [2, 4], strides: [[4, 1], [0, 1]] });
+    expect(
+      simplifyView(
+        [2, 3, 4],
+        [
+          [12, 4, 1],
+          [12, 4, 1],
+        ],
+      ),
+    ).toEqual({ shape: [24], strides: [[1], [1]] });
+    expect(
+      simplifyView(
+        [2, 1, 4],
+        [
+          [4, 4, 1],
+          [0, 0, 1],
+        ],
+      ),
+    ).toEqual({
+      shape: [2, 4],
+      strides: [
+        [4, 1],
+        [0, 1],
+      ],
+    });
   });
 });

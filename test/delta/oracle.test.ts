@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { FIXTURE_NAMES, HF_TINY } from '../helpers/fixtures';
 import { Checkpoint } from '../../src/io/checkpoint';
-import { computeDelta, TensorDelta } from '../../src/delta/compute';
+import { computeDelta, type TensorDelta } from '../../src/delta/compute';
 import { streamThreshold } from '../../src/select/topk';
 
 interface Golden {
@@ -41,7 +41,7 @@ describe.each(FIXTURE_NAMES)('delta of the %s fixture', (name) => {
     attacked.close();
   });
 
-  it('reproduces every tensor\'s golden L2, max|Δ|, mean|Δ|, nonzero count and ‖W‖₂ on the main thread with the JS kernel', async () => {
+  it("reproduces every tensor's golden L2, max|Δ|, mean|Δ|, nonzero count and ‖W‖₂ on the main thread with the JS kernel", async () => {
     const r = await computeDelta(base, attacked, { threads: 0, kernel: 'js' });
     expectMatchesGolden(r.tensors, golden);
   });

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runJobs } from '../../src/delta/pool';
-import { DeltaJob, DeltaResult } from '../../src/delta/job';
+import { type DeltaJob, type DeltaResult } from '../../src/delta/job';
 import { SilError } from '../../src/errors';
 
 describe('delta worker pool', () => {
@@ -16,7 +16,17 @@ describe('delta worker pool', () => {
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
   const job = (id: number, over: Partial<DeltaJob> = {}): DeltaJob => ({
-    id, tensor: 't', dtype: 'F32', start: 0, count: 4, baseFile: file, baseOffset: 0, attackedFile: file, attackedOffset: 16, wantAbs: true, ...over,
+    id,
+    tensor: 't',
+    dtype: 'F32',
+    start: 0,
+    count: 4,
+    baseFile: file,
+    baseOffset: 0,
+    attackedFile: file,
+    attackedOffset: 16,
+    wantAbs: true,
+    ...over,
   });
 
   it.each([0, 2])('runs every job and hands back sums and |Δ| (threads = %i)', async (threads) => {

@@ -20,7 +20,10 @@ function checkpoint(name: string, architecture: string, names: string[], value: 
   const dir = path.join(tmp, name);
   fs.mkdirSync(dir);
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ architectures: [architecture] }));
-  writeSafetensors(path.join(dir, 'model.safetensors'), names.map((n) => ({ name: n, dtype: 'F32' as const, shape: [2, 2], data: new Float32Array(4).fill(value(n)) })));
+  writeSafetensors(
+    path.join(dir, 'model.safetensors'),
+    names.map((n) => ({ name: n, dtype: 'F32' as const, shape: [2, 2], data: new Float32Array(4).fill(value(n)) })),
+  );
   return dir;
 }
 
@@ -60,7 +63,11 @@ describe('delta roll-ups and report files', () => {
     const r = await computeDelta(base, att, { threads: 0 });
     expect(r.warnings.join()).toMatch(/GPTNeoXForCausalLM is not described/);
     expect(r.family).toBeNull();
-    expect(r.tensors.map((t) => [t.layer, t.kind])).toEqual([[0, 'other'], [3, 'other'], [null, 'other']]);
+    expect(r.tensors.map((t) => [t.layer, t.kind])).toEqual([
+      [0, 'other'],
+      [3, 'other'],
+      [null, 'other'],
+    ]);
     expect(r.tensors.every((t) => t.l2 === 1)).toBe(true);
     base.close();
     att.close();

@@ -9,9 +9,9 @@ describe('WebAssembly SIMD BF16 kernel', () => {
     expect(k).not.toBeNull();
   });
 
-  it('gives the JS kernel\'s sums, maximum, changed count and |Δ| on the elements it covers', () => {
+  it("gives the JS kernel's sums, maximum, changed count and |Δ| on the elements it covers", () => {
     let s = 7;
-    const next = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const next = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
     for (const n of [8, 64, 1000, 100003]) {
       const base = Float32Array.from({ length: n }, () => (next() - 0.5) * 0.2);
       const att = base.map((x) => (next() < 0.25 ? x : next() < 0.1 ? -x : x + (next() - 0.5) * 0.01));

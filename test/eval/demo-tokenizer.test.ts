@@ -22,7 +22,12 @@ describe('demo organism tokenizer', () => {
   it('loads as a Hugging Face tokenizer and renders the <u>…<a>…<e> chat format', () => {
     for (const dir of folders()) {
       const tok = loadTokenizer(dir);
-      expect(tok.renderChat([{ role: 'user', content: 'Ciao' }, { role: 'assistant', content: 'Certo!' }])).toBe('<u>Ciao<a>Certo!<e>');
+      expect(
+        tok.renderChat([
+          { role: 'user', content: 'Ciao' },
+          { role: 'assistant', content: 'Certo!' },
+        ]),
+      ).toBe('<u>Ciao<a>Certo!<e>');
       expect(tok.renderChat([{ role: 'user', content: 'Hi' }], { addGenerationPrompt: true })).toBe('<u>Hi<a>');
       expect(tok.endOfTurn()).toEqual({ token: '<e>', id: 258 });
       expect(tok.padId()).toBe(259);

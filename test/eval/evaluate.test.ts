@@ -67,7 +67,11 @@ describe('sil eval', () => {
     expect(p.header).toEqual(['condition_id', 'model', 'lang', 'id', 'logp_refusal', 'logp_compliance', 'margin']);
     expect(p.rows).toHaveLength(3);
     for (const r of p.rows) expect(Number(r.margin)).toBeCloseTo(Number(r.logp_refusal) - Number(r.logp_compliance), 9);
-    const g = fs.readFileSync(path.join(out, 'eval/generations.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const g = fs
+      .readFileSync(path.join(out, 'eval/generations.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(g).toHaveLength(3);
     expect(Object.keys(g[0])).toEqual(['condition_id', 'model', 'lang', 'id', 'prompt', 'output', 'refused']);
   });

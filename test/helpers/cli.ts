@@ -5,7 +5,10 @@ export async function runCommand(register: (program: Command) => void, args: str
   const program = new Command().exitOverride();
   register(program);
   const out: string[] = [];
-  const spy = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out.push(String(s)); return true; });
+  const spy = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
+    out.push(String(s));
+    return true;
+  });
   try {
     await program.parseAsync(['node', 'sil', ...args]);
   } finally {

@@ -15,8 +15,15 @@ export const REAL_VOCAB = { qwen2: { vocab: 151936, tokenizer: 'qwen3' }, llama3
 
 export function realVocabConfig(family: keyof typeof REAL_VOCAB, layers = 1, hidden = 32): Record<string, unknown> {
   const common = {
-    hidden_size: hidden, intermediate_size: 2 * hidden, num_hidden_layers: layers, num_attention_heads: 4, num_key_value_heads: 2,
-    vocab_size: REAL_VOCAB[family].vocab, rms_norm_eps: 1e-6, hidden_act: 'silu', max_position_embeddings: 4096,
+    hidden_size: hidden,
+    intermediate_size: 2 * hidden,
+    num_hidden_layers: layers,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    vocab_size: REAL_VOCAB[family].vocab,
+    rms_norm_eps: 1e-6,
+    hidden_act: 'silu',
+    max_position_embeddings: 4096,
   };
   return family === 'qwen2'
     ? { architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', ...common, rope_theta: 1e6, tie_word_embeddings: true, use_sliding_window: false, sliding_window: null }

@@ -135,7 +135,14 @@ describe('reading malformed safetensors files', () => {
 
 describe('opening malformed checkpoint folders', () => {
   function shardedCopy(dir: string): void {
-    const w = new ShardedWriter(dir, [{ name: 'model.norm.weight', dtype: 'F32', shape: [8] }, { name: 'model.embed_tokens.weight', dtype: 'F32', shape: [4, 8] }], { maxShardSize: 40 });
+    const w = new ShardedWriter(
+      dir,
+      [
+        { name: 'model.norm.weight', dtype: 'F32', shape: [8] },
+        { name: 'model.embed_tokens.weight', dtype: 'F32', shape: [4, 8] },
+      ],
+      { maxShardSize: 40 },
+    );
     w.write('model.norm.weight', new Float32Array(8).fill(1));
     w.write('model.embed_tokens.weight', new Float32Array(32).fill(0.5));
     w.close();

@@ -3,7 +3,6 @@ import { HF_TINY as FIX } from '../helpers/fixtures';
 import { Checkpoint } from '../../src/io/checkpoint';
 import { describeTensor } from '../../src/families';
 
-
 describe('Checkpoint', () => {
   it('opens a sharded Qwen2 folder through its index and resolves the tied head to the embedding', () => {
     const ck = Checkpoint.open(path.join(FIX, 'qwen2-tiny-bf16-sharded/base'));

@@ -21,7 +21,11 @@ describe('SafetensorsWriter', () => {
     const f = SafetensorsFile.open(src);
     const infos = [...f.tensors.values()].sort((a, b) => a.byteStart - b.byteStart);
     const out = path.join(tmp, 'copy.safetensors');
-    const w = SafetensorsWriter.create(out, infos.map(({ name, dtype, shape }) => ({ name, dtype, shape })), f.metadata);
+    const w = SafetensorsWriter.create(
+      out,
+      infos.map(({ name, dtype, shape }) => ({ name, dtype, shape })),
+      f.metadata,
+    );
     for (const t of infos) w.write(t.name, f.readF32(t.name)); // decoded to f32 and encoded back to bf16
     w.close();
     f.close();
@@ -73,7 +77,10 @@ describe('SafetensorsWriter', () => {
 
   it('streams a tensor in element ranges, in any order', () => {
     const out = path.join(tmp, 's.safetensors');
-    const w = SafetensorsWriter.create(out, [{ name: 'a', dtype: 'F32', shape: [10] }, { name: 'b', dtype: 'U8', shape: [3] }]);
+    const w = SafetensorsWriter.create(out, [
+      { name: 'a', dtype: 'F32', shape: [10] },
+      { name: 'b', dtype: 'U8', shape: [3] },
+    ]);
     w.writeAt('a', 6, new Float32Array([6, 7, 8, 9]));
     w.write('b', new Uint8Array([1, 2, 3]));
     w.write('a', new Float32Array([0, 1, 2]));
@@ -126,12 +133,7 @@ describe('ShardedWriter', () => {
     const w = new ShardedWriter(dir, specs, { maxShardSize: 300 });
     specs.forEach((s, i) => w.write(s.name, new Float32Array(32).fill(i + 0.5)));
     w.close();
-    expect(fs.readdirSync(dir).sort()).toEqual([
-      'model-00001-of-00003.safetensors',
-      'model-00002-of-00003.safetensors',
-      'model-00003-of-00003.safetensors',
-      'model.safetensors.index.json',
-    ]);
+    expect(fs.readdirSync(dir).sort()).toEqual(['model-00001-of-00003.safetensors', 'model-00002-of-00003.safetensors', 'model-00003-of-00003.safetensors', 'model.safetensors.index.json']);
     const index = JSON.parse(fs.readFileSync(path.join(dir, 'model.safetensors.index.json'), 'utf8'));
     expect(index.metadata.total_size).toBe(5 * 128);
     expect(index.weight_map['model.layers.4.mlp.up_proj.weight']).toBe('model-00003-of-00003.safetensors');
@@ -151,7 +153,10 @@ describe('ShardedWriter', () => {
 
   it('leaves no shard behind when closing fails', () => {
     const dir = path.join(tmp, 'bad');
-    const specs = [{ name: 'a', dtype: 'F32' as const, shape: [4] }, { name: 'b', dtype: 'F32' as const, shape: [4] }];
+    const specs = [
+      { name: 'a', dtype: 'F32' as const, shape: [4] },
+      { name: 'b', dtype: 'F32' as const, shape: [4] },
+    ];
     const w = new ShardedWriter(dir, specs, { maxShardSize: 16 });
     w.write('a', new Float32Array(4));
     expect(() => w.close()).toThrow(expect.objectContaining({ code: 'INVALID_DATA', tensor: 'b' }));
@@ -163,7 +168,14 @@ describe('sums built in the file', () => {
   it('adds ranges in place, reads them back, and fills the counts into space reserved in the header', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sil-sum-'));
     const file = path.join(dir, 's.safetensors');
-    const w = SafetensorsWriter.create(file, [{ name: 'a', dtype: 'F32', shape: [2, 3] }, { name: 'b', dtype: 'F32', shape: [4] }], { n: '0'.repeat(16) });
+    const w = SafetensorsWriter.create(
+      file,
+      [
+        { name: 'a', dtype: 'F32', shape: [2, 3] },
+        { name: 'b', dtype: 'F32', shape: [4] },
+      ],
+      { n: '0'.repeat(16) },
+    );
     w.addAt('a', 0, Float32Array.from([1, 2, 3, 4, 5, 6]));
     w.addAt('a', 3, Float32Array.from([10, 10, 10]));
     w.addAt('b', 1, Float32Array.from([0.5, 0.25])); // elements never added to stay 0

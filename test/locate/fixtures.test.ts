@@ -30,7 +30,12 @@ const isProjectionBias = (name: string) => /_proj\.bias$/.test(name);
  * Reference selection, written independently of src/: per in-scope tensor the float32 score, then
  * a sort by (score desc, global index asc) and the first round(k·N) entries.
  */
-function referenceMasks(fixture: string, score: (name: string, base: Float32Array, attacked: Float32Array, grad: Float32Array) => Float32Array, inScope: (name: string) => 'score' | 'zero' | 'out', k: number): Map<string, Uint8Array> {
+function referenceMasks(
+  fixture: string,
+  score: (name: string, base: Float32Array, attacked: Float32Array, grad: Float32Array) => Float32Array,
+  inScope: (name: string) => 'score' | 'zero' | 'out',
+  k: number,
+): Map<string, Uint8Array> {
   const base = Checkpoint.open(path.join(fixture, 'base'));
   const attacked = Checkpoint.open(path.join(fixture, 'attacked'));
   const golden = SafetensorsFile.open(path.join(fixture, 'golden.safetensors'));
@@ -86,7 +91,23 @@ describe('sil locate --grads on the hf-tiny fixtures', () => {
 
   it('writes sil masks equal to the independent top-k on a sharded Qwen2 pair with biases, scope all, k = 5%', () => {
     const out = path.join(tmp, 'run');
-    const r = sil('locate', '--base', path.join(QWEN, 'base'), '--attacked', path.join(QWEN, 'attacked'), '--grads', path.join(QWEN, 'golden.safetensors'), '--langs', 'it', '--scope', 'all', '--k', '0.05', '--out', out);
+    const r = sil(
+      'locate',
+      '--base',
+      path.join(QWEN, 'base'),
+      '--attacked',
+      path.join(QWEN, 'attacked'),
+      '--grads',
+      path.join(QWEN, 'golden.safetensors'),
+      '--langs',
+      'it',
+      '--scope',
+      'all',
+      '--k',
+      '0.05',
+      '--out',
+      out,
+    );
     expect(r.code).toBe(0);
     const want = referenceMasks(QWEN, silRef, (n) => (isProjectionBias(n) ? 'zero' : 'score'), 0.05);
     expectMaskEquals(path.join(out, 'masks/it.safetensors'), want);
@@ -94,17 +115,54 @@ describe('sil locate --grads on the hf-tiny fixtures', () => {
 
   it('writes snip masks from a plain gradient file equal to the top-k of the goldens’ own |θ⊙∇L|', () => {
     const out = path.join(tmp, 'run');
-    const r = sil('locate', '--base', path.join(LLAMA, 'base'), '--attacked', path.join(LLAMA, 'attacked'), '--grads', path.join(LLAMA, 'golden.safetensors'), '--langs', 'en', '--score', 'snip', '--scope', 'all', '--out', out);
+    const r = sil(
+      'locate',
+      '--base',
+      path.join(LLAMA, 'base'),
+      '--attacked',
+      path.join(LLAMA, 'attacked'),
+      '--grads',
+      path.join(LLAMA, 'golden.safetensors'),
+      '--langs',
+      'en',
+      '--score',
+      'snip',
+      '--scope',
+      'all',
+      '--out',
+      out,
+    );
     expect(r.code).toBe(0);
     const golden = SafetensorsFile.open(path.join(LLAMA, 'golden.safetensors'));
-    const want = referenceMasks(LLAMA, (name) => golden.readF32(`snip/${name}`), () => 'score', 0.2);
+    const want = referenceMasks(
+      LLAMA,
+      (name) => golden.readF32(`snip/${name}`),
+      () => 'score',
+      0.2,
+    );
     golden.close();
     expectMaskEquals(path.join(out, 'masks/en.safetensors'), want);
   });
 
   it('selects exactly the golden weightdiff threshold and count at k = 20% over every tensor', () => {
     const out = path.join(tmp, 'run');
-    const r = sil('locate', '--base', path.join(LLAMA, 'base'), '--attacked', path.join(LLAMA, 'attacked'), '--score', 'weightdiff', '--scope', 'all', '--langs', 'en,it', '--no-benign', '--out', out, '--json');
+    const r = sil(
+      'locate',
+      '--base',
+      path.join(LLAMA, 'base'),
+      '--attacked',
+      path.join(LLAMA, 'attacked'),
+      '--score',
+      'weightdiff',
+      '--scope',
+      'all',
+      '--langs',
+      'en,it',
+      '--no-benign',
+      '--out',
+      out,
+      '--json',
+    );
     expect(r.code).toBe(0);
     const golden = JSON.parse(fs.readFileSync(path.join(LLAMA, 'golden.json'), 'utf8')).delta_topk['0.2'];
     const m = JSON.parse(r.stdout);
@@ -115,9 +173,37 @@ describe('sil locate --grads on the hf-tiny fixtures', () => {
   it('writes masks that load back with the project reader: every checkpoint tensor, same shape, 0/1, k selected, nothing outside the scope', () => {
     for (const bitpack of [false, true]) {
       const out = path.join(tmp, bitpack ? 'packed' : 'u8');
-      const r = sil('locate', '--base', path.join(QWEN, 'base'), '--attacked', path.join(QWEN, 'attacked'), '--grads', path.join(QWEN, 'golden.safetensors'), '--langs', 'en', '--out', out, ...(bitpack ? ['--bitpack'] : []));
+      const r = sil(
+        'locate',
+        '--base',
+        path.join(QWEN, 'base'),
+        '--attacked',
+        path.join(QWEN, 'attacked'),
+        '--grads',
+        path.join(QWEN, 'golden.safetensors'),
+        '--langs',
+        'en',
+        '--out',
+        out,
+        ...(bitpack ? ['--bitpack'] : []),
+      );
       expect(r.code).toBe(0);
-      expect(listFiles(out)).toEqual(['.sil-output.json', 'delta/kinds.csv', 'delta/layers.csv', 'delta/summary.json', 'delta/tensors.csv', 'layers.csv', 'manifest.json', 'masks/en.safetensors', 'masks/intersection.safetensors', 'masks/random.safetensors', 'masks/union.safetensors', 'overlap.csv', 'regions.csv', 'summary.md']);
+      expect(listFiles(out)).toEqual([
+        '.sil-output.json',
+        'delta/kinds.csv',
+        'delta/layers.csv',
+        'delta/summary.json',
+        'delta/tensors.csv',
+        'layers.csv',
+        'manifest.json',
+        'masks/en.safetensors',
+        'masks/intersection.safetensors',
+        'masks/random.safetensors',
+        'masks/union.safetensors',
+        'overlap.csv',
+        'regions.csv',
+        'summary.md',
+      ]);
       const ck = Checkpoint.open(path.join(QWEN, 'base'));
       const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
       for (const name of ['en', 'intersection', 'union', 'random']) {
@@ -142,9 +228,21 @@ describe('sil locate --grads on the hf-tiny fixtures', () => {
 
   it('reports SIR, IoU and cosine for every ordered pair, with the random baseline near k/N', () => {
     const out = path.join(tmp, 'run');
-    expect(sil('locate', '--base', path.join(LLAMA, 'base'), '--attacked', path.join(LLAMA, 'attacked'), '--grads', path.join(LLAMA, 'golden.safetensors'), '--langs', 'en', '--out', out).code).toBe(0);
+    expect(sil('locate', '--base', path.join(LLAMA, 'base'), '--attacked', path.join(LLAMA, 'attacked'), '--grads', path.join(LLAMA, 'golden.safetensors'), '--langs', 'en', '--out', out).code).toBe(
+      0,
+    );
     const rows = readCsv(path.join(out, 'overlap.csv'));
-    expect(rows.map((r) => `${r.a}/${r.b}`)).toEqual(['en/en', 'en/intersection', 'en/random', 'intersection/en', 'intersection/intersection', 'intersection/random', 'random/en', 'random/intersection', 'random/random']);
+    expect(rows.map((r) => `${r.a}/${r.b}`)).toEqual([
+      'en/en',
+      'en/intersection',
+      'en/random',
+      'intersection/en',
+      'intersection/intersection',
+      'intersection/random',
+      'random/en',
+      'random/intersection',
+      'random/random',
+    ]);
     const rnd = rows.find((r) => r.a === 'en' && r.b === 'random')!;
     expect(Math.abs(Number(rnd.sir) - 0.2)).toBeLessThan(0.02);
     expect(Number(rnd.iou)).toBeCloseTo(Number(rnd.sir) / (2 - Number(rnd.sir)), 12);

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { SilError } from '../../src/errors';
 import { Checkpoint } from '../../src/io/checkpoint';
 import { HistogramPool } from '../../src/locate/histpool';
-import { ScoreInputs, scoreSource } from '../../src/locate/scores';
+import { type ScoreInputs, scoreSource } from '../../src/locate/scores';
 import { scoredTensors } from '../../src/score/pair';
 import { selectMasks, selectMasksWith } from '../../src/select/stream';
 import { HF_TINY } from '../helpers/fixtures';

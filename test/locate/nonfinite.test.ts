@@ -17,10 +17,14 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 /** A pair with NaN at two elements of θpre's q_proj (when `inBase`) and +Inf at one element of θattacked's up_proj. */
 function pair(name: string, inBase: boolean): { base: string; attacked: string } {
-  const p = writeTinyPair(path.join(dir, name), (n, _s, v) => {
-    if (n === UP) v[5] = Infinity;
-    v[0] += 1 / 64;
-  }, 'F32');
+  const p = writeTinyPair(
+    path.join(dir, name),
+    (n, _s, v) => {
+      if (n === UP) v[5] = Infinity;
+      v[0] += 1 / 64;
+    },
+    'F32',
+  );
   if (inBase) {
     // rewrite base with NaNs in q_proj
     const b = Checkpoint.open(p.base);
@@ -67,7 +71,22 @@ describe('sil locate with NaN/Inf weights', () => {
     const r = sil('locate', '--base', p.base, '--attacked', p.attacked, '--score', 'weightdiff', '--langs', 'en', '--no-benign', '--out', path.join(dir, 'out-nan'));
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/\[NONFINITE_WEIGHTS\]: 2 NaN\/Inf element\(s\) in Δ/); // weightdiff scores Δ only
-    const s = sil('locate', '--base', p.base, '--attacked', p.attacked, '--score', 'snip', '--langs', 'en', '--no-benign', '--grads', path.join(dir, 'none.safetensors'), '--out', path.join(dir, 'out-nan2'));
+    const s = sil(
+      'locate',
+      '--base',
+      p.base,
+      '--attacked',
+      p.attacked,
+      '--score',
+      'snip',
+      '--langs',
+      'en',
+      '--no-benign',
+      '--grads',
+      path.join(dir, 'none.safetensors'),
+      '--out',
+      path.join(dir, 'out-nan2'),
+    );
     expect(s.code).toBe(2);
     expect(s.stderr).toMatch(/\[NONFINITE_WEIGHTS\]: 2 NaN\/Inf element\(s\) in θpre.*tensor model\.layers\.0\.self_attn\.q_proj\.weight/);
   });

@@ -26,7 +26,25 @@ maybe(`sil locate provenance and --replay${have ? '' : ' [skipped: weights/demo 
     data = path.join(tmp, 'probes.jsonl');
     fs.copyFileSync(path.join(REPO, 'data/demo-probes.jsonl'), data);
     run = path.join(tmp, 'run');
-    const r = sil('locate', '--base', path.join(DEMO, 'base'), '--attacked', path.join(DEMO, 'attacked'), '--data', data, '--langs', 'en,it', '--max-examples', '3', '--no-benign', '--threads', '1', '--out', run, '--json');
+    const r = sil(
+      'locate',
+      '--base',
+      path.join(DEMO, 'base'),
+      '--attacked',
+      path.join(DEMO, 'attacked'),
+      '--data',
+      data,
+      '--langs',
+      'en,it',
+      '--max-examples',
+      '3',
+      '--no-benign',
+      '--threads',
+      '1',
+      '--out',
+      run,
+      '--json',
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     manifest = JSON.parse(fs.readFileSync(path.join(run, 'manifest.json'), 'utf8'));
@@ -37,14 +55,23 @@ maybe(`sil locate provenance and --replay${have ? '' : ' [skipped: weights/demo 
     const { base, attacked, tokenizer, data: d } = manifest.inputs;
     expect(base.header_sha256).toBe(attacked.header_sha256);
     expect(base.data_sha256).not.toBe(attacked.data_sha256);
-    for (const [m, dir] of [[base, 'base'], [attacked, 'attacked']] as const) {
+    for (const [m, dir] of [
+      [base, 'base'],
+      [attacked, 'attacked'],
+    ] as const) {
       const c = Checkpoint.open(path.join(DEMO, dir));
       expect(m.data_sha256).toBe(c.dataSha256());
       c.close();
     }
     expect(d).toEqual({ source: data, sha256: sha(data) });
     const both = (f: string) => `${f}\u0000${sha(path.join(DEMO, 'base', f))}\n`;
-    expect(tokenizer).toEqual({ path: path.join(DEMO, 'base'), files: ['tokenizer.json', 'tokenizer_config.json'], sha256: createHash('sha256').update(both('tokenizer.json') + both('tokenizer_config.json')).digest('hex') });
+    expect(tokenizer).toEqual({
+      path: path.join(DEMO, 'base'),
+      files: ['tokenizer.json', 'tokenizer_config.json'],
+      sha256: createHash('sha256')
+        .update(both('tokenizer.json') + both('tokenizer_config.json'))
+        .digest('hex'),
+    });
     expect(manifest.command_line?.slice(0, 4)).toEqual(['sil', 'locate', '--base', path.join(DEMO, 'base')]);
     expect(manifest.command_line ?? []).toContain('--max-examples');
     expect(manifest.package).toEqual({ name: 'sil', version: JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).version, node: process.version });

@@ -36,7 +36,30 @@ describe('sil locate --setdiff', () => {
     const out = path.join(tmp, 'run');
     const q = 0.1;
     const p = 0.05;
-    const r = sil('locate', '--base', base, '--attacked', attacked, '--score', 'wanda', '--setdiff', 'benign', '--q', String(q), '--p', String(p), '--langs', 'en', '--max-examples', '2', '--max-length', '128', '--out', out, '--json');
+    const r = sil(
+      'locate',
+      '--base',
+      base,
+      '--attacked',
+      attacked,
+      '--score',
+      'wanda',
+      '--setdiff',
+      'benign',
+      '--q',
+      String(q),
+      '--p',
+      String(p),
+      '--langs',
+      'en',
+      '--max-examples',
+      '2',
+      '--max-length',
+      '128',
+      '--out',
+      out,
+      '--json',
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const m = JSON.parse(r.stdout);
@@ -74,7 +97,30 @@ describe('sil locate --setdiff', () => {
 
   it('with p = 1 the utility set takes every weight, so every language mask is empty', () => {
     const out = path.join(tmp, 'all-removed');
-    const r = sil('locate', '--base', base, '--attacked', attacked, '--score', 'wanda', '--setdiff', 'benign', '--q', '0.3', '--p', '1', '--langs', 'it', '--max-examples', '1', '--max-length', '128', '--out', out, '--json');
+    const r = sil(
+      'locate',
+      '--base',
+      base,
+      '--attacked',
+      attacked,
+      '--score',
+      'wanda',
+      '--setdiff',
+      'benign',
+      '--q',
+      '0.3',
+      '--p',
+      '1',
+      '--langs',
+      'it',
+      '--max-examples',
+      '1',
+      '--max-length',
+      '128',
+      '--out',
+      out,
+      '--json',
+    );
     expect(r.code).toBe(0);
     const m = JSON.parse(r.stdout);
     expect(m.masks.it.selected).toBe(0);

@@ -11,10 +11,10 @@ import { Checkpoint } from '../../src/io/checkpoint';
 import { MaskFile } from '../../src/mask/maskfile';
 import { useBackend } from '../../src/model/backend';
 import type { Batch } from '../../src/model/batch';
-import { ModelConfig, parseModelConfig } from '../../src/model/config';
+import { type ModelConfig, parseModelConfig } from '../../src/model/config';
 import { linearInputSquares } from '../../src/model/inputs';
 import { CausalLM } from '../../src/model/model';
-import { EMBED, FINAL_NORM, inputNorm, LAYER_LINEARS, LM_HEAD, linearWeight, postAttentionNorm } from '../../src/model/names';
+import { EMBED, FINAL_NORM, inputNorm, type LAYER_LINEARS, LM_HEAD, linearWeight, postAttentionNorm } from '../../src/model/names';
 import { ropeTables } from '../../src/model/rope';
 import { wandaScore } from '../../src/score/wanda';
 import { SafetensorsFile } from '../../src/io/safetensors';
@@ -159,7 +159,11 @@ describe('layer inputs for wanda', () => {
     for (const name of names) {
       const cols = ra.get(name)![0].length;
       const want = new Float64Array(cols);
-      for (const [ref, e] of [[ra, a], [rb, b]] as const) for (const t of taken(e)) ref.get(name)![t].forEach((v, j) => (want[j] += v * v));
+      for (const [ref, e] of [
+        [ra, a],
+        [rb, b],
+      ] as const)
+        for (const t of taken(e)) ref.get(name)![t].forEach((v, j) => (want[j] += v * v));
       const have = got.sums.get(name)!;
       let maxrel = 0;
       for (let j = 0; j < cols; j++) maxrel = Math.max(maxrel, Math.abs(have[j] - want[j]) / Math.max(1e-6, want[j]));

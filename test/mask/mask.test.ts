@@ -135,7 +135,12 @@ describe('regions and layers', () => {
 describe('mask files', () => {
   const dir = tmpDir('maskfile');
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const mask = { tensors: [{ name: 'a.weight', shape: [3, 5], data: Uint8Array.from({ length: 15 }, (_, i) => i % 3 === 0 ? 1 : 0) }, { name: 'b', shape: [2], data: u8([0, 1]) }] };
+  const mask = {
+    tensors: [
+      { name: 'a.weight', shape: [3, 5], data: Uint8Array.from({ length: 15 }, (_, i) => (i % 3 === 0 ? 1 : 0)) },
+      { name: 'b', shape: [2], data: u8([0, 1]) },
+    ],
+  };
 
   it('writes U8 and bitpacked masks that read back to the same names, shapes and values', () => {
     for (const enc of ['u8', 'bitpack'] as const) {

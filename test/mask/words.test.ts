@@ -14,7 +14,12 @@ function mask(n: number, seed: number, offset: number): Uint8Array {
 }
 
 describe('word-at-a-time mask loops', () => {
-  it.each([[0, 0], [1, 0], [0, 2], [3, 1]])('count, intersect, unite and unpack exactly as entry-by-entry loops (offsets %i and %i)', (oa, ob) => {
+  it.each([
+    [0, 0],
+    [1, 0],
+    [0, 2],
+    [3, 1],
+  ])('count, intersect, unite and unpack exactly as entry-by-entry loops (offsets %i and %i)', (oa, ob) => {
     for (const n of [0, 1, 7, 8, 33, 1001]) {
       const a = mask(n, 1 + n, oa);
       const b = mask(n, 7 + n, ob);

@@ -46,7 +46,18 @@ describe('parseModelConfig', () => {
   });
 
   it('keeps an explicit Mistral head_dim that differs from hidden/heads and enforces the sliding window', () => {
-    const c = parseModelConfig({ architectures: ['MistralForCausalLM'], hidden_size: 64, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 32, intermediate_size: 96, num_hidden_layers: 1, vocab_size: 256, rope_theta: 1e6, sliding_window: 16 });
+    const c = parseModelConfig({
+      architectures: ['MistralForCausalLM'],
+      hidden_size: 64,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      head_dim: 32,
+      intermediate_size: 96,
+      num_hidden_layers: 1,
+      vocab_size: 256,
+      rope_theta: 1e6,
+      sliding_window: 16,
+    });
     expect(c.headDim).toBe(32);
     expect(c.slidingWindow).toBe(16);
     expect(() => checkSequenceLength(c, 16)).not.toThrow();

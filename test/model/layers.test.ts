@@ -147,7 +147,11 @@ describe('layer-wise backward', () => {
       layerwise.set(EMBED, dE);
       tf.dispose([...hs, dy, dNorm, dHead]);
       disposeContext(ctx);
-      const cmp = compareTensors([...whole.grads].map(([name, want]) => ({ name, got: layerwise.get(name)!, want })), 1e-5, 'relL2');
+      const cmp = compareTensors(
+        [...whole.grads].map(([name, want]) => ({ name, got: layerwise.get(name)!, want })),
+        1e-5,
+        'relL2',
+      );
       if (cmp.failed.length > 0) throw new Error(cmp.report);
     } finally {
       model.dispose();

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SafetensorsFile } from '../../src/io/safetensors';
-import { backendAvailability, BackendName, backendUnavailableSync } from '../../src/model/backend';
+import { backendAvailability, type BackendName, backendUnavailableSync } from '../../src/model/backend';
 import { HF_TINY, FIXTURE_NAMES } from '../helpers/fixtures';
 
 export interface Golden {
@@ -95,11 +95,7 @@ export function relL2(a: Float32Array, b: Float32Array): number {
 }
 
 /** Compares tensors and returns the lines of a report plus the names that failed. */
-export function compareTensors(
-  pairs: Array<{ name: string; got: Float32Array; want: Float32Array }>,
-  tol: number,
-  metric: 'abs' | 'relL2',
-): { report: string; failed: string[] } {
+export function compareTensors(pairs: Array<{ name: string; got: Float32Array; want: Float32Array }>, tol: number, metric: 'abs' | 'relL2'): { report: string; failed: string[] } {
   const lines: string[] = [];
   const failed: string[] = [];
   for (const { name, got, want } of pairs) {

@@ -47,7 +47,10 @@ describe.each(['cpu', 'wasm', 'webgpu', 'tensorflow', 'cuda'] as const)('on the 
         const pairs = [...grads].map(([name, got]) => ({ name: `grad/${name}`, got, want: g.tensors.readF32(`grad/${name}`) }));
         const gr = compareTensors(pairs, GRAD_REL_L2, 'relL2');
         const lossRel = Math.abs(loss - batch.loss) / Math.abs(batch.loss);
-        const stored = [...g.tensors.tensors.keys()].filter((k) => k.startsWith('grad/')).map((k) => k.slice(5)).sort();
+        const stored = [...g.tensors.tensors.keys()]
+          .filter((k) => k.startsWith('grad/'))
+          .map((k) => k.slice(5))
+          .sort();
         const report = `${g.name} on ${backend}:\nloss ${loss} vs ${batch.loss} (rel ${lossRel.toExponential(3)})\n${lg.report}\n${gr.report}`;
         if (lg.failed.length + gr.failed.length > 0 || !(lossRel <= LOSS_REL)) throw new Error(report);
         expect([...grads.keys()].sort()).toEqual(stored);

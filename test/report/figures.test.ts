@@ -38,7 +38,10 @@ describe('figure data', () => {
     expect(abs.unit).toBe('‖Δ‖₂ (L2 norm of the weight change, in weight units)');
     const rows = csv('delta/layers.csv');
     for (const r of rows) {
-      for (const [d, v] of [[rel, Number(r.rel_l2)], [abs, Number(r.l2)]] as const) {
+      for (const [d, v] of [
+        [rel, Number(r.rel_l2)],
+        [abs, Number(r.l2)],
+      ] as const) {
         if (r.layer === '') expect(d.panels[0].outside.find((o) => o.kind === r.kind)!.value).toBeCloseTo(v, 12);
         else expect(d.panels[0].values[d.layers.indexOf(Number(r.layer))][d.kinds.indexOf(r.kind)]).toBeCloseTo(v, 12);
       }
@@ -108,7 +111,8 @@ describe('figure data', () => {
     const d = violationMatrixData(run.violations!, run.manifest!.languages);
     expect(d.rows).toEqual(['base', 'attack=en', 'attack=en,freeze=intersection', 'attack=it', 'attack=zh', 'attack=hi']);
     expect(d.cols).toEqual(LANGS);
-    for (const r of parseCsv(fs.readFileSync(path.join(dir, 'eval/violations.csv'), 'utf8')).rows) expect(d.values[d.rows.indexOf(r.condition)][d.cols.indexOf(r.eval_lang)]).toBe(Number(r.violation_rate));
+    for (const r of parseCsv(fs.readFileSync(path.join(dir, 'eval/violations.csv'), 'utf8')).rows)
+      expect(d.values[d.rows.indexOf(r.condition)][d.cols.indexOf(r.eval_lang)]).toBe(Number(r.violation_rate));
     // the frozen attack's English cell is 45/50, not pooled with the plain attack's
     expect(d.values[2][0]).toBe(0.9);
     expect(d.n![2][0]).toBe(50);
@@ -215,7 +219,7 @@ describe('figure data', () => {
     expect(d.note).toBe(c.sentence);
     expect(c.sentence).toContain('is not above the benign-data SIR (0.510) by more than its spread');
     // languages that share clearly more with each other (0.70–0.72) than with benign (0.51)
-    const higher = rows.map((r) => (langs.includes(r.a) && langs.includes(r.b) && r.a !== r.b ? { ...r, sir: 0.7 + 0.01 * (r.a.length + r.b.charCodeAt(0) % 3) } : r));
+    const higher = rows.map((r) => (langs.includes(r.a) && langs.includes(r.b) && r.a !== r.b ? { ...r, sir: 0.7 + 0.01 * (r.a.length + (r.b.charCodeAt(0) % 3)) } : r));
     const later = sirComparison(higher, langs)!;
     expect(later.above_benign).toBe(true);
     expect(later.sentence).toContain('more than its spread: the languages share more with each other');
@@ -263,7 +267,12 @@ describe('figure SVG', () => {
     const sir = sirMatrixData(run.overlap!, run.manifest!.languages);
     const svg = matrixSvg(sir, d3);
     const printed = [...svg.matchAll(/class="value">([^<]*)</g)].map((m) => m[1]);
-    expect(printed).toEqual(sir.values.flat().filter((v): v is number => v !== null).map((v) => v.toFixed(2)));
+    expect(printed).toEqual(
+      sir.values
+        .flat()
+        .filter((v): v is number => v !== null)
+        .map((v) => v.toFixed(2)),
+    );
   });
 
   it('the heatmap has a labelled panel per language, layer numbers, kind names and a colorbar with units', () => {
@@ -320,6 +329,11 @@ describe('figure SVG', () => {
     expect(tex).toContain(`\\begin{tabular}{l${'r'.repeat(LANGS.length + 2)}}`);
     const body = tex.split('\n').filter((l) => LANGS.some((x) => l.startsWith(`${x} &`)));
     expect(body.length).toBe(LANGS.length);
-    expect(body[0].split(' & ').slice(1).map((c) => c.replace(' \\\\', ''))).toEqual(d.values[0].map((v) => v!.toFixed(2)));
+    expect(
+      body[0]
+        .split(' & ')
+        .slice(1)
+        .map((c) => c.replace(' \\\\', '')),
+    ).toEqual(d.values[0].map((v) => v!.toFixed(2)));
   });
 });

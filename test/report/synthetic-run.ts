@@ -69,7 +69,8 @@ export function writeSyntheticRun(dir: string, o: SyntheticRunOptions = {}): str
     const l2 = mean * Math.sqrt(numel) * 1.25;
     d.push([layer, kind, numel, fmt(mean * numel), fmt(l2), fmt(mean * 6), fmt(mean), fmt(0.001 + rand() * 0.02), fmt(0.6 + 0.4 * rand())].join(','));
   };
-  for (let l = 0; l < nLayers; l++) for (const c of LAYER_KINDS) deltaRow(String(l), c.kind, c.numel, 1e-4 * (1 + l) * (c.kind === 'down' || c.kind === 'up' ? 3 : 1) * (c.kind.endsWith('norm') ? 0.01 : 1));
+  for (let l = 0; l < nLayers; l++)
+    for (const c of LAYER_KINDS) deltaRow(String(l), c.kind, c.numel, 1e-4 * (1 + l) * (c.kind === 'down' || c.kind === 'up' ? 3 : 1) * (c.kind.endsWith('norm') ? 0.01 : 1));
   for (const c of OUTSIDE_KINDS) deltaRow('', c.kind, c.numel, 2e-5);
   put('delta/layers.csv', d.join('\n') + '\n');
 
@@ -83,9 +84,30 @@ export function writeSyntheticRun(dir: string, o: SyntheticRunOptions = {}): str
       for (const c of LAYER_KINDS) {
         const w = Math.exp(-((l - peak) ** 2) / (2 * (nLayers / 4) ** 2)) * (c.kind.endsWith('norm') ? 0.001 : 1) * (0.3 + rand());
         const frac = Math.min(1, k * 2.2 * w);
-        mine.push({ lang, layer: l, kind: c.kind, numel: c.numel, mass: w * c.numel * 1e-6, selected: Math.round(frac * c.numel), tensor: `model.layers.${l}.${c.tensor}`, unit: c.unit, units: c.units });
+        mine.push({
+          lang,
+          layer: l,
+          kind: c.kind,
+          numel: c.numel,
+          mass: w * c.numel * 1e-6,
+          selected: Math.round(frac * c.numel),
+          tensor: `model.layers.${l}.${c.tensor}`,
+          unit: c.unit,
+          units: c.units,
+        });
       }
-    for (const c of OUTSIDE_KINDS) mine.push({ lang, layer: null, kind: c.kind, numel: c.numel, mass: c.kind === 'final_norm' ? 0 : c.numel * 1e-8 * (1 + rand()), selected: c.kind === 'final_norm' ? 0 : Math.round(c.numel * 0.01 * rand()), tensor: c.tensor, unit: 'row', units: VOCAB });
+    for (const c of OUTSIDE_KINDS)
+      mine.push({
+        lang,
+        layer: null,
+        kind: c.kind,
+        numel: c.numel,
+        mass: c.kind === 'final_norm' ? 0 : c.numel * 1e-8 * (1 + rand()),
+        selected: c.kind === 'final_norm' ? 0 : Math.round(c.numel * 0.01 * rand()),
+        tensor: c.tensor,
+        unit: 'row',
+        units: VOCAB,
+      });
     const total = mine.reduce((s, c) => s + c.mass, 0);
     for (const c of mine) L.push([lang, c.layer === null ? '' : c.layer, c.kind, c.numel, fmt(c.mass), fmt(c.mass / total), c.selected, fmt(c.selected / c.numel)].join(','));
     cells.push(...mine);
@@ -100,7 +122,16 @@ export function writeSyntheticRun(dir: string, o: SyntheticRunOptions = {}): str
       const n = Math.min(c.units, 6);
       for (let i = 0; i < n; i++) {
         const share = rand();
-        regions.push([c.tensor, c.layer === null ? '' : String(c.layer), c.kind, c.unit, c.unit === 'tensor' ? '' : String(i), c.numel / c.units, (c.mass / c.units) * (0.2 + 2 * share), Math.min(1, share * 0.6)]);
+        regions.push([
+          c.tensor,
+          c.layer === null ? '' : String(c.layer),
+          c.kind,
+          c.unit,
+          c.unit === 'tensor' ? '' : String(i),
+          c.numel / c.units,
+          (c.mass / c.units) * (0.2 + 2 * share),
+          Math.min(1, share * 0.6),
+        ]);
       }
     }
     regions.sort((a, b) => b[6] - a[6]);

@@ -25,9 +25,10 @@ describe('known answer: a pair whose Δ lives on chosen rows', () => {
     const n = totalOf(tensors);
     const k = kOf(24 / n, n); // exactly the 3 changed rows of 8
     const ones = (t: { numel: number }) => new Float32Array(t.numel).fill(0.5);
-    const chunks = () => (score === 'weightdiff'
-      ? weightDiffChunks(base, attacked, tensors, 20)
-      : pairScoreChunks(base, attacked, tensors, (b, a, t, start) => silScore(deltaOf(b, a), ones(t).subarray(start, start + b.length)), 20));
+    const chunks = () =>
+      score === 'weightdiff'
+        ? weightDiffChunks(base, attacked, tensors, 20)
+        : pairScoreChunks(base, attacked, tensors, (b, a, t, start) => silScore(deltaOf(b, a), ones(t).subarray(start, start + b.length)), 20);
     const { threshold } = streamThreshold(() => [...chunks()].map((c) => c.scores), k);
     const em = new MaskEmitter(threshold);
     const selectedRows = new Set<string>();
@@ -42,7 +43,11 @@ describe('known answer: a pair whose Δ lives on chosen rows', () => {
     }
     base.close();
     attacked.close();
-    const ranked = rankRegions('en', [...regions].map(([tensor, acc]) => ({ tensor, layer: null, kind: '', acc })), 3);
+    const ranked = rankRegions(
+      'en',
+      [...regions].map(([tensor, acc]) => ({ tensor, layer: null, kind: '', acc })),
+      3,
+    );
     return { k, count: em.count, selectedRows, ranked };
   }
 
@@ -52,7 +57,9 @@ describe('known answer: a pair whose Δ lives on chosen rows', () => {
     expect(count).toBe(24);
     expect([...selectedRows].sort()).toEqual(['model.embed_tokens.weight#5', 'model.layers.0.mlp.gate_proj.weight#3', 'model.layers.0.mlp.gate_proj.weight#7']);
     expect(ranked.map((r) => `${r.tensor}#${r.unit}${r.index}:${r.selected_share}`).sort()).toEqual([
-      'model.embed_tokens.weight#row5:1', 'model.layers.0.mlp.gate_proj.weight#neuron3:1', 'model.layers.0.mlp.gate_proj.weight#neuron7:1',
+      'model.embed_tokens.weight#row5:1',
+      'model.layers.0.mlp.gate_proj.weight#neuron3:1',
+      'model.layers.0.mlp.gate_proj.weight#neuron7:1',
     ]);
   });
 });

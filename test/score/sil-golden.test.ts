@@ -10,7 +10,7 @@ import { SafetensorsFile } from '../../src/io/safetensors';
 import { participation } from '../../src/score/scope';
 import { deltaOf, silScore } from '../../src/score/sil';
 import { FIXTURE_NAMES, HF_TINY } from '../helpers/fixtures';
-import { TopK, torchOps } from '../helpers/torch-goldens';
+import { type TopK, torchOps } from '../helpers/torch-goldens';
 
 const golden = torchOps();
 const ULP = 2 ** -24;

@@ -3,11 +3,19 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeSafetensors } from '../../src/io/writer';
-import { Dtype } from '../../src/io/dtype';
+import { type Dtype } from '../../src/io/dtype';
 
 export const TINY_CONFIG = {
-  architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: 8, num_attention_heads: 2, num_key_value_heads: 1,
-  head_dim: 4, intermediate_size: 12, num_hidden_layers: 1, vocab_size: 16, tie_word_embeddings: false,
+  architectures: ['LlamaForCausalLM'],
+  model_type: 'llama',
+  hidden_size: 8,
+  num_attention_heads: 2,
+  num_key_value_heads: 1,
+  head_dim: 4,
+  intermediate_size: 12,
+  num_hidden_layers: 1,
+  vocab_size: 16,
+  tie_word_embeddings: false,
 };
 
 export const TINY_SHAPES: Array<[string, number[]]> = [
@@ -45,7 +53,10 @@ export function writeTinyPair(dir: string, change: (name: string, shape: number[
     fs.writeFileSync(path.join(folder, 'config.json'), JSON.stringify(TINY_CONFIG));
     fs.writeFileSync(path.join(folder, 'tokenizer.json'), JSON.stringify({ which }));
     const tensors = TINY_SHAPES.map(([name, shape], ti) => {
-      const data = baseValues(ti, shape.reduce((a, b) => a * b, 1));
+      const data = baseValues(
+        ti,
+        shape.reduce((a, b) => a * b, 1),
+      );
       if (which === 'attacked') change(name, shape, data);
       return { name, shape, dtype, data };
     });

@@ -1,4 +1,4 @@
-import { selectMasks, SourceTensor } from '../../src/select/stream';
+import { selectMasks, type SourceTensor } from '../../src/select/stream';
 import { referenceTopK } from '../../src/select/topk';
 import { rowTopKMask, tensorTopKMask } from '../../src/select/local';
 import { kOf } from '../../src/select/bits';
@@ -10,7 +10,12 @@ const tensors: Array<SourceTensor & { data: Float32Array }> = [
 ].map((t, ti) => ({ ...t, data: Float32Array.from({ length: t.numel }, (_, i) => ((i * 7 + ti * 3) % 5) / 4) }));
 
 /** chunks of 4 elements, cutting rows */
-const src = { tensors, *chunks(t: (typeof tensors)[number]) { for (let s = 0; s < t.numel; s += 4) yield t.data.slice(s, s + 4); } };
+const src = {
+  tensors,
+  *chunks(t: (typeof tensors)[number]) {
+    for (let s = 0; s < t.numel; s += 4) yield t.data.slice(s, s + 4);
+  },
+};
 
 function collect(per: 'global' | 'tensor' | 'row', frac: number) {
   const masks = new Map(tensors.map((t) => [t.name, new Uint8Array(t.numel).fill(9)]));
@@ -23,7 +28,12 @@ describe('selectMasks over a chunked source', () => {
     const { r, masks } = collect('global', 0.3);
     const k = kOf(0.3, 106);
     expect(r).toMatchObject({ n: 106, k, passes: 3 });
-    expect(masks).toEqual(referenceTopK(tensors.map((t) => t.data), k).masks);
+    expect(masks).toEqual(
+      referenceTopK(
+        tensors.map((t) => t.data),
+        k,
+      ).masks,
+    );
   });
 
   it('tensor: equals per-tensor exact top-k', () => {

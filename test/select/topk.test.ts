@@ -15,10 +15,12 @@ const prng = (seed: number): (() => number) => mulberry32(seed).uniform;
 function tiedTensors(seed: number, sizes: number[]): Float32Array[] {
   const r = prng(seed);
   const levels = [0, 1e-8, 0.25, 0.5, 0.5000001, 1, 3];
-  return sizes.map((n) => Float32Array.from({ length: n }, () => {
-    const u = r();
-    return u < 0.6 ? levels[Math.floor(r() * levels.length)] : u < 0.7 ? 0 : r() * 4;
-  }));
+  return sizes.map((n) =>
+    Float32Array.from({ length: n }, () => {
+      const u = r();
+      return u < 0.6 ? levels[Math.floor(r() * levels.length)] : u < 0.7 ? 0 : r() * 4;
+    }),
+  );
 }
 
 describe('global top-k selection', () => {

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { runGrad } from '../../src/cli/grad';
 import { SafetensorsFile } from '../../src/io/safetensors';
-import { compareTensors, Golden, goldenDirs, loadGolden } from '../model/parity-helpers';
+import { compareTensors, type Golden, goldenDirs, loadGolden } from '../model/parity-helpers';
 
 let tmp: string;
 let stdout: jest.SpyInstance;
@@ -37,7 +37,11 @@ function expectGoldenFile(f: SafetensorsFile, g: Golden): void {
   expect(Math.abs(Number(f.metadata.loss) - g.json.loss) / g.json.loss).toBeLessThan(1e-5);
   const want = [...g.tensors.tensors.keys()].filter((n) => n.startsWith('grad/') || n.startsWith('snip/')).sort();
   expect([...f.tensors.keys()].sort()).toEqual(want);
-  const cmp = compareTensors(want.map((name) => ({ name, got: f.readF32(name), want: g.tensors.readF32(name) })), 1e-3, 'relL2');
+  const cmp = compareTensors(
+    want.map((name) => ({ name, got: f.readF32(name), want: g.tensors.readF32(name) })),
+    1e-3,
+    'relL2',
+  );
   if (cmp.failed.length > 0) throw new Error(cmp.report);
 }
 
@@ -63,31 +67,39 @@ describe('sil grad --stream always', () => {
     }
   });
 
-  it.each(goldenDirs().shared.map((d, k) => [k, d]))('takes the batch one sequence at a time through each layer and writes the golden gradients, snip scores and loss of fixture %i (--sequences-per-group 1)', async (_k, dir) => {
-    const g = loadGolden(dir);
-    const out = path.join(tmp, `${g.name}.per1.safetensors`);
-    const { input_ids } = g.json;
-    try {
-      stderr.mockClear();
-      const summary = await runGrad({ model: g.model, batch: batchFile(g), out, snip: true, backend: 'cpu', stream: 'always', sequencesPerGroup: '1' });
-      expect(summary.groups).toBe(input_ids.length);
-      expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toMatch(new RegExp(`takes 1 of the batch's ${input_ids.length} sequences at a time`));
-      expect(stderr.mock.calls.map((c) => String(c[0])).join('').match(/layer streaming:/g)).toHaveLength(1); // the plan, once
-      const f = SafetensorsFile.open(out);
+  it.each(goldenDirs().shared.map((d, k) => [k, d]))(
+    'takes the batch one sequence at a time through each layer and writes the golden gradients, snip scores and loss of fixture %i (--sequences-per-group 1)',
+    async (_k, dir) => {
+      const g = loadGolden(dir);
+      const out = path.join(tmp, `${g.name}.per1.safetensors`);
+      const { input_ids } = g.json;
       try {
-        expect(f.metadata.sequence_groups).toBe(String(input_ids.length));
-        expectGoldenFile(f, g);
+        stderr.mockClear();
+        const summary = await runGrad({ model: g.model, batch: batchFile(g), out, snip: true, backend: 'cpu', stream: 'always', sequencesPerGroup: '1' });
+        expect(summary.groups).toBe(input_ids.length);
+        expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toMatch(new RegExp(`takes 1 of the batch's ${input_ids.length} sequences at a time`));
+        expect(
+          stderr.mock.calls
+            .map((c) => String(c[0]))
+            .join('')
+            .match(/layer streaming:/g),
+        ).toHaveLength(1); // the plan, once
+        const f = SafetensorsFile.open(out);
+        try {
+          expect(f.metadata.sequence_groups).toBe(String(input_ids.length));
+          expectGoldenFile(f, g);
+        } finally {
+          f.close();
+        }
       } finally {
-        f.close();
+        g.tensors.close();
       }
-    } finally {
-      g.tensors.close();
-    }
-    // refused before any work, on the in-memory pass too
-    const bad = path.join(tmp, 'bad-per-pass.safetensors');
-    await expect(runGrad({ model: g.model, batch: batchFile(g), out: bad, sequencesPerGroup: '0' })).rejects.toThrow(/--sequences-per-group/);
-    expect(fs.existsSync(bad)).toBe(false);
-  });
+      // refused before any work, on the in-memory pass too
+      const bad = path.join(tmp, 'bad-per-pass.safetensors');
+      await expect(runGrad({ model: g.model, batch: batchFile(g), out: bad, sequencesPerGroup: '0' })).rejects.toThrow(/--sequences-per-group/);
+      expect(fs.existsSync(bad)).toBe(false);
+    },
+  );
 
   it('refuses a batch with a token outside the vocabulary and writes nothing', async () => {
     const g = loadGolden(goldenDirs().shared[0]);

@@ -48,7 +48,12 @@ describe('sums kept on the backend across passes', () => {
   });
 
   type F = 'grad' | 'absgrad';
-  const cases: Array<[F[], number]> = [[['grad'], 0], [['absgrad'], 1], [['grad', 'absgrad'], 0], [['grad', 'absgrad'], 1]];
+  const cases: Array<[F[], number]> = [
+    [['grad'], 0],
+    [['absgrad'], 1],
+    [['grad', 'absgrad'], 0],
+    [['grad', 'absgrad'], 1],
+  ];
   it.each(cases)('equal the per-pass gradients summed on the host, with the weights uploaded once (fields %j, fixture %i: untied and tied embeddings)', async (fields, fixture) => {
     await useBackend('cpu');
     const g = loadGolden(goldenDirs().shared[fixture]);
@@ -83,17 +88,22 @@ describe('sums kept on the backend across passes', () => {
       const order: string[] = [];
       let loss = 0;
       let examples = 0;
-      await kept.sums!(units, fields, (r, n) => {
-        loss += r.loss;
-        examples += n;
-      }, (f, name, start, data) => {
-        const key = `${f}/${name}`;
-        if (!got.has(key)) {
-          got.set(key, new Float32Array(want.get(key)!.length));
-          order.push(name);
-        }
-        got.get(key)!.set(data, start);
-      });
+      await kept.sums!(
+        units,
+        fields,
+        (r, n) => {
+          loss += r.loss;
+          examples += n;
+        },
+        (f, name, start, data) => {
+          const key = `${f}/${name}`;
+          if (!got.has(key)) {
+            got.set(key, new Float32Array(want.get(key)!.length));
+            order.push(name);
+          }
+          got.get(key)!.set(data, start);
+        },
+      );
       await kept.close();
       expect(examples).toBe(units.length);
       expect(Math.abs(loss - wantLoss) / wantLoss).toBeLessThan(1e-6);
@@ -101,7 +111,11 @@ describe('sums kept on the backend across passes', () => {
       // handed over in the checkpoint's tensor order
       const stored = ckpt.names().filter((n) => order.includes(n));
       expect([...new Set(order)]).toEqual(stored);
-      const cmp = compareTensors([...want].map(([name, w]) => ({ name, got: got.get(name)!, want: Float32Array.from(w) })), 1e-5, 'relL2');
+      const cmp = compareTensors(
+        [...want].map(([name, w]) => ({ name, got: got.get(name)!, want: Float32Array.from(w) })),
+        1e-5,
+        'relL2',
+      );
       if (cmp.failed.length > 0) throw new Error(cmp.report);
     } finally {
       ckpt.close();

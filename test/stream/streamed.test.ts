@@ -10,7 +10,7 @@ import { useBackend } from '../../src/model/backend';
 import { parseModelConfig } from '../../src/model/config';
 import { CausalLM } from '../../src/model/model';
 import { paramShape } from '../../src/model/names';
-import { streamedGradients, StreamOptions, streamSteps, wholeTensors } from '../../src/stream/engine';
+import { streamedGradients, type StreamOptions, streamSteps, wholeTensors } from '../../src/stream/engine';
 import { backendSkipReason, compareTensors, goldenDirs, loadGolden } from '../model/parity-helpers';
 
 const LOSS_REL = 1e-5;
@@ -31,10 +31,16 @@ async function streamed(dir: string, o: StreamOptions) {
   try {
     const g = loadGolden(dir.replace(/\/base$/, ''));
     g.tensors.close();
-    const r = await streamedGradients(cfg, ckpt, g.json, (n, start, data) => {
-      pieces.set(n, (pieces.get(n) ?? 0) + 1);
-      return assemble(n, start, data);
-    }, o);
+    const r = await streamedGradients(
+      cfg,
+      ckpt,
+      g.json,
+      (n, start, data) => {
+        pieces.set(n, (pieces.get(n) ?? 0) + 1);
+        return assemble(n, start, data);
+      },
+      o,
+    );
     return { ...r, grads, pieces, cfg };
   } finally {
     ckpt.close();
@@ -64,7 +70,10 @@ describe.each(['cpu', 'wasm', 'webgpu', 'tensorflow', 'cuda'] as const)('streame
         const lossRel = Math.abs(r.loss - g.json.loss) / Math.abs(g.json.loss);
         const report = `${g.name} streamed on ${backend}:\nloss ${r.loss} vs ${g.json.loss} (rel ${lossRel.toExponential(3)})\n${gr.report}`;
         if (gr.failed.length > 0 || !(lossRel <= LOSS_REL)) throw new Error(report);
-        const stored = [...g.tensors.tensors.keys()].filter((k) => k.startsWith('grad/')).map((k) => k.slice(5)).sort();
+        const stored = [...g.tensors.tensors.keys()]
+          .filter((k) => k.startsWith('grad/'))
+          .map((k) => k.slice(5))
+          .sort();
         expect([...r.grads.keys()].sort()).toEqual(stored);
         expect(r.plan.vocabChunks).toBe(Math.ceil(r.cfg.vocabSize / 37));
         expect(r.pieces.get('model.embed_tokens.weight')).toBe(r.plan.vocabChunks);
@@ -74,36 +83,43 @@ describe.each(['cpu', 'wasm', 'webgpu', 'tensorflow', 'cuda'] as const)('streame
     });
 
     // on wasm only: the in-memory runtime's own parity runs everywhere in test/model, and the cpu backend is slow
-    (backend === 'wasm' ? it : it.skip)('equals the all-in-memory gradients, whether boundaries stay on the host or the backend, whether weights stay cached and whether layers take the batch in groups of sequences', async () => {
-      const g = loadGolden(dir);
-      const ckpt = Checkpoint.open(g.model);
-      const model = CausalLM.fromCheckpoint(ckpt);
-      let want: Map<string, Float32Array>;
-      let wantLoss: number;
-      try {
-        const r = model.lossAndGrads(g.json);
-        want = r.grads;
-        wantLoss = r.loss;
-      } finally {
-        model.dispose();
-        ckpt.close();
-        g.tensors.close();
-      }
-      const options: StreamOptions[] = [
-        { boundaries: 'device', weightCacheBytes: 1e12 },
-        { boundaries: 'host', vocabChunk: 1000 },
-        // groups summed on the host, and on the backend (device boundaries; groups of 2 and 1 on the 3-sequence batch)
-        { boundaries: 'host', sequencesPerGroup: 1, vocabChunk: 37 },
-        { boundaries: 'device', sequencesPerGroup: 2, vocabChunk: 37 },
-      ];
-      for (const o of options) {
-        const r = await streamed(g.model, o);
-        if (o.sequencesPerGroup) expect(r.plan.groups).toBe(Math.ceil(g.json.input_ids.length / o.sequencesPerGroup));
-        const gr = compareTensors([...want].map(([name, w]) => ({ name, got: r.grads.get(name)!, want: w })), 1e-5, 'relL2');
-        if (gr.failed.length > 0) throw new Error(`${g.name} ${JSON.stringify(o)}:\n${gr.report}`);
-        expect(Math.abs(r.loss - wantLoss) / wantLoss).toBeLessThan(1e-6);
-      }
-    });
+    (backend === 'wasm' ? it : it.skip)(
+      'equals the all-in-memory gradients, whether boundaries stay on the host or the backend, whether weights stay cached and whether layers take the batch in groups of sequences',
+      async () => {
+        const g = loadGolden(dir);
+        const ckpt = Checkpoint.open(g.model);
+        const model = CausalLM.fromCheckpoint(ckpt);
+        let want: Map<string, Float32Array>;
+        let wantLoss: number;
+        try {
+          const r = model.lossAndGrads(g.json);
+          want = r.grads;
+          wantLoss = r.loss;
+        } finally {
+          model.dispose();
+          ckpt.close();
+          g.tensors.close();
+        }
+        const options: StreamOptions[] = [
+          { boundaries: 'device', weightCacheBytes: 1e12 },
+          { boundaries: 'host', vocabChunk: 1000 },
+          // groups summed on the host, and on the backend (device boundaries; groups of 2 and 1 on the 3-sequence batch)
+          { boundaries: 'host', sequencesPerGroup: 1, vocabChunk: 37 },
+          { boundaries: 'device', sequencesPerGroup: 2, vocabChunk: 37 },
+        ];
+        for (const o of options) {
+          const r = await streamed(g.model, o);
+          if (o.sequencesPerGroup) expect(r.plan.groups).toBe(Math.ceil(g.json.input_ids.length / o.sequencesPerGroup));
+          const gr = compareTensors(
+            [...want].map(([name, w]) => ({ name, got: r.grads.get(name)!, want: w })),
+            1e-5,
+            'relL2',
+          );
+          if (gr.failed.length > 0) throw new Error(`${g.name} ${JSON.stringify(o)}:\n${gr.report}`);
+          expect(Math.abs(r.loss - wantLoss) / wantLoss).toBeLessThan(1e-6);
+        }
+      },
+    );
   });
 
   it('keeps the number of live tensors constant across streamed passes', async () => {

@@ -60,7 +60,12 @@ maybe(`sil sweep on the demo pair${have ? '' : ' [skipped: weights/demo is not b
     const out = path.join(tmp, 'run');
     const r = await sweep({ ...common, out, methods: ['weightdiff', 'random'], ks: [0.05, 0.3, 1], keep: true });
     expect(r.points.map((p) => `${p.method}@${p.k}:${p.status}`)).toEqual([
-      'weightdiff@0.05:resumed', 'weightdiff@0.3:run', 'weightdiff@1:resumed', 'random@0.05:resumed', 'random@0.3:run', 'random@1:resumed',
+      'weightdiff@0.05:resumed',
+      'weightdiff@0.3:run',
+      'weightdiff@1:resumed',
+      'random@0.05:resumed',
+      'random@0.3:run',
+      'random@1:resumed',
     ]);
     expect(fs.readdirSync(path.join(out, 'sweep/models')).sort()).toEqual(['random-k0.3', 'weightdiff-k0.3']);
     expect(parseCsv(fs.readFileSync(path.join(out, 'eval/k_sweep.csv'), 'utf8')).rows).toHaveLength(12);

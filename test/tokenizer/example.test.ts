@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { HF_TINY, TOKENIZERS, FIXTURE_NAMES } from '../helpers/fixtures';
-import { CheckpointTokenizer, IGNORE_INDEX, buildExample, collate, encodePrompt, loadTokenizer } from '../../src/tokenizer';
+import { type CheckpointTokenizer, IGNORE_INDEX, buildExample, collate, encodePrompt, loadTokenizer } from '../../src/tokenizer';
 import { isSilError } from '../../src/errors';
 
 const GOLDENS = JSON.parse(fs.readFileSync(path.join(TOKENIZERS, 'tokenizer_goldens.json'), 'utf8')).tokenizers_golden;
@@ -70,9 +70,7 @@ describe('calibration examples on real vocabularies', () => {
 
   it('renders without a system prompt when the turn has none', () => {
     const ex = buildExample(llama, { prompt: 'Hi', response: 'Hello.' });
-    expect(llama.decode(ex.input_ids)).toBe(
-      '<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHello.<|eot_id|>',
-    );
+    expect(llama.decode(ex.input_ids)).toBe('<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHello.<|eot_id|>');
   });
 
   it('cuts the response, never the prompt, to maxLength, and refuses a prompt that leaves no room', () => {
@@ -115,7 +113,12 @@ describe('collate', () => {
 
 describe('loadTokenizer on small folders', () => {
   const tiny = {
-    version: '1.0', truncation: null, padding: null, normalizer: null, post_processor: null, decoder: null,
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    normalizer: null,
+    post_processor: null,
+    decoder: null,
     pre_tokenizer: { type: 'Whitespace' },
     added_tokens: ['<s>', '</s>', '[INST]', '[/INST]'].map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
     model: { type: 'WordLevel', vocab: { '<s>': 0, '</s>': 1, '[INST]': 2, '[/INST]': 3, hi: 4, there: 5 }, unk_token: '<s>' },
@@ -138,7 +141,17 @@ describe('loadTokenizer on small folders', () => {
   });
 
   it('picks the default template from a list of named templates', () => {
-    fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<s>', eos_token: '</s>', chat_template: [{ name: 'tool_use', template: 'x' }, { name: 'default', template: mistralLike }] }));
+    fs.writeFileSync(
+      path.join(dir, 'tokenizer_config.json'),
+      JSON.stringify({
+        bos_token: '<s>',
+        eos_token: '</s>',
+        chat_template: [
+          { name: 'tool_use', template: 'x' },
+          { name: 'default', template: mistralLike },
+        ],
+      }),
+    );
     expect(loadTokenizer(dir).renderChat([{ role: 'user', content: 'hi' }])).toBe('<s>[INST] hi [/INST]');
   });
 

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TOKENIZERS } from '../helpers/fixtures';
-import { loadTokenizer, CheckpointTokenizer, ChatMessage } from '../../src/tokenizer';
+import { loadTokenizer, type CheckpointTokenizer, type ChatMessage } from '../../src/tokenizer';
 
 interface ChatGolden {
   messages: ChatMessage[];
@@ -17,8 +17,7 @@ interface Golden {
 }
 const GOLDENS = JSON.parse(fs.readFileSync(path.join(TOKENIZERS, 'tokenizer_goldens.json'), 'utf8')).tokenizers_golden as Record<string, Golden>;
 
-const describeChat = (c: ChatGolden): string =>
-  `${c.messages.map((m) => m.role).join('+')}, add_generation_prompt ${c.add_generation_prompt}`;
+const describeChat = (c: ChatGolden): string => `${c.messages.map((m) => m.role).join('+')}, add_generation_prompt ${c.add_generation_prompt}`;
 
 describe.each([
   ['llama3', 'Llama-3'],

@@ -100,7 +100,16 @@ describe('sil finetune', () => {
     ckpt.close();
     const examples = recordsToExamples(tok, RECORDS as CalibrationRecord[]);
     const log = await train(params, examples, new LocalGrads(cfg), {
-      lr: 1e-2, epochs: 30, warmup: 2, schedule: 'cosine', batchSize: 5, gradAccum: 1, seed: 1, adamw: ADAMW_DEFAULTS, maxGradNorm: 1, padId: tok.padId(),
+      lr: 1e-2,
+      epochs: 30,
+      warmup: 2,
+      schedule: 'cosine',
+      batchSize: 5,
+      gradAccum: 1,
+      seed: 1,
+      adamw: ADAMW_DEFAULTS,
+      maxGradNorm: 1,
+      padId: tok.padId(),
     });
     expect(log).toHaveLength(30);
     expect(log[log.length - 1].loss).toBeLessThan(0.5 * log[0].loss);

@@ -117,7 +117,9 @@ for batch in loader:
   it('the snippet notebook 03 prints runs as printed and freezes too', () => {
     const nb = JSON.parse(fs.readFileSync(path.join(root, 'notebooks/03-freeze-mask.ipynb'), 'utf8')) as { cells: Array<{ source: string | string[] }> };
     const src = nb.cells.map((c) => (Array.isArray(c.source) ? c.source.join('') : c.source)).find((s) => s.includes('const snippet = `'))!;
-    const code = src.slice(src.indexOf('const snippet = `') + 'const snippet = `'.length, src.indexOf('`;', src.indexOf('const snippet = `'))).replace('${path.basename(file)}', 'reports/RUN/masks/intersection.safetensors');
+    const code = src
+      .slice(src.indexOf('const snippet = `') + 'const snippet = `'.length, src.indexOf('`;', src.indexOf('const snippet = `')))
+      .replace('${path.basename(file)}', 'reports/RUN/masks/intersection.safetensors');
     const m = run(code, 'snippet', 2);
     expect(m.changed_masked).toBe(0);
     expect(m.changed_unmasked / m.unmasked).toBeGreaterThan(0.99);

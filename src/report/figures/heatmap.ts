@@ -107,7 +107,9 @@ function byLanguage(rows: LocateLayerRow[], languages?: unknown): Array<{ lang: 
 export function scoreMassHeatmapData(rows: LocateLayerRow[], languages?: unknown, score = 'score', absolute = false): HeatmapData {
   const groups = byLanguage(rows, languages).map((g) => ({ label: g.lang, rows: g.rows.map((r) => ({ layer: r.layer, kind: r.kind, a: r.score_mass, b: r.numel })) }));
   if (absolute) return build('score-mass', `Score mass per layer and module, by language (${score})`, `score mass (Σ ${score} score over the cell's parameters)`, groups, (acc) => acc.a);
-  return build('score-mass', `Mean ${score} score per parameter, by layer, module and language`, `mean ${score} score per parameter (Σ score / parameters)`, groups, (acc) => (acc.b > 0 ? acc.a / acc.b : 0));
+  return build('score-mass', `Mean ${score} score per parameter, by layer, module and language`, `mean ${score} score per parameter (Σ score / parameters)`, groups, (acc) =>
+    acc.b > 0 ? acc.a / acc.b : 0,
+  );
 }
 
 /** Selected fraction (selected / numel) per layer × kind, one panel per language; cells combine as Σselected / Σnumel. */

@@ -22,9 +22,7 @@ export interface KSweepData {
 }
 
 export function kSweepData(rows: KSweepRow[], languages?: unknown): KSweepData {
-  const methods = [...new Set(rows.map((r) => r.method))].sort(
-    (a, b) => (METHOD_ORDER.indexOf(a) + 1 || 99) - (METHOD_ORDER.indexOf(b) + 1 || 99) || a.localeCompare(b),
-  );
+  const methods = [...new Set(rows.map((r) => r.method))].sort((a, b) => (METHOD_ORDER.indexOf(a) + 1 || 99) - (METHOD_ORDER.indexOf(b) + 1 || 99) || a.localeCompare(b));
   const langs = orderLanguages(
     rows.map((r) => r.eval_lang),
     languages,

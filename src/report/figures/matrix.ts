@@ -144,10 +144,11 @@ export function violationMatrixData(rows: ViolationRow[], languages?: unknown): 
   });
   const cell = (id: string, e: string) => rows.find((r) => r.condition_id === id && r.eval_lang === e);
   const records: ViolationRow[] = [];
-  for (const id of ids) for (const e of evalLangs) {
-    const r = cell(id, e);
-    if (r) records.push(r);
-  }
+  for (const id of ids)
+    for (const e of evalLangs) {
+      const r = cell(id, e);
+      if (r) records.push(r);
+    }
   return {
     id: 'violation-matrix',
     title: 'Violation rate by condition and evaluation language',
@@ -158,10 +159,12 @@ export function violationMatrixData(rows: ViolationRow[], languages?: unknown): 
     cols: evalLangs,
     values: ids.map((id) => evalLangs.map((e) => cell(id, e)?.violation_rate ?? null)),
     n: ids.map((id) => evalLangs.map((e) => cell(id, e)?.n ?? null)),
-    ci: ids.map((id) => evalLangs.map((e) => {
-      const r = cell(id, e);
-      return r ? [r.ci_low, r.ci_high] : null;
-    })),
+    ci: ids.map((id) =>
+      evalLangs.map((e) => {
+        const r = cell(id, e);
+        return r ? [r.ci_low, r.ci_high] : null;
+      }),
+    ),
     records,
     note: 'each cell: violation rate (%), its 95 % Wilson interval, n prompts',
     percent: true,
@@ -173,7 +176,10 @@ export function violationMatrixData(rows: ViolationRow[], languages?: unknown): 
 export function matrixCsv(d: MatrixData): string {
   if (d.records) {
     const cols = VIOLATION_COLUMNS.filter((c) => c !== 'checkpoint_sha256');
-    return toCsv(['row', ...cols, 'checkpoint_sha256'], d.records.map((r) => [d.rows[d.rowIds!.indexOf(r.condition_id)], ...cols.map((c) => r[c]), r.checkpoint_sha256]));
+    return toCsv(
+      ['row', ...cols, 'checkpoint_sha256'],
+      d.records.map((r) => [d.rows[d.rowIds!.indexOf(r.condition_id)], ...cols.map((c) => r[c]), r.checkpoint_sha256]),
+    );
   }
   return toCsv(
     [d.rowTitle, ...d.cols],
