@@ -1,5 +1,5 @@
 /**
- * The README's PyTorch freezing block and the one notebook 03 prints, run against PyTorch: the
+ * The PyTorch freezing block of docs/masks.md and the one notebook 03 prints, run against PyTorch: the
  * masked entries stay bit-exactly unchanged under AdamW (weight decay 0.01) and under SGD with
  * momentum and weight decay, while a gradient hook alone lets every masked entry move; the same
  * mask file freezes the same entries in `sil finetune --freeze`. Skipped, with the reason in the
@@ -79,16 +79,16 @@ maybe(`PyTorch freezing with a sil mask${why}`, () => {
     return JSON.parse(r.stdout.trim().split('\n').pop()!) as Moved;
   };
 
-  it('the README block keeps every masked entry bit-exactly unchanged over 3 AdamW steps with weight decay 0.01, while the others move', () => {
-    const code = pythonBlock(fs.readFileSync(path.join(root, 'README.md'), 'utf8'), 'restore_frozen');
+  it('the freezing block of docs/masks.md keeps every masked entry bit-exactly unchanged over 3 AdamW steps with weight decay 0.01, while the others move', () => {
+    const code = pythonBlock(fs.readFileSync(path.join(root, 'docs', 'masks.md'), 'utf8'), 'restore_frozen');
     const m = run(code, 'snippet', 3);
     expect(m.masked).toBe(selected);
     expect(m.changed_masked).toBe(0);
     expect(m.changed_unmasked / m.unmasked).toBeGreaterThan(0.99);
   }, 120000);
 
-  it('the README block holds under SGD with momentum 0.9 and weight decay 0.01 too', () => {
-    const code = pythonBlock(fs.readFileSync(path.join(root, 'README.md'), 'utf8'), 'restore_frozen');
+  it('the freezing block of docs/masks.md holds under SGD with momentum 0.9 and weight decay 0.01 too', () => {
+    const code = pythonBlock(fs.readFileSync(path.join(root, 'docs', 'masks.md'), 'utf8'), 'restore_frozen');
     const m = run(code, 'sgd-wd', 3);
     expect(m.changed_masked).toBe(0);
     expect(m.changed_unmasked / m.unmasked).toBeGreaterThan(0.99);
