@@ -13,7 +13,10 @@ import { acquireLock, lockPath } from '../../src/io/lock';
 import { sweepStaleTemps, tempOwner, tempPath, releaseTemp } from '../../src/io/temp';
 
 const MAIN = path.resolve(__dirname, '../../dist/cli/main.js');
-const LOCATE = ['locate', '--threads', '2', '--langs', 'en,it', '--max-examples', '8', '--json'];
+// The wasm kernels (--blas off) keep each calibration set's gradient pass long enough (seconds) for
+// the test to see its cache temp and signal the run inside it; through a system BLAS a set of the
+// demo takes a fraction of a second and the whole run can end between two polls.
+const LOCATE = ['locate', '--threads', '2', '--langs', 'en,it', '--max-examples', '8', '--blas', 'off', '--json'];
 
 let tmp: string;
 beforeAll(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sil-interrupt-'))));
@@ -33,6 +36,15 @@ function start(out: string): { child: ChildProcess; done: Promise<{ code: number
   return { child, done };
 }
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Waits until the gradient cache of `set` is being written (its temp exists in out/cache). */
 async function untilCacheTemp(out: string, pid: number, set: string): Promise<void> {
   const t0 = Date.now();
@@ -40,6 +52,7 @@ async function untilCacheTemp(out: string, pid: number, set: string): Promise<vo
     const dir = path.join(out, 'cache');
     if (fs.existsSync(dir) && fs.readdirSync(dir).some((f) => tempOwner(f) === pid && f.endsWith(`-${set}.grads.safetensors`))) return;
     if (Date.now() - t0 > 120_000) throw new Error('no cache temp appeared within 120 s');
+    if (!isAlive(pid)) throw new Error(`sil locate (pid ${pid}) ended before the cache of ${set} was written`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
