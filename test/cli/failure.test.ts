@@ -23,26 +23,12 @@ jest.mock('node:fs', () => {
   };
 });
 
-import { main } from '../../src/cli/main';
+import { runSil as sil } from '../helpers/cli';
 import { describeFailure } from '../../src/cli/failure';
 import { SilError } from '../../src/errors';
 import { Checkpoint } from '../../src/io/checkpoint';
 import { writeMask } from '../../src/mask/maskfile';
 import { tmpDir, writeTinyPair } from '../score/tiny-pair';
-
-async function sil(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const so = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => (out.push(String(s)), true));
-  const se = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => (err.push(String(s)), true));
-  try {
-    const code = await main(['node', 'sil', ...args]);
-    return { code, out: out.join(''), err: err.join('') };
-  } finally {
-    so.mockRestore();
-    se.mockRestore();
-  }
-}
 
 function errno(code: string, syscall: string, p: string): NodeJS.ErrnoException {
   const e = new Error(`${code}: ${syscall} '${p}'`) as NodeJS.ErrnoException;

@@ -7,26 +7,12 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { main } from '../../src/cli/main';
+import { runSil as sil } from '../helpers/cli';
 import { checkOutputPath, MARKER_FILE, prepareOutputDir, prepareOutputFile, readMarker } from '../../src/io/outpath';
 import { writeMask } from '../../src/mask/maskfile';
 import { Checkpoint } from '../../src/io/checkpoint';
 import { writeSyntheticRun } from '../report/synthetic-run';
 import { tmpDir, writeTinyPair } from '../score/tiny-pair';
-
-async function sil(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const so = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => (out.push(String(s)), true));
-  const se = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => (err.push(String(s)), true));
-  try {
-    const code = await main(['node', 'sil', ...args]);
-    return { code, out: out.join(''), err: err.join('') };
-  } finally {
-    so.mockRestore();
-    se.mockRestore();
-  }
-}
 
 /** sha256 of every file under `p` (or of `p` itself), by relative path. */
 function snapshot(p: string): Record<string, string> {

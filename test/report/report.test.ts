@@ -1,27 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeReport } from '../../src/report';
-import { main } from '../../src/cli/main';
+import { runSil } from '../helpers/cli';
 import { parseCsv } from '../../src/io/csv';
 import { writeSyntheticRun } from './synthetic-run';
 import { count, tmpDir } from './helpers';
 import { HF_TINY } from '../helpers/fixtures';
 
 const FIGURE_IDS = ['delta-l2', 'score-mass', 'selected-fraction', 'selected-by-layer', 'sir-matrix', 'violation-matrix', 'k-sweep'];
-
-async function runCli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const so = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => (out.push(String(s)), true));
-  const se = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => (err.push(String(s)), true));
-  try {
-    const code = await main(['node', 'sil', ...args]);
-    return { code, out: out.join(''), err: err.join('') };
-  } finally {
-    so.mockRestore();
-    se.mockRestore();
-  }
-}
 
 describe('sil report', () => {
   let root: string;
@@ -91,7 +77,7 @@ describe('sil report', () => {
     const run = path.join(root, 'partial');
     writeSyntheticRun(run, { withEval: false, omit: ['delta/layers.csv', 'overlap.csv', 'manifest.json'] });
     const out = path.join(root, 'partial-out');
-    const { code, out: stdout } = await runCli(['report', run, '--out', out]);
+    const { code, out: stdout } = await runSil('report', run, '--out', out);
     expect(code).toBe(0);
     expect(stdout).toMatch(/missing from .*: manifest\.json, delta\/layers\.csv, overlap\.csv, eval\/violations\.csv, eval\/k_sweep\.csv/);
     expect(stdout).toContain('not drawn: SIR between languages, with benign and random baselines (needs overlap.csv)');
@@ -122,10 +108,10 @@ describe('sil report', () => {
     const run = path.join(root, 'formats');
     writeSyntheticRun(run);
     const out = path.join(root, 'formats-out');
-    expect((await runCli(['report', run, '--out', out, '--format', 'png,tex'])).code).toBe(0);
+    expect((await runSil('report', run, '--out', out, '--format', 'png,tex')).code).toBe(0);
     expect(fs.readdirSync(out).filter((f) => !f.endsWith('.png') && !f.endsWith('.tex'))).toEqual(['.sil-output.json']);
-    expect((await runCli(['report', run, '--out', out, '--format', 'csv'])).code).toBe(2);
-    expect((await runCli(['report', run, '--out', out, '--format', 'csv', '--force'])).code).toBe(0);
+    expect((await runSil('report', run, '--out', out, '--format', 'csv')).code).toBe(2);
+    expect((await runSil('report', run, '--out', out, '--format', 'csv', '--force')).code).toBe(0);
     expect(fs.readdirSync(out).every((f) => f.endsWith('.csv') || f === '.sil-output.json')).toBe(true);
     expect(fs.readdirSync(root).filter((f) => f.startsWith('.tmp-'))).toEqual([]);
   });
@@ -166,14 +152,14 @@ describe('sil report', () => {
 
   it('rejects an unknown format and a missing run folder with a clear error, writing nothing', async () => {
     const out = path.join(root, 'never');
-    const bad = await runCli(['report', path.join(root, 'full'), '--out', out, '--format', 'svg,eps']);
+    const bad = await runSil('report', path.join(root, 'full'), '--out', out, '--format', 'svg,eps');
     expect(bad.code).toBe(2);
     expect(bad.err).toContain('INVALID_ARGUMENT');
     expect(bad.err).toContain('svg,png,html,csv,tex,pdf');
-    const width = await runCli(['report', path.join(root, 'full'), '--out', out, '--width', 'poster']);
+    const width = await runSil('report', path.join(root, 'full'), '--out', out, '--width', 'poster');
     expect(width.code).toBe(2);
     expect(width.err).toContain('--width: expected column or page, found "poster"');
-    const none = await runCli(['report', path.join(root, 'no-such-run'), '--out', out]);
+    const none = await runSil('report', path.join(root, 'no-such-run'), '--out', out);
     expect(none.code).toBe(2);
     expect(none.err).toContain('FILE_NOT_FOUND');
     expect(fs.existsSync(out)).toBe(false);
@@ -184,7 +170,7 @@ describe('sil report', () => {
     writeSyntheticRun(run, { withEval: false });
     fs.appendFileSync(path.join(run, 'overlap.csv'), 'en,it,zero,0.1,0.2\n');
     const out = path.join(root, 'bad-out');
-    const r = await runCli(['report', run, '--out', out]);
+    const r = await runSil('report', run, '--out', out);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/column sir: expected a number from 0 to 1, found "zero".*overlap\.csv/);
     expect(fs.existsSync(out)).toBe(false);
@@ -194,9 +180,9 @@ describe('sil report', () => {
   const real = fs.existsSync(BASE) ? it : it.skip;
   real('reports on a real sil delta run of the tiny Llama fixture, one ‖Δ‖ cell per layer × kind', async () => {
     const run = path.join(root, 'real');
-    const d = await runCli(['delta', '--base', BASE, '--attacked', path.join(HF_TINY, 'llama3-tiny-bf16/attacked'), '--out', path.join(run, 'delta'), '--threads', '0', '--json']);
+    const d = await runSil('delta', '--base', BASE, '--attacked', path.join(HF_TINY, 'llama3-tiny-bf16/attacked'), '--out', path.join(run, 'delta'), '--threads', '0', '--json');
     expect(d.code).toBe(0);
-    const r = await runCli(['report', run, '--format', 'svg,csv,html']);
+    const r = await runSil('report', run, '--format', 'svg,csv,html');
     expect(r.code).toBe(0);
     expect(r.out).toContain('not drawn: Score per layer × module kind, by language (needs layers.csv)');
     const delta = parseCsv(fs.readFileSync(path.join(run, 'delta/layers.csv'), 'utf8')).rows;
