@@ -122,6 +122,20 @@ describe.each(['cpu', 'wasm', 'webgpu', 'tensorflow', 'cuda'] as const)('streame
     );
   });
 
+  (backend === 'wasm' ? it : it.skip)('times every stage of a profiled pass and gives the same loss and gradients as an unprofiled one', async () => {
+    const dir = loadGolden(shared[0]);
+    dir.tensors.close();
+    const o: StreamOptions = { vocabChunk: 64, boundaries: 'host', sequencesPerGroup: 1 };
+    const plain = await streamed(dir.model, o);
+    const profile: Record<string, number> = {};
+    const timed = await streamed(dir.model, { ...o, profile });
+    expect(Object.keys(profile).sort()).toEqual(['drain', 'embedding', 'forward', 'head', 'read', 'sink', 'upload', 'vjp']);
+    for (const v of Object.values(profile)) expect(v).toBeGreaterThan(0);
+    expect(timed.loss).toBe(plain.loss);
+    expect([...timed.grads.keys()]).toEqual([...plain.grads.keys()]);
+    for (const [n, g] of plain.grads) expect(timed.grads.get(n)).toEqual(g);
+  });
+
   it('keeps the number of live tensors constant across streamed passes', async () => {
     const dir = loadGolden(shared[0]);
     dir.tensors.close();

@@ -1,0 +1,76 @@
+/**
+ * The embedding step of a streamed pass: ∂E[v] = Σ_{n: ids[n]=v} ∂h₀[n], gathered on the host by
+ * vocabulary chunks, plus the head's ∂W_c = Σ_groups ∂z_cᵀ hn when the head is the tied embedding.
+ * With a device sink and an untied embedding, the `rowSink` may take the non-zero rows only.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { EMBED } from '../model/names';
+import { chunkLogitGrad, chunkWeightGrad } from './head';
+import type { HeadState } from './headpass';
+import { addInto, type StreamPass } from './pass';
+
+/** ∂h₀ of the whole batch on the host, from every group's (rows of sequences without labels stay 0); the tensors are freed. */
+async function gatherInputGrads(pass: StreamPass, dys: readonly tf.Tensor[]): Promise<Float32Array> {
+  const H = pass.cfg.hiddenSize;
+  const dh0 = new Float32Array(pass.pb.batch * pass.pb.seqLen * H);
+  for (let k = 0; k < pass.groups.length; k++) {
+    dh0.set((await dys[k].data()) as Float32Array, pass.groups[k].row0 * H);
+    dys[k].dispose();
+  }
+  return dh0;
+}
+
+/** The embedding's gradient (and a tied head's) from ∂h₀ of every group (`dys`, freed), to the sinks. */
+export async function embeddingGrads(pass: StreamPass, dys: readonly tf.Tensor[], head: HeadState, scales: readonly tf.Tensor1D[]): Promise<void> {
+  const { cfg, pb, groups, device } = pass;
+  const H = cfg.hiddenSize;
+  const V = cfg.vocabSize;
+  const N = pb.batch * pb.seqLen;
+  const C = pass.plan.vocabChunk;
+  const dh0 = await gatherInputGrads(pass, dys);
+  if (device && pass.rowSink && !cfg.tieWordEmbeddings) {
+    const rows = Int32Array.from(new Set(pb.ids)).sort();
+    const at = new Map<number, number>();
+    rows.forEach((v, k) => at.set(v, k));
+    const g = new Float32Array(rows.length * H);
+    for (let n = 0; n < N; n++) {
+      const dst = at.get(pb.ids[n])! * H;
+      const s = n * H;
+      for (let j = 0; j < H; j++) g[dst + j] += dh0[s + j];
+    }
+    await pass.rowSink(EMBED, rows, g);
+    return;
+  }
+  for (let r0 = 0; r0 < V; r0 += C) {
+    const r1 = Math.min(V, r0 + C);
+    let dw: tf.Tensor | null = null;
+    if (cfg.tieWordEmbeddings) {
+      const c = pass.headChunk(EMBED, r0, r1);
+      for (let k = 0; k < groups.length; k++) {
+        const dz = chunkLogitGrad(head.hns[k], c, head.lses[k], groups[k].pb.targets, scales[k]);
+        dw = addInto(dw, chunkWeightGrad(dz, head.hns[k]));
+        tf.dispose([dz]);
+      }
+      pass.freeChunk(c);
+    }
+    // rows gathered on the host: ∂E[v] += ∂h₀[n] for every position n with ids[n] = v
+    const g = dw && !device ? ((await dw.data()) as Float32Array) : new Float32Array((r1 - r0) * H);
+    if (dw && !device) dw.dispose();
+    for (let n = 0; n < N; n++) {
+      const v = pb.ids[n];
+      if (v < r0 || v >= r1) continue;
+      const dst = (v - r0) * H;
+      const s = n * H;
+      for (let j = 0; j < H; j++) g[dst + j] += dh0[s + j];
+    }
+    if (dw && device) {
+      const d = dw;
+      await device(
+        EMBED,
+        r0 * H,
+        tf.tidy(() => tf.add(d, tf.tensor2d(g, [r1 - r0, H]))),
+      );
+      d.dispose();
+    } else await pass.sink(EMBED, r0 * H, g);
+  }
+}
