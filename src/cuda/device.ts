@@ -7,9 +7,9 @@ import { SilError } from '../errors';
 import { cudaApis, type CudaApis } from './ffi';
 import { KERNEL_NAMES, type KernelName, kernelSource } from './kernels';
 import { DevicePool, formatBytes } from './pool';
+import type { Precision } from './precision';
 
-export type Precision = 'bf16' | 'tf32' | 'f32';
-export const PRECISIONS: Precision[] = ['bf16', 'tf32', 'f32'];
+export { PRECISIONS, type Precision } from './precision';
 
 /** cuBLAS / CUDA constants */
 const CUDA_R_32F = 0;
