@@ -144,6 +144,13 @@ export function validateManifest(m: unknown, file: string): Record<string, unkno
   return o;
 }
 
+/** FILE_NOT_FOUND unless `dir` is an existing folder. */
+export function checkRunFolder(dir: string): void {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+    throw new SilError('FILE_NOT_FOUND', 'run folder not found', { file: dir });
+  }
+}
+
 /**
  * Loads every known file of the run folder `dir`. Both layers.csv files have one format
  * (io/layers-csv.ts): the Δ rows come from `delta/layers.csv`, the score rows from the top-level
@@ -151,9 +158,7 @@ export function validateManifest(m: unknown, file: string): Record<string, unkno
  * a top-level `layers.csv` are read as the delta table when there is no `delta/layers.csv`.
  */
 export function loadRun(dir: string): RunData {
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
-    throw new SilError('FILE_NOT_FOUND', 'run folder not found', { file: dir });
-  }
+  checkRunFolder(dir);
   const run: RunData = { dir, missing: [], present: [] };
   const read = (rel: string): string | undefined => {
     const p = path.join(dir, rel);

@@ -105,6 +105,20 @@ describe('sil report', () => {
     expect(fs.readdirSync(r.outDir).sort()).toEqual(['.sil-output.json', 'delta-l2.csv', 'delta-l2.svg']);
   });
 
+  it('refuses a run folder that is not there, or holds none of the run files, and creates or writes nothing', async () => {
+    const missing = path.join(root, 'no-such-run');
+    const r = await runSil('report', missing, '--format', 'csv');
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`sil: error [FILE_NOT_FOUND]: run folder not found (file ${missing})\n`);
+    expect(fs.existsSync(missing)).toBe(false);
+    const empty = path.join(root, 'empty-run');
+    fs.mkdirSync(empty);
+    const e = await runSil('report', empty, '--format', 'csv');
+    expect(e.code).toBe(2);
+    expect(e.err).toMatch(/^sil: error \[FILE_NOT_FOUND\]: not a run folder: none of the files sil report reads is there \(manifest\.json, .*\(file .*empty-run\)\n$/);
+    expect(fs.readdirSync(empty)).toEqual([]);
+  });
+
   it('reads the layers.csv files of earlier versions (per-command columns) into the same tables and figures', async () => {
     const now = path.join(root, 'layers-now');
     const old = path.join(root, 'layers-old');
