@@ -9,6 +9,8 @@ import { SilError } from '../errors';
 import { CudaBackend } from './backend';
 import { CudaDevice, type GpuDevice, type Precision, PRECISIONS } from './device';
 import { cudaApis } from './ffi';
+import { registerFusedOps } from '../model/fused';
+import { cudaFusedOps } from './fused';
 import { registerCudaKernels } from './ops';
 
 export { CudaBackend } from './backend';
@@ -70,6 +72,7 @@ export function initCuda(): CudaBackend {
   const device = new CudaDevice(o.device);
   instance = new CudaBackend(device, o.precision);
   registerCudaKernels();
+  registerFusedOps('cuda', cudaFusedOps);
   const b = instance;
   tf.registerBackend('cuda', () => b, -1);
   return instance;
@@ -83,6 +86,7 @@ export function registerCudaBackendOn(device: GpuDevice, precision: Precision = 
   if (tf.findBackend('cuda')) tf.removeBackend('cuda');
   instance = new CudaBackend(device, precision);
   registerCudaKernels();
+  registerFusedOps('cuda', cudaFusedOps);
   const b = instance;
   tf.registerBackend('cuda', () => b, -1);
   return instance;

@@ -26,6 +26,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config';
+import { type FusedOps, fusedOps } from './fused';
 import { linear, type LinearParams, plainMatmulsOnly } from './linear';
 import { applyRope } from './rope';
 
@@ -129,8 +130,28 @@ export function attentionCoreGrouped(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, m
   return tf.reshape(tf.matMul(tf.reshape(p, [b, nkv, rep * t, t]), v), [b, nh, t, d]);
 }
 
+/**
+ * The grouped form on a backend's fused ops: heads split with RoPE in one kernel each, the scores'
+ * scale, mask and softmax in one, heads merged in one; the products as in `attentionCoreGrouped`.
+ */
+function attentionFused(f: FusedOps, x: tf.Tensor, p: AttentionParams, cfg: ModelConfig, ctx: AttentionContext): tf.Tensor {
+  const { batch: b, seqLen: t } = ctx;
+  const { numHeads: nh, numKvHeads: nkv, headDim: d } = cfg;
+  const rope = { cos: ctx.cos, sin: ctx.sin };
+  const q = f.splitHeads(linear(x, p.q), b, t, nh, d, rope);
+  const k = f.splitHeads(linear(x, p.k), b, t, nkv, d, rope);
+  const v = f.splitHeads(linear(x, p.v), b, t, nkv, d);
+  const rep = nh / nkv;
+  const s = tf.matMul(tf.reshape(q, [b, nkv, rep * t, d]), k, false, true);
+  const pr = f.maskedSoftmax(tf.reshape(s, [b, nh, t, t]), ctx.mask, 1 / Math.sqrt(d));
+  const a = tf.reshape(tf.matMul(tf.reshape(pr, [b, nkv, rep * t, t]), v), [b, nh, t, d]);
+  return linear(f.mergeHeads(a), p.o);
+}
+
 /** x [N = B·T, hidden] (already normed) → [N, hidden] */
 export function attention(x: tf.Tensor, p: AttentionParams, cfg: ModelConfig, ctx: AttentionContext): tf.Tensor {
+  const fused = fusedOps();
+  if (fused) return attentionFused(fused, x, p, cfg, ctx);
   const { batch: b, seqLen: t } = ctx;
   const { numHeads: nh, numKvHeads: nkv, headDim: d } = cfg;
   const q = applyRope(splitHeads(linear(x, p.q), b, t, nh, d), ctx.cos, ctx.sin);
