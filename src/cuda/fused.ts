@@ -12,7 +12,6 @@
  * (products and sums of the RoPE and the scaled, masked scores are rounded one by one, not fused).
  */
 import * as tf from '@tensorflow/tfjs';
-import { type FusedOps } from '../model/fused';
 import { type CudaBackend } from './backend';
 import { f32, i32, i64, ptr } from './device';
 import { reg } from './ops';
@@ -129,6 +128,30 @@ export function registerFusedKernels(): void {
   });
 }
 
+/** The model ops a backend may fuse (used through src/model/fused.ts; each named after the composite it replaces). */
+export interface FusedOps {
+  /** w ⊙ x / √(mean(x², last axis) + ε) */
+  rmsNorm(x: tf.Tensor, w: tf.Tensor, eps: number): tf.Tensor;
+  /**
+   * x [B·T, heads·D] → [B, heads, T, D], with RoPE (rotate_half form, tables [T, D]) when `rope` is
+   * given: transpose(reshape(x)) followed by `applyRope`
+   */
+  splitHeads(x: tf.Tensor, b: number, t: number, heads: number, d: number, rope?: { cos: tf.Tensor; sin: tf.Tensor }): tf.Tensor;
+  /** [B, heads, T, D] → [B·T, heads·D] */
+  mergeHeads(x: tf.Tensor): tf.Tensor;
+  /** softmax(s · scale + mask) over the last axis; s [B, heads, T, T], mask [B, 1, T, T] additive (a constant) */
+  maskedSoftmax(s: tf.Tensor, mask: tf.Tensor, scale: number): tf.Tensor;
+  /** silu(g) ⊙ u */
+  swiglu(g: tf.Tensor, u: tf.Tensor): tf.Tensor;
+  /**
+   * One vocabulary chunk's step of the running log-sum-exp: z [N, C] logits of head rows r0 … r0+C,
+   * running max m, sum s and target logit zt [N] → the updated three (no gradient)
+   */
+  lseChunk(z: tf.Tensor2D, m: tf.Tensor1D, s: tf.Tensor1D, zt: tf.Tensor1D, targets: Int32Array, r0: number): [tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+  /** (exp(z − lse) − onehot(targets − r0)) · scale, z [N, C] (no gradient) */
+  ceChunkGrad(z: tf.Tensor2D, lse: tf.Tensor1D, targets: Int32Array, r0: number, scale: tf.Tensor1D): tf.Tensor2D;
+}
+
 /* eslint-disable @typescript-eslint/no-explicit-any */
 function run(name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown> = {}): any {
   return tf.engine().runKernel(name, inputs as any, attrs as any);
@@ -217,7 +240,7 @@ function ceChunkGrad(z: tf.Tensor2D, lse: tf.Tensor1D, targets: Int32Array, r0: 
   }
 }
 
-/** The model ops over the fused kernels (registered for the cuda backend in index.ts). */
+/** The model ops over the fused kernels (src/model/fused.ts hands them to the model on the cuda backend). */
 export const cudaFusedOps: FusedOps = { rmsNorm, splitHeads, mergeHeads, maskedSoftmax, swiglu, lseChunk, ceChunkGrad };
 
 /** For tests and profiles: the backend's count of kernels it launched so far, when it counts them. */

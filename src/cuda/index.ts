@@ -9,11 +9,10 @@ import { SilError } from '../errors';
 import { CudaBackend } from './backend';
 import { CudaDevice, type GpuDevice, type Precision, PRECISIONS } from './device';
 import { cudaApis } from './ffi';
-import { registerFusedOps } from '../model/fused';
-import { cudaFusedOps } from './fused';
 import { registerCudaKernels } from './ops';
 
 export { CudaBackend } from './backend';
+export { cudaFusedOps, type FusedOps } from './fused';
 export { PRECISIONS } from './device';
 export type { Precision } from './device';
 
@@ -72,7 +71,6 @@ export function initCuda(): CudaBackend {
   const device = new CudaDevice(o.device);
   instance = new CudaBackend(device, o.precision);
   registerCudaKernels();
-  registerFusedOps('cuda', cudaFusedOps);
   const b = instance;
   tf.registerBackend('cuda', () => b, -1);
   return instance;
@@ -86,7 +84,6 @@ export function registerCudaBackendOn(device: GpuDevice, precision: Precision = 
   if (tf.findBackend('cuda')) tf.removeBackend('cuda');
   instance = new CudaBackend(device, precision);
   registerCudaKernels();
-  registerFusedOps('cuda', cudaFusedOps);
   const b = instance;
   tf.registerBackend('cuda', () => b, -1);
   return instance;
