@@ -4,9 +4,10 @@
  * - `generateGreedy`: batched, with a KV cache. Prompts are LEFT-padded to a common length T₀;
  *   every token carries its own position (t − pad_b), so RoPE sees the same positions as an
  *   unpadded run, and padded keys are masked out (additive −1e9, as in batch.ts). The prefill runs
- *   the whole padded prompt once and keeps each layer's post-RoPE keys and values
- *   ([B, kv_heads, T, head_dim], before the GQA repeat); each later step feeds one token per
- *   sequence, appends its key/value to the cache and attends over the cache.
+ *   the whole padded prompt once through the decoder block (model/layer.ts) with its KV-cache hook,
+ *   which keeps each layer's post-RoPE keys and values ([B, kv_heads, T, head_dim], before the GQA
+ *   repeat); each later step feeds one token per sequence, appends its key/value to the cache and
+ *   attends over the cache.
  * - `generateGreedyReference`: one sequence at a time, the full forward pass recomputed for every
  *   new token (`CausalLM.logits`), no cache, no padding. The reference for the cached version.
  *
@@ -17,18 +18,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { SilError } from '../errors';
-import { repeatKv } from '../model/attention';
 import { MASKED } from '../model/batch';
 import type { ModelConfig } from '../model/config';
 import { embed } from '../model/embedding';
-import { linearParams, type Params } from '../model/layer';
-import { linear } from '../model/linear';
-import { mlp } from '../model/mlp';
+import { decoderLayer, type KvPair } from '../model/layer';
 import type { CausalLM } from '../model/model';
 import { head } from '../model/model';
-import { EMBED, inputNorm, postAttentionNorm } from '../model/names';
-import { rmsNorm } from '../model/norm';
-import { applyRope, ropeTables } from '../model/rope';
+import { EMBED } from '../model/names';
+import { ropeTables } from '../model/rope';
 
 export interface GenerateOptions {
   maxNewTokens: number;
@@ -81,50 +78,6 @@ export function generateGreedyReference(model: CausalLM, prompts: readonly (read
   });
 }
 
-/** The KV cache of one layer: [B, kv_heads, T, head_dim] each. */
-interface LayerCache {
-  k: tf.Tensor;
-  v: tf.Tensor;
-}
-
-/** [N, heads·D] → [B, heads, T, D] */
-function splitHeads(x: tf.Tensor, b: number, t: number, heads: number, d: number): tf.Tensor {
-  return tf.transpose(tf.reshape(x, [b, t, heads, d]), [0, 2, 1, 3]);
-}
-
-/**
- * One decoder layer over new tokens h [B·T, H] at positions with RoPE tables cos/sin [B, 1, T, D],
- * attending over cache ++ new keys with the additive mask [B, 1, T, Tc]. Returns the output and
- * the grown cache.
- */
-function cachedLayer(
-  h: tf.Tensor,
-  i: number,
-  p: Params,
-  cfg: ModelConfig,
-  b: number,
-  t: number,
-  cos: tf.Tensor,
-  sin: tf.Tensor,
-  mask: tf.Tensor,
-  cache: LayerCache | null,
-): { h: tf.Tensor; cache: LayerCache } {
-  const { numHeads: nh, numKvHeads: nkv, headDim: d } = cfg;
-  const lp = (l: 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down') => linearParams(p, cfg, i, l);
-  const x = rmsNorm(h, p.get(inputNorm(i)), cfg.rmsNormEps);
-  const q = applyRope(splitHeads(linear(x, lp('q')), b, t, nh, d), cos, sin);
-  const kNew = applyRope(splitHeads(linear(x, lp('k')), b, t, nkv, d), cos, sin);
-  const vNew = splitHeads(linear(x, lp('v')), b, t, nkv, d);
-  const k = cache ? tf.concat([cache.k, kNew], 2) : kNew;
-  const v = cache ? tf.concat([cache.v, vNew], 2) : vNew;
-  const scores = tf.add(tf.mul(tf.matMul(q, repeatKv(k, nh / nkv), false, true), 1 / Math.sqrt(d)), mask);
-  const a = tf.matMul(tf.softmax(scores), repeatKv(v, nh / nkv));
-  const merged = tf.reshape(tf.transpose(a, [0, 2, 1, 3]), [b * t, nh * d]);
-  const h1 = tf.add(h, linear(merged, lp('o')));
-  const m = mlp(rmsNorm(h1, p.get(postAttentionNorm(i)), cfg.rmsNormEps), { gate: lp('gate'), up: lp('up'), down: lp('down') });
-  return { h: tf.add(h1, m), cache: { k, v } };
-}
-
 /** RoPE rows for the given positions: [B, 1, T, D] each. */
 function ropeFor(table: { cos: Float32Array; sin: Float32Array }, d: number, positions: Int32Array, b: number, t: number): { cos: tf.Tensor; sin: tf.Tensor } {
   const cos = new Float32Array(b * t * d);
@@ -154,7 +107,7 @@ function generateBatch(model: CausalLM, prompts: readonly (readonly number[])[],
   const done = prompts.map(() => o.maxNewTokens === 0);
   const seen = prompts.map((p) => new Set(p));
   const p = model.weights;
-  let caches: (LayerCache | null)[] = new Array(cfg.numLayers).fill(null);
+  let caches: (KvPair | null)[] = new Array(cfg.numLayers).fill(null);
   // step 0 is the prefill over T0 positions; step s ≥ 1 feeds one token per sequence
   let ids = new Int32Array(B * T0);
   let positions = new Int32Array(B * T0);
@@ -175,11 +128,8 @@ function generateBatch(model: CausalLM, prompts: readonly (readonly number[])[],
       const result = tf.tidy(() => {
         let h = embed(p.get(EMBED), ids);
         const kept: tf.Tensor[] = [];
-        for (let i = 0; i < cfg.numLayers; i++) {
-          const r = cachedLayer(h, i, p, cfg, B, t, cos, sin, maskT, caches[i]);
-          h = r.h;
-          kept.push(r.cache.k, r.cache.v);
-        }
+        const ctx = { batch: B, seqLen: t, cos, sin, mask: maskT };
+        for (let i = 0; i < cfg.numLayers; i++) h = decoderLayer(h, i, p, cfg, ctx, { cache: { past: caches[i], keep: (kv) => kept.push(kv.k, kv.v) } });
         const last = tf.reshape(tf.slice(tf.reshape(h, [B, t, cfg.hiddenSize]), [0, t - 1, 0], [B, 1, cfg.hiddenSize]), [B, cfg.hiddenSize]);
         return [head(last, p, cfg), ...kept];
       });

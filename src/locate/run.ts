@@ -26,7 +26,8 @@ import { writeDeltaFolder } from '../delta/folder';
 import { SILENT } from '../progress';
 import { Checkpoint } from '../io/checkpoint';
 import { sha256Path, tokenizerSha256 } from '../io/provenance';
-import { type LayerRow, LAYER_COLUMNS } from '../mask/layers';
+import type { LayerRow } from '../mask/layers';
+import { layersCsv } from '../io/layers-csv';
 import { objectsToCsv } from '../io/csv';
 import { rankRegions, type RegionRow, REGION_COLUMNS } from '../mask/regions';
 import { type SelectedBackend, useBackend } from '../model/backend';
@@ -513,7 +514,7 @@ export async function locate(cfg: LocateConfig, progress: Progress = SILENT, say
         t0: tDelta,
       });
       timings.delta_s = seconds(tDelta);
-      fs.writeFileSync(path.join(tmp, 'layers.csv'), objectsToCsv<LayerRow>(LAYER_COLUMNS, layerRows));
+      fs.writeFileSync(path.join(tmp, 'layers.csv'), layersCsv(layerRows));
       fs.writeFileSync(path.join(tmp, 'regions.csv'), objectsToCsv<RegionRow>(REGION_COLUMNS, regionRows));
       fs.writeFileSync(path.join(tmp, 'overlap.csv'), objectsToCsv<OverlapRow>(OVERLAP_COLUMNS, overlap));
       const tHash = process.hrtime.bigint();

@@ -1,9 +1,9 @@
 /**
- * Causal multi-head self-attention with grouped-query heads (GQA; MHA when kv heads = heads), as in
- * transformers' eager attention:
- *   q, k, v = x W_qᵀ, x W_kᵀ, x W_vᵀ (+ biases), split into heads, RoPE on q and k,
+ * The core of causal multi-head self-attention with grouped-query heads (GQA; MHA when kv heads =
+ * heads), as in transformers' eager attention; the projections, RoPE and the merge of the heads are
+ * the decoder block's (layer.ts):
  *   k, v repeated n_heads / n_kv_heads times (repeat_kv: each kv head serves consecutive q heads),
- *   a = softmax(q kᵀ / √head_dim + mask) v,   out = concat_heads(a) W_oᵀ (+ b_o)
+ *   a = softmax(q kᵀ / √head_dim + mask) v
  * `mask` is additive [B, 1, T, T]: 0 where key j ≤ query i and j is not padding, −1e9 elsewhere.
  *
  * Fast form (`attentionCore`): the wasm backend multiplies fast only plain 2-D, non-transposed
@@ -25,32 +25,17 @@
  * gradients.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { ModelConfig } from './config';
-import { type FusedOps, fusedOps } from './fused';
-import { linear, type LinearParams, plainMatmulsOnly } from './linear';
-import { applyRope } from './rope';
-
-export interface AttentionParams {
-  q: LinearParams;
-  k: LinearParams;
-  v: LinearParams;
-  o: LinearParams;
-}
 
 /** Per-batch constants shared by every layer. */
 export interface AttentionContext {
+  /** B sequences of T new positions */
   batch: number;
   seqLen: number;
-  /** [T, head_dim] */
+  /** RoPE tables of the new positions: [T, head_dim], or [B, 1, T, head_dim] when positions differ per sequence */
   cos: tf.Tensor;
   sin: tf.Tensor;
-  /** additive [B, 1, T, T] */
+  /** additive [B, 1, T, T] (with a KV cache [B, 1, T, cached + T]) */
   mask: tf.Tensor;
-}
-
-/** [N, heads·D] → [B, heads, T, D] */
-function splitHeads(x: tf.Tensor, b: number, t: number, heads: number, d: number): tf.Tensor {
-  return tf.transpose(tf.reshape(x, [b, t, heads, d]), [0, 2, 1, 3]);
 }
 
 /** repeat_kv: [B, kv, T, D] → [B, kv·rep, T, D], kv head j serving q heads j·rep … j·rep+rep−1 */
@@ -61,7 +46,10 @@ export function repeatKv(x: tf.Tensor, rep: number): tf.Tensor {
   return tf.reshape(tiled, [b, kv * rep, t, d]);
 }
 
-/** The textbook core: q [B, nh, T, D], k, v [B, nkv, T, D] (after RoPE) → [B, nh, T, D]. */
+/**
+ * The textbook core: q [B, nh, T, D], k, v [B, nkv, Tk, D] (after RoPE), mask [B, 1, T, Tk] →
+ * [B, nh, T, D]. Tk = T, or more with a KV cache (the keys of earlier positions first).
+ */
 export function attentionCoreReference(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask: tf.Tensor): tf.Tensor {
   const [, nh, , d] = q.shape as [number, number, number, number];
   const rep = nh / (k.shape[1] as number);
@@ -128,36 +116,4 @@ export function attentionCoreGrouped(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, m
   const s = tf.matMul(tf.reshape(q, [b, nkv, rep * t, d]), k, false, true);
   const p = tf.softmax(tf.add(tf.mul(tf.reshape(s, [b, nh, t, t]), 1 / Math.sqrt(d)), mask));
   return tf.reshape(tf.matMul(tf.reshape(p, [b, nkv, rep * t, t]), v), [b, nh, t, d]);
-}
-
-/**
- * The grouped form on a backend's fused ops: heads split with RoPE in one kernel each, the scores'
- * scale, mask and softmax in one, heads merged in one; the products as in `attentionCoreGrouped`.
- */
-function attentionFused(f: FusedOps, x: tf.Tensor, p: AttentionParams, cfg: ModelConfig, ctx: AttentionContext): tf.Tensor {
-  const { batch: b, seqLen: t } = ctx;
-  const { numHeads: nh, numKvHeads: nkv, headDim: d } = cfg;
-  const rope = { cos: ctx.cos, sin: ctx.sin };
-  const q = f.splitHeads(linear(x, p.q), b, t, nh, d, rope);
-  const k = f.splitHeads(linear(x, p.k), b, t, nkv, d, rope);
-  const v = f.splitHeads(linear(x, p.v), b, t, nkv, d);
-  const rep = nh / nkv;
-  const s = tf.matMul(tf.reshape(q, [b, nkv, rep * t, d]), k, false, true);
-  const pr = f.maskedSoftmax(tf.reshape(s, [b, nh, t, t]), ctx.mask, 1 / Math.sqrt(d));
-  const a = tf.reshape(tf.matMul(tf.reshape(pr, [b, nkv, rep * t, t]), v), [b, nh, t, d]);
-  return linear(f.mergeHeads(a), p.o);
-}
-
-/** x [N = B·T, hidden] (already normed) → [N, hidden] */
-export function attention(x: tf.Tensor, p: AttentionParams, cfg: ModelConfig, ctx: AttentionContext): tf.Tensor {
-  const fused = fusedOps();
-  if (fused) return attentionFused(fused, x, p, cfg, ctx);
-  const { batch: b, seqLen: t } = ctx;
-  const { numHeads: nh, numKvHeads: nkv, headDim: d } = cfg;
-  const q = applyRope(splitHeads(linear(x, p.q), b, t, nh, d), ctx.cos, ctx.sin);
-  const k = applyRope(splitHeads(linear(x, p.k), b, t, nkv, d), ctx.cos, ctx.sin);
-  const v = splitHeads(linear(x, p.v), b, t, nkv, d);
-  const a = (plainMatmulsOnly() ? attentionCore : attentionCoreGrouped)(q, k, v, ctx.mask);
-  const merged = tf.reshape(tf.transpose(a, [0, 2, 1, 3]), [b * t, nh * d]);
-  return linear(merged, p.o);
 }

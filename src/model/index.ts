@@ -15,8 +15,11 @@
  *   A batch is `{ input_ids, attention_mask, labels }` (B×T, right padding, −100 = no loss).
  * - `gradParallel(modelDir, batch, { workers })` (parallel.ts): data-parallel wasm workers (from
  *   dist/), gradients summed; what `sil grad` uses on wasm.
- * - Layer-wise pieces for streaming: `embed` / `embeddingGrad`, `decoderLayer` / `decoderLayerVJP`,
- *   `head`, `crossEntropy`, `makeContext`, and `Weights.loadNames` / `release` per layer.
+ * - Layer-wise pieces for streaming: `embed` / `embeddingGrad`, `decoderLayer` / `decoderLayerVJP`
+ *   (the one decoder block, with hooks for input capture and a KV cache), `head`, `makeContext`,
+ *   and `Weights.loadNames` / `release` per layer.
+ * - `modelOps()` (ops.ts): rmsNorm, rope, swiglu, attention and crossEntropy as the current backend
+ *   computes them; `registerModelOps(backend, ops)` puts fused kernels in their place.
  */
 export * from './attention';
 export * from './backend';
@@ -26,10 +29,10 @@ export * from './embedding';
 export * from './layer';
 export * from './linear';
 export * from './loss';
-export * from './mlp';
 export * from './model';
 export * from './names';
 export * from './norm';
+export * from './ops';
 export * from './rope';
 export * from './weights';
 export * from './parallel';

@@ -2,7 +2,8 @@
  * The inputs of every linear layer over the calibration tokens, for the Wanda score
  * (src/score/wanda.ts: s_ij = |W_ij| · ‖X_j‖₂). One forward pass at θpre, one decoder layer at a
  * time (layer-outer, batch-inner: only one layer's weights and the batches' hidden states are
- * held), accumulating Σ_t X_tj² per input column j of each weight:
+ * held), through the decoder block (layer.ts) with its input hook, accumulating Σ_t X_tj² per
+ * input column j of each weight:
  *
  *   q, k, v   X = rmsnorm(h; w_in)                  (they share it)
  *   o         X = concat_heads(softmax(q kᵀ/√d + mask) v)   (the attention output before W_o)
@@ -16,21 +17,20 @@
  * prompt token (it predicts the first response token) is in, the last response token (it predicts
  * nothing) and padding are out.
  *
- * The o input is taken from the runtime's own `attention` with W_o replaced by the identity, so it
- * is whatever attention.ts computes (one extra [N, d]·[d, d] product per layer). Reads are async
- * (`await t.data()`), so this runs on webgpu too; sums are folded in float64 in batch order.
+ * The inputs are the block's own intermediates (the hook sees them as the forward computes them).
+ * Reads are async (`await t.data()`), so this runs on webgpu too; sums are folded in float64 in
+ * batch order.
  */
 import * as tf from '@tensorflow/tfjs';
 import { SilError } from '../errors';
-import { attention, type AttentionContext } from './attention';
+import type { AttentionContext } from './attention';
 import { type Batch, type PreparedBatch, prepareBatch } from './batch';
 import { checkSequenceLength, type ModelConfig } from './config';
 import { embed } from './embedding';
-import { linearParams } from './layer';
-import { linear, type LinearParams } from './linear';
+import { decoderLayer } from './layer';
 import { disposeContext, headWeightName, makeContext } from './model';
-import { EMBED, FINAL_NORM, inputNorm, type LayerLinear, layerParamNames, linearWeight, postAttentionNorm } from './names';
-import { rmsNorm } from './norm';
+import { EMBED, FINAL_NORM, type LayerLinear, layerParamNames, linearWeight } from './names';
+import { modelOps } from './ops';
 import { Weights, type WeightSource } from './weights';
 
 export interface LinearInputSquares {
@@ -73,8 +73,6 @@ export async function linearInputSquares(cfg: ModelConfig, source: WeightSource,
   const ctxs: AttentionContext[] = [];
   const sels: Array<tf.Tensor | null> = [];
   let hs: tf.Tensor[] = [];
-  const eyeSize = cfg.numHeads * cfg.headDim;
-  let identity: tf.Tensor | null = null;
   try {
     for (const pb of pbs) {
       ctxs.push(makeContext(cfg, pb));
@@ -86,34 +84,28 @@ export async function linearInputSquares(cfg: ModelConfig, source: WeightSource,
     hs = pbs.map((pb) => embed(weights.get(EMBED), pb.ids));
     weights.release([EMBED]);
     onStep?.();
-    identity = tf.eye(eyeSize);
-    const attnOut: LinearParams = { w: identity, wt: identity };
     for (let i = 0; i < cfg.numLayers; i++) {
       const names = layerParamNames(cfg, i);
       weights.loadNames(names);
-      const lp = (l: LayerLinear) => linearParams(weights, cfg, i, l);
-      const w = (ls: LayerLinear[]) => ls.map((l) => linearWeight(i, l));
+      const w = (ls: readonly LayerLinear[]) => ls.map((l) => linearWeight(i, l));
       for (let b = 0; b < hs.length; b++) {
         const h = hs[b];
         const sel = sels[b];
         const ctx = ctxs[b];
-        const out = tf.tidy(() => {
-          const x = rmsNorm(h, weights.get(inputNorm(i)), cfg.rmsNormEps);
-          const merged = attention(x, { q: lp('q'), k: lp('k'), v: lp('v'), o: attnOut }, cfg, ctx);
-          const h1 = tf.add(h, linear(merged, lp('o')));
-          const x2 = rmsNorm(h1, weights.get(postAttentionNorm(i)), cfg.rmsNormEps);
-          const g = linear(x2, lp('gate'));
-          const m = tf.mul(tf.mul(g, tf.sigmoid(g)), linear(x2, lp('up')));
-          const next = tf.add(h1, linear(m, lp('down')));
-          return [next, columnSquares(x, sel), columnSquares(merged, sel), columnSquares(x2, sel), columnSquares(m, sel)];
+        const sites: Array<readonly LayerLinear[]> = [];
+        const [next, ...sq] = tf.tidy(() => {
+          const squares: tf.Tensor[] = [];
+          const y = decoderLayer(h, i, weights, cfg, ctx, {
+            onInput: (linears, x) => {
+              sites.push(linears);
+              squares.push(columnSquares(x, sel));
+            },
+          });
+          return [y, ...squares];
         });
-        const [next, ...sq] = out;
         const vals = await Promise.all(sq.map((t) => t.data() as Promise<Float32Array>));
         tf.dispose(sq);
-        addInto(sums, w(['q', 'k', 'v']), vals[0]);
-        addInto(sums, w(['o']), vals[1]);
-        addInto(sums, w(['gate', 'up']), vals[2]);
-        addInto(sums, w(['down']), vals[3]);
+        sites.forEach((linears, k) => addInto(sums, w(linears), vals[k]));
         h.dispose();
         hs[b] = next;
       }
@@ -122,7 +114,7 @@ export async function linearInputSquares(cfg: ModelConfig, source: WeightSource,
     }
     weights.loadNames([FINAL_NORM]);
     for (let b = 0; b < hs.length; b++) {
-      const sq = tf.tidy(() => columnSquares(rmsNorm(hs[b], weights.get(FINAL_NORM), cfg.rmsNormEps), sels[b]));
+      const sq = tf.tidy(() => columnSquares(modelOps().rmsNorm(hs[b], weights.get(FINAL_NORM), cfg.rmsNormEps), sels[b]));
       const v = (await sq.data()) as Float32Array;
       sq.dispose();
       addInto(sums, [headWeightName(cfg)], v);
@@ -133,7 +125,6 @@ export async function linearInputSquares(cfg: ModelConfig, source: WeightSource,
     tf.dispose(hs);
     tf.dispose(sels.filter((s): s is tf.Tensor => s !== null));
     for (const c of ctxs) disposeContext(c);
-    identity?.dispose();
     weights.dispose();
   }
 }

@@ -16,7 +16,7 @@
  * −Σ logsoftmax(z) · onehot(t) / denominator; a test holds the two equal.
  */
 import * as tf from '@tensorflow/tfjs';
-import { type FusedOps, fusedOps } from './fused';
+import type { FusedOps } from '../cuda';
 
 function validScale(targets: Int32Array, denominator: number): Float32Array {
   const v = new Float32Array(targets.length);
@@ -29,8 +29,6 @@ function validScale(targets: Int32Array, denominator: number): Float32Array {
 export function crossEntropy(logits: tf.Tensor, targets: Int32Array, denominator: number): tf.Scalar {
   const v = logits.shape[logits.rank - 1];
   const z2 = tf.reshape(logits, [-1, v]) as tf.Tensor2D;
-  const fused = fusedOps();
-  if (fused) return crossEntropyFused(fused, z2, targets, denominator);
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const z = args[0] as tf.Tensor2D;
     const save = args[1] as tf.GradSaveFunc;
@@ -60,7 +58,8 @@ export function crossEntropy(logits: tf.Tensor, targets: Int32Array, denominator
  * The same on a backend's fused ops: the log-sum-exp and the target logit in one pass over z (the
  * whole vocabulary as one chunk of the running form), ∂z in one more.
  */
-function crossEntropyFused(f: FusedOps, z2: tf.Tensor2D, targets: Int32Array, denominator: number): tf.Scalar {
+export function crossEntropyFused(f: FusedOps, logits: tf.Tensor, targets: Int32Array, denominator: number): tf.Scalar {
+  const z2 = tf.reshape(logits, [-1, logits.shape[logits.rank - 1]]) as tf.Tensor2D;
   return tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const z = args[0] as tf.Tensor2D;
     const save = args[1] as tf.GradSaveFunc;

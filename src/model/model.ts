@@ -5,9 +5,9 @@
  * and ∂loss/∂θ for every stored parameter, keyed by checkpoint tensor names. With tied embeddings
  * the head is E itself and its gradient is added to the embedding's, as in PyTorch.
  *
- * Structure (for layer streaming): embedding → decoder layers → head, each a function of its input
- * and a `Params` view; `decoderLayerVJP` (layer.ts) and `headVJP` here are the per-stage backward
- * steps. `lossAndGrads` differentiates the whole in-memory stack on one tape.
+ * Structure (for layer streaming): embedding → decoder layers (the one decoder block, layer.ts) →
+ * head, each a function of its input and a `Params` view; `decoderLayerVJP` (layer.ts) is the
+ * per-layer backward step. `lossAndGrads` differentiates the whole in-memory stack on one tape.
  */
 import * as tf from '@tensorflow/tfjs';
 import { SilError } from '../errors';
@@ -18,9 +18,8 @@ import { checkpointConfig, checkSequenceLength, type ModelConfig } from './confi
 import { embed, embeddingGrad } from './embedding';
 import { decoderLayer, overlay, type Params } from './layer';
 import { linear } from './linear';
-import { crossEntropy } from './loss';
 import { allParamNames, EMBED, FINAL_NORM, layerParamNames, LM_HEAD } from './names';
-import { rmsNorm } from './norm';
+import { modelOps } from './ops';
 import { ropeTables } from './rope';
 import { Weights, type WeightSource } from './weights';
 
@@ -41,7 +40,7 @@ export function headWeightName(cfg: ModelConfig): string {
 /** h [N, hidden] → logits [N, vocab] */
 export function head(h: tf.Tensor, p: Params, cfg: ModelConfig): tf.Tensor {
   const name = headWeightName(cfg);
-  return linear(rmsNorm(h, p.get(FINAL_NORM), cfg.rmsNormEps), { w: p.get(name) });
+  return linear(modelOps().rmsNorm(h, p.get(FINAL_NORM), cfg.rmsNormEps), { w: p.get(name) });
 }
 
 /** Per-batch constants (RoPE tables, mask) as tensors; dispose with `disposeContext`. */
@@ -126,7 +125,7 @@ export class CausalLM {
     try {
       outs = tf.tidy(() => {
         const h0 = embed(this.weights.get(EMBED), pb.ids);
-        const f = (...xs: tf.Tensor[]) => crossEntropy(this.forward(xs[0], overlay(this.weights, names, xs.slice(1)), ctx), pb.targets, denom);
+        const f = (...xs: tf.Tensor[]) => modelOps().crossEntropy(this.forward(xs[0], overlay(this.weights, names, xs.slice(1)), ctx), pb.targets, denom);
         const { value, grads } = tf.valueAndGrads(f)([h0, ...names.map((n) => this.weights.get(n))]);
         return [value, ...grads];
       });

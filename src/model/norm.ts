@@ -2,18 +2,14 @@
  * RMSNorm (Zhang & Sennrich 2019), as in transformers' LlamaRMSNorm:
  *   y = w ⊙ x / sqrt(mean(x², last axis) + ε)
  *
- * A backend with fused kernels (src/model/fused.ts) runs its own. On the cuda backend without them
- * (SIL_FUSED=0) the gradient is written out (TF.js's own gradient of `mean` builds a host
+ * The cuda backend runs its fused kernel (ops.ts); without it (SIL_FUSED=0) the gradient is written out (TF.js's own gradient of `mean` builds a host
  * array of ones the size of x and uploads it, for every norm of every layer):
  *   r = 1 / sqrt(mean(x²) + ε),  g = w ⊙ ∂y
  *   ∂x = r ⊙ g − x ⊙ r³ ⊙ mean(g ⊙ x),   ∂w = Σ_rows ∂y ⊙ x ⊙ r
  */
 import * as tf from '@tensorflow/tfjs';
-import { fusedOps } from './fused';
 
 export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.Tensor {
-  const fused = fusedOps();
-  if (fused) return fused.rmsNorm(x, weight, eps);
   if (tf.getBackend() === 'cuda') return rmsNormExplicitGrad(x, weight, eps);
   const variance = tf.mean(tf.square(x), -1, true);
   return tf.mul(weight, tf.mul(x, tf.rsqrt(tf.add(variance, eps))));

@@ -26,7 +26,7 @@ import { checkSequenceLength, type ModelConfig } from '../model/config';
 import { decoderLayer, decoderLayerVJP } from '../model/layer';
 import { disposeContext, headWeightName, makeContext } from '../model/model';
 import { EMBED, FINAL_NORM, layerParamNames, LM_HEAD } from '../model/names';
-import { rmsNorm } from '../model/norm';
+import { modelOps } from '../model/ops';
 import { chunkInputGrad, chunkLogitGrad, ChunkedLse, chunkWeightGrad, type HeadChunk, validWeights } from './head';
 import { planStreaming, type StreamPlan, type StreamPlanOptions } from './plan';
 import { type RangedSource, StreamWeights } from './weights';
@@ -264,7 +264,7 @@ export async function streamedGradients(cfg: ModelConfig, source: RangedSource, 
     const hLs = hs;
     w.loadNames([FINAL_NORM]);
     const wNorm = w.get(FINAL_NORM);
-    const hns = hLs.map((hL) => tf.tidy(() => rmsNorm(hL, wNorm, cfg.rmsNormEps)) as tf.Tensor2D);
+    const hns = hLs.map((hL) => tf.tidy(() => modelOps().rmsNorm(hL, wNorm, cfg.rmsNormEps)) as tf.Tensor2D);
     live.push(...hns);
     let th = now();
     const lseAcc = groups.map((g) => new ChunkedLse(g.n));
@@ -318,7 +318,7 @@ export async function streamedGradients(cfg: ModelConfig, source: RangedSource, 
     const dys: tf.Tensor[] = [];
     let dNorm: tf.Tensor | null = null;
     for (let k = 0; k < G; k++) {
-      const [dh, dn] = tf.tidy(() => tf.grads((x: tf.Tensor, g: tf.Tensor) => rmsNorm(x, g, cfg.rmsNormEps))([hLs[k], wNorm], dhns[k]));
+      const [dh, dn] = tf.tidy(() => tf.grads((x: tf.Tensor, g: tf.Tensor) => modelOps().rmsNorm(x, g, cfg.rmsNormEps))([hLs[k], wNorm], dhns[k]));
       tf.dispose([dhns[k]]);
       live.push(dh);
       dys.push(dh);

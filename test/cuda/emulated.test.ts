@@ -9,8 +9,8 @@ import { registerCudaBackendOn } from '../../src/cuda';
 import { type CudaBackend } from '../../src/cuda/backend';
 import { cudaFusedOps } from '../../src/cuda/fused';
 import { decodeHalves } from '../../src/cuda/ops';
-import { type FusedOps } from '../../src/model/fused';
-import { crossEntropy } from '../../src/model/loss';
+import { type FusedOps } from '../../src/cuda';
+import { modelOps } from '../../src/model/ops';
 import { applyRope } from '../../src/model/rope';
 import { chunkLogitGrad, ChunkedLse, validWeights } from '../../src/stream/head';
 import { Checkpoint } from '../../src/io/checkpoint';
@@ -278,6 +278,21 @@ describe('the fused kernels of the cuda backend (src/cuda/fused.ts) on an emulat
     });
   });
 
+  it('runs the attention core (grouped products, fused masked softmax) with the gradients of the composite', async () => {
+    await against(() => {
+      const [b, nh, nkv, t, d] = [2, 4, 2, 5, 8];
+      const q = rnd([b, nh, t, d], 55),
+        k = rnd([b, nkv, t, d], 56),
+        v = rnd([b, nkv, t, d], 57),
+        dy = rnd([b, nh, t, d], 58);
+      const m = new Float32Array(b * t * t);
+      for (let e = 0; e < b; e++) for (let i = 0; i < t; i++) for (let j = 0; j < t; j++) m[(e * t + i) * t + j] = j <= i ? 0 : -1e9;
+      const mask = tf.tensor(m, [b, 1, t, t]);
+      const att = (x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) => modelOps().attention(x, y, z, mask);
+      return [att(q, k, v), ...tf.grads(att)([q, k, v], dy)];
+    }, 1e-5);
+  });
+
   it('computes SwiGLU and both its gradients', async () => {
     await against((fz) => {
       const g = rnd([6, 10], 50),
@@ -292,7 +307,7 @@ describe('the fused kernels of the cuda backend (src/cuda/fused.ts) on an emulat
     const targets = new Int32Array([3, -1, 0, 11, 7]);
     await against(() => {
       const z = rnd([5, 12], 53).mul(4);
-      const loss = (a: tf.Tensor) => crossEntropy(a, targets, 4);
+      const loss = (a: tf.Tensor) => modelOps().crossEntropy(a, targets, 4);
       return [loss(z), tf.grad(loss)(z)];
     }, 1e-5);
   });
