@@ -67,7 +67,9 @@ async function benchSil(dir, blas) {
   const ids = Array.from({ length: B }, () => Array.from({ length: T }, () => Math.floor(r() * V)));
   const batch = { input_ids: ids, attention_mask: ids.map((row) => row.map(() => 1)), labels: ids };
   const pool = await GradWorkerPool.start(dir, Math.min(workers, B), 'wasm', { blas });
-  console.log(`  sil: ${pool.workers} worker(s), matmul ${pool.matmulNote}`);
+  // read while the pool runs: a closed pool has no workers left
+  const nWorkers = pool.workers;
+  console.log(`  sil: ${nWorkers} worker(s), matmul ${pool.matmulNote}`);
   const times = [];
   let loss = NaN;
   try {
@@ -87,7 +89,7 @@ async function benchSil(dir, blas) {
     await pool.close();
   }
   const mean = times.reduce((x, y) => x + y, 0) / times.length;
-  return { tokens_per_s: (B * T) / mean, step_s: times, workers: pool.workers, loss, matmul: pool.matmul };
+  return { tokens_per_s: (B * T) / mean, step_s: times, workers: nWorkers, loss, matmul: pool.matmul };
 }
 
 const loadavg = () =>

@@ -36,12 +36,14 @@ const cache = opt('--weight-cache', '0');
 const blas = opt('--blas', 'auto');
 const keep = args.includes('--keep');
 const passes = Number(opt('--passes', '1'));
-const H = 4096,
-  F = 14336,
-  V = 128256,
-  heads = 32,
-  kv = 8,
-  D = 128;
+// --hidden / --ffn / --heads / --kv-heads / --head-dim / --vocab: another Llama shape (e.g. Llama-3.2-1B's
+// layers: --layers 16 --hidden 2048 --ffn 8192 --heads 32 --kv-heads 8 --head-dim 64)
+const H = Number(opt('--hidden', '4096')),
+  F = Number(opt('--ffn', '14336')),
+  V = Number(opt('--vocab', '128256')),
+  heads = Number(opt('--heads', '32')),
+  kv = Number(opt('--kv-heads', '8')),
+  D = Number(opt('--head-dim', String(H / heads)));
 
 const dir = opt('--dir', '') || fs.mkdtempSync(path.join(os.tmpdir(), 'sil-bench-scale-'));
 const cfg = {
@@ -106,7 +108,7 @@ function randomBlock() {
 function writeCheckpoint() {
   if (fs.existsSync(path.join(dir, 'config.json'))) {
     const have = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
-    if (have.num_hidden_layers === L) return 0;
+    if (have.num_hidden_layers === L && have.hidden_size === H && have.intermediate_size === F && have.vocab_size === V) return 0;
     for (const f of fs.readdirSync(dir)) fs.rmSync(path.join(dir, f));
   }
   const t0 = Date.now();
@@ -204,8 +206,10 @@ const noWrite = `
     const readback = (Date.now() - tr) / 1000;
     weights.dispose();
     const steady = times.slice(1).reduce((a, x) => a + x, 0) / (R - 1);
+    const dev = require('@tensorflow/tfjs').backend().device;
     const s = { backend: b.name, matmul: b.matmul, loss, grad_seconds: steady, write_seconds: 0, first_pass_seconds: times[0], pass_seconds: times,
-      readback_seconds: readback, peak_rss_bytes: process.resourceUsage().maxRSS * 1024, seconds: (Date.now() - t0) / 1000 };
+      readback_seconds: readback, kernel_launches_per_pass: dev && dev.launches !== undefined ? Math.round(dev.launches / R) : undefined,
+      gemms_per_pass: dev && dev.gemms !== undefined ? Math.round(dev.gemms / R) : undefined, peak_rss_bytes: process.resourceUsage().maxRSS * 1024, seconds: (Date.now() - t0) / 1000 };
     process.stdout.write(JSON.stringify(s));
   })();`;
 if (args.includes('--no-write')) argv.splice(0, argv.length, '-e', noWrite);
@@ -241,7 +245,16 @@ const res = {
   total_seconds: +wall.toFixed(2),
   tokens_per_s_fwd_bwd: +(tokens / s.grad_seconds).toPrecision(3),
   tokens_per_s_end_to_end: +((tokens * passes) / wall).toPrecision(3),
-  ...(passes > 1 ? { passes, first_pass_seconds: +s.first_pass_seconds.toFixed(2), pass_seconds: s.pass_seconds, readback_seconds: +s.readback_seconds.toFixed(2) } : {}),
+  ...(passes > 1
+    ? {
+        passes,
+        first_pass_seconds: +s.first_pass_seconds.toFixed(2),
+        pass_seconds: s.pass_seconds,
+        readback_seconds: +s.readback_seconds.toFixed(2),
+        kernel_launches_per_pass: s.kernel_launches_per_pass,
+        gemms_per_pass: s.gemms_per_pass,
+      }
+    : {}),
   machine: `${os.cpus().length} cores ${os.cpus()[0]?.model ?? ''}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
 };
 process.stdout.write(JSON.stringify(res) + '\n');

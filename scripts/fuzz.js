@@ -18,8 +18,8 @@
  *
  *   npm run fuzz -- [--cases N] [--seed S] [--jobs J] [--timeout SECONDS] [--json FILE]
  *
- * Cases are kept cheap (tiny checkpoints, one example, --no-benign) so that thousands fit in
- * minutes; the per-case cost is mostly Node's start-up.
+ * Cases are kept cheap (tiny checkpoints, one example, --no-benign), and each command loads only
+ * what it needs (src/cli/lazy.ts), so a case costs about Node's start-up plus its own work.
  */
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -292,6 +292,12 @@ const GENERATORS = {
   },
   report(dir, r) {
     const run = path.join(dir, 'run');
+    if (r() < 0.1) {
+      // no run folder there, or a folder without any run file
+      const empty = r() < 0.5;
+      if (empty) fs.mkdirSync(run);
+      return { argv: ['report', run, '--format', 'csv'], bad: true, what: empty ? 'empty run folder' : 'no run folder', out: path.join(run, 'report') };
+    }
     fs.mkdirSync(path.join(run, 'eval'), { recursive: true });
     fs.writeFileSync(path.join(run, 'manifest.json'), JSON.stringify({ command: 'locate', k: 0.2, languages: ['en', 'it'] }));
     fs.writeFileSync(path.join(run, 'overlap.csv'), 'a,b,sir,iou,cosine\nen,it,0.5,0.4,0.3\n');

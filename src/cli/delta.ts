@@ -5,15 +5,13 @@
  */
 import * as path from 'node:path';
 import type { Command } from 'commander';
+import { load } from './lazy';
+import type { Checkpoint } from '../io/checkpoint';
 import { SilError } from '../errors';
 import { threadsOption } from '../options';
-import { Checkpoint } from '../io/checkpoint';
 import { withAtomicDir } from '../io/atomic';
 import { claimOutput, prepareOutputDir, writeMarker } from '../io/outpath';
 import { parseSize } from '../io/writer';
-import { checkComparable } from '../delta/compute';
-import { writeDeltaFolder } from '../delta/folder';
-import { humanSummary } from '../delta/report';
 import { progressFor } from '../progress';
 
 interface DeltaCliOptions {
@@ -44,10 +42,14 @@ export async function runDelta(o: DeltaCliOptions): Promise<void> {
 
 async function deltaInto(o: DeltaCliOptions, outPath: string, replace: boolean, threads: number, kernel: 'simd' | 'js'): Promise<void> {
   const t0 = process.hrtime.bigint();
-  const base = Checkpoint.open(o.base);
+  const io = load<typeof import('../io/checkpoint')>('../io/checkpoint');
+  const { checkComparable } = load<typeof import('../delta/compute')>('../delta/compute');
+  const { writeDeltaFolder } = load<typeof import('../delta/folder')>('../delta/folder');
+  const { humanSummary } = load<typeof import('../delta/report')>('../delta/report');
+  const base = io.Checkpoint.open(o.base);
   let attacked: Checkpoint | null = null;
   try {
-    attacked = Checkpoint.open(o.attacked);
+    attacked = io.Checkpoint.open(o.attacked);
     checkComparable(base, attacked);
     const ck = attacked;
     const summary = await withAtomicDir(

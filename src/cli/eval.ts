@@ -4,10 +4,10 @@
  */
 import { withGpuOptions } from './gpu';
 import type { Command } from 'commander';
+import { load } from './lazy';
 import { SilError } from '../errors';
 import { intOption, numberOption } from '../options';
-import { BACKEND_CHOICES, type BackendChoice } from '../model/backend';
-import { evaluate } from '../eval/evaluate';
+import { BACKEND_CHOICES, type BackendChoice } from '../model/choices';
 import { progressFor } from '../progress';
 
 interface EvalCliOptions {
@@ -41,6 +41,7 @@ export async function runEval(o: EvalCliOptions): Promise<void> {
   const data = o.data ?? o.prompts;
   if (data === undefined) throw new SilError('INVALID_ARGUMENT', 'sil eval needs --data FILE.jsonl (harmful prompts)');
   if (o.data !== undefined && o.prompts !== undefined && o.data !== o.prompts) throw new SilError('INVALID_ARGUMENT', '--prompts is the old name of --data; give one of them');
+  const { evaluate } = load<typeof import('../eval/evaluate')>('../eval/evaluate');
   const r = await evaluate({
     model: o.model,
     prompts: data,

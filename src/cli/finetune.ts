@@ -6,13 +6,12 @@
  */
 import { withGpuOptions } from './gpu';
 import type { Command } from 'commander';
+import { load } from './lazy';
 import { SilError } from '../errors';
 import { intOption, numberOption, threadsOption } from '../options';
-import { BACKEND_CHOICES, type BackendChoice } from '../model/backend';
-import { defaultWorkerCount } from '../model/parallel';
+import { BACKEND_CHOICES, type BackendChoice } from '../model/choices';
 import { KINDS } from '../data/schema';
 import type { CalibrationKind } from '../data/schema';
-import { finetune } from '../train/finetune';
 import { parseSchedule } from '../train/schedule';
 import { progressFor, SILENT } from '../progress';
 
@@ -64,6 +63,8 @@ export async function runFinetune(o: FinetuneCliOptions): Promise<void> {
   for (const k of kinds ?? []) if (!(KINDS as readonly string[]).includes(k)) throw new SilError('INVALID_ARGUMENT', `--kinds: unknown kind "${k}"; choose from ${KINDS.join(', ')}`);
   // on a TTY a bar per optimizer step with the loss; in pipes one line per step (unless --quiet)
   const bar = o.quiet || o.json ? SILENT : progressFor();
+  const { defaultWorkerCount } = load<typeof import('../model/parallel')>('../model/parallel');
+  const { finetune } = load<typeof import('../train/finetune')>('../train/finetune');
   const r = await finetune({
     model: o.model,
     data: o.data,

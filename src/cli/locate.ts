@@ -9,14 +9,15 @@ import { withGpuOptions } from './gpu';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { SilError } from '../errors';
-import { checkInputs, compareMasks, readManifest, replayOptions } from '../locate/replay';
-import { BACKEND_CHOICES } from '../model/backend';
-import { locate } from '../locate/run';
+import { load } from './lazy';
+import { BACKEND_CHOICES } from '../model/choices';
 import type { LocateManifest } from '../locate/manifest';
-import { type LocateOptions, resolveOptions } from '../locate/options';
+import type { LocateOptions } from '../locate/options';
 import { progressFor } from '../progress';
 
 export async function runLocate(o: LocateOptions, commandLine?: string[]): Promise<LocateManifest> {
+  const { resolveOptions } = load<typeof import('../locate/options')>('../locate/options');
+  const { locate } = load<typeof import('../locate/run')>('../locate/run');
   const cfg = resolveOptions(o);
   cfg.commandLine = commandLine;
   // with --json the notes are in the manifest; what the run removed from the folder is said anyway
@@ -39,6 +40,9 @@ export async function runLocate(o: LocateOptions, commandLine?: string[]): Promi
  * temporary folder, removed afterwards) and compares every mask with the run's, byte for byte.
  */
 export async function runReplay(manifestFile: string, out: string | undefined, json: boolean): Promise<void> {
+  const { checkInputs, compareMasks, readManifest, replayOptions } = load<typeof import('../locate/replay')>('../locate/replay');
+  const { resolveOptions } = load<typeof import('../locate/options')>('../locate/options');
+  const { locate } = load<typeof import('../locate/run')>('../locate/run');
   const m = readManifest(manifestFile);
   const runDir = path.dirname(path.resolve(manifestFile));
   checkInputs(m, manifestFile);

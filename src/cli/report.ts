@@ -4,9 +4,10 @@
  */
 import * as path from 'node:path';
 import type { Command } from 'commander';
+import { load } from './lazy';
 import { SilError } from '../errors';
 import { intOption } from '../options';
-import { DEFAULT_FORMATS, FORMATS, WIDTHS, writeReport, type Format, type Width } from '../report';
+import { DEFAULT_FORMATS, FORMATS, WIDTHS, type Format, type Width } from '../report/formats';
 import { progressFor } from '../progress';
 
 export function parseFormats(s: string): Format[] {
@@ -46,6 +47,7 @@ export function registerReport(program: Command): void {
       if (langs && langs.length === 0) throw new SilError('INVALID_ARGUMENT', '--langs lists no language');
       const top = intOption('--top', opts.top, 1, 1e6)!;
       const out = opts.out ?? path.join(run, 'report');
+      const { writeReport } = load<typeof import('../report')>('../report');
       const r = await writeReport(run, out, { formats, top, progress: progressFor(), force: opts.force, width: opts.width as Width | undefined, absolute: opts.absolute, langs });
       const lines = [`sil report: ${r.figures.length} figure(s), ${r.files.length} file(s) in ${out}`];
       if (r.missing.length) lines.push(`missing from ${run}: ${r.missing.join(', ')}`);

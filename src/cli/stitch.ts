@@ -3,12 +3,14 @@
  * (or onto T) as a complete Hugging Face checkpoint folder; see src/stitch/stitch.ts.
  */
 import type { Command } from 'commander';
-import { stitchCheckpoint, type StitchOptions } from '../stitch/stitch';
+import { load } from './lazy';
+import type { StitchOptions } from '../stitch/stitch';
 
 type StitchCliOptions = Pick<StitchOptions, 'base' | 'attacked' | 'mask' | 'out' | 'onto' | 'force'> & { json?: boolean };
 
 export async function runStitch(o: StitchCliOptions): Promise<void> {
   const t0 = Date.now();
+  const { stitchCheckpoint } = load<typeof import('../stitch/stitch')>('../stitch/stitch');
   const r = await stitchCheckpoint({ base: o.base, attacked: o.attacked, mask: o.mask, out: o.out, onto: o.onto, force: o.force });
   const summary = {
     out: o.out,

@@ -4,9 +4,10 @@
  * violation rate versus k for each method's mask stitched into the base; see src/sweep/sweep.ts.
  */
 import type { Command } from 'commander';
+import { load } from './lazy';
 import { SilError } from '../errors';
-import { BACKEND_CHOICES, type BackendChoice } from '../model/backend';
-import { sweep, SWEEP_METHODS } from '../sweep/sweep';
+import { BACKEND_CHOICES, type BackendChoice } from '../model/choices';
+import { SWEEP_METHODS } from '../sweep/methods';
 import { progressFor } from '../progress';
 
 interface SweepCliOptions {
@@ -50,6 +51,7 @@ export async function runSweep(o: SweepCliOptions): Promise<void> {
     if (!Number.isFinite(x)) throw new SilError('INVALID_ARGUMENT', `--ks: "${k}" is not a number`);
     return x;
   });
+  const { sweep } = load<typeof import('../sweep/sweep')>('../sweep/sweep');
   const r = await sweep({
     base: o.base,
     attacked: o.attacked,

@@ -10,8 +10,17 @@ import { type GpuDevice, type Precision } from './device';
 type DataId = object;
 
 export interface DeviceData {
-  /** device address (0 for an empty tensor) */
+  /**
+   * device address of the 4-byte words (0 for an empty tensor, and for a float32 tensor held only as
+   * bfloat16 `half` until a kernel asks for its float32 words: see `ptr`)
+   */
   ptr: number;
+  /**
+   * a bfloat16 copy (device address, 0 = none): made once when a float32 tensor is first used as a
+   * matrix-product operand in bf16 precision and kept as long as the tensor (tensors are immutable),
+   * or the only storage of a weight uploaded from a BF16 checkpoint (then exact: widening it is lossless)
+   */
+  half: number;
   size: number;
   dtype: tf.DataType;
   refCount: number;
@@ -42,8 +51,10 @@ export class CudaBackend extends tf.KernelBackend {
   private put(id: DataId, values: tf.backend_util.BackendValues | null, shape: number[], dtype: tf.DataType, refCount: number): void {
     if (dtype === 'string' || dtype === 'complex64') throw new SilError('UNSUPPORTED_OPTION', `the cuda backend has no ${dtype} tensors`);
     const size = shape.reduce((a, b) => a * b, 1);
+    const old = this.store.get(id);
+    if (old) this.releaseData(old);
     const ptr = size > 0 ? this.device.alloc(size * 4) : 0;
-    this.store.set(id, { ptr, size, dtype, refCount });
+    this.store.set(id, { ptr, half: 0, size, dtype, refCount });
     if (values && size > 0) this.device.upload(ptr, toWords(values as ArrayBufferView, dtype, size));
   }
 
@@ -66,8 +77,54 @@ export class CudaBackend extends tf.KernelBackend {
     return d;
   }
 
+  /** The float32 (or int32) words of `t` on the device, widened from its bfloat16 storage at first use. */
   ptr(t: tf.TensorInfo): number {
-    return this.get(t.dataId).ptr;
+    return this.words(this.get(t.dataId));
+  }
+
+  private words(d: DeviceData): number {
+    if (d.ptr || d.size === 0 || !d.half) return d.ptr;
+    d.ptr = this.device.alloc(d.size * 4);
+    this.device.launch('halves_to_f32', this.device.gridFor(d.size), 256, [{ p: d.half }, { p: d.ptr }, { l: d.size }, { i: 0 }]);
+    return d.ptr;
+  }
+
+  /** The bfloat16 copy of a float32 tensor (made at first use, then kept with the tensor). */
+  halfPtr(t: tf.TensorInfo): number {
+    const d = this.get(t.dataId);
+    if (d.dtype !== 'float32') throw new Error(`cuda backend: no bfloat16 copy of a ${d.dtype} tensor`);
+    if (d.half || d.size === 0) return d.half;
+    d.half = this.device.alloc(d.size * 2);
+    this.device.launch('f32_to_bf16', this.device.gridFor(d.size), 256, [{ p: d.ptr }, { p: d.half }, { l: d.size }]);
+    return d.half;
+  }
+
+  /**
+   * A float32 tensor stored as the given bfloat16 values only (a BF16 checkpoint's weight): half the
+   * device memory, no conversion before matrix products; the float32 words are made if a kernel
+   * other than a bf16 product reads it.
+   */
+  writeBf16(raw: Uint8Array, shape: number[]): tf.TensorInfo {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const dataId = {};
+    const half = size > 0 ? this.device.alloc(size * 2) : 0;
+    this.store.set(dataId, { ptr: 0, half, size, dtype: 'float32', refCount: 1 });
+    if (size > 0) this.device.upload(half, raw.subarray(0, size * 2));
+    return { dataId, shape, dtype: 'float32' };
+  }
+
+  /** Bytes of device memory a tensor holds (float32 words and bfloat16 copy). */
+  deviceBytes(dataId: DataId): number {
+    const d = this.store.get(dataId);
+    if (!d) return 0;
+    return (d.ptr ? d.size * 4 : 0) + (d.half ? d.size * 2 : 0);
+  }
+
+  private releaseData(d: DeviceData): void {
+    if (d.ptr) this.device.release(d.ptr);
+    if (d.half) this.device.release(d.half);
+    d.ptr = 0;
+    d.half = 0;
   }
 
   has(dataId: DataId): boolean {
@@ -77,7 +134,7 @@ export class CudaBackend extends tf.KernelBackend {
   override readSync(dataId: DataId): tf.backend_util.BackendValues {
     const d = this.get(dataId);
     const words = d.dtype === 'float32' ? new Float32Array(d.size) : new Int32Array(d.size);
-    if (d.size > 0) this.device.download(words, d.ptr);
+    if (d.size > 0) this.device.download(words, this.words(d));
     if (d.dtype === 'bool') return Uint8Array.from(words as Int32Array, (v) => (v !== 0 ? 1 : 0));
     return words;
   }
@@ -91,7 +148,7 @@ export class CudaBackend extends tf.KernelBackend {
     if (!d) return true;
     d.refCount--;
     if (!force && d.refCount > 0) return false;
-    if (d.ptr) this.device.release(d.ptr);
+    this.releaseData(d);
     this.store.delete(dataId);
     return true;
   }
@@ -134,7 +191,7 @@ export class CudaBackend extends tf.KernelBackend {
   }
 
   override dispose(): void {
-    for (const d of this.store.values()) if (d.ptr) this.device.release(d.ptr);
+    for (const d of this.store.values()) this.releaseData(d);
     this.store.clear();
     this.device.pool.trim();
   }

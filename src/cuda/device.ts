@@ -7,9 +7,9 @@ import { SilError } from '../errors';
 import { cudaApis, type CudaApis } from './ffi';
 import { KERNEL_NAMES, type KernelName, kernelSource } from './kernels';
 import { DevicePool, formatBytes } from './pool';
+import type { Precision } from './precision';
 
-export type Precision = 'bf16' | 'tf32' | 'f32';
-export const PRECISIONS: Precision[] = ['bf16', 'tf32', 'f32'];
+export { PRECISIONS, type Precision } from './precision';
 
 /** cuBLAS / CUDA constants */
 const CUDA_R_32F = 0;
@@ -21,6 +21,9 @@ const CU_DEVICE_ATTRIBUTE_CC_MAJOR = 75;
 const CU_DEVICE_ATTRIBUTE_CC_MINOR = 76;
 const CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
 const CUDA_ERROR_OUT_OF_MEMORY = 2;
+const CU_EVENT_DISABLE_TIMING = 2;
+/** reads at least this large go through the pinned staging buffers (also their size) */
+const STAGE_BYTES = 64 * 2 ** 20;
 
 /** A kernel argument: a device address, a 32-bit int, a 64-bit int, a float, or raw bytes (a struct). */
 export type Arg = { p: number } | { i: number } | { l: number } | { f: number } | Buffer;
@@ -128,6 +131,8 @@ export class CudaDevice implements GpuDevice {
   readonly pool: DevicePool;
   private readonly blas: unknown;
   private readonly fns = new Map<KernelName, unknown>();
+  /** pinned host buffers and their events for large reads (made at the first one) */
+  private staging: { bufs: unknown[]; views: Uint8Array[]; events: unknown[] } | null = null;
   /** seconds spent compiling the kernel module */
   compileSeconds = 0;
   launches = 0;
@@ -264,9 +269,55 @@ export class CudaDevice implements GpuDevice {
     this.check(this.api.cu.cuMemcpyHtoDAsync(dst, src, src.byteLength, null), 'cuMemcpyHtoDAsync');
   }
 
+  /**
+   * Device → host. Small reads copy straight into `dst`; reads of STAGE_BYTES and more go through
+   * two pinned staging buffers: the GPU's copy of one chunk (cuMemcpyDtoHAsync, full PCIe speed from
+   * page-locked memory) overlaps the host's copy of the previous chunk into `dst` (pageable memory
+   * would make the driver bounce every byte through its own small staging buffer).
+   */
   download(dst: ArrayBufferView, src: number): void {
-    if (dst.byteLength === 0) return;
-    this.check(this.api.cu.cuMemcpyDtoH(dst, src, dst.byteLength), 'cuMemcpyDtoH');
+    const n = dst.byteLength;
+    if (n === 0) return;
+    const { cu } = this.api;
+    if (n < STAGE_BYTES) {
+      this.check(cu.cuMemcpyDtoH(dst, src, n), 'cuMemcpyDtoH');
+      return;
+    }
+    const st = this.stagingBuffers();
+    const out = new Uint8Array(dst.buffer, dst.byteOffset, n);
+    const chunks = Math.ceil(n / STAGE_BYTES);
+    const issue = (i: number) => {
+      const off = i * STAGE_BYTES;
+      const len = Math.min(STAGE_BYTES, n - off);
+      this.check(cu.cuMemcpyDtoHAsync(st.bufs[i % 2], src + off, len, null), 'cuMemcpyDtoHAsync');
+      this.check(cu.cuEventRecord(st.events[i % 2], null), 'cuEventRecord');
+    };
+    issue(0);
+    for (let i = 0; i < chunks; i++) {
+      if (i + 1 < chunks) issue(i + 1);
+      this.check(cu.cuEventSynchronize(st.events[i % 2]), 'cuEventSynchronize');
+      const off = i * STAGE_BYTES;
+      out.set(st.views[i % 2].subarray(0, Math.min(STAGE_BYTES, n - off)), off);
+    }
+  }
+
+  private stagingBuffers(): { bufs: unknown[]; views: Uint8Array[]; events: unknown[] } {
+    if (this.staging) return this.staging;
+    const { cu, koffi } = this.api;
+    const bufs: unknown[] = [];
+    const views: Uint8Array[] = [];
+    const events: unknown[] = [];
+    for (let k = 0; k < 2; k++) {
+      const p = [null];
+      this.check(cu.cuMemAllocHost(p, STAGE_BYTES), `cuMemAllocHost(${STAGE_BYTES})`);
+      bufs.push(p[0]);
+      views.push(new Uint8Array(koffi.view(p[0], STAGE_BYTES) as ArrayBuffer));
+      const e = [null];
+      this.check(cu.cuEventCreate(e, CU_EVENT_DISABLE_TIMING), 'cuEventCreate');
+      events.push(e[0]);
+    }
+    this.staging = { bufs, views, events };
+    return this.staging;
   }
 
   copy(dst: number, src: number, bytes: number): void {

@@ -27,6 +27,7 @@ export interface DriverApi {
   cuMemcpyHtoD: Fn;
   cuMemcpyHtoDAsync: Fn;
   cuMemcpyDtoH: Fn;
+  cuMemcpyDtoHAsync: Fn;
   cuMemcpyDtoD: Fn;
   cuMemsetD32: Fn;
   cuMemGetInfo: Fn;
@@ -99,6 +100,7 @@ function loadDriver(koffi: any): { api: DriverApi; lib: any } {
     cuMemcpyHtoD: f('int cuMemcpyHtoD_v2(uint64_t dst, const void *src, size_t n)'),
     cuMemcpyHtoDAsync: f('int cuMemcpyHtoDAsync_v2(uint64_t dst, const void *src, size_t n, void *stream)'),
     cuMemcpyDtoH: f('int cuMemcpyDtoH_v2(_Out_ void *dst, uint64_t src, size_t n)'),
+    cuMemcpyDtoHAsync: f('int cuMemcpyDtoHAsync_v2(void *dst, uint64_t src, size_t n, void *stream)'),
     cuMemcpyDtoD: f('int cuMemcpyDtoD_v2(uint64_t dst, uint64_t src, size_t n)'),
     cuMemsetD32: f('int cuMemsetD32_v2(uint64_t dst, uint32_t v, size_t n)'),
     cuMemGetInfo: f('int cuMemGetInfo_v2(_Out_ size_t *free, _Out_ size_t *total)'),

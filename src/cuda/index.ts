@@ -12,6 +12,7 @@ import { cudaApis } from './ffi';
 import { registerCudaKernels } from './ops';
 
 export { CudaBackend } from './backend';
+export { cudaFusedOps, type FusedOps } from './fused';
 export { PRECISIONS } from './device';
 export type { Precision } from './device';
 

@@ -7,7 +7,8 @@
  *   copy_view   y[view] = x[view]: transpose, slice, concat, tile, pad, reverse, pack, broadcast
  *   reduce_rows y[r] = reduce(x[r, 0..inner)) (sum, max, min, prod, any, all, argmax, argmin)
  *   softmax_rows, gather_rows, segment_sum, one_hot, select3, bf16 casts, and the fused kernels
- *   (rms_norm, sil_accumulate).
+ *   (fused.ts: rms_norm and its gradient, rope_split / rope_merge, masked_softmax and its gradient,
+ *   swiglu and its gradient, lse_chunk / ce_chunk_grad for the chunked vocabulary head).
  * Arithmetic is float32 (sums in float64); integer tensors are converted on load and store.
  */
 
@@ -408,6 +409,145 @@ extern "C" __global__ void rms_norm(const float *x, const float *w, float *y, fl
     if (threadIdx.x == 0 && rinv) rinv[r] = ri;
   }
 }
+
+/* RMSNorm backward, one block per row: g = w*dy, dx = r*g - x*r^3*mean(g*x) */
+extern "C" __global__ void rms_norm_grad(const float *x, const float *w, const float *dy, const float *rinv, float *dx, i64 rows, int cols) {
+  __shared__ float red[256];
+  for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
+    const float *xr = x + r * cols, *dyr = dy + r * cols; float *dxr = dx + r * cols;
+    float s = 0.0f;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) s += (w[j] * dyr[j]) * xr[j];
+    red[threadIdx.x] = s; __syncthreads();
+    for (int k = blockDim.x / 2; k > 0; k >>= 1) { if (threadIdx.x < k) red[threadIdx.x] += red[threadIdx.x + k]; __syncthreads(); }
+    float dot = red[0] / cols, ri = rinv[r], c = ri * ri * ri * dot;
+    __syncthreads();
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) dxr[j] = ri * (w[j] * dyr[j]) - xr[j] * c;
+  }
+}
+
+/* Column sums of dy*x*r over row chunks: partial[k, c] = sum over rows of chunk k (then col_sum) */
+extern "C" __global__ void rms_norm_dw_parts(const float *dy, const float *x, const float *rinv, float *partial, i64 rows, int cols, int chunks) {
+  i64 per = (rows + chunks - 1) / chunks;
+  for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (i64)chunks * cols; i += (i64)gridDim.x * blockDim.x) {
+    int c = (int)(i % cols); i64 k = i / cols, r0 = k * per, r1 = min(rows, r0 + per);
+    float acc = 0.0f;
+    for (i64 r = r0; r < r1; r++) acc += dy[r * cols + c] * (x[r * cols + c] * rinv[r]);
+    partial[i] = acc;
+  }
+}
+extern "C" __global__ void col_sum(const float *partial, float *y, int chunks, int cols) {
+  for (i64 c = (i64)blockIdx.x * blockDim.x + threadIdx.x; c < cols; c += (i64)gridDim.x * blockDim.x) {
+    float acc = 0.0f; for (int k = 0; k < chunks; k++) acc += partial[(i64)k * cols + c]; y[c] = acc;
+  }
+}
+
+/* [B*T, H*D] -> [B, H, T, D] (heads split), with RoPE (rotate_half form, tables cs/sn [T, D]) when rope != 0 */
+extern "C" __global__ void rope_split(const float *x, const float *cs, const float *sn, float *y, int B, int T, int H, int D, int rope) {
+  i64 n = (i64)B * H * T * D; int half = D / 2;
+  for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x) {
+    int d = (int)(i % D); i64 r = i / D; int t = (int)(r % T); r /= T; int h = (int)(r % H); i64 b = r / H;
+    const float *xr = x + ((b * T + t) * H + h) * D;
+    float v = xr[d];
+    if (rope) { float rot = d < half ? -xr[d + half] : xr[d - half]; v = __fadd_rn(__fmul_rn(v, cs[t * D + d]), __fmul_rn(rot, sn[t * D + d])); }
+    y[i] = v;
+  }
+}
+
+/* [B, H, T, D] -> [B*T, H*D] (heads merged), with the transpose of RoPE applied when rope != 0 (rope_split's gradient) */
+extern "C" __global__ void rope_merge(const float *x, const float *cs, const float *sn, float *y, int B, int T, int H, int D, int rope) {
+  i64 n = (i64)B * H * T * D; int half = D / 2;
+  for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x) {
+    int d = (int)(i % D); i64 r = i / D; int h = (int)(r % H); r /= H; int t = (int)(r % T); i64 b = r / T;
+    const float *xr = x + ((b * H + h) * T + t) * D;
+    float v = xr[d];
+    if (rope) {
+      float rot = d < half ? __fmul_rn(xr[d + half], sn[t * D + d + half]) : -__fmul_rn(xr[d - half], sn[t * D + d - half]);
+      v = __fadd_rn(__fmul_rn(v, cs[t * D + d]), rot);
+    }
+    y[i] = v;
+  }
+}
+
+/* P = softmax(S*scale + mask) over the last axis, S [B, nh, T, Tk], mask [B, 1, T, Tk] additive; one warp per row */
+extern "C" __global__ void masked_softmax(const float *s, const float *mask, float *p, i64 rows, int T, int Tk, int nh, float scale) {
+  int lane = threadIdx.x & 31, wpb = blockDim.x >> 5;
+  for (i64 r = (i64)blockIdx.x * wpb + (threadIdx.x >> 5); r < rows; r += (i64)gridDim.x * wpb) {
+    const float *sr = s + r * Tk; float *pr = p + r * Tk;
+    i64 b = r / ((i64)nh * T); int i = (int)(r % T);
+    const float *mr = mask + (b * T + i) * Tk;
+    float m = -INFINITY;
+    for (int j = lane; j < Tk; j += 32) m = fmaxf(m, __fadd_rn(__fmul_rn(sr[j], scale), mr[j]));
+    for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+    float sum = 0.0f;
+    for (int j = lane; j < Tk; j += 32) sum += expf(__fadd_rn(__fmul_rn(sr[j], scale), mr[j]) - m);
+    for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    float inv = 1.0f / sum;
+    for (int j = lane; j < Tk; j += 32) pr[j] = expf(__fadd_rn(__fmul_rn(sr[j], scale), mr[j]) - m) * inv;
+  }
+}
+
+/* dS = scale * P ⊙ (dP - rowsum(dP ⊙ P)), one warp per row */
+extern "C" __global__ void masked_softmax_grad(const float *p, const float *dp, float *ds, i64 rows, int Tk, float scale) {
+  int lane = threadIdx.x & 31, wpb = blockDim.x >> 5;
+  for (i64 r = (i64)blockIdx.x * wpb + (threadIdx.x >> 5); r < rows; r += (i64)gridDim.x * wpb) {
+    const float *pr = p + r * Tk, *dpr = dp + r * Tk; float *dsr = ds + r * Tk;
+    float dot = 0.0f;
+    for (int j = lane; j < Tk; j += 32) dot += dpr[j] * pr[j];
+    for (int o = 16; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
+    for (int j = lane; j < Tk; j += 32) dsr[j] = pr[j] * (dpr[j] - dot) * scale;
+  }
+}
+
+/* SwiGLU: y = silu(g) * u, silu(g) = g * sigmoid(g) */
+extern "C" __global__ void swiglu(const float *g, const float *u, float *y, i64 n) {
+  for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x) {
+    float x = g[i], sg = 1.0f / (1.0f + expf(-x));
+    y[i] = __fmul_rn(__fmul_rn(x, sg), u[i]);
+  }
+}
+/* its gradient: du = dy * silu(g), dg = dy * u * s * (1 + g * (1 - s)) */
+extern "C" __global__ void swiglu_grad(const float *g, const float *u, const float *dy, float *dg, float *du, i64 n) {
+  for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x) {
+    float x = g[i], sg = 1.0f / (1.0f + expf(-x)), d = dy[i];
+    du[i] = d * (x * sg);
+    dg[i] = d * u[i] * sg * (1.0f + x * (1.0f - sg));
+  }
+}
+
+/* Running log-sum-exp over a vocabulary chunk z [N, C] (rows r0 .. r0+C of the head): m, s, zt [N] updated
+   into m1, s1, zt1; targets [N] are global vocabulary rows (-1: none). One block per row. */
+extern "C" __global__ void lse_chunk(const float *z, const float *m0, const float *s0, const float *zt0, const int *targets, int r0, float *m1, float *s1, float *zt1, i64 N, int C) {
+  __shared__ float red[256];
+  for (i64 n = blockIdx.x; n < N; n += gridDim.x) {
+    const float *zr = z + n * C;
+    float m = -INFINITY;
+    for (int j = threadIdx.x; j < C; j += blockDim.x) m = fmaxf(m, zr[j]);
+    red[threadIdx.x] = m; __syncthreads();
+    for (int k = blockDim.x / 2; k > 0; k >>= 1) { if (threadIdx.x < k) red[threadIdx.x] = fmaxf(red[threadIdx.x], red[threadIdx.x + k]); __syncthreads(); }
+    float mNew = fmaxf(m0[n], red[0]);
+    __syncthreads();
+    float s = 0.0f;
+    for (int j = threadIdx.x; j < C; j += blockDim.x) s += expf(zr[j] - mNew);
+    red[threadIdx.x] = s; __syncthreads();
+    for (int k = blockDim.x / 2; k > 0; k >>= 1) { if (threadIdx.x < k) red[threadIdx.x] += red[threadIdx.x + k]; __syncthreads(); }
+    if (threadIdx.x == 0) {
+      int t = targets[n] - r0;
+      m1[n] = mNew;
+      s1[n] = s0[n] * expf(m0[n] - mNew) + red[0];
+      zt1[n] = zt0[n] + ((targets[n] >= 0 && t >= 0 && t < C) ? zr[t] : 0.0f);
+    }
+    __syncthreads();
+  }
+}
+
+/* dz = (exp(z - lse) - [r0 + j = target]) * scale, z [N, C] */
+extern "C" __global__ void ce_chunk_grad(const float *z, const float *lse, const int *targets, int r0, const float *scale, float *dz, i64 N, int C) {
+  for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < N * C; i += (i64)gridDim.x * blockDim.x) {
+    i64 n = i / C; int j = (int)(i % C);
+    float p = expf(z[i] - lse[n]);
+    dz[i] = (p - (targets[n] >= 0 && targets[n] - r0 == j ? 1.0f : 0.0f)) * scale[n];
+  }
+}
 `;
 }
 
@@ -427,6 +567,17 @@ export const KERNEL_NAMES = [
   'f32_to_bf16',
   'halves_to_f32',
   'rms_norm',
+  'rms_norm_grad',
+  'rms_norm_dw_parts',
+  'col_sum',
+  'rope_split',
+  'rope_merge',
+  'masked_softmax',
+  'masked_softmax_grad',
+  'swiglu',
+  'swiglu_grad',
+  'lse_chunk',
+  'ce_chunk_grad',
 ] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { type CudaBackend } from './backend';
 import { f32, i32, i64, ptr } from './device';
+import { registerFusedKernels } from './fused';
 import { BINARY_OPS, type BinaryOp, broadcastStrides, DT_FLOAT, DT_INT, MAX_RANK, packView, REDUCE_OPS, type ReduceOp, simplifyView, stridesOf, UNARY_OPS, type UnaryOp } from './kernels';
 
 type Info = tf.TensorInfo;
@@ -199,13 +200,6 @@ function fill(b: CudaBackend, out: Info, value: number): void {
 
 // ---- matrix products ----------------------------------------------------------------------------
 
-function toBf16(b: CudaBackend, x: Info): number {
-  const n = numel(x.shape);
-  const p = b.device.alloc(n * 2);
-  b.device.launch('f32_to_bf16', b.device.gridFor(n), BLOCK, [ptr(b.ptr(x)), ptr(p), i64(n)]);
-  return p;
-}
-
 function broadcastTo(b: CudaBackend, x: Info, shape: number[]): Info {
   const out = b.makeOutput(shape, x.dtype);
   copyView(b, x, out, shape, broadcastStrides(x.shape, shape), stridesOf(shape));
@@ -229,7 +223,6 @@ function batchMatMul(b: CudaBackend, a: Info, c: Info, transA: boolean, transB: 
     return out;
   }
   const temps: Info[] = [];
-  const rawTemps: number[] = [];
   try {
     let A = a.dtype === 'float32' ? a : (temps.push(castTo(b, a, 'float32')), temps[temps.length - 1]);
     let B = c.dtype === 'float32' ? c : (temps.push(castTo(b, c, 'float32')), temps[temps.length - 1]);
@@ -247,15 +240,10 @@ function batchMatMul(b: CudaBackend, a: Info, c: Info, transA: boolean, transB: 
       temps.push(B);
       nbB = nb;
     }
-    let pa = b.ptr(A);
-    let pb = b.ptr(B);
+    // bf16: each operand's bfloat16 copy, made once per tensor and kept with it (weights: at upload)
     const precision = b.precision;
-    if (precision === 'bf16') {
-      pa = toBf16(b, A);
-      rawTemps.push(pa);
-      pb = toBf16(b, B);
-      rawTemps.push(pb);
-    }
+    const pa = precision === 'bf16' ? b.halfPtr(A) : b.ptr(A);
+    const pb = precision === 'bf16' ? b.halfPtr(B) : b.ptr(B);
     // one shared right-hand matrix and a plain left operand: fold the batch into the rows
     if (nb > 1 && nbB === 1 && na === nb && !transA) {
       b.device.gemm({ a: pa, b: pb, c: b.ptr(out), m: nb * m, n, k, transA, transB, batch: 1, strideA: 0, strideB: 0, strideC: 0, precision });
@@ -265,7 +253,6 @@ function batchMatMul(b: CudaBackend, a: Info, c: Info, transA: boolean, transB: 
     return out;
   } finally {
     for (const t of temps) b.disposeData(t.dataId);
-    for (const p of rawTemps) b.device.release(p);
   }
 }
 
@@ -304,7 +291,8 @@ function timed<T>(key: string, b: CudaBackend, f: () => T): T {
   return r;
 }
 
-function reg(name: string, f: (b: CudaBackend, inputs: Record<string, Info>, attrs: Attrs) => Info | Info[]): void {
+/** Registers a TF.js kernel of the cuda backend (timed per call under SIL_CUDA_PROFILE=1). */
+export function reg(name: string, f: (b: CudaBackend, inputs: Record<string, Info>, attrs: Attrs) => Info | Info[]): void {
   implemented.add(name);
   tf.registerKernel({
     kernelName: name,
@@ -621,6 +609,7 @@ export function registerCudaKernels(): void {
     b.disposeData(f.dataId);
     return o;
   });
+  registerFusedKernels();
   registerFallbacks();
 }
 
@@ -665,15 +654,20 @@ function registerFallbacks(): void {
   }
 }
 
-/** A float32 tensor of `shape` from stored bfloat16 / float16 halves, widened on the GPU. */
+/**
+ * A float32 tensor of `shape` from stored bfloat16 / float16 halves: bfloat16 stays as it is stored
+ * (the tensor's bf16 copy; its float32 words are made only if a kernel other than a bf16 product
+ * reads it), float16 is widened on the GPU.
+ */
 export function decodeHalves(b: CudaBackend, raw: Uint8Array, dtype: 'BF16' | 'F16', shape: number[]): Info {
+  if (dtype === 'BF16') return b.writeBf16(raw, shape);
   const n = numel(shape);
   const out = b.makeOutput(shape, 'float32');
   if (n === 0) return out;
   const tmp = b.device.alloc(n * 2);
   try {
     b.device.upload(tmp, raw.subarray(0, n * 2));
-    b.device.launch('halves_to_f32', b.device.gridFor(n), BLOCK, [ptr(tmp), ptr(b.ptr(out)), i64(n), i32(dtype === 'BF16' ? 0 : 1)]);
+    b.device.launch('halves_to_f32', b.device.gridFor(n), BLOCK, [ptr(tmp), ptr(b.ptr(out)), i64(n), i32(1)]);
   } finally {
     b.device.release(tmp);
   }

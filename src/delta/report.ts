@@ -1,15 +1,15 @@
 /**
- * The `sil delta` outputs as strings: tensors.csv, layers.csv, kinds.csv (io/csv.ts: header row,
- * plain decimals), summary.json, and the short human summary. File names and columns are those of
- * docs/run-folder.md.
+ * The `sil delta` outputs as strings: tensors.csv, layers.csv (the format `sil locate` writes too,
+ * io/layers-csv.ts), kinds.csv (io/csv.ts: header row, plain decimals), summary.json, and the short
+ * human summary. File names and columns are those of docs/run-folder.md.
  */
 import { toCsv } from '../io/csv';
+import { layersCsv } from '../io/layers-csv';
 import type { DeltaResultSet } from './compute';
 import { byKind, byLayer, byLayerKind, topBy, total } from './rollup';
 import type { DeltaStats } from './stats';
 
 export const TENSOR_COLUMNS = ['tensor', 'layer', 'kind', 'dtype', 'shape', 'numel', 'l1', 'l2', 'max_abs', 'mean_abs', 'rel_l2', 'frac_changed', 'nan', 'inf'] as const;
-export const LAYER_COLUMNS = ['layer', 'kind', 'numel', 'l1', 'l2', 'max_abs', 'mean_abs', 'rel_l2', 'frac_changed'] as const;
 export const KIND_COLUMNS = ['kind', 'numel', 'l1', 'l2', 'max_abs', 'mean_abs', 'rel_l2', 'frac_changed'] as const;
 
 type Cell = string | number | null;
@@ -71,7 +71,7 @@ export type DeltaSummary = ReturnType<typeof summarize>;
 export async function renderDeltaFiles(r: DeltaResultSet, summary: DeltaSummary): Promise<DeltaFiles> {
   return {
     'tensors.csv': csv(TENSOR_COLUMNS, r.tensors as unknown as Array<Record<string, Cell | number[]>>),
-    'layers.csv': csv(LAYER_COLUMNS, byLayerKind(r.tensors) as unknown as Array<Record<string, Cell>>),
+    'layers.csv': layersCsv(byLayerKind(r.tensors)),
     'kinds.csv': csv(KIND_COLUMNS, byKind(r.tensors, r.architecture) as unknown as Array<Record<string, Cell>>),
     'summary.json': JSON.stringify(summary, null, 2) + '\n',
   };

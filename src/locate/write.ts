@@ -9,7 +9,8 @@ import { writeDeltaFolder } from '../delta/folder';
 import { describeTensor, kindOrder } from '../families';
 import type { Checkpoint } from '../io/checkpoint';
 import { objectsToCsv } from '../io/csv';
-import { type LayerRow, LAYER_COLUMNS } from '../mask/layers';
+import { layersCsv } from '../io/layers-csv';
+import type { LayerRow } from '../mask/layers';
 import { rankRegions, type RegionRow, REGION_COLUMNS } from '../mask/regions';
 import { SILENT, type Progress } from '../progress';
 import type { ScoredTensor } from '../score/pair';
@@ -183,7 +184,7 @@ export async function writeMasksAndTables(
       t0: tDelta,
     });
     timings.delta_s = seconds(tDelta);
-    fs.writeFileSync(path.join(tmp, 'layers.csv'), objectsToCsv<LayerRow>(LAYER_COLUMNS, layerRows));
+    fs.writeFileSync(path.join(tmp, 'layers.csv'), layersCsv(layerRows));
     fs.writeFileSync(path.join(tmp, 'regions.csv'), objectsToCsv<RegionRow>(REGION_COLUMNS, regionRows));
     fs.writeFileSync(path.join(tmp, 'overlap.csv'), objectsToCsv<OverlapRow>(OVERLAP_COLUMNS, overlap));
     return { masks, globalSir: inter.globalSir, overlap, layerRows, regionRows };

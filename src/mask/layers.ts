@@ -1,5 +1,6 @@
 /**
- * Per layer × module kind aggregation (layers.csv in docs/run-folder.md): for cell c,
+ * Per layer × module kind aggregation (the score columns of layers.csv, io/layers-csv.ts and
+ * docs/run-folder.md): for cell c,
  *   numel, score_mass = Σ_{i∈c} s_i, score_share = score_mass / Σ_all s,
  *   selected = Σ_{i∈c} γ_i, selected_fraction = selected / numel.
  */
@@ -14,8 +15,6 @@ export interface LayerRow {
   selected: number;
   selected_fraction: number;
 }
-
-export const LAYER_COLUMNS = ['lang', 'layer', 'kind', 'numel', 'score_mass', 'score_share', 'selected', 'selected_fraction'] as const;
 
 interface Cell {
   layer: number | null;

@@ -21,9 +21,9 @@ import { cudaAvailability, cudaUnavailableSync } from '../cuda';
 import { SilError } from '../errors';
 import { installSharedIdentity } from './identity';
 
-export type BackendName = 'wasm' | 'cpu' | 'tensorflow' | 'webgpu' | 'cuda';
-export type BackendChoice = BackendName | 'auto';
-export const BACKEND_CHOICES: BackendChoice[] = ['auto', 'cuda', 'wasm', 'cpu', 'tensorflow', 'webgpu'];
+import { BACKEND_CHOICES, type BackendChoice, type BackendName } from './choices';
+
+export { BACKEND_CHOICES, type BackendChoice, type BackendName } from './choices';
 
 /** Backends whose tensors live in GPU memory (layer boundaries and sums kept there, GPU memory budget). */
 export function isGpuBackend(name: string): boolean {

@@ -54,16 +54,6 @@ export function linearParams(p: Params, cfg: ModelConfig, i: number, l: LayerLin
   return { w: p.get(linearWeight(i, l)), b: hasBias(cfg, l) ? p.get(linearBias(i, l)) : undefined };
 }
 
-/** [N, heads·D] → [B, heads, T, D] */
-export function splitHeads(x: tf.Tensor, b: number, t: number, heads: number, d: number): tf.Tensor {
-  return tf.transpose(tf.reshape(x, [b, t, heads, d]), [0, 2, 1, 3]);
-}
-
-/** [B, heads, T, D] → [N, heads·D] */
-export function mergeHeads(a: tf.Tensor, b: number, t: number, heads: number, d: number): tf.Tensor {
-  return tf.reshape(tf.transpose(a, [0, 2, 1, 3]), [b * t, heads * d]);
-}
-
 /**
  * h [N = B·T, hidden] → [N, hidden]. `ctx` gives B and T of the new positions, their RoPE tables
  * (broadcast over heads) and the additive mask (over cache ++ new positions with a KV cache).
@@ -76,9 +66,10 @@ export function decoderLayer(h: tf.Tensor, i: number, p: Params, cfg: ModelConfi
   // attention
   const x = ops.rmsNorm(h, p.get(inputNorm(i)), eps);
   hooks.onInput?.(['q', 'k', 'v'], x);
-  const q = ops.rope(splitHeads(linear(x, lp('q')), b, t, nh, d), ctx.cos, ctx.sin);
-  let k = ops.rope(splitHeads(linear(x, lp('k')), b, t, nkv, d), ctx.cos, ctx.sin);
-  let v = splitHeads(linear(x, lp('v')), b, t, nkv, d);
+  const rope = { cos: ctx.cos, sin: ctx.sin };
+  const q = ops.splitHeads(linear(x, lp('q')), b, t, nh, d, rope);
+  let k = ops.splitHeads(linear(x, lp('k')), b, t, nkv, d, rope);
+  let v = ops.splitHeads(linear(x, lp('v')), b, t, nkv, d);
   let a: tf.Tensor;
   if (hooks.cache) {
     const past = hooks.cache.past;
@@ -89,7 +80,7 @@ export function decoderLayer(h: tf.Tensor, i: number, p: Params, cfg: ModelConfi
     hooks.cache.keep({ k, v });
     a = ops.cachedAttention(q, k, v, ctx.mask);
   } else a = ops.attention(q, k, v, ctx.mask);
-  const merged = mergeHeads(a, b, t, nh, d);
+  const merged = ops.mergeHeads(a, b, t, nh, d);
   hooks.onInput?.(['o'], merged);
   const h1 = tf.add(h, linear(merged, lp('o')));
   // feed-forward

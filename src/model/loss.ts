@@ -16,6 +16,7 @@
  * −Σ logsoftmax(z) · onehot(t) / denominator; a test holds the two equal.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { FusedOps } from '../cuda';
 
 function validScale(targets: Int32Array, denominator: number): Float32Array {
   const v = new Float32Array(targets.length);
@@ -51,6 +52,33 @@ export function crossEntropy(logits: tf.Tensor, targets: Int32Array, denominator
     return { value, gradFunc };
   });
   return f(z2) as tf.Scalar;
+}
+
+/**
+ * The same on a backend's fused ops: the log-sum-exp and the target logit in one pass over z (the
+ * whole vocabulary as one chunk of the running form), ∂z in one more.
+ */
+export function crossEntropyFused(f: FusedOps, logits: tf.Tensor, targets: Int32Array, denominator: number): tf.Scalar {
+  const z2 = tf.reshape(logits, [-1, logits.shape[logits.rank - 1]]) as tf.Tensor2D;
+  return tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const z = args[0] as tf.Tensor2D;
+    const save = args[1] as tf.GradSaveFunc;
+    const n = z.shape[0];
+    const scale = tf.tensor1d(validScale(targets, denominator));
+    const m0 = tf.fill([n], -Infinity) as tf.Tensor1D;
+    const zero = tf.zeros([n]) as tf.Tensor1D;
+    const [m, s, zt] = f.lseChunk(z, m0, zero, zero, targets, 0);
+    const lse = tf.add(m, tf.log(s)) as tf.Tensor1D;
+    const value = tf.sum(tf.mul(tf.sub(lse, zt), scale)) as tf.Scalar;
+    save([z, lse, scale]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [sz, sl, sc] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
+        return tf.mul(f.ceChunkGrad(sz, sl, targets, 0, sc), dy as tf.Tensor);
+      },
+    };
+  })(z2) as tf.Scalar;
 }
 
 /** The textbook form, with TF.js's own gradients: the reference for `crossEntropy`. */

@@ -2,7 +2,7 @@
  * RMSNorm (Zhang & Sennrich 2019), as in transformers' LlamaRMSNorm:
  *   y = w ⊙ x / sqrt(mean(x², last axis) + ε)
  *
- * On the cuda backend the gradient is written out (TF.js's own gradient of `mean` builds a host
+ * The cuda backend runs its fused kernel (ops.ts); without it (SIL_FUSED=0) the gradient is written out (TF.js's own gradient of `mean` builds a host
  * array of ones the size of x and uploads it, for every norm of every layer):
  *   r = 1 / sqrt(mean(x²) + ε),  g = w ⊙ ∂y
  *   ∂x = r ⊙ g − x ⊙ r³ ⊙ mean(g ⊙ x),   ∂w = Σ_rows ∂y ⊙ x ⊙ r

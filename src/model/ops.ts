@@ -3,10 +3,17 @@
  *
  *   rmsNorm(x, w, ε)            w ⊙ x / sqrt(mean(x², last axis) + ε)              (norm.ts)
  *   rope(x, cos, sin)           x · cos + rotate_half(x) · sin                      (rope.ts)
+ *   splitHeads(x, …, rope?)     [B·T, heads·D] → [B, heads, T, D], then rope when given
+ *   mergeHeads(a, …)            [B, heads, T, D] → [B·T, heads·D]
  *   swiglu(g, u)                silu(g) ⊙ u = g · σ(g) ⊙ u                          (SwiGLU, Shazeer 2020)
  *   attention(q, k, v, mask)    softmax(q kᵀ/√D + mask) v over one sequence's T    (attention.ts)
  *   cachedAttention(q, k, v, m) the same with keys/values of earlier positions (Tq ≤ Tk, a KV cache)
  *   crossEntropy(z, t, d)       Σ valid (lse(z) − z_t) / d                         (loss.ts)
+ *   lseChunk, ceChunkGrad       optional: the vocabulary-chunked head's running log-sum-exp and ∂z
+ *                               (stream/head.ts keeps its composites when a backend has none)
+ *
+ * The cuda backend registers its fused kernels (src/cuda/fused.ts) here; SIL_FUSED=0 turns them off
+ * (the composites then run on cuda too, for comparisons).
  *
  * `modelOps()` gives the ops for the current TF.js backend: the TF.js composites below unless a
  * backend registered its own (`registerModelOps`), each with a gradient where the model
@@ -14,9 +21,10 @@
  * same (within float32 rounding) and is held to them by a test.
  */
 import * as tf from '@tensorflow/tfjs';
+import { cudaFusedOps, type FusedOps } from '../cuda';
 import { attentionCore, attentionCoreGrouped, attentionCoreReference } from './attention';
 import { plainMatmulsOnly } from './linear';
-import { crossEntropy } from './loss';
+import { crossEntropy, crossEntropyFused } from './loss';
 import { rmsNorm } from './norm';
 import { applyRope } from './rope';
 
@@ -25,6 +33,10 @@ export interface ModelOps {
   rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.Tensor;
   /** x [B, heads, T, D]; cos, sin broadcastable to it ([T, D] or [B, 1, T, D]) */
   rope(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor;
+  /** x [B·T, heads·D] → [B, heads, T, D], with `rope` applied when given */
+  splitHeads(x: tf.Tensor, b: number, t: number, heads: number, d: number, rope?: { cos: tf.Tensor; sin: tf.Tensor }): tf.Tensor;
+  /** a [B, heads, T, D] → [B·T, heads·D] */
+  mergeHeads(a: tf.Tensor, b: number, t: number, heads: number, d: number): tf.Tensor;
   /** gate and up projections [N, F] → silu(gate) ⊙ up [N, F] */
   swiglu(gate: tf.Tensor, up: tf.Tensor): tf.Tensor;
   /** q [B, nh, T, D], k, v [B, nkv, T, D] (after RoPE), additive mask [B, 1, T, T] → [B, nh, T, D] */
@@ -33,6 +45,20 @@ export interface ModelOps {
   cachedAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask: tf.Tensor): tf.Tensor;
   /** logits [N, V], targets [N] (−1 = none) → the summed token losses / denominator */
   crossEntropy(logits: tf.Tensor, targets: Int32Array, denominator: number): tf.Scalar;
+  /** one vocabulary chunk's step of the head's running log-sum-exp (see FusedOps.lseChunk); no gradient */
+  lseChunk?: FusedOps['lseChunk'];
+  /** the head's ∂z over one vocabulary chunk (see FusedOps.ceChunkGrad); no gradient */
+  ceChunkGrad?: FusedOps['ceChunkGrad'];
+}
+
+/** [N, heads·D] → [B, heads, T, D] */
+export function splitHeads(x: tf.Tensor, b: number, t: number, heads: number, d: number): tf.Tensor {
+  return tf.transpose(tf.reshape(x, [b, t, heads, d]), [0, 2, 1, 3]);
+}
+
+/** [B, heads, T, D] → [N, heads·D] */
+export function mergeHeads(a: tf.Tensor, b: number, t: number, heads: number, d: number): tf.Tensor {
+  return tf.reshape(tf.transpose(a, [0, 2, 1, 3]), [b * t, heads * d]);
 }
 
 /** silu(g) ⊙ u */
@@ -44,6 +70,8 @@ export function swiglu(gate: tf.Tensor, up: tf.Tensor): tf.Tensor {
 export const tfjsOps: ModelOps = {
   rmsNorm,
   rope: applyRope,
+  splitHeads: (x, b, t, heads, d, rope) => (rope ? applyRope(splitHeads(x, b, t, heads, d), rope.cos, rope.sin) : splitHeads(x, b, t, heads, d)),
+  mergeHeads,
   swiglu,
   // the per-group 2-D form where the backend multiplies only plain matrices fast, batched elsewhere
   attention: (q, k, v, mask) => (plainMatmulsOnly() ? attentionCore : attentionCoreGrouped)(q, k, v, mask),
@@ -51,7 +79,34 @@ export const tfjsOps: ModelOps = {
   crossEntropy,
 };
 
-const byBackend = new Map<string, ModelOps>();
+/**
+ * The model's ops over a backend's fused kernels: each fused op computes its composite above (held
+ * to it by test/cuda/emulated.test.ts). The attention core is the batched grouped form with the
+ * scores' scale, mask and softmax in one kernel; RoPE tables other than [T, D] (per-sequence
+ * positions in greedy decoding) keep the composite.
+ */
+export function fusedModelOps(f: FusedOps): Partial<ModelOps> {
+  return {
+    rmsNorm: f.rmsNorm,
+    splitHeads: (x, b, t, heads, d, rope) =>
+      !rope || (rope.cos.rank === 2 && rope.sin.rank === 2) ? f.splitHeads(x, b, t, heads, d, rope) : applyRope(f.splitHeads(x, b, t, heads, d), rope.cos, rope.sin),
+    mergeHeads: (a) => f.mergeHeads(a),
+    swiglu: f.swiglu,
+    attention: (q, k, v, mask) => {
+      const [b, nh, t, d] = q.shape as [number, number, number, number];
+      const nkv = k.shape[1] as number;
+      const rep = nh / nkv;
+      const s = tf.matMul(tf.reshape(q, [b, nkv, rep * t, d]), k, false, true);
+      const p = f.maskedSoftmax(tf.reshape(s, [b, nh, t, t]), mask, 1 / Math.sqrt(d));
+      return tf.reshape(tf.matMul(tf.reshape(p, [b, nkv, rep * t, t]), v), [b, nh, t, d]);
+    },
+    crossEntropy: (z, targets, denominator) => crossEntropyFused(f, z, targets, denominator),
+    lseChunk: f.lseChunk,
+    ceChunkGrad: f.ceChunkGrad,
+  };
+}
+
+const byBackend = new Map<string, ModelOps>([['cuda', { ...tfjsOps, ...fusedModelOps(cudaFusedOps) }]]);
 
 /** Ops for backend `name`: the given ones replace the TF.js composites (the others stay). */
 export function registerModelOps(name: string, ops: Partial<ModelOps>): void {
@@ -65,5 +120,6 @@ export function unregisterModelOps(name: string): void {
 
 /** The ops of the current TF.js backend. */
 export function modelOps(): ModelOps {
+  if (process.env.SIL_FUSED === '0') return tfjsOps;
   return byBackend.get(tf.getBackend()) ?? tfjsOps;
 }

@@ -19,16 +19,13 @@ import { isLanguage } from './order';
 import { toPdf } from './pdf';
 import { SILENT, type Progress } from '../progress';
 
-export const FORMATS = ['svg', 'png', 'html', 'csv', 'tex', 'pdf'] as const;
-/** What `sil report` writes when no --format is given (PDF on request). */
-export const DEFAULT_FORMATS: Format[] = ['svg', 'png', 'html', 'csv', 'tex'];
-export const WIDTHS = ['column', 'page'] as const;
-export type Width = (typeof WIDTHS)[number];
+import { DEFAULT_FORMATS, type Format, type Width } from './formats';
+
+export { DEFAULT_FORMATS, FORMATS, WIDTHS, type Format, type Width } from './formats';
 /** physical width in inches, and the layout width in SVG units that keeps 10–11 unit text at ≥ 6 pt */
 export const WIDTH_SPEC: Record<Width, { inches: number; layout: number }> = { column: { inches: 3.5, layout: 460 }, page: { inches: 7, layout: 920 } };
 /** PNG resolution at a physical width */
 export const PNG_DPI = 300;
-export type Format = (typeof FORMATS)[number];
 
 export interface Artifact {
   /** file name inside the output folder */

@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { withAtomicDir } from '../io/atomic';
 import { claimOutput, prepareOutputDir, readMarker, writeMarker } from '../io/outpath';
-import { loadRun, RUN_FILES } from './run';
+import { checkRunFolder, loadRun, RUN_FILES } from './run';
+import { SilError } from '../errors';
 import { buildReport, type BuildOptions, type Report } from './build';
 
 export { loadRun, RUN_FILES, type RunData } from './run';
@@ -23,9 +24,12 @@ export interface WrittenReport extends Report {
 /**
  * Reads `runDir`, builds the report and writes it to `outDir` (default `runDir/report`) atomically.
  * The output must not hold any file the report reads; a previous report there is replaced only
- * with `force`.
+ * with `force`. A run folder that is not there, or holds none of the files a report reads, is
+ * refused (FILE_NOT_FOUND) before anything is written.
  */
 export async function writeReport(runDir: string, outDir = path.join(runDir, 'report'), o: BuildOptions & { force?: boolean } = {}): Promise<WrittenReport> {
+  // before the output is prepared: making <run>/report would create a run folder that is not there
+  checkRunFolder(runDir);
   const inputs = Object.values(RUN_FILES).map((f) => path.join(runDir, f));
   const target = prepareOutputDir({ out: outDir, kind: 'dir', inputs, force: o.force });
   const release = claimOutput(target.path, 'report');
@@ -38,6 +42,9 @@ export async function writeReport(runDir: string, outDir = path.join(runDir, 're
 
 async function reportInto(runDir: string, outDir: string, targetPath: string, replace: boolean, o: BuildOptions): Promise<WrittenReport> {
   const run = loadRun(runDir);
+  if (run.present.length === 0) {
+    throw new SilError('FILE_NOT_FOUND', `not a run folder: none of the files sil report reads is there (${Object.values(RUN_FILES).join(', ')})`, { file: runDir });
+  }
   const report = await buildReport(run, o);
   const manifest = path.join(runDir, RUN_FILES.manifest);
   const runKey = readMarker(runDir)?.key ?? null;

@@ -5,7 +5,6 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { LAYER_COLUMNS as DELTA_LAYER_COLUMNS } from '../delta/report';
 import type { LayerKindRow } from '../delta/rollup';
 import { SilError } from '../errors';
 import type { OverlapRow } from '../locate/combine';
@@ -13,12 +12,13 @@ import type { LayerRow } from '../mask/layers';
 import type { RegionRow as WrittenRegionRow } from '../mask/regions';
 import { readTextInput } from '../data/text';
 import { parseCsv, type CsvTable } from '../io/csv';
+import { LAYERS_CSV_COLUMNS, LAYERS_DELTA_COLUMNS as LAYERS_DELTA, LAYERS_SCORE_COLUMNS as LAYERS_SCORE, splitLayersTable } from '../io/layers-csv';
 import { violationRecordsFromTable, type ViolationRecord } from '../eval/conditions';
 
-/** One row of `delta/layers.csv`: ‖Δ‖ statistics per decoder layer × module kind. */
-export type DeltaLayerRow = Pick<LayerKindRow, (typeof DELTA_LAYER_COLUMNS)[number]>;
+/** A Δ row of `layers.csv` (sil delta; delta/layers.csv in a run folder): ‖Δ‖ statistics per decoder layer × module kind. */
+export type DeltaLayerRow = Pick<LayerKindRow, 'layer' | 'kind' | 'numel' | (typeof LAYERS_DELTA)[number]>;
 
-/** One row of `layers.csv` (sil locate): score mass and selection per language × layer × kind. */
+/** A score row of `layers.csv` (sil locate): score mass and selection per language × layer × kind. */
 export type LocateLayerRow = LayerRow;
 
 /** One row of `regions.csv`, with the unit and its index as written (text). */
@@ -144,15 +144,21 @@ export function validateManifest(m: unknown, file: string): Record<string, unkno
   return o;
 }
 
-/**
- * Loads every known file of the run folder `dir`. `sil delta --out DIR` run on its own puts its
- * tables directly in DIR: a top-level `layers.csv` with an `l2` column and no `lang` column is read
- * as the delta table.
- */
-export function loadRun(dir: string): RunData {
+/** FILE_NOT_FOUND unless `dir` is an existing folder. */
+export function checkRunFolder(dir: string): void {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     throw new SilError('FILE_NOT_FOUND', 'run folder not found', { file: dir });
   }
+}
+
+/**
+ * Loads every known file of the run folder `dir`. Both layers.csv files have one format
+ * (io/layers-csv.ts): the Δ rows come from `delta/layers.csv`, the score rows from the top-level
+ * `layers.csv`. `sil delta --out DIR` run on its own puts its tables directly in DIR: the Δ rows of
+ * a top-level `layers.csv` are read as the delta table when there is no `delta/layers.csv`.
+ */
+export function loadRun(dir: string): RunData {
+  checkRunFolder(dir);
   const run: RunData = { dir, missing: [], present: [] };
   const read = (rel: string): string | undefined => {
     const p = path.join(dir, rel);
@@ -163,6 +169,17 @@ export function loadRun(dir: string): RunData {
     return t === undefined ? undefined : parseCsv(t, path.join(dir, rel));
   };
   const note = (rel: string, found: boolean) => (found ? run.present : run.missing).push(rel);
+  const layerTables = (rel: string) => {
+    const t = csv(rel);
+    if (!t) return undefined;
+    const parts = splitLayersTable(t);
+    if (parts.empty.length) {
+      throw new SilError('INVALID_DATA', `row ${parts.empty[0]}: neither the Δ columns (${LAYERS_DELTA.join(',')}) nor the score columns (${LAYERS_SCORE.join(',')}) hold a value`, {
+        file: path.join(dir, rel),
+      });
+    }
+    return parts;
+  };
 
   const manifestText = read(RUN_FILES.manifest);
   note(RUN_FILES.manifest, manifestText !== undefined);
@@ -177,22 +194,22 @@ export function loadRun(dir: string): RunData {
   run.summary = read(RUN_FILES.summary);
   note(RUN_FILES.summary, run.summary !== undefined);
 
-  const topLayers = csv(RUN_FILES.layers);
-  const topIsDelta = !!topLayers && topLayers.header.includes('l2') && !topLayers.header.includes('lang');
-  let delta = csv(RUN_FILES.deltaLayers);
+  const top = layerTables(RUN_FILES.layers);
+  const deltaFile = layerTables(RUN_FILES.deltaLayers);
+  // a file with rows of neither kind (a header only) reads as an empty table of the kind its name says
+  const none = (t?: { delta?: CsvTable; score?: CsvTable }) => !!t && !t.delta && !t.score;
+  const emptyTable = (): CsvTable => ({ header: [...LAYERS_CSV_COLUMNS], rows: [] });
+  let delta = none(deltaFile) ? emptyTable() : deltaFile?.delta;
   let deltaRel: string = RUN_FILES.deltaLayers;
-  if (!delta && topIsDelta) {
-    delta = topLayers;
+  if (!deltaFile && top?.delta) {
+    delta = top.delta;
     deltaRel = RUN_FILES.layers;
   }
   note(deltaRel, !!delta);
   if (delta) run.deltaLayers = convert<DeltaLayerRow>(delta, path.join(dir, deltaRel), DELTA_SPEC);
-  if (!topIsDelta) {
-    note(RUN_FILES.layers, !!topLayers);
-    if (topLayers) run.layers = convert<LocateLayerRow>(topLayers, path.join(dir, RUN_FILES.layers), LAYERS_SPEC);
-  } else {
-    run.missing.push(RUN_FILES.layers);
-  }
+  const score = none(top) ? emptyTable() : top?.score;
+  note(RUN_FILES.layers, !!score);
+  if (score) run.layers = convert<LocateLayerRow>(score, path.join(dir, RUN_FILES.layers), LAYERS_SPEC);
 
   const tables: Array<[RunFileKey, keyof RunData, Record<string, Conv>]> = [
     ['regions', 'regions', REGIONS_SPEC],

@@ -13,6 +13,7 @@
  * to the host are async.
  */
 import * as tf from '@tensorflow/tfjs';
+import { modelOps } from '../model/ops';
 import { plainMatmulsOnly } from '../model/linear';
 
 /** z_c = hn W_cᵀ */
@@ -54,8 +55,10 @@ export class ChunkedLse {
   }
 
   add(hn: tf.Tensor2D, c: HeadChunk, targets: Int32Array): void {
+    const fused = modelOps().lseChunk;
     const [m, s, zt] = tf.tidy(() => {
       const z = chunkLogits(hn, c.w);
+      if (fused) return fused(z, this.m, this.s, this.zt, targets, c.r0).map((t) => tf.keep(t));
       const mNew = tf.maximum(this.m, tf.max(z, 1));
       const s = tf.add(tf.mul(this.s, tf.exp(tf.sub(this.m, mNew))), tf.sum(tf.exp(tf.sub(z, tf.expandDims(mNew, 1))), 1));
       const zt = tf.add(this.zt, tf.sum(tf.mul(z, oneHot(targets, c.r0, c.w.shape[0])), 1));
@@ -87,8 +90,10 @@ export function validWeights(targets: Int32Array, denominator: number): tf.Tenso
 
 /** ∂z_c = (softmax_c − onehot_c) · valid/denominator, [N, C] */
 export function chunkLogitGrad(hn: tf.Tensor2D, c: HeadChunk, lse: tf.Tensor1D, targets: Int32Array, scale: tf.Tensor1D): tf.Tensor2D {
+  const fused = modelOps().ceChunkGrad;
   return tf.tidy(() => {
     const z = chunkLogits(hn, c.w);
+    if (fused) return fused(z, lse, targets, c.r0, scale);
     const p = tf.exp(tf.sub(z, tf.expandDims(lse, 1)));
     return tf.mul(tf.sub(p, oneHot(targets, c.r0, c.w.shape[0])), tf.expandDims(scale, 1)) as tf.Tensor2D;
   });

@@ -37,7 +37,9 @@ import { kSweepCsv, kSweepData, kSweepSvg } from '../report/figures/ksweep';
 import { outlineText, toPng } from '../report/render';
 import type { BackendChoice } from '../model/backend';
 
-export const SWEEP_METHODS = ['sil', 'snip', 'wanda', 'weightdiff', 'random'] as const;
+import { SWEEP_METHODS } from './methods';
+
+export { SWEEP_METHODS } from './methods';
 export const K_SWEEP_COLUMNS = ['method', 'k', 'eval_lang', 'n', 'violations', 'violation_rate', 'ci_low', 'ci_high', 'condition_id'] as const;
 
 export interface SweepOptions {

@@ -52,6 +52,24 @@ describe('sil delta', () => {
     expect(rows.find((x) => x.tensor === 'model.layers.2.self_attn.k_proj.bias')).toMatchObject({ layer: '2', kind: 'k_bias', dtype: 'BF16', shape: '32' });
 
     const layers = readCsv(path.join(out, 'layers.csv'));
+    // the layers.csv format of sil locate: Δ rows carry no language and no score columns
+    expect(Object.keys(layers[0])).toEqual([
+      'lang',
+      'layer',
+      'kind',
+      'numel',
+      'l1',
+      'l2',
+      'max_abs',
+      'mean_abs',
+      'rel_l2',
+      'frac_changed',
+      'score_mass',
+      'score_share',
+      'selected',
+      'selected_fraction',
+    ]);
+    expect(layers.every((x) => x.lang === '' && x.score_mass === '' && x.selected === '')).toBe(true);
     expect(layers.filter((x) => x.layer === '1').map((x) => x.kind)).toContain('q_bias');
     const l2q1 = rows.filter((x) => x.layer === '1' && x.kind === 'q').map((x) => Number(x.l2))[0];
     expect(Number(layers.find((x) => x.layer === '1' && x.kind === 'q')!.l2)).toBeCloseTo(l2q1, 12);

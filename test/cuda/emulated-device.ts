@@ -434,6 +434,202 @@ export class EmulatedDevice implements GpuDevice {
         }
         return;
       }
+      case 'rms_norm': {
+        const x = this.f32(v(0)),
+          w = this.f32(v(1)),
+          y = this.f32(v(2));
+        const rinv = v(3) ? this.f32(v(3)) : null;
+        const rows = v(4),
+          cols = v(5),
+          eps = f(v(6));
+        for (let r = 0; r < rows; r++) {
+          let s = 0;
+          for (let j = 0; j < cols; j++) s = f(s + f(x[r * cols + j] * x[r * cols + j]));
+          const ri = f(1 / f(Math.sqrt(f(f(s / cols) + eps))));
+          for (let j = 0; j < cols; j++) y[r * cols + j] = f(w[j] * f(x[r * cols + j] * ri));
+          if (rinv) rinv[r] = ri;
+        }
+        return;
+      }
+      case 'rms_norm_grad': {
+        const x = this.f32(v(0)),
+          w = this.f32(v(1)),
+          dy = this.f32(v(2)),
+          rinv = this.f32(v(3)),
+          dx = this.f32(v(4));
+        const rows = v(5),
+          cols = v(6);
+        for (let r = 0; r < rows; r++) {
+          let s = 0;
+          for (let j = 0; j < cols; j++) s = f(s + f(f(w[j] * dy[r * cols + j]) * x[r * cols + j]));
+          const dot = f(s / cols),
+            ri = rinv[r],
+            c = f(f(f(ri * ri) * ri) * dot);
+          for (let j = 0; j < cols; j++) dx[r * cols + j] = f(f(ri * f(w[j] * dy[r * cols + j])) - f(x[r * cols + j] * c));
+        }
+        return;
+      }
+      case 'rms_norm_dw_parts': {
+        const dy = this.f32(v(0)),
+          x = this.f32(v(1)),
+          rinv = this.f32(v(2)),
+          part = this.f32(v(3));
+        const rows = v(4),
+          cols = v(5),
+          chunks = v(6),
+          per = Math.ceil(rows / chunks);
+        for (let k = 0; k < chunks; k++)
+          for (let c = 0; c < cols; c++) {
+            let acc = 0;
+            for (let r = k * per; r < Math.min(rows, k * per + per); r++) acc = f(acc + f(dy[r * cols + c] * f(x[r * cols + c] * rinv[r])));
+            part[k * cols + c] = acc;
+          }
+        return;
+      }
+      case 'col_sum': {
+        const part = this.f32(v(0)),
+          y = this.f32(v(1));
+        const chunks = v(2),
+          cols = v(3);
+        for (let c = 0; c < cols; c++) {
+          let acc = 0;
+          for (let k = 0; k < chunks; k++) acc = f(acc + part[k * cols + c]);
+          y[c] = acc;
+        }
+        return;
+      }
+      case 'rope_split':
+      case 'rope_merge': {
+        const x = this.f32(v(0)),
+          y = this.f32(v(3));
+        const [B, T, H, D, rope] = [v(4), v(5), v(6), v(7), v(8)];
+        const cs = rope ? this.f32(v(1)) : null,
+          sn = rope ? this.f32(v(2)) : null;
+        const half = D / 2;
+        for (let b = 0; b < B; b++)
+          for (let h = 0; h < H; h++)
+            for (let t = 0; t < T; t++)
+              for (let d = 0; d < D; d++) {
+                const split = ((b * H + h) * T + t) * D + d;
+                const merged = ((b * T + t) * H + h) * D + d;
+                const [src, dst] = name === 'rope_split' ? [merged - d, split] : [split - d, merged];
+                let val = x[src + d];
+                if (cs && sn) {
+                  if (name === 'rope_split') {
+                    const rot = d < half ? -x[src + d + half] : x[src + d - half];
+                    val = f(f(val * cs[t * D + d]) + f(rot * sn[t * D + d]));
+                  } else {
+                    const rot = d < half ? f(x[src + d + half] * sn[t * D + d + half]) : -f(x[src + d - half] * sn[t * D + d - half]);
+                    val = f(f(val * cs[t * D + d]) + rot);
+                  }
+                }
+                y[dst] = val;
+              }
+        return;
+      }
+      case 'masked_softmax': {
+        const s = this.f32(v(0)),
+          mask = this.f32(v(1)),
+          p = this.f32(v(2));
+        const rows = v(3),
+          T = v(4),
+          Tk = v(5),
+          nh = v(6),
+          scale = f(v(7));
+        for (let r = 0; r < rows; r++) {
+          const b = Math.floor(r / (nh * T)),
+            i = r % T;
+          const z = (j: number) => f(f(s[r * Tk + j] * scale) + mask[(b * T + i) * Tk + j]);
+          let m = -Infinity;
+          for (let j = 0; j < Tk; j++) m = Math.max(m, z(j));
+          let sum = 0;
+          for (let j = 0; j < Tk; j++) sum = f(sum + f(Math.exp(f(z(j) - m))));
+          const inv = f(1 / sum);
+          for (let j = 0; j < Tk; j++) p[r * Tk + j] = f(f(Math.exp(f(z(j) - m))) * inv);
+        }
+        return;
+      }
+      case 'masked_softmax_grad': {
+        const p = this.f32(v(0)),
+          dp = this.f32(v(1)),
+          ds = this.f32(v(2));
+        const rows = v(3),
+          Tk = v(4),
+          scale = f(v(5));
+        for (let r = 0; r < rows; r++) {
+          let dot = 0;
+          for (let j = 0; j < Tk; j++) dot = f(dot + f(dp[r * Tk + j] * p[r * Tk + j]));
+          for (let j = 0; j < Tk; j++) ds[r * Tk + j] = f(f(p[r * Tk + j] * f(dp[r * Tk + j] - dot)) * scale);
+        }
+        return;
+      }
+      case 'swiglu': {
+        const g = this.f32(v(0)),
+          u = this.f32(v(1)),
+          y = this.f32(v(2));
+        for (let i = 0; i < v(3); i++) {
+          const sg = f(1 / f(1 + f(Math.exp(-g[i]))));
+          y[i] = f(f(g[i] * sg) * u[i]);
+        }
+        return;
+      }
+      case 'swiglu_grad': {
+        const g = this.f32(v(0)),
+          u = this.f32(v(1)),
+          dy = this.f32(v(2)),
+          dg = this.f32(v(3)),
+          du = this.f32(v(4));
+        for (let i = 0; i < v(5); i++) {
+          const x = g[i],
+            sg = f(1 / f(1 + f(Math.exp(-x)))),
+            d = dy[i];
+          du[i] = f(d * f(x * sg));
+          dg[i] = f(f(f(d * u[i]) * sg) * f(1 + f(x * f(1 - sg))));
+        }
+        return;
+      }
+      case 'lse_chunk': {
+        const z = this.f32(v(0)),
+          m0 = this.f32(v(1)),
+          s0 = this.f32(v(2)),
+          zt0 = this.f32(v(3)),
+          tg = this.i32(v(4)),
+          r0 = v(5),
+          m1 = this.f32(v(6)),
+          s1 = this.f32(v(7)),
+          zt1 = this.f32(v(8));
+        const N = v(9),
+          C = v(10);
+        for (let n = 0; n < N; n++) {
+          let m = -Infinity;
+          for (let j = 0; j < C; j++) m = Math.max(m, z[n * C + j]);
+          const mNew = Math.max(m0[n], m);
+          let s = 0;
+          for (let j = 0; j < C; j++) s = f(s + f(Math.exp(f(z[n * C + j] - mNew))));
+          const t = tg[n] - r0;
+          m1[n] = mNew;
+          s1[n] = f(f(s0[n] * f(Math.exp(f(m0[n] - mNew)))) + s);
+          zt1[n] = f(zt0[n] + (tg[n] >= 0 && t >= 0 && t < C ? z[n * C + t] : 0));
+        }
+        return;
+      }
+      case 'ce_chunk_grad': {
+        const z = this.f32(v(0)),
+          lse = this.f32(v(1)),
+          tg = this.i32(v(2)),
+          r0 = v(3),
+          scale = this.f32(v(4)),
+          dz = this.f32(v(5));
+        const N = v(6),
+          C = v(7);
+        for (let i = 0; i < N * C; i++) {
+          const n = Math.floor(i / C),
+            j = i % C;
+          const p = f(Math.exp(f(z[i] - lse[n])));
+          dz[i] = f(f(p - (tg[n] >= 0 && tg[n] - r0 === j ? 1 : 0)) * scale[n]);
+        }
+        return;
+      }
       default:
         throw new Error(`emulated device: kernel ${name} not emulated`);
     }

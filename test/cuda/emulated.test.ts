@@ -6,6 +6,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { registerCudaBackendOn } from '../../src/cuda';
+import { type CudaBackend } from '../../src/cuda/backend';
+import { cudaFusedOps } from '../../src/cuda/fused';
+import { decodeHalves } from '../../src/cuda/ops';
+import { type FusedOps } from '../../src/cuda';
+import { modelOps } from '../../src/model/ops';
+import { applyRope } from '../../src/model/rope';
+import { chunkLogitGrad, ChunkedLse, validWeights } from '../../src/stream/head';
 import { Checkpoint } from '../../src/io/checkpoint';
 import { CausalLM } from '../../src/model/model';
 import { rmsNormExplicitGrad } from '../../src/model/norm';
@@ -213,5 +220,148 @@ describe('RMSNorm with its gradient written out (used on the cuda backend)', () 
     close(got[0].dataSync(), want[0].dataSync(), 1e-5);
     close(got[1].dataSync(), want[1].dataSync(), 1e-5);
     close(rmsNormExplicitGrad(x, w, 1e-5).dataSync(), ref(x, w).dataSync(), 1e-6);
+  });
+});
+
+describe('the fused kernels of the cuda backend (src/cuda/fused.ts) on an emulated GPU', () => {
+  const ops = cudaFusedOps;
+  /** Runs `f(fused?)` on the emulated cuda backend with the fused ops and on cpu with the composites. */
+  async function against(f: (fused: FusedOps | undefined) => tf.Tensor[], tol = 2e-6): Promise<void> {
+    await tf.setBackend('cpu');
+    const want = tf.tidy(() => f(undefined)).map((t) => ({ v: t.dataSync().slice(), s: t.shape }));
+    await tf.setBackend('cuda');
+    const got = tf.tidy(() => f(ops)).map((t) => ({ v: t.dataSync().slice(), s: t.shape }));
+    expect(got.length).toBe(want.length);
+    got.forEach((g, i) => {
+      expect(g.s).toEqual(want[i].s);
+      close(g.v, want[i].v, tol);
+    });
+  }
+
+  it('RMSNorm and both its gradients equal the TF.js composite', async () => {
+    await against((fz) => {
+      const x = rnd([7, 48], 41),
+        w = rnd([48], 42),
+        dy = rnd([7, 48], 43);
+      const norm = (a: tf.Tensor, b: tf.Tensor) => (fz ? fz.rmsNorm(a, b, 1e-5) : tf.mul(b, tf.mul(a, tf.rsqrt(tf.add(tf.mean(tf.square(a), -1, true), 1e-5)))));
+      return [norm(x, w), ...tf.grads(norm)([x, w], dy)];
+    }, 1e-5);
+  });
+
+  it('splits heads with RoPE, merges them, and differentiates both as transposes and rotations do', async () => {
+    await against((fz) => {
+      const [b, t, h, d] = [2, 5, 3, 8];
+      const x = rnd([b * t, h * d], 44),
+        dy = rnd([b, h, t, d], 45),
+        cos = rnd([t, d], 46),
+        sin = rnd([t, d], 47);
+      const split = (a: tf.Tensor, rope: boolean) => {
+        if (fz) return fz.splitHeads(a, b, t, h, d, rope ? { cos, sin } : undefined);
+        const s = tf.transpose(tf.reshape(a, [b, t, h, d]), [0, 2, 1, 3]);
+        return rope ? applyRope(s, cos, sin) : s;
+      };
+      const merge = (a: tf.Tensor) => (fz ? fz.mergeHeads(a) : tf.reshape(tf.transpose(a, [0, 2, 1, 3]), [b * t, h * d]));
+      return [split(x, true), split(x, false), tf.grad((a: tf.Tensor) => split(a, true))(x, dy), tf.grad((a: tf.Tensor) => split(a, false))(x, dy), merge(dy), tf.grad(merge)(dy, x)];
+    });
+  });
+
+  it('computes the scaled, masked softmax of attention scores and its gradient', async () => {
+    await against((fz) => {
+      const [b, h, t] = [2, 3, 6];
+      const s = rnd([b, h, t, t], 48),
+        dy = rnd([b, h, t, t], 49);
+      const m = new Float32Array(b * t * t);
+      for (let e = 0; e < b; e++) for (let i = 0; i < t; i++) for (let j = 0; j < t; j++) m[(e * t + i) * t + j] = j <= i && !(e === 1 && j === 0) ? 0 : -1e9;
+      const mask = tf.tensor(m, [b, 1, t, t]);
+      const sm = (a: tf.Tensor) => (fz ? fz.maskedSoftmax(a, mask, 0.3) : tf.softmax(tf.add(tf.mul(a, 0.3), mask)));
+      return [sm(s), tf.grad(sm)(s, dy)];
+    });
+  });
+
+  it('runs the attention core (grouped products, fused masked softmax) with the gradients of the composite', async () => {
+    await against(() => {
+      const [b, nh, nkv, t, d] = [2, 4, 2, 5, 8];
+      const q = rnd([b, nh, t, d], 55),
+        k = rnd([b, nkv, t, d], 56),
+        v = rnd([b, nkv, t, d], 57),
+        dy = rnd([b, nh, t, d], 58);
+      const m = new Float32Array(b * t * t);
+      for (let e = 0; e < b; e++) for (let i = 0; i < t; i++) for (let j = 0; j < t; j++) m[(e * t + i) * t + j] = j <= i ? 0 : -1e9;
+      const mask = tf.tensor(m, [b, 1, t, t]);
+      const att = (x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) => modelOps().attention(x, y, z, mask);
+      return [att(q, k, v), ...tf.grads(att)([q, k, v], dy)];
+    }, 1e-5);
+  });
+
+  it('computes SwiGLU and both its gradients', async () => {
+    await against((fz) => {
+      const g = rnd([6, 10], 50),
+        u = rnd([6, 10], 51),
+        dy = rnd([6, 10], 52);
+      const sw = (a: tf.Tensor, c: tf.Tensor) => (fz ? fz.swiglu(a, c) : tf.mul(tf.mul(a, tf.sigmoid(a)), c));
+      return [sw(g, u), ...tf.grads(sw)([g, u], dy)];
+    });
+  });
+
+  it('computes the whole-vocabulary cross-entropy and its logit gradient as the composite does', async () => {
+    const targets = new Int32Array([3, -1, 0, 11, 7]);
+    await against(() => {
+      const z = rnd([5, 12], 53).mul(4);
+      const loss = (a: tf.Tensor) => modelOps().crossEntropy(a, targets, 4);
+      return [loss(z), tf.grad(loss)(z)];
+    }, 1e-5);
+  });
+
+  it("computes the head's running log-sum-exp and logit gradient over vocabulary chunks as the composite does", async () => {
+    const targets = new Int32Array([3, -1, 0, 11, 7]);
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const z = rnd([5, 12], 54).mul(4) as tf.Tensor2D;
+      // head rows = identity rows, so each chunk's logits are z's columns r0 … r0+C
+      const chunks = [
+        { r0: 0, w: tf.slice(tf.eye(12), [0, 0], [7, 12]) as tf.Tensor2D },
+        { r0: 7, w: tf.slice(tf.eye(12), [7, 0], [5, 12]) as tf.Tensor2D },
+      ];
+      const acc = new ChunkedLse(5);
+      for (const c of chunks) acc.add(z, c, targets);
+      const { lse, loss } = await acc.finish(targets, 4);
+      const scale = validWeights(targets, 4);
+      const dz = chunks.map((c) => chunkLogitGrad(z, c, lse, targets, scale));
+      const out = [lse, ...dz].map((t) => t.dataSync().slice());
+      tf.dispose([z, lse, scale, ...dz, ...chunks.map((c) => c.w)]);
+      return { out, loss };
+    };
+    const want = await run('cpu');
+    const got = await run('cuda');
+    expect(got.loss).toBeCloseTo(want.loss, 5);
+    got.out.forEach((g, i) => close(g, want.out[i], 1e-5));
+  });
+
+  it('keeps a BF16 weight as its halves only and multiplies it without widening (bf16 precision)', async () => {
+    await tf.setBackend('cuda');
+    const b = tf.backend() as CudaBackend;
+    const vals = new Float32Array([1.5, -2, 0.25, 3, 0.125, -0.5]);
+    const raw = new Uint8Array(vals.length * 2);
+    const u = new Uint32Array(vals.buffer);
+    for (let i = 0; i < vals.length; i++) {
+      raw[2 * i] = (u[i] >>> 16) & 0xff;
+      raw[2 * i + 1] = u[i] >>> 24;
+    }
+    const w = tf.engine().makeTensorFromTensorInfo(decodeHalves(b, raw, 'BF16', [2, 3]));
+    expect(b.deviceBytes(w.dataId)).toBe(12);
+    b.precision = 'bf16';
+    try {
+      const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
+      const before = device.launches.halves_to_f32 ?? 0;
+      const y = tf.matMul(x, w, false, true);
+      expect(device.launches.halves_to_f32 ?? 0).toBe(before);
+      expect(b.deviceBytes(w.dataId)).toBe(12);
+      close(y.dataSync(), [-1.75, 1.75, -2.5, 9.625], 1e-6);
+      expect(Array.from(w.dataSync())).toEqual(Array.from(vals));
+      expect(b.deviceBytes(w.dataId)).toBe(12 + 24);
+      tf.dispose([x, y, w]);
+    } finally {
+      b.precision = 'f32';
+    }
   });
 });

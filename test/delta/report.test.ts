@@ -51,7 +51,9 @@ describe('delta roll-ups and report files', () => {
     expect(s.top_modules[0]).toMatchObject({ layer: 1, kind: 'up' });
     const files = await renderDeltaFiles(r, s);
     expect(files['kinds.csv'].split('\n')[0]).toBe('kind,numel,l1,l2,max_abs,mean_abs,rel_l2,frac_changed');
-    expect(files['layers.csv']).toContain('\n,final_norm,4,0,0,0,0,0,0\n');
+    // the layers.csv format sil locate writes too: no language, the Δ columns filled, the score columns empty
+    expect(files['layers.csv'].split('\n')[0]).toBe('lang,layer,kind,numel,l1,l2,max_abs,mean_abs,rel_l2,frac_changed,score_mass,score_share,selected,selected_fraction');
+    expect(files['layers.csv']).toContain('\n,,final_norm,4,0,0,0,0,0,0,,,,\n');
     base.close();
     att.close();
   });

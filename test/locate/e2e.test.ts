@@ -134,7 +134,16 @@ describe('sil locate computing gradients', () => {
 
       // layers.csv: per language, the cells add up to the mask and to the whole score
       const layers = readCsv(path.join(run1(), 'layers.csv'));
-      expect(Object.keys(layers[0])).toEqual(['lang', 'layer', 'kind', 'numel', 'score_mass', 'score_share', 'selected', 'selected_fraction']);
+      // one format with sil delta's layers.csv: the same header; the Δ columns are delta/layers.csv's, empty here
+      const header = ['lang', 'layer', 'kind', 'numel', 'l1', 'l2', 'max_abs', 'mean_abs', 'rel_l2', 'frac_changed', 'score_mass', 'score_share', 'selected', 'selected_fraction'];
+      expect(Object.keys(layers[0])).toEqual(header);
+      for (const x of layers) for (const c of ['l1', 'l2', 'max_abs', 'mean_abs', 'rel_l2', 'frac_changed']) expect(x[c]).toBe('');
+      const deltaLayers = readCsv(path.join(run1(), 'delta/layers.csv'));
+      expect(Object.keys(deltaLayers[0])).toEqual(header);
+      for (const x of deltaLayers) for (const c of ['lang', 'score_mass', 'score_share', 'selected', 'selected_fraction']) expect(x[c]).toBe('');
+      // every scored cell (the linear weights in scope) is a Δ cell too, with the same parameter count
+      const deltaCells = new Set(deltaLayers.map((x) => `${x.layer}/${x.kind}/${x.numel}`));
+      for (const x of layers) expect(deltaCells.has(`${x.layer}/${x.kind}/${x.numel}`)).toBe(true);
       for (const l of ['en', 'it', 'fr']) {
         const rows = layers.filter((x) => x.lang === l);
         expect(rows).toHaveLength(2 * 7);

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeReport } from '../../src/report';
+import { loadRun } from '../../src/report/run';
 import { runSil } from '../helpers/cli';
 import { parseCsv } from '../../src/io/csv';
 import { writeSyntheticRun } from './synthetic-run';
@@ -102,6 +103,39 @@ describe('sil report', () => {
     const r = await writeReport(run, path.join(root, 'delta-only-out'), { formats: ['svg', 'csv'] });
     expect(r.figures.map((f) => f.id)).toEqual(['delta-l2']);
     expect(fs.readdirSync(r.outDir).sort()).toEqual(['.sil-output.json', 'delta-l2.csv', 'delta-l2.svg']);
+  });
+
+  it('refuses a run folder that is not there, or holds none of the run files, and creates or writes nothing', async () => {
+    const missing = path.join(root, 'no-such-run');
+    const r = await runSil('report', missing, '--format', 'csv');
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`sil: error [FILE_NOT_FOUND]: run folder not found (file ${missing})\n`);
+    expect(fs.existsSync(missing)).toBe(false);
+    const empty = path.join(root, 'empty-run');
+    fs.mkdirSync(empty);
+    const e = await runSil('report', empty, '--format', 'csv');
+    expect(e.code).toBe(2);
+    expect(e.err).toMatch(/^sil: error \[FILE_NOT_FOUND\]: not a run folder: none of the files sil report reads is there \(manifest\.json, .*\(file .*empty-run\)\n$/);
+    expect(fs.readdirSync(empty)).toEqual([]);
+  });
+
+  it('reads the layers.csv files of earlier versions (per-command columns) into the same tables and figures', async () => {
+    const now = path.join(root, 'layers-now');
+    const old = path.join(root, 'layers-old');
+    writeSyntheticRun(now, { withEval: false });
+    writeSyntheticRun(old, { withEval: false, legacyLayers: true });
+    expect(fs.readFileSync(path.join(now, 'layers.csv'), 'utf8')).not.toBe(fs.readFileSync(path.join(old, 'layers.csv'), 'utf8'));
+    const a = loadRun(now);
+    const b = loadRun(old);
+    expect(a.deltaLayers!.length).toBeGreaterThan(0);
+    expect(a.layers!.length).toBeGreaterThan(0);
+    expect(b.deltaLayers).toEqual(a.deltaLayers);
+    expect(b.layers).toEqual(a.layers);
+    const ra = await writeReport(now, path.join(root, 'layers-now-out'), { formats: ['csv'] });
+    const rb = await writeReport(old, path.join(root, 'layers-old-out'), { formats: ['csv'] });
+    for (const f of ['delta-l2.csv', 'score-mass.csv', 'selected-fraction.csv', 'selected-by-layer.csv']) {
+      expect(fs.readFileSync(path.join(rb.outDir, f), 'utf8')).toBe(fs.readFileSync(path.join(ra.outDir, f), 'utf8'));
+    }
   });
 
   it('--format writes only the requested formats, and a second report replaces the first with --force', async () => {

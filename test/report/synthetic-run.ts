@@ -2,7 +2,8 @@ import { mulberry32 as mulberry32Rng } from '../../src/train/rng';
 /**
  * A synthetic but realistic run folder for the report tests: the files `sil delta`, `sil locate`
  * and `sil eval` write (docs/run-folder.md) for a small Llama-shaped model, with seeded numbers.
- * `omit` leaves files out, to test partial runs.
+ * `omit` leaves files out, to test partial runs; `legacyLayers` writes the two layers.csv files in
+ * the per-command formats of earlier versions (Δ: no lang and score columns; locate: no Δ columns).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -14,7 +15,10 @@ export interface SyntheticRunOptions {
   seed?: number;
   omit?: string[];
   withEval?: boolean;
+  legacyLayers?: boolean;
 }
+
+const LAYERS_HEADER = 'lang,layer,kind,numel,l1,l2,max_abs,mean_abs,rel_l2,frac_changed,score_mass,score_share,selected,selected_fraction';
 
 const mulberry32 = (seed: number): (() => number) => mulberry32Rng(seed).uniform;
 
@@ -63,11 +67,14 @@ export function writeSyntheticRun(dir: string, o: SyntheticRunOptions = {}): str
   const k = 0.2;
 
   // delta/layers.csv: later layers and MLP change more
-  const d: string[] = ['layer,kind,numel,l1,l2,max_abs,mean_abs,rel_l2,frac_changed'];
+  // the shared layers.csv columns (src/io/layers-csv.ts), spelled out here so that a change of format shows
+  const legacy = o.legacyLayers === true;
+  const d: string[] = [legacy ? 'layer,kind,numel,l1,l2,max_abs,mean_abs,rel_l2,frac_changed' : LAYERS_HEADER];
   const deltaRow = (layer: string, kind: string, numel: number, scale: number) => {
     const mean = scale * (0.5 + rand());
     const l2 = mean * Math.sqrt(numel) * 1.25;
-    d.push([layer, kind, numel, fmt(mean * numel), fmt(l2), fmt(mean * 6), fmt(mean), fmt(0.001 + rand() * 0.02), fmt(0.6 + 0.4 * rand())].join(','));
+    const cells = [layer, kind, numel, fmt(mean * numel), fmt(l2), fmt(mean * 6), fmt(mean), fmt(0.001 + rand() * 0.02), fmt(0.6 + 0.4 * rand())];
+    d.push((legacy ? cells : ['', ...cells, '', '', '', '']).join(','));
   };
   for (let l = 0; l < nLayers; l++)
     for (const c of LAYER_KINDS) deltaRow(String(l), c.kind, c.numel, 1e-4 * (1 + l) * (c.kind === 'down' || c.kind === 'up' ? 3 : 1) * (c.kind.endsWith('norm') ? 0.01 : 1));
@@ -75,7 +82,7 @@ export function writeSyntheticRun(dir: string, o: SyntheticRunOptions = {}): str
   put('delta/layers.csv', d.join('\n') + '\n');
 
   // layers.csv: per language, score mass concentrated in a few layers; selected ≈ k overall
-  const L: string[] = ['lang,layer,kind,numel,score_mass,score_share,selected,selected_fraction'];
+  const L: string[] = [legacy ? 'lang,layer,kind,numel,score_mass,score_share,selected,selected_fraction' : LAYERS_HEADER];
   const cells: Array<{ lang: string; layer: number | null; kind: string; numel: number; mass: number; selected: number; tensor: string; unit: string; units: number }> = [];
   for (const lang of langs) {
     const peak = Math.floor(rand() * nLayers);
@@ -109,7 +116,11 @@ export function writeSyntheticRun(dir: string, o: SyntheticRunOptions = {}): str
         units: VOCAB,
       });
     const total = mine.reduce((s, c) => s + c.mass, 0);
-    for (const c of mine) L.push([lang, c.layer === null ? '' : c.layer, c.kind, c.numel, fmt(c.mass), fmt(c.mass / total), c.selected, fmt(c.selected / c.numel)].join(','));
+    for (const c of mine) {
+      const cell = [lang, c.layer === null ? '' : c.layer, c.kind, c.numel];
+      const score = [fmt(c.mass), fmt(c.mass / total), c.selected, fmt(c.selected / c.numel)];
+      L.push((legacy ? [...cell, ...score] : [...cell, '', '', '', '', '', '', ...score]).join(','));
+    }
     cells.push(...mine);
   }
   put('layers.csv', L.join('\n') + '\n');

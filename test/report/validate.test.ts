@@ -43,6 +43,15 @@ describe('loadRun on damaged run files', () => {
     rejects({ 'delta/layers.csv': 'layer,kind,numel,l1,l2,max_abs,mean_abs,rel_l2,frac_changed\n0,q,10,1e308,1,1,1,1,0.5\n' }, /column l1: expected a non-negative number up to 1e\+30, found "1e308"/);
     rejects({ 'regions.csv': 'rank,lang,tensor,layer,kind,unit,index,size,score_mass,selected_share\n0,en,t,0,q,row,1,4,1,0.5\n' }, /column rank: expected a positive integer/);
     rejects({ 'layers.csv': 'lang,layer,kind,numel,score_mass,score_share,selected,selected_fraction\nen,-1,q,4,1,0.5,1,0.25\n' }, /column layer: expected a layer index/);
+    const header = 'lang,layer,kind,numel,l1,l2,max_abs,mean_abs,rel_l2,frac_changed,score_mass,score_share,selected,selected_fraction';
+    rejects({ 'layers.csv': `${header}\nen,0,q,4,,,,,,,1,0.5,-1,0.25\n` }, /row 2, column selected: expected a non-negative integer, found "-1".*layers\.csv/);
+    rejects({ 'delta/layers.csv': `${header}\n,0,q,10,1e308,1,1,1,1,0.5,,,,\n` }, /column l1: expected a non-negative number up to 1e\+30, found "1e308"/);
+  });
+
+  it('refuses a layers.csv row that fills neither the Δ nor the score columns, or only some of a group', () => {
+    const header = 'lang,layer,kind,numel,l1,l2,max_abs,mean_abs,rel_l2,frac_changed,score_mass,score_share,selected,selected_fraction';
+    rejects({ 'layers.csv': `${header}\nen,0,q,4,,,,,,,1,0.5,1,0.25\nen,1,q,4,,,,,,,,,,\n` }, /row 3: neither the Δ columns .* nor the score columns .* hold a value.*layers\.csv/);
+    rejects({ 'layers.csv': `${header}\nen,0,q,4,,,,,,,1,,1,0.25\n` }, /row 2, column score_share: expected a number from 0 to 1, found ""/);
   });
 
   it('refuses malformed CSV: records of the wrong width, an unterminated quote, a repeated column', () => {
