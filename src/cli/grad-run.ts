@@ -16,14 +16,11 @@ import type { Batch } from '../model/batch';
 import { CausalLM, type LossAndGrads } from '../model/model';
 import { defaultWorkerCount, GradWorkerPool } from '../model/parallel';
 import { allParamNames } from '../model/names';
-import { sequencesPerPass, WASM_HEAP_BYTES } from '../model/memory';
+import { bindingBytes, chooseStreaming, defaultSequencesPerGroup, formatPlan, instanceCap, planStreaming, sequencesPerPass, weightCacheBytes } from '../model/planner';
 import { checkpointConfig } from '../model/config';
 import { progressFor } from '../progress';
-import { chooseStreaming } from '../stream/choose';
 import { streamSteps } from '../stream/engine';
 import { streamGradientsToFile } from '../stream/gradfile';
-import { formatPlan, planStreaming } from '../stream/plan';
-import { defaultSequencesPerGroup, weightCacheBytes } from '../stream/budget';
 import { SIL_VERSION } from '../version';
 import { sha256Path } from '../io/provenance';
 import { calibrationExamples } from '../locate/calibration';
@@ -175,8 +172,7 @@ async function gradInto(o: GradOptions, choice: BackendChoice, threads: number, 
       }
     } else {
       try {
-        const cap = selected.name === 'wasm' ? WASM_HEAP_BYTES : 0.8 * os.totalmem();
-        result = model.lossAndGradsInPasses(batch, sequencesPerPass(model.cfg, pb.seqLen, cap));
+        result = model.lossAndGradsInPasses(batch, sequencesPerPass(model.cfg, pb.seqLen, instanceCap(selected.name)));
       } finally {
         model.dispose();
       }
@@ -292,7 +288,7 @@ async function runStreamed(
     snip: o.snip,
     names,
     boundaries,
-    maxBindingBytes: selected.name === 'webgpu' ? 2 ** 30 : undefined,
+    maxBindingBytes: bindingBytes(selected.name),
     weightCacheBytes: weightCacheBytes(o.weightCache, selected.name, stage),
     sequencesPerGroup: per,
     onPlan: (p) => {

@@ -9,7 +9,7 @@
  * threads (default: all cores). `--stream auto|always|never` picks the layer-streamed pass (src/stream/)
  * when the model would not fit in memory, and always on webgpu; `--weight-cache SIZE` keeps up to
  * SIZE of float32 layer weights (then the head) uploaded between its forward and backward passes —
- * by default (`auto`) on webgpu what the GPU's memory leaves after one streamed stage (stream/budget.ts),
+ * by default (`auto`) on webgpu what the GPU's memory leaves after one streamed stage (model/planner, limits.ts),
  * on CPU backends nothing. `--blas` routes the wasm backend's matrix products through the system BLAS
  * (src/blas/; default: when one is found); the summary and the file's metadata say which ran (`matmul`).
  */

@@ -7,7 +7,7 @@ export type { LocateManifest, MaskReport, SetReport } from './manifest';
 export { resolveOptions, parseK } from './options';
 export type { LocateConfig, LocateOptions } from './options';
 export { openGradientSource } from './source';
-export { planGradients } from '../model/source';
+export { planGradients } from '../model/planner';
 export type { BatchResult, GradConsumer, GradientPlan, GradientSource, SourceContext } from './source';
 export { GradFile } from './gradfile';
 export type { GradField } from './gradfile';

@@ -1,14 +1,16 @@
 /**
- * Where `sil locate` gets its gradients: the plan (model/source.ts `planGradients`) picks the
+ * Where `sil locate` gets its gradients: the plan (`planGradients`, model/planner) picks the
  * in-memory sources of model/source.ts or the layer-streamed source of stream/source.ts.
  * `--grads FILE` bypasses sources altogether (see gradfile.ts).
  */
 import * as os from 'node:os';
 import { useBackend } from '../model/backend';
-import { type GradientPlan, type GradientSource, openInMemorySource, planGradients, type SourceContext } from '../model/source';
+import { type GradientPlan, planGradients } from '../model/planner';
+import { type GradientSource, openInMemorySource, type SourceContext } from '../model/source';
 import { openStreamedSource } from '../stream/source';
 
-export type { BatchResult, GradConsumer, GradientPlan, GradientSource, SourceContext, SumConsumer } from '../model/source';
+export type { BatchResult, GradConsumer, GradientSource, SourceContext, SumConsumer } from '../model/source';
+export type { GradientPlan } from '../model/planner';
 
 /** Starts the source the plan calls for. */
 export async function openGradientSource(ctx: SourceContext): Promise<{ source: GradientSource; plan: GradientPlan }> {

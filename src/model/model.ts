@@ -147,7 +147,7 @@ export class CausalLM {
   /**
    * `lossAndGrads` over the batch `per` sequences at a time (at least one), the losses and gradients
    * summed: the same result as one pass, within the memory one pass of `per` sequences needs
-   * (`sequencesPerPass`, memory.ts). `denominator` defaults to the whole batch's labelled positions.
+   * (`sequencesPerPass`, planner/inmemory.ts). `denominator` defaults to the whole batch's labelled positions.
    */
   lossAndGradsInPasses(batch: Batch, per: number, denominator?: number): LossAndGrads {
     const n = batch.input_ids.length;

@@ -21,8 +21,8 @@ export function defaultWorkerCount(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
 
-/** Sequences per in-memory pass, planned with the logits (memory.ts); re-exported for callers of this module. */
-export { sequencesPerPass } from './memory';
+/** Sequences per in-memory pass, planned with the logits (planner/inmemory.ts); re-exported for callers of this module. */
+export { sequencesPerPass } from './planner';
 
 /** One shard of a batch for a worker (model/worker.ts). */
 export interface GradJob {

@@ -13,10 +13,9 @@
  * loss over the batch; multiplying by the number of labelled positions gives ∇ Σₓ L(x) exactly.
  *
  * In-memory sources here: `workers` (data-parallel wasm worker threads, `GradWorkerPool`, the CPU
- * default) and `in-process` (one `CausalLM` on the current TF.js backend); `planGradients` decides
- * between them and the layer-streamed source.
+ * default) and `in-process` (one `CausalLM` on the current TF.js backend); `planGradients`
+ * (model/planner, the memory planner) decides between them and the layer-streamed source.
  */
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { BlasChoice } from '../blas';
 import type { Checkpoint } from '../io/checkpoint';
@@ -25,7 +24,7 @@ import type { Batch } from './batch';
 import type { ModelConfig } from './config';
 import { CausalLM, type LossAndGrads } from './model';
 import { GradWorkerPool } from './parallel';
-import { inMemoryPassBytes, sequencesPerPass, WASM_HEAP_BYTES } from './memory';
+import { type GradientPlan, instanceCap, sequencesPerPass } from './planner';
 
 /** Receives one tensor's gradient; the array is handed over (the source does not reuse it). */
 export type GradConsumer = (name: string, grad: Float32Array) => void;
@@ -125,72 +124,6 @@ class InProcessSource implements GradientSource {
   }
 }
 
-/** Bytes one in-memory model instance needs: weights, kept transposes and gradients (f32), plus slack. */
-export function inMemoryBytes(params: number): number {
-  return params * 4 * 3.5;
-}
-
-export interface GradientPlan {
-  mode: 'workers' | 'in-process' | 'streamed';
-  workers: number;
-  /** bytes per model instance of the in-memory plan */
-  bytesPerInstance: number;
-  /** sequences per in-memory pass (memory.ts; 0 with the streamed plan when not even one fits) */
-  sequencesPerPass?: number;
-  why: string;
-}
-
-/** The passes a plan is made for: the model's config and the longest sequence of any batch. */
-export interface PassShape {
-  config: ModelConfig;
-  seqLen: number;
-}
-
-/**
- * Decides how gradients are computed: in memory on `threads` wasm workers (as many as RAM allows)
- * or in process, or layer-streamed when one in-memory instance would not fit (the wasm heap, or
- * 80% of RAM). With the passes' shape the plan counts the logits and their gradients too
- * (`inMemoryPassBytes`, memory.ts): a pass takes as many sequences as fit, and a model whose single
- * sequence does not fit (a 152k vocabulary at long lengths) streams, its vocabulary in chunks.
- */
-export function planGradients(params: number, backend: string, threads: number, ramBytes = os.totalmem(), shape?: PassShape): GradientPlan {
-  const ramBudget = 0.8 * ramBytes;
-  const heapCap = backend === 'wasm' ? WASM_HEAP_BYTES : Infinity;
-  const cap = Math.min(heapCap, ramBudget);
-  const per0 = inMemoryBytes(params);
-  const perSeqs = shape ? sequencesPerPass(shape.config, shape.seqLen, cap) : undefined;
-  // what one instance holds at its peak: the whole heap it may fill, or the weights alone without a shape
-  const per = shape ? Math.min(cap, inMemoryPassBytes(shape.config, Math.max(1, perSeqs!), shape.seqLen)) : per0;
-  const gb = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
-  if (backend === 'webgpu') {
-    // GPU reads must be asynchronous; the layer-streamed engine is the runtime's async path
-    return { mode: 'streamed', workers: 1, bytesPerInstance: per, why: 'webgpu runs the layer-streamed engine (asynchronous GPU reads)' };
-  }
-  if (backend === 'cuda') {
-    // the streamed engine keeps boundaries, cached weights and gradient sums in GPU memory
-    return { mode: 'streamed', workers: 1, bytesPerInstance: per, why: 'cuda runs the layer-streamed engine (weights and gradient sums kept in GPU memory)' };
-  }
-  if (per0 > cap) {
-    return { mode: 'streamed', workers: 1, bytesPerInstance: per0, why: `${params} parameters need ≈${gb(per0)} in memory (limit ${gb(cap)})` };
-  }
-  if (shape && perSeqs === 0) {
-    const one = inMemoryPassBytes(shape.config, 1, shape.seqLen);
-    return {
-      mode: 'streamed',
-      workers: 1,
-      bytesPerInstance: one,
-      sequencesPerPass: 0,
-      why: `one ${shape.seqLen}-token sequence with a ${shape.config.vocabSize}-entry vocabulary needs ≈${gb(one)} in memory, logits included (limit ${gb(cap)})`,
-    };
-  }
-  const passes = shape ? `, ${perSeqs} sequence(s) of ≤ ${shape.seqLen} tokens per pass` : '';
-  if (backend === 'wasm' && threads > 1) {
-    const fit = Math.max(1, Math.min(threads, Math.floor(ramBudget / per)));
-    return { mode: 'workers', workers: fit, bytesPerInstance: per, sequencesPerPass: perSeqs, why: `${fit} wasm worker(s) × ≈${gb(per)}${passes}` };
-  }
-  return { mode: 'in-process', workers: 1, bytesPerInstance: per, sequencesPerPass: perSeqs, why: `one ${backend} instance, ≈${gb(per)}${passes}` };
-}
-
 /** Starts the in-memory source `plan` calls for (`workers` or `in-process`) on the backend already selected. */
 export async function openInMemorySource(ctx: SourceContext, plan: GradientPlan, selected: SelectedBackend): Promise<GradientSource> {
   if (plan.mode === 'workers') {
@@ -207,6 +140,5 @@ export async function openInMemorySource(ctx: SourceContext, plan: GradientPlan,
     const matmul = { ...selected, matmul: pools[0].matmul, matmulNote: pools[0].matmulNote };
     return new WorkerSource(matmul, pools, plan.workers);
   }
-  const cap = selected.name === 'wasm' ? WASM_HEAP_BYTES : 0.8 * os.totalmem();
-  return new InProcessSource(selected, CausalLM.fromCheckpoint(ctx.checkpoint), cap);
+  return new InProcessSource(selected, CausalLM.fromCheckpoint(ctx.checkpoint), instanceCap(selected.name));
 }

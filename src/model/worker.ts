@@ -11,7 +11,7 @@ import { Checkpoint } from '../io/checkpoint';
 import type { BlasChoice } from '../blas';
 import { type BackendName, useBackend } from './backend';
 import { CausalLM } from './model';
-import { sequencesPerPass } from './memory';
+import { sequencesPerPass } from './planner';
 import type { GradJob, GradReply, GradWorkerInfo } from './parallel';
 import { serve } from '../workers/serve';
 

@@ -31,7 +31,7 @@ import { embeddingGrads } from './embedding';
 import { embedGroups, forwardLayer, loadLayer } from './forward';
 import { headBackward, headLoss } from './headpass';
 import { type DeviceGradSink, type GradSink, type RowSink, StreamPass } from './pass';
-import { planStreaming, type StreamPlan, type StreamPlanOptions } from './plan';
+import { planStreaming, type StreamPlan, type StreamPlanOptions } from '../model/planner';
 import { StageClock } from './profile';
 import type { RangedSource, StreamWeights } from './weights';
 

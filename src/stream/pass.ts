@@ -12,7 +12,7 @@ import type { ModelConfig } from '../model/config';
 import { disposeContext, makeContext } from '../model/model';
 import { layerParamNames } from '../model/names';
 import type { HeadChunk } from './head';
-import type { StreamPlan } from './plan';
+import type { StreamPlan } from '../model/planner';
 import { type RangedSource, StreamWeights } from './weights';
 
 /** Receives elements [start, start + data.length) of tensor `name`; each piece arrives once. */

@@ -4,7 +4,7 @@
  * — handed over as whole tensors. locate/source.ts opens it when the plan (`planGradients`) says a
  * model does not fit in memory, or with `--stream always`.
  *
- * Where the backend's memory budget allows (stream/budget.ts; on webgpu the GPU's memory), the
+ * Where the backend's memory budget allows (model/planner `deviceBudget`, `fitsOnDevice`), the
  * weights are uploaded once for all batches (the weight cache is shared between passes), and when
  * it also holds one float32 sum per parameter and field, the sums stay on the backend across
  * batches (`sums`: GradSums, read back once) instead of every batch's gradients being read back.
@@ -14,9 +14,8 @@ import type { GradientSource, SourceContext } from '../model/source';
 import { isGpuBackend, useBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
 import { paramShape } from '../model/names';
-import { defaultSequencesPerGroup, deviceBudget } from './budget';
+import { bindingBytes, defaultSequencesPerGroup, deviceBudget, F32, fitsOnDevice, modelParamCount, planStreaming } from '../model/planner';
 import { streamedGradients, type StreamOptions, streamSteps, wholeTensors } from './engine';
-import { modelParamCount, planStreaming } from './plan';
 import { GradSums } from './sums';
 import { StreamWeights } from './weights';
 
@@ -25,14 +24,14 @@ export async function openStreamedSource(ctx: SourceContext): Promise<GradientSo
   const cfg = ctx.config;
   const size = (n: string) => paramShape(cfg, n).reduce((a, b) => a * b, 1);
   const onDevice = isGpuBackend(backend.name);
-  const base: StreamOptions = { denominator: 1, boundaries: onDevice ? 'device' : 'host', maxBindingBytes: backend.name === 'webgpu' ? 2 ** 30 : undefined };
-  const weightBytes = modelParamCount(cfg) * 4;
+  const base: StreamOptions = { denominator: 1, boundaries: onDevice ? 'device' : 'host', maxBindingBytes: bindingBytes(backend.name) };
+  const weightBytes = modelParamCount(cfg) * F32;
   const budget = deviceBudget(backend.name).bytes;
   const stage = (units: readonly Batch[]) => Math.max(0, ...units.map((u) => planStreaming(cfg, u.input_ids.length, u.input_ids[0]?.length ?? 0, base).devicePeakBytes));
   let weights: StreamWeights | null = null;
-  /** the weights shared by every pass when they fit beside one stage (and `extra` bytes), else null */
-  const sharedWeights = (units: readonly Batch[], extra: number): StreamWeights | null => {
-    if (weightBytes + extra + stage(units) > budget) return null;
+  /** the weights shared by every pass when they fit beside one stage (and `sums` sums of their size), else null */
+  const sharedWeights = (units: readonly Batch[], sums: number): StreamWeights | null => {
+    if (!fitsOnDevice(cfg, budget, stage(units), sums)) return null;
     return (weights ??= new StreamWeights(cfg, ctx.checkpoint));
   };
   return {
@@ -49,10 +48,10 @@ export async function openStreamedSource(ctx: SourceContext): Promise<GradientSo
       return { loss: r.loss, tokens: r.count };
     },
     canSum(units, fields) {
-      return fields.length > 0 && weightBytes * (1 + fields.length) + stage(units) <= budget;
+      return fields.length > 0 && fitsOnDevice(cfg, budget, stage(units), fields.length);
     },
     async sums(units, fields, onUnit, consume, onStep) {
-      const w = sharedWeights(units, weightBytes * fields.length);
+      const w = sharedWeights(units, fields.length);
       if (!w) throw new Error('sums: the weights and sums do not fit the device budget (ask canSum first)');
       const acc = new GradSums(fields);
       try {

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { Checkpoint } from '../../src/io/checkpoint';
 import { useBackend } from '../../src/model/backend';
 import { CausalLM } from '../../src/model/model';
-import { inMemoryPassBytes, sequencesPerPass, WASM_HEAP_BYTES } from '../../src/model/memory';
+import { inMemoryPassBytes, sequencesPerPass, WASM_HEAP_BYTES } from '../../src/model/planner';
 import { compareTensors, goldenDirs, loadGolden } from './parity-helpers';
 import { writeRealVocabPair } from '../helpers/realvocab';
 import { TOKENIZERS } from '../helpers/fixtures';

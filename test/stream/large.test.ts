@@ -15,12 +15,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Checkpoint } from '../../src/io/checkpoint';
 import { ShardedWriter } from '../../src/io/writer';
-import { planGradients } from '../../src/model/source';
+import { modelParamCount, planGradients } from '../../src/model/planner';
 import { useBackend } from '../../src/model/backend';
 import { parseModelConfig } from '../../src/model/config';
 import { allParamNames, EMBED, LM_HEAD, paramShape } from '../../src/model/names';
 import { streamedGradients } from '../../src/stream/engine';
-import { modelParamCount } from '../../src/stream/plan';
 
 const V = 65536;
 const H = 2048;

@@ -20,8 +20,9 @@
  * [N, C] float32 buffers both stay under `maxBindingBytes` (WebGPU's storage-buffer binding limit is
  * 2 GiB; a smaller default keeps the wasm heap and host copies modest).
  */
-import type { ModelConfig } from '../model/config';
-import { allParamNames, layerParamNames, paramShape } from '../model/names';
+import type { ModelConfig } from '../config';
+import { DEFAULT_BINDING_BYTES, STREAMED_HEAP_SHARE, WASM_HEAP_BYTES } from './limits';
+import { F32, layerParamCount, modelParamCount } from './sizes';
 
 export interface StreamPlanOptions {
   /** hidden states kept between forward and backward: on the host (default) or the backend */
@@ -62,17 +63,6 @@ export interface StreamPlan {
   hostPeakBytes: number;
 }
 
-const F32 = 4;
-const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);
-
-export function layerParamCount(cfg: ModelConfig, i = 0): number {
-  return layerParamNames(cfg, i).reduce((a, n) => a + numel(paramShape(cfg, n)), 0);
-}
-
-export function modelParamCount(cfg: ModelConfig): number {
-  return allParamNames(cfg).reduce((a, n) => a + numel(paramShape(cfg, n)), 0);
-}
-
 /** The whole vocabulary when its [V, H] and [N, V] float32 fit in maxBytes, else the largest power-of-two C that does. */
 export function vocabChunkRows(vocab: number, hidden: number, tokens: number, maxBytes: number): number {
   if (vocab * Math.max(hidden, tokens) * F32 <= maxBytes) return vocab;
@@ -91,7 +81,7 @@ export function planStreaming(cfg: ModelConfig, batch: number, seqLen: number, o
   const Q = cfg.numHeads * cfg.headDim;
   const K = cfg.numKvHeads * cfg.headDim;
   const F = cfg.intermediateSize;
-  const maxBinding = o.maxBindingBytes ?? 256 * 2 ** 20;
+  const maxBinding = o.maxBindingBytes ?? DEFAULT_BINDING_BYTES;
   const vocabChunk = Math.min(cfg.vocabSize, o.vocabChunk ?? vocabChunkRows(cfg.vocabSize, H, Ng, maxBinding));
   const layerParams = layerParamCount(cfg);
   const layerWeightBytes = layerParams * F32;
@@ -151,10 +141,28 @@ export function formatPlan(p: StreamPlan, cfg: ModelConfig): string {
  * — measured use runs above the plan (an 8B layer at 16 × 128 tokens, planned at 3.5 GB, exhausted
  * the 4 GB heap) — and at least 1.
  */
-export function sequencesPerStreamedGroup(cfg: ModelConfig, batch: number, seqLen: number, capBytes: number, share = 0.6): number {
+export function sequencesPerStreamedGroup(cfg: ModelConfig, batch: number, seqLen: number, capBytes: number, share = STREAMED_HEAP_SHARE): number {
   for (let g = batch; g > 1; g--) {
     const p = planStreaming(cfg, batch, seqLen, { sequencesPerGroup: g });
     if (p.devicePeakBytes + p.layerWeightBytes <= share * capBytes) return g;
   }
   return 1;
+}
+
+/**
+ * Sequences per group of a streamed pass when not given: on wasm the most that one heap allows
+ * (`sequencesPerStreamedGroup`), elsewhere the whole batch.
+ */
+export function defaultSequencesPerGroup(cfg: ModelConfig, backend: string, batch: number, seqLen: number): number {
+  return backend === 'wasm' ? sequencesPerStreamedGroup(cfg, batch, seqLen, WASM_HEAP_BYTES) : batch;
+}
+
+/**
+ * Whether the model's float32 weights, `copies` more float32 arrays of their size (gradient sums
+ * kept on the device) and one streamed stage of `stageBytes` fit a device budget of `budgetBytes`:
+ * then passes share weights uploaded once (and keep their sums there).
+ */
+export function fitsOnDevice(cfg: ModelConfig, budgetBytes: number, stageBytes: number, copies = 0): boolean {
+  const weightBytes = modelParamCount(cfg) * F32;
+  return weightBytes + weightBytes * copies + stageBytes <= budgetBytes;
 }

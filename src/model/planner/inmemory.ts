@@ -15,26 +15,16 @@
  * lengths (measured: +14% for 4 × 113 tokens after a pass of 4 × 60). With 128k–152k vocabularies
  * this term is most of a pass: one [16 × 113 × 151,936] float32 buffer alone is over 1 GiB.
  */
-import type { ModelConfig } from './config';
-import { allParamNames, paramShape } from './names';
-
-/** The wasm heap of one instance is capped at 4 GB and never shrinks. */
-export const WASM_HEAP_BYTES = 4 * 2 ** 30;
+import type { ModelConfig } from '../config';
+import { WASM_HEAP_BYTES } from './limits';
+import { F32, modelParamCount } from './sizes';
 
 /** logits-sized float32 buffers planned per token (see above) */
 export const LOGIT_BUFFERS = 11;
 
-const F32 = 4;
-
-export function paramCount(cfg: ModelConfig): number {
-  let n = 0;
-  for (const name of allParamNames(cfg)) n += paramShape(cfg, name).reduce((a, b) => a * b, 1);
-  return n;
-}
-
 /** Bytes a pass holds whatever its size: weights, packed copies, gradients, and slack. */
 export function inMemoryFixedBytes(cfg: ModelConfig): number {
-  return 3 * F32 * paramCount(cfg) + 256 * 2 ** 20;
+  return 3 * F32 * modelParamCount(cfg) + 256 * 2 ** 20;
 }
 
 /** Bytes per token of a pass over sequences of `seqLen` tokens: layer activations and the logits' buffers. */
@@ -57,4 +47,12 @@ export function sequencesPerPass(cfg: ModelConfig, seqLen: number, capBytes = WA
   const room = capBytes - inMemoryFixedBytes(cfg);
   const per = Math.max(1, seqLen) * inMemoryTokenBytes(cfg, Math.max(1, seqLen));
   return room <= 0 ? 0 : Math.max(0, Math.floor(room / per));
+}
+
+/**
+ * Bytes one in-memory model instance needs without a pass shape: weights, kept transposes and
+ * gradients (float32), plus slack — the plan for a checkpoint whose config the runtime cannot read.
+ */
+export function inMemoryBytes(params: number): number {
+  return params * 4 * 3.5;
 }

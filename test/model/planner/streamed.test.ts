@@ -1,7 +1,6 @@
-import { SilError } from '../../src/errors';
-import { parseModelConfig } from '../../src/model/config';
-import { chooseStreaming } from '../../src/stream/choose';
-import { formatPlan, layerParamCount, modelParamCount, planStreaming, sequencesPerStreamedGroup, vocabChunkRows } from '../../src/stream/plan';
+import { SilError } from '../../../src/errors';
+import { parseModelConfig } from '../../../src/model/config';
+import { chooseStreaming, formatPlan, layerParamCount, modelParamCount, planStreaming, sequencesPerStreamedGroup, vocabChunkRows } from '../../../src/model/planner';
 
 /** Llama-3.1-8B's config (transformers 4.x form). */
 const llama8b = parseModelConfig(

@@ -1,8 +1,6 @@
 /** How sil locate decides where gradients come from. */
-import { planGradients, inMemoryBytes } from '../../src/model/source';
-import { WASM_HEAP_BYTES } from '../../src/stream/budget';
-import { inMemoryPassBytes, sequencesPerPass } from '../../src/model/memory';
-import { parseModelConfig } from '../../src/model/config';
+import { inMemoryBytes, inMemoryPassBytes, planGradients, sequencesPerPass, WASM_HEAP_BYTES } from '../../../src/model/planner';
+import { parseModelConfig } from '../../../src/model/config';
 
 const GiB = 2 ** 30;
 
