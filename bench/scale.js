@@ -178,7 +178,8 @@ const noWrite = `
     const ck = Checkpoint.open(${JSON.stringify(dir)});
     const cfg = parseModelConfig(ck.config, 'config.json');
     const batch = JSON.parse(require('fs').readFileSync(${JSON.stringify(batchFile)}, 'utf8'));
-    const base = { boundaries: b.name === 'webgpu' ? 'device' : 'host', maxBindingBytes: b.name === 'webgpu' ? 2 ** 30 : undefined };
+    // boundaries where sil grad / sil locate keep them: on the GPU for the GPU backends
+    const base = { boundaries: b.name === 'webgpu' || b.name === 'cuda' ? 'device' : 'host', maxBindingBytes: b.name === 'webgpu' ? 2 ** 30 : undefined };
     const R = ${passes};
     if (R === 1) {
       const r = await streamedGradients(cfg, ck, batch, () => undefined, { ...base,
@@ -199,6 +200,8 @@ const noWrite = `
         rowSink: (n, rows, g) => sums.addRows(n, ck.info(n).shape.reduce((a, x) => a * x, 1), rows, g) });
       loss = r.loss;
       times.push((Date.now() - t) / 1000);
+      // SIL_CUDA_PROFILE=1: the kernel table covers the steady passes only
+      if (p === 0 && b.name === 'cuda') require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'cuda/ops'))}).resetKernelProfile();
     }
     const tr = Date.now();
     let checksum = 0;

@@ -117,6 +117,18 @@ function snapshot(dir, rel = '', out = new Map()) {
 
 // ---- mutations ---------------------------------------------------------------------------------
 const BAD_NUMBERS = ['-1', '0', '1e9', '1e308', 'abc', '', ' ', 'NaN', 'Infinity', '1.5', '-0', '0x10', '100000', '2e-400', '1e-9'];
+/** Values of BAD_NUMBERS that no flag of a kind takes (a success on one is *silent*); the others may be fine. */
+const CERTAINLY_BAD = {
+  // integer flags (--threads, --batch-size, --max-length, --max-examples, --seed, --regions): all ≥ 0
+  int: ['-1', '1e308', 'abc', '', ' ', 'NaN', 'Infinity', '1.5', '2e-400', '1e-9'],
+  // fractions in (0, 1] (--k, --q)
+  fraction: ['-1', '0', '1e9', '1e308', 'abc', '', ' ', 'NaN', 'Infinity', '1.5', '-0', '0x10', '100000', '2e-400'],
+  // sizes (--max-shard-size): a positive byte count or a size with a unit
+  size: ['-1', '0', 'abc', '', ' ', 'NaN', 'Infinity', '1.5', '-0', '2e-400', '1e-9'],
+};
+const KIND_OF_FLAG = { '--max-shard-size': 'size', '--k': 'fraction', '--q': 'fraction' };
+/** `true` when `v` is certainly bad for `flag`, else 'maybe'. */
+const badFor = (flag, v) => (CERTAINLY_BAD[KIND_OF_FLAG[flag] ?? 'int'].includes(v) ? true : 'maybe');
 /** @type {Array<[string, unknown]>} */
 const BAD_CONFIG = [
   ['rms_norm_eps', -1],
@@ -242,7 +254,7 @@ const GENERATORS = {
     if (pick === 1) {
       const v = BAD_NUMBERS[Math.floor(r() * BAD_NUMBERS.length)];
       const flag = ['--threads', '--max-shard-size'][Math.floor(r() * 2)];
-      return { argv: ['delta', '--base', base, '--attacked', att, '--out', out, flag, v], bad: 'maybe', what: `${flag} ${JSON.stringify(v)}`, out };
+      return { argv: ['delta', '--base', base, '--attacked', att, '--out', out, flag, v], bad: badFor(flag, v), what: `${flag} ${JSON.stringify(v)}`, out };
     }
     fs.writeFileSync(
       path.join(att, 'model.safetensors.index.json'),
@@ -270,7 +282,7 @@ const GENERATORS = {
     const v = BAD_NUMBERS[Math.floor(r() * BAD_NUMBERS.length)];
     const argv = ['locate', ...common.filter((x, i, a) => !(x === flag || a[i - 1] === flag)), '--score', 'weightdiff', flag, v];
     if (flag === '--q') argv.push('--setdiff', 'benign');
-    return { argv, bad: 'maybe', what: `${flag} ${JSON.stringify(v)}`, out };
+    return { argv, bad: badFor(flag, v), what: `${flag} ${JSON.stringify(v)}`, out };
   },
   stitch(dir, r) {
     const base = copyDir(path.join(TINY, 'base'), path.join(dir, 'base'));

@@ -23,10 +23,26 @@ export function maxThreads(cores = coreCount()): number {
   return 4 * cores;
 }
 
+/**
+ * The integer a command-line text spells, or NaN: decimal notation only (`12`, `+3`, `-0`, `1e3`,
+ * `2.0`), and only when the decimal value itself is an integer. Number() alone would take `2e-400`
+ * (which underflows to 0), `1.00000000000000001` (which rounds to 1) and `0x10` as integers.
+ */
+export function integerOf(text: string): number {
+  const m = /^\s*[+-]?(\d*)(?:\.(\d*))?(?:e([+-]?\d+))?\s*$/i.exec(text);
+  if (!m || m[1] + (m[2] ?? '') === '') return NaN;
+  // the digits left after the decimal point once the exponent has moved it must all be zeros
+  const digits = m[1] + (m[2] ?? '');
+  const point = m[1].length + Number(m[3] ?? 0);
+  if (/[1-9]/.test(digits.slice(Math.max(0, point)))) return NaN;
+  const n = Number(text);
+  return n === 0 ? 0 : n;
+}
+
 /** An integer in [min, max] (`undefined` when not given). */
 export function intOption(flag: string, v: string | number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (v === undefined) return undefined;
-  const n = typeof v === 'number' ? v : String(v).trim() === '' ? NaN : Number(v);
+  const n = typeof v === 'number' ? v : integerOf(String(v));
   if (!Number.isSafeInteger(n) || n < min || n > max) {
     bad(`${flag} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`}, got ${shown(v)}`);
   }
@@ -55,7 +71,7 @@ export function fractionOption(flag: string, v: string | number | undefined, dfl
  */
 export function threadsOption(v: string | number | undefined, min = 1, cores = coreCount()): number {
   if (v === undefined) return cores;
-  const n = typeof v === 'number' ? v : String(v).trim() === '' ? NaN : Number(v);
+  const n = typeof v === 'number' ? v : integerOf(String(v));
   if (!Number.isSafeInteger(n) || n < min) bad(`--threads must be an integer ≥ ${min}, got ${shown(v)}`);
   if (n > maxThreads(cores)) bad(`--threads ${n} is more than 4 × the ${cores} core(s) of this machine (at most ${maxThreads(cores)}); each thread holds its own buffers, so more only costs memory`);
   return n;

@@ -29,6 +29,15 @@ describe('threadsOption', () => {
     expect(message(() => threadsOption('0', 1, 2))).toMatch(/--threads must be an integer ≥ 1, got "0"/);
     for (const v of ['1.5', '', ' ', 'two', '-1', 'NaN', 'Infinity']) expect(message(() => threadsOption(v, 0, 2))).toMatch(/--threads/);
   });
+
+  it('takes only texts whose decimal value is an integer: not 2e-400 (0 after underflow), 1.00000000000000001 (1 after rounding) or 0x10', () => {
+    for (const v of ['2e-400', '1e-9', '1.00000000000000001', '0x10', '0b1', '0o7', '1_000', '.', 'e3', '1e']) {
+      expect(message(() => threadsOption(v, 0, 2))).toBe(`--threads must be an integer ≥ 0, got ${JSON.stringify(v)}`);
+    }
+    expect(threadsOption('-0', 0, 2)).toBe(0);
+    expect(Object.is(threadsOption('-0', 0, 2), 0)).toBe(true);
+    expect([' 2 ', '+2', '2.0', '2.', '0.2e1', '2e0'].map((v) => threadsOption(v, 0, 8))).toEqual([2, 2, 2, 2, 2, 2]);
+  });
 });
 
 describe('intOption, numberOption and fractionOption', () => {
@@ -37,6 +46,8 @@ describe('intOption, numberOption and fractionOption', () => {
     expect(intOption('--n', undefined, 1)).toBeUndefined();
     expect(message(() => intOption('--batch-size', '-3', 1, 65536))).toBe('--batch-size must be an integer from 1 to 65536, got "-3"');
     expect(message(() => intOption('--n', '1e300', 1))).toMatch(/--n must be an integer ≥ 1/);
+    expect(intOption('--seed', '1e3', 0)).toBe(1000);
+    for (const v of ['2e-400', '0.55e1', '12.5', '0x10']) expect(message(() => intOption('--seed', v, 0))).toBe(`--seed must be an integer ≥ 0, got ${JSON.stringify(v)}`);
     expect(numberOption('--lr', '2e-5', Number.MIN_VALUE, 10)).toBe(2e-5);
     expect(message(() => numberOption('--lr', '1e308', Number.MIN_VALUE, 10))).toMatch(/--lr must be a finite number/);
     expect(fractionOption('--k', '0.5', 0.2)).toBe(0.5);

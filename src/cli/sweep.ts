@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { load } from './lazy';
 import { SilError } from '../errors';
+import { intOption } from '../options';
 import { BACKEND_CHOICES, type BackendChoice } from '../model/choices';
 import { SWEEP_METHODS } from '../sweep/methods';
 import { progressFor } from '../progress';
@@ -31,12 +32,7 @@ interface SweepCliOptions {
   json?: boolean;
 }
 
-function int(name: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isInteger(n) || n < min) throw new SilError('INVALID_ARGUMENT', `--${name} must be an integer ≥ ${min}, found "${v}"`);
-  return n;
-}
+const int = (name: string, v: string | undefined, min: number): number | undefined => intOption(`--${name}`, v, min);
 
 const list = (v: string) =>
   v

@@ -498,6 +498,11 @@ extern "C" __global__ void masked_softmax_grad(const float *p, const float *dp, 
   }
 }
 
+/* y = a + c (same shapes; y may be a or c) */
+extern "C" __global__ void add_same(const float *a, const float *c, float *y, i64 n) {
+  for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x) y[i] = a[i] + c[i];
+}
+
 /* SwiGLU: y = silu(g) * u, silu(g) = g * sigmoid(g) */
 extern "C" __global__ void swiglu(const float *g, const float *u, float *y, i64 n) {
   for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x) {
@@ -576,6 +581,7 @@ export const KERNEL_NAMES = [
   'masked_softmax_grad',
   'swiglu',
   'swiglu_grad',
+  'add_same',
   'lse_chunk',
   'ce_chunk_grad',
 ] as const;

@@ -276,6 +276,11 @@ if (profile) {
 
 let poolStats: Record<string, number> = {};
 
+/** Forgets the profile so far (a benchmark calls it after its first, cold pass); no-op without SIL_CUDA_PROFILE=1. */
+export function resetKernelProfile(): void {
+  profile?.clear();
+}
+
 function timed<T>(key: string, b: CudaBackend, f: () => T): T {
   if (!profile) return f();
   const pl = b.device.pool;

@@ -348,6 +348,7 @@ export function parseSize(s: string | number): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*$/i.exec(s);
   if (!m) throw new SilError('INVALID_ARGUMENT', `cannot read size ${JSON.stringify(s)}; expected e.g. 5GB, 500MB, 2GiB or a byte count`);
   const unit = (m[2] ?? 'B').toUpperCase();
+  if (unit === 'B' && !Number.isInteger(Number(m[1]))) throw new SilError('INVALID_ARGUMENT', `size ${JSON.stringify(s)}: a byte count is a whole number (or give a unit: 1.5GB)`);
   const mult: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KIB: 2 ** 10, MIB: 2 ** 20, GIB: 2 ** 30, TIB: 2 ** 40 };
   const v = Math.floor(Number(m[1]) * mult[unit]);
   if (!(v > 0)) throw new SilError('INVALID_ARGUMENT', `size ${JSON.stringify(s)} must be positive`);

@@ -105,6 +105,8 @@ export function overlay(base: Params, names: string[], xs: tf.Tensor[]): Params 
  */
 export function decoderLayerVJP(h: tf.Tensor, dy: tf.Tensor, i: number, p: Params, cfg: ModelConfig, ctx: AttentionContext): { dh: tf.Tensor; grads: Map<string, tf.Tensor> } {
   const names = layerParamNames(cfg, i);
+  const written = modelOps().layerVJP?.(h, dy, i, p, cfg, ctx);
+  if (written) return written;
   const xs = [h, ...names.map((n) => p.get(n))];
   const g = tf.grads((...args: tf.Tensor[]) => decoderLayer(args[0], i, overlay(p, names, args.slice(1)), cfg, ctx));
   const out = g(xs, dy);

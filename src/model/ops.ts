@@ -21,7 +21,11 @@
  * same (within float32 rounding) and is held to them by a test.
  */
 import * as tf from '@tensorflow/tfjs';
-import { cudaFusedOps, type FusedOps } from '../cuda';
+import { cudaFusedOps, cudaLayerVJP, type FusedOps } from '../cuda';
+import type { AttentionContext } from './attention';
+import type { ModelConfig } from './config';
+import type { Params } from './layer';
+import { inputNorm, layerParamNames, linearWeight, postAttentionNorm } from './names';
 import { attentionCore, attentionCoreGrouped, attentionCoreReference } from './attention';
 import { plainMatmulsOnly } from './linear';
 import { crossEntropy, crossEntropyFused } from './loss';
@@ -49,6 +53,11 @@ export interface ModelOps {
   lseChunk?: FusedOps['lseChunk'];
   /** the head's ∂z over one vocabulary chunk (see FusedOps.ceChunkGrad); no gradient */
   ceChunkGrad?: FusedOps['ceChunkGrad'];
+  /**
+   * optional: decoder layer i's whole VJP (recomputed forward and backward) without the TF.js tape,
+   * as `decoderLayerVJP` computes it; null where it does not apply (layer.ts then uses the tape)
+   */
+  layerVJP?(h: tf.Tensor, dy: tf.Tensor, i: number, p: Params, cfg: ModelConfig, ctx: AttentionContext): { dh: tf.Tensor; grads: Map<string, tf.Tensor> } | null;
 }
 
 /** [N, heads·D] → [B, heads, T, D] */
@@ -106,7 +115,45 @@ export function fusedModelOps(f: FusedOps): Partial<ModelOps> {
   };
 }
 
-const byBackend = new Map<string, ModelOps>([['cuda', { ...tfjsOps, ...fusedModelOps(cudaFusedOps) }]]);
+/**
+ * The cuda backend's written-out layer VJP (src/cuda/layer.ts) for the layers it covers: no biases,
+ * RoPE tables [T, D], no KV cache (any additive mask); SIL_CUDA_LAYER=0 keeps the tape.
+ */
+function cudaLayerOps(): Partial<ModelOps> {
+  return {
+    layerVJP: (h, dy, i, p, cfg, ctx) => {
+      if (process.env.SIL_CUDA_LAYER === '0' || cfg.qkvBias || cfg.oBias || cfg.mlpBias || ctx.cos.rank !== 2 || ctx.mask.shape[3] !== ctx.seqLen) return null;
+      const lw = (l: Parameters<typeof linearWeight>[1]) => p.get(linearWeight(i, l));
+      const names = {
+        inNorm: inputNorm(i),
+        postNorm: postAttentionNorm(i),
+        q: linearWeight(i, 'q'),
+        k: linearWeight(i, 'k'),
+        v: linearWeight(i, 'v'),
+        o: linearWeight(i, 'o'),
+        gate: linearWeight(i, 'gate'),
+        up: linearWeight(i, 'up'),
+        down: linearWeight(i, 'down'),
+      };
+      const w = { inNorm: p.get(names.inNorm), postNorm: p.get(names.postNorm), q: lw('q'), k: lw('k'), v: lw('v'), o: lw('o'), gate: lw('gate'), up: lw('up'), down: lw('down') };
+      const shape = {
+        batch: ctx.batch,
+        seqLen: ctx.seqLen,
+        hidden: cfg.hiddenSize,
+        heads: cfg.numHeads,
+        kvHeads: cfg.numKvHeads,
+        headDim: cfg.headDim,
+        ffn: cfg.intermediateSize,
+        eps: cfg.rmsNormEps,
+      };
+      const r = cudaLayerVJP(h, dy, w, shape, ctx.cos, ctx.sin, ctx.mask);
+      const byName = new Map((Object.keys(names) as Array<keyof typeof names>).map((key) => [names[key], r.grads[key]]));
+      return { dh: r.dh, grads: new Map(layerParamNames(cfg, i).map((n) => [n, byName.get(n)!])) };
+    },
+  };
+}
+
+const byBackend = new Map<string, ModelOps>([['cuda', { ...tfjsOps, ...fusedModelOps(cudaFusedOps), ...cudaLayerOps() }]]);
 
 /** Ops for backend `name`: the given ones replace the TF.js composites (the others stay). */
 export function registerModelOps(name: string, ops: Partial<ModelOps>): void {

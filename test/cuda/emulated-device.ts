@@ -563,6 +563,13 @@ export class EmulatedDevice implements GpuDevice {
         }
         return;
       }
+      case 'add_same': {
+        const a = this.f32(v(0)),
+          c = this.f32(v(1)),
+          y = this.f32(v(2));
+        for (let i = 0; i < v(3); i++) y[i] = f(a[i] + c[i]);
+        return;
+      }
       case 'swiglu': {
         const g = this.f32(v(0)),
           u = this.f32(v(1)),

@@ -10,7 +10,9 @@ import { type CudaBackend } from '../../src/cuda/backend';
 import { cudaFusedOps } from '../../src/cuda/fused';
 import { decodeHalves } from '../../src/cuda/ops';
 import { type FusedOps } from '../../src/cuda';
+import { checkpointConfig } from '../../src/model/config';
 import { modelOps } from '../../src/model/ops';
+import { streamedGradients, wholeTensors } from '../../src/stream/engine';
 import { applyRope } from '../../src/model/rope';
 import { chunkLogitGrad, ChunkedLse, validWeights } from '../../src/stream/head';
 import { Checkpoint } from '../../src/io/checkpoint';
@@ -362,6 +364,42 @@ describe('the fused kernels of the cuda backend (src/cuda/fused.ts) on an emulat
       tf.dispose([x, y, w]);
     } finally {
       b.precision = 'f32';
+    }
+  });
+});
+
+describe('the layer-streamed pass on the cuda backend on an emulated GPU (f32 products)', () => {
+  const { shared } = goldenDirs();
+  it.each([
+    ['the written-out layer VJP', '1'],
+    ['the TF.js tape over the fused ops', '0'],
+  ])('matches the PyTorch golden loss and every parameter gradient of the first shared fixture with %s', async (_what, flag) => {
+    await tf.setBackend('cuda');
+    const before = process.env.SIL_CUDA_LAYER;
+    process.env.SIL_CUDA_LAYER = flag;
+    const g = loadGolden(shared[0]);
+    const ckpt = Checkpoint.open(g.model);
+    try {
+      const cfg = checkpointConfig(ckpt);
+      const got = new Map<string, Float32Array>();
+      const sink = wholeTensors(
+        (n) => ckpt.info(n).shape.reduce((a, x) => a * x, 1),
+        (n, data) => void got.set(n, data.slice()),
+      );
+      const added = device.launches.add_same ?? 0;
+      const r = await streamedGradients(cfg, ckpt, g.json as never, sink, { boundaries: 'device' });
+      // add_same runs only in the written-out VJP (its residual paths)
+      expect((device.launches.add_same ?? 0) > added).toBe(flag === '1');
+      const pairs = [...got].map(([name, v]) => ({ name: `grad/${name}`, got: v, want: g.tensors.readF32(`grad/${name}`) }));
+      const gr = compareTensors(pairs, 1e-5, 'relL2');
+      const lossRel = Math.abs(r.loss - g.json.loss) / Math.abs(g.json.loss);
+      expect(pairs.length).toBe(ckpt.names().length);
+      if (gr.failed.length > 0 || !(lossRel <= 1e-5)) throw new Error(`loss ${r.loss} vs ${g.json.loss}\n${gr.report}`);
+    } finally {
+      if (before === undefined) delete process.env.SIL_CUDA_LAYER;
+      else process.env.SIL_CUDA_LAYER = before;
+      ckpt.close();
+      g.tensors.close();
     }
   });
 });

@@ -113,6 +113,11 @@ describe('ShardedWriter', () => {
   it('reads sizes the way Hugging Face does (GB decimal, GiB binary)', () => {
     expect(parseSize('5GB')).toBe(5e9);
     expect(parseSize('2GiB')).toBe(2 ** 31);
+    // a fraction of a byte is no size; with a unit a fraction is fine
+    expect(() => parseSize('1.5')).toThrow(/size "1\.5": a byte count is a whole number/);
+    expect(() => parseSize('1.5B')).toThrow(/a byte count is a whole number/);
+    expect(parseSize('1.5KB')).toBe(1500);
+    expect(parseSize('100000')).toBe(100000);
     expect(parseSize('500')).toBe(500);
     expect(() => parseSize('lots')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
