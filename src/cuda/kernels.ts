@@ -498,6 +498,17 @@ extern "C" __global__ void masked_softmax_grad(const float *p, const float *dp, 
   }
 }
 
+/* out[r, j] = sum over k in [starts[r], starts[r+1]) of x[order[k], j], in that order (a deterministic
+   segment sum: order lists the rows of x by segment, ascending within each) */
+extern "C" __global__ void segment_rows_sum(const float *x, const int *order, const int *starts, float *out, int R, int H) {
+  for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (i64)R * H; i += (i64)gridDim.x * blockDim.x) {
+    int r = (int)(i / H), j = (int)(i % H);
+    float acc = 0.0f;
+    for (int k = starts[r]; k < starts[r + 1]; k++) acc += x[(i64)order[k] * H + j];
+    out[i] = acc;
+  }
+}
+
 /* y = a + c (same shapes; y may be a or c) */
 extern "C" __global__ void add_same(const float *a, const float *c, float *y, i64 n) {
   for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x) y[i] = a[i] + c[i];
@@ -582,6 +593,7 @@ export const KERNEL_NAMES = [
   'swiglu',
   'swiglu_grad',
   'add_same',
+  'segment_rows_sum',
   'lse_chunk',
   'ce_chunk_grad',
 ] as const;
