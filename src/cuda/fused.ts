@@ -15,7 +15,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { type CudaBackend } from './backend';
 import { f32, i32, i64, ptr } from './device';
-import { reg } from './ops';
+import { reg } from './registry';
 
 const BLOCK = 256;
 const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);

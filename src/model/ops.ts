@@ -24,7 +24,7 @@ import * as tf from '@tensorflow/tfjs';
 import { cudaFusedOps, cudaLayerVJP, type FusedOps } from '../cuda';
 import type { AttentionContext } from './attention';
 import type { ModelConfig } from './config';
-import type { Params } from './layer';
+import type { Params } from './params';
 import { inputNorm, layerParamNames, linearWeight, postAttentionNorm } from './names';
 import { attentionCore, attentionCoreGrouped, attentionCoreReference } from './attention';
 import { plainMatmulsOnly } from './linear';
