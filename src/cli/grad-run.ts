@@ -15,8 +15,8 @@ import { BACKEND_CHOICES, type BackendChoice, useBackend, isGpuBackend } from '.
 import type { Batch } from '../model/batch';
 import { CausalLM, type LossAndGrads } from '../model/model';
 import { defaultWorkerCount, GradWorkerPool } from '../model/parallel';
-import { allParamNames } from '../model/names';
-import { bindingBytes, chooseStreaming, defaultSequencesPerGroup, formatPlan, instanceCap, planStreaming, sequencesPerPass, weightCacheBytes } from '../model/planner';
+import { allParamNames, linearWeight } from '../model/names';
+import { bindingBytes, chooseStreaming, cudaWeightStorage, defaultSequencesPerGroup, formatPlan, instanceCap, planStreaming, sequencesPerPass, weightCacheBytes } from '../model/planner';
 import { checkpointConfig } from '../model/config';
 import { progressFor } from '../progress';
 import { streamSteps } from '../stream/engine';
@@ -280,7 +280,8 @@ async function runStreamed(
   const B = batch.input_ids.length;
   const T = batch.input_ids[0]?.length ?? 0;
   const per = perGroup ?? defaultSequencesPerGroup(cfg, selected.name, B, T);
-  const stage = planStreaming(cfg, B, T, { boundaries, sequencesPerGroup: per }).devicePeakBytes;
+  const weightStorage = cudaWeightStorage(selected.name, ckpt.info(linearWeight(0, 'q')).dtype);
+  const stage = planStreaming(cfg, B, T, { boundaries, sequencesPerGroup: per, weightStorage }).devicePeakBytes;
   let groups = 1;
   const progress = progressFor(process.stderr, !o.json);
   const r = await streamGradientsToFile(cfg, ckpt, batch, {
@@ -291,6 +292,7 @@ async function runStreamed(
     maxBindingBytes: bindingBytes(selected.name),
     weightCacheBytes: weightCacheBytes(o.weightCache, selected.name, stage),
     sequencesPerGroup: per,
+    weightStorage,
     onPlan: (p) => {
       groups = p.groups;
       process.stderr.write(`${formatPlan(p, cfg)}\n${per < B ? `  each layer takes ${per} of the batch's ${B} sequences at a time, their gradients summed before they are written\n` : ''}`);

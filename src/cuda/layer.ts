@@ -19,6 +19,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { type CudaBackend } from './backend';
 import { f32, type GemmRequest, i32, i64, ptr } from './device';
+import { productsReadHalves } from './precision';
 
 type Info = tf.TensorInfo;
 
@@ -67,7 +68,7 @@ export function cudaLayerVJP(h: tf.Tensor, dy: tf.Tensor, w: LayerWeights, s: La
   };
   const out = (shape: number[]): Info => b.makeOutput(shape, 'float32');
   const P = (t: Info | tf.Tensor) => b.ptr(t as Info);
-  const bf = b.precision === 'bf16';
+  const bf = productsReadHalves(b.precision);
   const op = (t: Info | tf.Tensor) => (bf ? b.halfPtr(t as Info) : b.ptr(t as Info));
   const gemm = (g: Omit<GemmRequest, 'precision' | 'batch' | 'strideA' | 'strideB' | 'strideC'> & Partial<GemmRequest>) =>
     d.gemm({ batch: 1, strideA: 0, strideB: 0, strideC: 0, precision: b.precision, ...g });

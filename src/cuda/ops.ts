@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { type CudaBackend } from './backend';
 import { f32, i32, i64, ptr } from './device';
 import { registerFusedKernels } from './fused';
+import { keepsStoredHalves, productsReadHalves } from './precision';
 import { reg, registerFallbacks } from './registry';
 import { BINARY_OPS, type BinaryOp, broadcastStrides, DT_FLOAT, DT_INT, MAX_RANK, packView, REDUCE_OPS, type ReduceOp, simplifyView, stridesOf, UNARY_OPS, type UnaryOp } from './kernels';
 
@@ -238,8 +239,8 @@ function batchMatMul(b: CudaBackend, a: Info, c: Info, transA: boolean, transB: 
     }
     // bf16: each operand's bfloat16 copy, made once per tensor and kept with it (weights: at upload)
     const precision = b.precision;
-    const pa = precision === 'bf16' ? b.halfPtr(A) : b.ptr(A);
-    const pb = precision === 'bf16' ? b.halfPtr(B) : b.ptr(B);
+    const pa = productsReadHalves(precision) ? b.halfPtr(A) : b.ptr(A);
+    const pb = productsReadHalves(precision) ? b.halfPtr(B) : b.ptr(B);
     // one shared right-hand matrix and a plain left operand: fold the batch into the rows
     if (nb > 1 && nbB === 1 && na === nb && !transA) {
       b.device.gemm({ a: pa, b: pb, c: b.ptr(out), m: nb * m, n, k, transA, transB, batch: 1, strideA: 0, strideB: 0, strideC: 0, precision });
@@ -563,7 +564,7 @@ export function registerCudaKernels(): void {
  * reads it), float16 is widened on the GPU.
  */
 export function decodeHalves(b: CudaBackend, raw: Uint8Array, dtype: 'BF16' | 'F16', shape: number[]): Info {
-  if (dtype === 'BF16') return b.writeBf16(raw, shape);
+  if (keepsStoredHalves(dtype)) return b.writeBf16(raw, shape);
   const n = numel(shape);
   const out = b.makeOutput(shape, 'float32');
   if (n === 0) return out;

@@ -13,8 +13,8 @@
 import type { GradientSource, SourceContext } from '../model/source';
 import { isGpuBackend, useBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
-import { paramShape } from '../model/names';
-import { bindingBytes, defaultSequencesPerGroup, deviceBudget, F32, fitsOnDevice, modelParamCount, planStreaming } from '../model/planner';
+import { linearWeight, paramShape } from '../model/names';
+import { bindingBytes, cudaWeightStorage, defaultSequencesPerGroup, deviceBudget, fitsOnDevice, modelWeightBytes, planStreaming } from '../model/planner';
 import { streamedGradients, type StreamOptions, streamSteps, wholeTensors } from './engine';
 import { GradSums } from './sums';
 import { StreamWeights } from './weights';
@@ -24,14 +24,15 @@ export async function openStreamedSource(ctx: SourceContext): Promise<GradientSo
   const cfg = ctx.config;
   const size = (n: string) => paramShape(cfg, n).reduce((a, b) => a * b, 1);
   const onDevice = isGpuBackend(backend.name);
-  const base: StreamOptions = { denominator: 1, boundaries: onDevice ? 'device' : 'host', maxBindingBytes: bindingBytes(backend.name) };
-  const weightBytes = modelParamCount(cfg) * F32;
+  const storage = cudaWeightStorage(backend.name, ctx.checkpoint.info?.(linearWeight(0, 'q')).dtype);
+  const base: StreamOptions = { denominator: 1, boundaries: onDevice ? 'device' : 'host', maxBindingBytes: bindingBytes(backend.name), weightStorage: storage };
+  const weightBytes = modelWeightBytes(cfg, storage);
   const budget = deviceBudget(backend.name).bytes;
   const stage = (units: readonly Batch[]) => Math.max(0, ...units.map((u) => planStreaming(cfg, u.input_ids.length, u.input_ids[0]?.length ?? 0, base).devicePeakBytes));
   let weights: StreamWeights | null = null;
   /** the weights shared by every pass when they fit beside one stage (and `sums` sums of their size), else null */
   const sharedWeights = (units: readonly Batch[], sums: number): StreamWeights | null => {
-    if (!fitsOnDevice(cfg, budget, stage(units), sums)) return null;
+    if (!fitsOnDevice(cfg, budget, stage(units), sums, storage)) return null;
     return (weights ??= new StreamWeights(cfg, ctx.checkpoint));
   };
   return {
@@ -48,7 +49,7 @@ export async function openStreamedSource(ctx: SourceContext): Promise<GradientSo
       return { loss: r.loss, tokens: r.count };
     },
     canSum(units, fields) {
-      return fields.length > 0 && fitsOnDevice(cfg, budget, stage(units), fields.length);
+      return fields.length > 0 && fitsOnDevice(cfg, budget, stage(units), fields.length, storage);
     },
     async sums(units, fields, onUnit, consume, onStep) {
       const w = sharedWeights(units, fields.length);

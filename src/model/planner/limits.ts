@@ -19,6 +19,7 @@ import * as os from 'node:os';
 import { activeCuda } from '../../cuda';
 import { SilError } from '../../errors';
 import { parseSize } from '../../io/writer';
+import type { WeightStorage } from './sizes';
 
 export const WASM_HEAP_BYTES = 4 * 2 ** 30;
 export const RAM_SHARE = 0.8;
@@ -90,4 +91,14 @@ export function weightCacheBytes(option: string | undefined, backend: string, st
   if (option !== undefined && option !== 'auto') return option === '0' ? 0 : parseSize(option);
   const b = deviceBudget(backend);
   return Math.max(0, b.bytes - stageBytes - reservedBytes);
+}
+
+/**
+ * How `backend` holds the weights of a checkpoint whose matrix weights are stored as `dtype`, for
+ * the device plans: the active cuda backend's rule under its `--precision`
+ * (`residentBytesPerElement`, cuda/precision.ts), else undefined (float32, 4 bytes per parameter).
+ */
+export function cudaWeightStorage(backend: string, dtype: string | undefined): WeightStorage | undefined {
+  const b = backend === 'cuda' ? activeCuda() : null;
+  return b ? { precision: b.precision, dtype } : undefined;
 }

@@ -22,7 +22,7 @@
  */
 import type { ModelConfig } from '../config';
 import { DEFAULT_BINDING_BYTES, STREAMED_HEAP_SHARE, WASM_HEAP_BYTES } from './limits';
-import { F32, layerParamCount, modelParamCount } from './sizes';
+import { F32, headWeightBytes, layerParamCount, layerWeightBytes, modelParamCount, modelWeightBytes, type WeightStorage } from './sizes';
 
 export interface StreamPlanOptions {
   /** hidden states kept between forward and backward: on the host (default) or the backend */
@@ -35,6 +35,8 @@ export interface StreamPlanOptions {
   vocabChunk?: number;
   /** sequences that go through a layer together (default: the whole batch) */
   sequencesPerGroup?: number;
+  /** how the backend holds weights when not as float32 (the cuda backend: `cudaWeightStorage`, limits.ts) */
+  weightStorage?: WeightStorage;
 }
 
 export interface StreamPlan {
@@ -84,7 +86,7 @@ export function planStreaming(cfg: ModelConfig, batch: number, seqLen: number, o
   const maxBinding = o.maxBindingBytes ?? DEFAULT_BINDING_BYTES;
   const vocabChunk = Math.min(cfg.vocabSize, o.vocabChunk ?? vocabChunkRows(cfg.vocabSize, H, Ng, maxBinding));
   const layerParams = layerParamCount(cfg);
-  const layerWeightBytes = layerParams * F32;
+  const layerBytes = layerWeightBytes(cfg, o.weightStorage);
   const layerGradBytes = layerParams * F32;
   const activationBytes = (Ng * (8 * H + 2 * Q + 4 * K + 4 * F) + 3 * per * cfg.numHeads * seqLen * seqLen) * F32;
   // one group's [Ng, C] buffers; the normed final states and their gradients of every group
@@ -92,14 +94,14 @@ export function planStreaming(cfg: ModelConfig, batch: number, seqLen: number, o
   const boundaries = o.boundaries ?? 'host';
   const boundaryBytes = (cfg.numLayers + 1) * N * H * F32;
   const cacheBytes = o.weightCacheBytes ?? 0;
-  const cachedLayers = Math.min(cfg.numLayers, Math.floor(cacheBytes / layerWeightBytes));
-  const headBytes = cfg.vocabSize * H * F32;
-  const cachedHead = cachedLayers === cfg.numLayers && cacheBytes >= cachedLayers * layerWeightBytes + headBytes;
-  const cachedBytes = cachedLayers * layerWeightBytes + (cachedHead ? headBytes : 0);
+  const cachedLayers = Math.min(cfg.numLayers, Math.floor(cacheBytes / layerBytes));
+  const headBytes = headWeightBytes(cfg, o.weightStorage);
+  const cachedHead = cachedLayers === cfg.numLayers && cacheBytes >= cachedLayers * layerBytes + headBytes;
+  const cachedBytes = cachedLayers * layerBytes + (cachedHead ? headBytes : 0);
   // groups' gradients are summed on the host with host boundaries (CPU backends), else on the backend
   const sumsOnHost = groups > 1 && boundaries === 'host' ? layerGradBytes : 0;
   const sumsOnDevice = groups > 1 && boundaries === 'device' ? layerGradBytes : 0;
-  const stage = Math.max(layerWeightBytes + layerGradBytes + sumsOnDevice + activationBytes, headChunkBytes);
+  const stage = Math.max(layerBytes + layerGradBytes + sumsOnDevice + activationBytes, headChunkBytes);
   const devicePeakBytes = stage + cachedBytes + (boundaries === 'device' ? boundaryBytes : 0);
   const hostPeakBytes = (boundaries === 'host' ? boundaryBytes : 0) + layerParams * F32 + sumsOnHost + Math.max(vocabChunk * H, (layerParams / 3) | 0) * F32;
   return {
@@ -109,7 +111,7 @@ export function planStreaming(cfg: ModelConfig, batch: number, seqLen: number, o
     vocabChunk,
     vocabChunks: Math.ceil(cfg.vocabSize / vocabChunk),
     layerParams,
-    layerWeightBytes,
+    layerWeightBytes: layerBytes,
     layerGradBytes,
     activationBytes,
     headChunkBytes,
@@ -158,11 +160,11 @@ export function defaultSequencesPerGroup(cfg: ModelConfig, backend: string, batc
 }
 
 /**
- * Whether the model's float32 weights, `copies` more float32 arrays of their size (gradient sums
- * kept on the device) and one streamed stage of `stageBytes` fit a device budget of `budgetBytes`:
- * then passes share weights uploaded once (and keep their sums there).
+ * Whether the model's weights (float32, or as `storage` says the backend holds them), `copies`
+ * float32 arrays of the model's size (gradient sums kept on the device) and one streamed stage of
+ * `stageBytes` fit a device budget of `budgetBytes`: then passes share weights uploaded once (and
+ * keep their sums there).
  */
-export function fitsOnDevice(cfg: ModelConfig, budgetBytes: number, stageBytes: number, copies = 0): boolean {
-  const weightBytes = modelParamCount(cfg) * F32;
-  return weightBytes + weightBytes * copies + stageBytes <= budgetBytes;
+export function fitsOnDevice(cfg: ModelConfig, budgetBytes: number, stageBytes: number, copies = 0, storage?: WeightStorage): boolean {
+  return modelWeightBytes(cfg, storage) + modelParamCount(cfg) * F32 * copies + stageBytes <= budgetBytes;
 }
