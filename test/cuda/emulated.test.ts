@@ -9,6 +9,7 @@ import { registerCudaBackendOn } from '../../src/cuda';
 import { type CudaBackend } from '../../src/cuda/backend';
 import { cudaFusedOps } from '../../src/cuda/fused';
 import { decodeHalves } from '../../src/cuda/ops';
+import { PRECISIONS, residentBytesPerElement } from '../../src/cuda/precision';
 import { type FusedOps } from '../../src/cuda';
 import { checkpointConfig } from '../../src/model/config';
 import { modelOps } from '../../src/model/ops';
@@ -385,6 +386,39 @@ describe('the fused kernels of the cuda backend (src/cuda/fused.ts) on an emulat
       expect(Array.from(w.dataSync())).toEqual(Array.from(vals));
       expect(b.deviceBytes(w.dataId)).toBe(12 + 24);
       tf.dispose([x, y, w]);
+    } finally {
+      b.precision = 'f32';
+    }
+  });
+
+  it('holds each weight in exactly the bytes the planner counts (residentBytesPerElement) for every precision, stored dtype and use', async () => {
+    await tf.setBackend('cuda');
+    const b = tf.backend() as CudaBackend;
+    // 1.5, -2, 0.25, 3, 0.125, -0.5: exact in bfloat16 and float16
+    const vals = new Float32Array([1.5, -2, 0.25, 3, 0.125, -0.5]);
+    const halves = (dtype: 'BF16' | 'F16') => {
+      const words = dtype === 'BF16' ? Array.from(new Uint32Array(vals.buffer), (u) => u >>> 16) : [0x3e00, 0xc000, 0x3400, 0x4200, 0x3000, 0xb800];
+      return new Uint8Array(new Uint16Array(words).buffer);
+    };
+    const upload = (dtype: string) =>
+      dtype === 'F32' ? tf.tensor2d(vals, [2, 3]) : tf.engine().makeTensorFromTensorInfo(decodeHalves(b, halves(dtype as 'BF16' | 'F16'), dtype as 'BF16' | 'F16', [2, 3]));
+    try {
+      for (const precision of PRECISIONS) {
+        b.precision = precision;
+        for (const dtype of ['BF16', 'F16', 'F32']) {
+          for (const use of [
+            { product: true, f32: false },
+            { product: false, f32: true },
+            { product: true, f32: true },
+          ]) {
+            const w = upload(dtype);
+            const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
+            const outs = [...(use.product ? [tf.matMul(x, w, false, true)] : []), ...(use.f32 ? [tf.neg(w)] : [])];
+            expect([precision, dtype, use, b.deviceBytes(w.dataId) / vals.length]).toEqual([precision, dtype, use, residentBytesPerElement(precision, dtype, use)]);
+            tf.dispose([x, w, ...outs]);
+          }
+        }
+      }
     } finally {
       b.precision = 'f32';
     }

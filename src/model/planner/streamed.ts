@@ -2,7 +2,8 @@
  * The memory plan of a layer-streamed gradient pass, made up front from the config and the batch
  * shape (llm.c's `fill_in_parameter_sizes` / `fill_in_activation_sizes`, for one layer at a time).
  *
- * With N = B·T tokens, hidden H, FFN F, q/kv widths Q = heads·D and K = kv_heads·D, float32:
+ * With N = B·T tokens, hidden H, FFN F, q/kv widths Q = heads·D and K = kv_heads·D, float32 (the
+ * weights, and the head's rows the cache keeps, at the cuda backend's resident size with `weightStorage`):
  *   layer weights   P_l = 2H + Q·H + 2·K·H + H·Q + 3·F·H (+ biases)
  *   layer grads     P_l
  *   activations     what one layer's tape keeps for its VJP:
