@@ -8,6 +8,7 @@
  *   SilMaskedSoftmax / …Grad           softmax(S·scale + mask), one warp per row; ∂S = scale·P⊙(∂P − Σ∂P⊙P)
  *   SilSwiglu / SilSwigluGrad          silu(g)⊙u and both input gradients in one pass
  *   SilLseChunk, SilCeChunkGrad        the vocabulary-chunked cross-entropy's running log-sum-exp and ∂z
+ *   SilSegmentRowsSum                  the embedding gradient's rows, summed per token in position order
  * Arithmetic is float32, in the order of the TF.js composites they replace where rounding matters
  * (products and sums of the RoPE and the scaled, masked scores are rounded one by one, not fused).
  */

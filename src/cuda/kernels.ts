@@ -8,7 +8,8 @@
  *   reduce_rows y[r] = reduce(x[r, 0..inner)) (sum, max, min, prod, any, all, argmax, argmin)
  *   softmax_rows, gather_rows, segment_sum, one_hot, select3, bf16 casts, and the fused kernels
  *   (fused.ts: rms_norm and its gradient, rope_split / rope_merge, masked_softmax and its gradient,
- *   swiglu and its gradient, lse_chunk / ce_chunk_grad for the chunked vocabulary head).
+ *   swiglu and its gradient, lse_chunk / ce_chunk_grad for the chunked vocabulary head,
+ *   segment_rows_sum for the embedding gradient's rows; add_same for layer.ts's residual paths).
  * Arithmetic is float32 (sums in float64); integer tensors are converted on load and store.
  */
 
