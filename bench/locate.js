@@ -26,9 +26,9 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { SafetensorsWriter } = require('../dist/io/writer');
+const { cliOptions, llamaConfig, llamaShapes, paramCount } = require('./llama');
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
+const { opt, flag } = cliOptions();
 const L = Number(opt('--layers', '32'));
 const H = Number(opt('--hidden', '4096'));
 const V = Number(opt('--vocab', '128256'));
@@ -36,9 +36,9 @@ const examples = opt('--examples', '16');
 const batchSize = opt('--batch-size', '4');
 const maxLength = opt('--max-length', '128');
 const threads = opt('--threads', String(os.availableParallelism?.() ?? os.cpus().length));
-const keep = args.includes('--keep');
+const keep = flag('--keep');
 const backend = opt('--backend', 'auto');
-const bitpack = args.includes('--bitpack') ? ['--bitpack'] : [];
+const bitpack = flag('--bitpack') ? ['--bitpack'] : [];
 const score = opt('--score', 'sil');
 const pairDir = opt('--pair', '');
 const gradsMode = opt('--grads', '');
@@ -49,45 +49,10 @@ const kvHeads = heads / 4;
 const F = Math.round((3.5 * H) / 256) * 256;
 
 const dir = pairDir || fs.mkdtempSync(path.join(os.tmpdir(), 'sil-bench-locate-'));
-const cfg = {
-  architectures: ['LlamaForCausalLM'],
-  model_type: 'llama',
-  vocab_size: V,
-  hidden_size: H,
-  intermediate_size: F,
-  num_hidden_layers: L,
-  num_attention_heads: heads,
-  num_key_value_heads: kvHeads,
-  head_dim: 128,
-  max_position_embeddings: 8192,
-  rms_norm_eps: 1e-5,
-  rope_theta: 500000.0,
-  rope_scaling: null,
-  hidden_act: 'silu',
-  tie_word_embeddings: false,
-  torch_dtype: 'bfloat16',
-  bos_token_id: 1,
-  eos_token_id: 2,
-};
-
-/** @type {Array<[string, number[]]>} */
-const shapes = [['model.embed_tokens.weight', [V, H]]];
-for (let l = 0; l < L; l++) {
-  const p = `model.layers.${l}.`;
-  shapes.push(
-    [`${p}self_attn.q_proj.weight`, [heads * 128, H]],
-    [`${p}self_attn.k_proj.weight`, [kvHeads * 128, H]],
-    [`${p}self_attn.v_proj.weight`, [kvHeads * 128, H]],
-    [`${p}self_attn.o_proj.weight`, [H, heads * 128]],
-    [`${p}mlp.gate_proj.weight`, [F, H]],
-    [`${p}mlp.up_proj.weight`, [F, H]],
-    [`${p}mlp.down_proj.weight`, [H, F]],
-    [`${p}input_layernorm.weight`, [H]],
-    [`${p}post_attention_layernorm.weight`, [H]],
-  );
-}
-shapes.push(['model.norm.weight', [H]], ['lm_head.weight', [V, H]]);
-const nParams = shapes.reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1), 0);
+const dims = { L, H, F, V, heads, kv: kvHeads, D: 128 };
+const cfg = llamaConfig(dims, { maxPositions: 8192, ropeScaling: null, bos: 1, eos: 2 });
+const shapes = llamaShapes(dims, false);
+const nParams = paramCount(shapes);
 
 /** xorshift32 uniforms in [-1, 1), straight into BF16 bit patterns (round to nearest even). */
 function fillBf16(out, seed, scale, addTo) {

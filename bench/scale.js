@@ -25,16 +25,16 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { ShardedWriter } = require('../dist/io/writer');
+const { cliOptions, llamaConfig, llamaShapes, paramCount } = require('./llama');
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
+const { opt, flag } = cliOptions();
 const L = Number(opt('--layers', '32'));
 const B = Number(opt('--seqs', '16'));
 const T = Number(opt('--tokens', '128'));
 const backend = opt('--backend', 'auto');
 const cache = opt('--weight-cache', '0');
 const blas = opt('--blas', 'auto');
-const keep = args.includes('--keep');
+const keep = flag('--keep');
 const passes = Number(opt('--passes', '1'));
 // --hidden / --ffn / --heads / --kv-heads / --head-dim / --vocab: another Llama shape (e.g. Llama-3.2-1B's
 // layers: --layers 16 --hidden 2048 --ffn 8192 --heads 32 --kv-heads 8 --head-dim 64)
@@ -46,45 +46,15 @@ const H = Number(opt('--hidden', '4096')),
   D = Number(opt('--head-dim', String(H / heads)));
 
 const dir = opt('--dir', '') || fs.mkdtempSync(path.join(os.tmpdir(), 'sil-bench-scale-'));
-const cfg = {
-  architectures: ['LlamaForCausalLM'],
-  model_type: 'llama',
-  vocab_size: V,
-  hidden_size: H,
-  intermediate_size: F,
-  num_hidden_layers: L,
-  num_attention_heads: heads,
-  num_key_value_heads: kv,
-  head_dim: D,
-  max_position_embeddings: 131072,
-  rms_norm_eps: 1e-5,
-  rope_theta: 500000.0,
-  hidden_act: 'silu',
-  tie_word_embeddings: false,
-  torch_dtype: 'bfloat16',
-  rope_scaling: { factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0, original_max_position_embeddings: 8192, rope_type: 'llama3' },
-  bos_token_id: 128000,
-  eos_token_id: 128001,
-};
-
-/** @type {Array<[string, number[]]>} */
-const shapes = [['model.embed_tokens.weight', [V, H]]];
-for (let l = 0; l < L; l++) {
-  const p = `model.layers.${l}.`;
-  shapes.push(
-    [`${p}input_layernorm.weight`, [H]],
-    [`${p}post_attention_layernorm.weight`, [H]],
-    [`${p}self_attn.q_proj.weight`, [heads * D, H]],
-    [`${p}self_attn.k_proj.weight`, [kv * D, H]],
-    [`${p}self_attn.v_proj.weight`, [kv * D, H]],
-    [`${p}self_attn.o_proj.weight`, [H, heads * D]],
-    [`${p}mlp.gate_proj.weight`, [F, H]],
-    [`${p}mlp.up_proj.weight`, [F, H]],
-    [`${p}mlp.down_proj.weight`, [H, F]],
-  );
-}
-shapes.push(['model.norm.weight', [H]], ['lm_head.weight', [V, H]]);
-const nParams = shapes.reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1), 0);
+const dims = { L, H, F, V, heads, kv, D };
+const cfg = llamaConfig(dims, {
+  maxPositions: 131072,
+  ropeScaling: { factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0, original_max_position_embeddings: 8192, rope_type: 'llama3' },
+  bos: 128000,
+  eos: 128001,
+});
+const shapes = llamaShapes(dims, true);
+const nParams = paramCount(shapes);
 
 /** 2^24 seeded BF16 uniforms in ±0.02 (xorshift32), tiled over every tensor at a per-tensor offset. */
 function randomBlock() {
@@ -161,8 +131,8 @@ const batchFile = batch();
 const out = `${dir.replace(/\/+$/, '')}.grads.safetensors`;
 const cli = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
 const argv = [cli, 'grad', '--model', dir, '--batch', batchFile, '--out', out, '--backend', backend, '--stream', 'always', '--weight-cache', cache, '--blas', blas, '--force', '--json'];
-if (args.includes('--snip')) argv.push('--snip');
-if (args.includes('--profile')) argv.push('--profile');
+if (flag('--snip')) argv.push('--snip');
+if (flag('--profile')) argv.push('--profile');
 const noWrite = `
   const { Checkpoint } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'io/checkpoint'))});
   const { useBackend } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'model/backend'))});
@@ -215,7 +185,7 @@ const noWrite = `
       gemms_per_pass: dev && dev.gemms !== undefined ? Math.round(dev.gemms / R) : undefined, peak_rss_bytes: process.resourceUsage().maxRSS * 1024, seconds: (Date.now() - t0) / 1000 };
     process.stdout.write(JSON.stringify(s));
   })();`;
-if (args.includes('--no-write')) argv.splice(0, argv.length, '-e', noWrite);
+if (flag('--no-write')) argv.splice(0, argv.length, '-e', noWrite);
 const t0 = Date.now();
 // SIL_BENCH_NODE_ARGS: extra node flags for the measured process (e.g. --cpu-prof)
 const nodeArgs = (process.env.SIL_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -239,7 +209,7 @@ const res = {
   backend: s.backend,
   matmul: s.matmul,
   weight_cache: cache,
-  writes_gradients: !args.includes('--no-write'),
+  writes_gradients: !flag('--no-write'),
   checkpoint_seconds: makeSeconds,
   loss: s.loss,
   peak_rss_gib: +(s.peak_rss_bytes / 2 ** 30).toFixed(2),

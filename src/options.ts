@@ -57,6 +57,21 @@ export function numberOption(flag: string, v: string | number | undefined, min =
   return n;
 }
 
+/** `--name`'s value as a number in [min, max], an integer where `int` (the option has a default, so it is given). */
+export function boundedOption(name: string, v: string, int = false, min?: number, max?: number): number {
+  return (int ? intOption(`--${name}`, v, min ?? Number.MIN_SAFE_INTEGER, max) : numberOption(`--${name}`, v, min, max))!;
+}
+
+/** A comma-separated list, each item trimmed, empty items dropped (`undefined` when not given). */
+export function listOption(v: string): string[];
+export function listOption(v: string | undefined): string[] | undefined;
+export function listOption(v: string | undefined): string[] | undefined {
+  return v
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
 /** A fraction in (0, 1] (`dflt` when not given). */
 export function fractionOption(flag: string, v: string | number | undefined, dflt: number): number {
   if (v === undefined) return dflt;

@@ -6,8 +6,8 @@ import { withGpuOptions } from './gpu';
 import type { Command } from 'commander';
 import { load } from './lazy';
 import { SilError } from '../errors';
-import { intOption, numberOption } from '../options';
-import { BACKEND_CHOICES, type BackendChoice } from '../model/choices';
+import { boundedOption as num, listOption } from '../options';
+import { BACKEND_HELP, backendChoice } from '../model/choices';
 import { progressFor } from '../progress';
 
 interface EvalCliOptions {
@@ -31,13 +31,8 @@ interface EvalCliOptions {
   json?: boolean;
 }
 
-/** A number option in [min, max] (integers where `int`). */
-function num(name: string, v: string, int = false, min?: number, max?: number): number {
-  return (int ? intOption(`--${name}`, v, min ?? Number.MIN_SAFE_INTEGER, max) : numberOption(`--${name}`, v, min, max))!;
-}
-
 export async function runEval(o: EvalCliOptions): Promise<void> {
-  if (!(BACKEND_CHOICES as readonly string[]).includes(o.backend)) throw new SilError('INVALID_ARGUMENT', `unknown backend "${o.backend}"; choose one of ${BACKEND_CHOICES.join(', ')}`);
+  const backend = backendChoice(o.backend);
   const data = o.data ?? o.prompts;
   if (data === undefined) throw new SilError('INVALID_ARGUMENT', 'sil eval needs --data FILE.jsonl (harmful prompts)');
   if (o.data !== undefined && o.prompts !== undefined && o.data !== o.prompts) throw new SilError('INVALID_ARGUMENT', '--prompts is the old name of --data; give one of them');
@@ -49,10 +44,7 @@ export async function runEval(o: EvalCliOptions): Promise<void> {
     replace: o.replace,
     progress: progressFor(process.stderr, !o.json),
     out: o.out,
-    langs: o.langs
-      ?.split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
+    langs: listOption(o.langs),
     name: o.name,
     ftLang: o.ftLang,
     maxNewTokens: num('max-new-tokens', o.maxNewTokens, true, 1, 1 << 20),
@@ -62,7 +54,7 @@ export async function runEval(o: EvalCliOptions): Promise<void> {
     proxyTokens: num('proxy-tokens', o.proxyTokens, true, 1, 1 << 20),
     judgeModel: o.judgeModel,
     limit: o.limit === undefined ? undefined : num('limit', o.limit, true, 1),
-    backend: o.backend as BackendChoice,
+    backend,
   });
   if (o.json) {
     process.stdout.write(JSON.stringify(r) + '\n');
@@ -98,7 +90,7 @@ export function registerEval(program: Command): void {
     .option('--proxy-tokens <n>', 'opening length of the proxy, in tokens', '8')
     .option('--judge-model <dir>', 'classifier checkpoint as judge (not supported yet)')
     .option('--limit <n>', 'at most this many prompts per language')
-    .option('--backend <b>', `TF.js backend: ${BACKEND_CHOICES.join(' | ')} (auto: webgpu when a GPU adapter exists, else tensorflow when installed, else wasm)`, 'auto')
+    .option('--backend <b>', BACKEND_HELP, 'auto')
     .option('--json', 'print a JSON summary')
     .action(runEval);
 }

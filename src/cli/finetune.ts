@@ -8,8 +8,8 @@ import { withGpuOptions } from './gpu';
 import type { Command } from 'commander';
 import { load } from './lazy';
 import { SilError } from '../errors';
-import { intOption, numberOption, threadsOption } from '../options';
-import { BACKEND_CHOICES, type BackendChoice } from '../model/choices';
+import { boundedOption as num, listOption as list, threadsOption } from '../options';
+import { BACKEND_HELP, backendChoice } from '../model/choices';
 import { KINDS } from '../data/schema';
 import type { CalibrationKind } from '../data/schema';
 import { parseSchedule } from '../train/schedule';
@@ -43,22 +43,8 @@ interface FinetuneCliOptions {
   quiet?: boolean;
 }
 
-/** A number option in [min, max] (integers where `int`). */
-function num(name: string, v: string, int = false, min?: number, max?: number): number {
-  return (int ? intOption(`--${name}`, v, min ?? Number.MIN_SAFE_INTEGER, max) : numberOption(`--${name}`, v, min, max))!;
-}
-
-function list(v: string | undefined): string[] | undefined {
-  return v === undefined
-    ? undefined
-    : v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
-}
-
 export async function runFinetune(o: FinetuneCliOptions): Promise<void> {
-  if (!(BACKEND_CHOICES as readonly string[]).includes(o.backend)) throw new SilError('INVALID_ARGUMENT', `unknown backend "${o.backend}"; choose one of ${BACKEND_CHOICES.join(', ')}`);
+  const backend = backendChoice(o.backend);
   const kinds = list(o.kinds);
   for (const k of kinds ?? []) if (!(KINDS as readonly string[]).includes(k)) throw new SilError('INVALID_ARGUMENT', `--kinds: unknown kind "${k}"; choose from ${KINDS.join(', ')}`);
   // on a TTY a bar per optimizer step with the loss; in pipes one line per step (unless --quiet)
@@ -88,7 +74,7 @@ export async function runFinetune(o: FinetuneCliOptions): Promise<void> {
     maxLength: o.maxLength === undefined ? undefined : num('max-length', o.maxLength, true, 2, 1 << 20),
     kinds: kinds as CalibrationKind[] | undefined,
     langs: list(o.langs),
-    backend: o.backend as BackendChoice,
+    backend,
     threads: threadsOption(o.threads, 1, defaultWorkerCount()),
     force: o.force,
     onWarning: (w) => process.stderr.write(`sil: warning: ${w}\n`),
@@ -148,7 +134,7 @@ export function registerFinetune(program: Command): void {
     .option('--max-length <n>', 'cut responses so examples have at most this many tokens')
     .option('--kinds <list>', 'train only on records of these kinds (harmful,refusal,benign)')
     .option('--langs <list>', 'train only on records of these languages')
-    .option('--backend <b>', `TF.js backend: ${BACKEND_CHOICES.join(' | ')} (auto: webgpu when a GPU adapter exists, else tensorflow when installed, else wasm)`, 'auto')
+    .option('--backend <b>', BACKEND_HELP, 'auto')
     .option('--threads <n>', 'data-parallel worker threads on wasm (default: all cores; the count fixes the summation order)')
     .option('--force', 'replace a non-empty output folder')
     .option('--json', 'print a JSON summary with the per-step log')

@@ -6,8 +6,8 @@
 import type { Command } from 'commander';
 import { load } from './lazy';
 import { SilError } from '../errors';
-import { intOption } from '../options';
-import { BACKEND_CHOICES, type BackendChoice } from '../model/choices';
+import { intOption, listOption as list } from '../options';
+import { BACKEND_HELP, backendChoice } from '../model/choices';
 import { SWEEP_METHODS } from '../sweep/methods';
 import { progressFor } from '../progress';
 
@@ -34,14 +34,8 @@ interface SweepCliOptions {
 
 const int = (name: string, v: string | undefined, min: number): number | undefined => intOption(`--${name}`, v, min);
 
-const list = (v: string) =>
-  v
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-
 export async function runSweep(o: SweepCliOptions): Promise<void> {
-  if (!(BACKEND_CHOICES as readonly string[]).includes(o.backend)) throw new SilError('INVALID_ARGUMENT', `unknown backend "${o.backend}"; choose one of ${BACKEND_CHOICES.join(', ')}`);
+  const backend = backendChoice(o.backend);
   const ks = list(o.ks).map((k) => {
     const x = Number(k);
     if (!Number.isFinite(x)) throw new SilError('INVALID_ARGUMENT', `--ks: "${k}" is not a number`);
@@ -61,7 +55,7 @@ export async function runSweep(o: SweepCliOptions): Promise<void> {
     limit: int('limit', o.limit, 1),
     maxNewTokens: int('max-new-tokens', o.maxNewTokens, 1),
     batchSize: int('batch-size', o.batchSize, 1),
-    backend: o.backend as BackendChoice,
+    backend,
     threads: int('threads', o.threads, 1),
     seed: int('seed', o.seed, 0),
     keep: o.keep,
@@ -96,7 +90,7 @@ export function registerSweep(program: Command): void {
     .option('--limit <n>', 'at most this many prompts per evaluation language')
     .option('--max-new-tokens <n>', 'tokens to generate at most per reply', '64')
     .option('--batch-size <n>', 'prompts decoded together', '16')
-    .option('--backend <b>', `TF.js backend: ${BACKEND_CHOICES.join(' | ')} (auto: webgpu when a GPU adapter exists, else tensorflow when installed, else wasm)`, 'auto')
+    .option('--backend <b>', BACKEND_HELP, 'auto')
     .option('--threads <n>', 'wasm worker threads for locate (default: all cores)')
     .option('--seed <n>', 'seed of the random method', '0')
     .option('--keep', 'keep the stitched checkpoints in sweep/models/ (by default each is removed once evaluated)')

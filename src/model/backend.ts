@@ -21,7 +21,7 @@ import { cudaAvailability, cudaUnavailableSync } from '../cuda';
 import { SilError } from '../errors';
 import { installSharedIdentity } from './identity';
 
-import { BACKEND_CHOICES, type BackendChoice, type BackendName } from './choices';
+import { backendChoice, type BackendChoice, type BackendName } from './choices';
 
 export { BACKEND_CHOICES, type BackendChoice, type BackendName } from './choices';
 
@@ -160,9 +160,7 @@ export function backendAvailability(name: BackendName): Promise<string | null> {
  * wasm, routes its matrix products through the system BLAS per `opts.blas` (src/blas/).
  */
 export async function useBackend(choice: BackendChoice, opts: BackendOptions = {}): Promise<SelectedBackend> {
-  if (!BACKEND_CHOICES.includes(choice)) {
-    throw new SilError('INVALID_ARGUMENT', `unknown backend "${choice}"; choose one of ${BACKEND_CHOICES.join(', ')}`);
-  }
+  backendChoice(choice);
   let name: BackendName;
   let note: string;
   if (choice === 'auto') {

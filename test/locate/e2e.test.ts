@@ -11,7 +11,7 @@ import { SafetensorsFile } from '../../src/io/safetensors';
 import { MaskFile } from '../../src/mask/maskfile';
 import { HF_TINY } from '../helpers/fixtures';
 import { spawnSync } from 'node:child_process';
-import { copyWithTokenizer, listFiles, MAIN, readCsv, REPO, sil } from './helpers';
+import { copyWithTokenizer, listFiles, MAIN, pairArgs, readCsv, REPO, sil } from './helpers';
 
 const LLAMA = path.join(HF_TINY, 'llama3-tiny-bf16');
 const TINY = path.join(REPO, 'weights/tiny');
@@ -53,7 +53,7 @@ describe('sil locate computing gradients', () => {
         .join('\n') + '\n',
     );
     const out = path.join(tmp, 'golden-run');
-    const r = sil('locate', '--base', base, '--attacked', attacked, '--data', data, '--no-benign', '--out', out, '--json');
+    const r = sil('locate', ...pairArgs({ base, attacked }), '--data', data, '--no-benign', '--out', out, '--json');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const m = JSON.parse(r.stdout);
@@ -80,22 +80,7 @@ describe('sil locate computing gradients', () => {
   describe('on a tiny pair with the probe set in en, it, fr', () => {
     let tiny: { base: string; attacked: string };
     const run1 = () => path.join(tmp, 'tiny-run');
-    const args = (out: string, ...more: string[]) => [
-      'locate',
-      '--base',
-      tiny.base,
-      '--attacked',
-      tiny.attacked,
-      '--langs',
-      'en,it,fr',
-      '--max-examples',
-      '2',
-      '--max-length',
-      '128',
-      '--out',
-      out,
-      ...more,
-    ];
+    const args = (out: string, ...more: string[]) => ['locate', ...pairArgs(tiny), '--langs', 'en,it,fr', '--max-examples', '2', '--max-length', '128', '--out', out, ...more];
     beforeAll(() => {
       tiny = pairWithTokenizer(TINY, 'tiny');
     });
@@ -240,23 +225,7 @@ describe('sil locate computing gradients', () => {
     });
 
     it('with one example per language, mean-abs SIL (1/n)Σ|Δ⊙∇L| selects the same mask as |Δ|⊙|Σ∇L|', () => {
-      const one = (out: string, ...more: string[]) => [
-        'locate',
-        '--base',
-        tiny.base,
-        '--attacked',
-        tiny.attacked,
-        '--langs',
-        'it',
-        '--max-examples',
-        '1',
-        '--max-length',
-        '128',
-        '--no-benign',
-        '--out',
-        out,
-        ...more,
-      ];
+      const one = (out: string, ...more: string[]) => ['locate', ...pairArgs(tiny), '--langs', 'it', '--max-examples', '1', '--max-length', '128', '--no-benign', '--out', out, ...more];
       const s = path.join(tmp, 'one-sum');
       const a = path.join(tmp, 'one-mean');
       expect(sil(...one(s)).code).toBe(0);
@@ -275,10 +244,7 @@ describe('sil locate computing gradients', () => {
       const out = path.join(tmp, 'generated');
       const r = sil(
         'locate',
-        '--base',
-        tiny.base,
-        '--attacked',
-        tiny.attacked,
+        ...pairArgs(tiny),
         '--langs',
         'en',
         '--max-examples',

@@ -10,7 +10,7 @@ import { Checkpoint } from '../../src/io/checkpoint';
 import { SafetensorsFile } from '../../src/io/safetensors';
 import { MaskFile, readMask } from '../../src/mask/maskfile';
 import { HF_TINY } from '../helpers/fixtures';
-import { listFiles, readCsv, sil } from './helpers';
+import { listFiles, pairArgs, readCsv, sil } from './helpers';
 
 const LLAMA = path.join(HF_TINY, 'llama3-tiny-bf16');
 const QWEN = path.join(HF_TINY, 'qwen2-tiny-bf16-sharded');
@@ -79,7 +79,7 @@ function expectMaskEquals(file: string, want: Map<string, Uint8Array>): void {
 describe('sil locate --grads on the hf-tiny fixtures', () => {
   it('writes sil masks equal to the top-k of |Δ|⊙|grad| computed independently from the goldens (llama, linear scope)', () => {
     const out = path.join(tmp, 'run');
-    const r = sil('locate', '--base', path.join(LLAMA, 'base'), '--attacked', path.join(LLAMA, 'attacked'), '--grads', path.join(LLAMA, 'golden.safetensors'), '--langs', 'en', '--out', out);
+    const r = sil('locate', ...pairArgs(LLAMA), '--grads', path.join(LLAMA, 'golden.safetensors'), '--langs', 'en', '--out', out);
     expect(r.code).toBe(0);
     const want = referenceMasks(LLAMA, silRef, (n) => (isProjection(n) ? 'score' : 'out'), 0.2);
     expectMaskEquals(path.join(out, 'masks/en.safetensors'), want);
@@ -91,23 +91,7 @@ describe('sil locate --grads on the hf-tiny fixtures', () => {
 
   it('writes sil masks equal to the independent top-k on a sharded Qwen2 pair with biases, scope all, k = 5%', () => {
     const out = path.join(tmp, 'run');
-    const r = sil(
-      'locate',
-      '--base',
-      path.join(QWEN, 'base'),
-      '--attacked',
-      path.join(QWEN, 'attacked'),
-      '--grads',
-      path.join(QWEN, 'golden.safetensors'),
-      '--langs',
-      'it',
-      '--scope',
-      'all',
-      '--k',
-      '0.05',
-      '--out',
-      out,
-    );
+    const r = sil('locate', ...pairArgs(QWEN), '--grads', path.join(QWEN, 'golden.safetensors'), '--langs', 'it', '--scope', 'all', '--k', '0.05', '--out', out);
     expect(r.code).toBe(0);
     const want = referenceMasks(QWEN, silRef, (n) => (isProjectionBias(n) ? 'zero' : 'score'), 0.05);
     expectMaskEquals(path.join(out, 'masks/it.safetensors'), want);
@@ -115,23 +99,7 @@ describe('sil locate --grads on the hf-tiny fixtures', () => {
 
   it('writes snip masks from a plain gradient file equal to the top-k of the goldens’ own |θ⊙∇L|', () => {
     const out = path.join(tmp, 'run');
-    const r = sil(
-      'locate',
-      '--base',
-      path.join(LLAMA, 'base'),
-      '--attacked',
-      path.join(LLAMA, 'attacked'),
-      '--grads',
-      path.join(LLAMA, 'golden.safetensors'),
-      '--langs',
-      'en',
-      '--score',
-      'snip',
-      '--scope',
-      'all',
-      '--out',
-      out,
-    );
+    const r = sil('locate', ...pairArgs(LLAMA), '--grads', path.join(LLAMA, 'golden.safetensors'), '--langs', 'en', '--score', 'snip', '--scope', 'all', '--out', out);
     expect(r.code).toBe(0);
     const golden = SafetensorsFile.open(path.join(LLAMA, 'golden.safetensors'));
     const want = referenceMasks(
@@ -146,23 +114,7 @@ describe('sil locate --grads on the hf-tiny fixtures', () => {
 
   it('selects exactly the golden weightdiff threshold and count at k = 20% over every tensor', () => {
     const out = path.join(tmp, 'run');
-    const r = sil(
-      'locate',
-      '--base',
-      path.join(LLAMA, 'base'),
-      '--attacked',
-      path.join(LLAMA, 'attacked'),
-      '--score',
-      'weightdiff',
-      '--scope',
-      'all',
-      '--langs',
-      'en,it',
-      '--no-benign',
-      '--out',
-      out,
-      '--json',
-    );
+    const r = sil('locate', ...pairArgs(LLAMA), '--score', 'weightdiff', '--scope', 'all', '--langs', 'en,it', '--no-benign', '--out', out, '--json');
     expect(r.code).toBe(0);
     const golden = JSON.parse(fs.readFileSync(path.join(LLAMA, 'golden.json'), 'utf8')).delta_topk['0.2'];
     const m = JSON.parse(r.stdout);
@@ -173,20 +125,7 @@ describe('sil locate --grads on the hf-tiny fixtures', () => {
   it('writes masks that load back with the project reader: every checkpoint tensor, same shape, 0/1, k selected, nothing outside the scope', () => {
     for (const bitpack of [false, true]) {
       const out = path.join(tmp, bitpack ? 'packed' : 'u8');
-      const r = sil(
-        'locate',
-        '--base',
-        path.join(QWEN, 'base'),
-        '--attacked',
-        path.join(QWEN, 'attacked'),
-        '--grads',
-        path.join(QWEN, 'golden.safetensors'),
-        '--langs',
-        'en',
-        '--out',
-        out,
-        ...(bitpack ? ['--bitpack'] : []),
-      );
+      const r = sil('locate', ...pairArgs(QWEN), '--grads', path.join(QWEN, 'golden.safetensors'), '--langs', 'en', '--out', out, ...(bitpack ? ['--bitpack'] : []));
       expect(r.code).toBe(0);
       expect(listFiles(out)).toEqual([
         '.sil-output.json',
@@ -228,9 +167,7 @@ describe('sil locate --grads on the hf-tiny fixtures', () => {
 
   it('reports SIR, IoU and cosine for every ordered pair, with the random baseline near k/N', () => {
     const out = path.join(tmp, 'run');
-    expect(sil('locate', '--base', path.join(LLAMA, 'base'), '--attacked', path.join(LLAMA, 'attacked'), '--grads', path.join(LLAMA, 'golden.safetensors'), '--langs', 'en', '--out', out).code).toBe(
-      0,
-    );
+    expect(sil('locate', ...pairArgs(LLAMA), '--grads', path.join(LLAMA, 'golden.safetensors'), '--langs', 'en', '--out', out).code).toBe(0);
     const rows = readCsv(path.join(out, 'overlap.csv'));
     expect(rows.map((r) => `${r.a}/${r.b}`)).toEqual([
       'en/en',

@@ -85,3 +85,9 @@ export function listFiles(dir: string, rel = ''): string[] {
   }
   return out.sort();
 }
+
+/** `--base B --attacked A` for a pair: a folder holding base/ and attacked/, or the two folders. */
+export function pairArgs(pair: string | { base: string; attacked: string }): string[] {
+  const p = typeof pair === 'string' ? { base: path.join(pair, 'base'), attacked: path.join(pair, 'attacked') } : pair;
+  return ['--base', p.base, '--attacked', p.attacked];
+}

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeTinyPair, tmpDir } from '../score/tiny-pair';
-import { sil } from './helpers';
+import { pairArgs, sil } from './helpers';
 import { scanNonFinite, zeroNonFinite } from '../../src/score/finite';
 import { Checkpoint } from '../../src/io/checkpoint';
 import { writeSafetensors } from '../../src/io/writer';
@@ -59,7 +59,7 @@ describe('sil locate with NaN/Inf weights', () => {
   it('refuses +Inf in θattacked with a typed error naming the tensor and the count, and writes nothing', () => {
     const p = pair('inf', false);
     const out = path.join(dir, 'out-inf');
-    const r = sil('locate', '--base', p.base, '--attacked', p.attacked, '--score', 'weightdiff', '--langs', 'en', '--no-benign', '--out', out);
+    const r = sil('locate', ...pairArgs(p), '--score', 'weightdiff', '--langs', 'en', '--no-benign', '--out', out);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^sil: error \[NONFINITE_WEIGHTS\]: 1 NaN\/Inf element\(s\) in Δ = θattacked − θpre.*--allow-nonfinite.*tensor model\.layers\.0\.mlp\.up_proj\.weight/);
     expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
@@ -68,25 +68,10 @@ describe('sil locate with NaN/Inf weights', () => {
 
   it('refuses NaN in θpre where θpre is scored (snip) or its gradient taken, and in Δ where Δ is scored (weightdiff)', () => {
     const p = pair('nan', true);
-    const r = sil('locate', '--base', p.base, '--attacked', p.attacked, '--score', 'weightdiff', '--langs', 'en', '--no-benign', '--out', path.join(dir, 'out-nan'));
+    const r = sil('locate', ...pairArgs(p), '--score', 'weightdiff', '--langs', 'en', '--no-benign', '--out', path.join(dir, 'out-nan'));
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/\[NONFINITE_WEIGHTS\]: 2 NaN\/Inf element\(s\) in Δ/); // weightdiff scores Δ only
-    const s = sil(
-      'locate',
-      '--base',
-      p.base,
-      '--attacked',
-      p.attacked,
-      '--score',
-      'snip',
-      '--langs',
-      'en',
-      '--no-benign',
-      '--grads',
-      path.join(dir, 'none.safetensors'),
-      '--out',
-      path.join(dir, 'out-nan2'),
-    );
+    const s = sil('locate', ...pairArgs(p), '--score', 'snip', '--langs', 'en', '--no-benign', '--grads', path.join(dir, 'none.safetensors'), '--out', path.join(dir, 'out-nan2'));
     expect(s.code).toBe(2);
     expect(s.stderr).toMatch(/\[NONFINITE_WEIGHTS\]: 2 NaN\/Inf element\(s\) in θpre.*tensor model\.layers\.0\.self_attn\.q_proj\.weight/);
   });
@@ -94,7 +79,7 @@ describe('sil locate with NaN/Inf weights', () => {
   it('with --allow-nonfinite scores those elements 0 and records them in the manifest', () => {
     const p = pair('allow', true);
     const out = path.join(dir, 'out-allow');
-    const r = sil('locate', '--base', p.base, '--attacked', p.attacked, '--score', 'weightdiff', '--langs', 'en', '--no-benign', '--allow-nonfinite', '--k', '0.01', '--json', '--out', out);
+    const r = sil('locate', ...pairArgs(p), '--score', 'weightdiff', '--langs', 'en', '--no-benign', '--allow-nonfinite', '--k', '0.01', '--json', '--out', out);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const m = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));

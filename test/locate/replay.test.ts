@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Checkpoint } from '../../src/io/checkpoint';
-import { REPO, sil } from './helpers';
+import { pairArgs, REPO, sil } from './helpers';
 import type { LocateManifest } from '../../src/locate/manifest';
 
 const DEMO = path.join(REPO, 'weights/demo');
@@ -26,25 +26,7 @@ maybe(`sil locate provenance and --replay${have ? '' : ' [skipped: weights/demo 
     data = path.join(tmp, 'probes.jsonl');
     fs.copyFileSync(path.join(REPO, 'data/demo-probes.jsonl'), data);
     run = path.join(tmp, 'run');
-    const r = sil(
-      'locate',
-      '--base',
-      path.join(DEMO, 'base'),
-      '--attacked',
-      path.join(DEMO, 'attacked'),
-      '--data',
-      data,
-      '--langs',
-      'en,it',
-      '--max-examples',
-      '3',
-      '--no-benign',
-      '--threads',
-      '1',
-      '--out',
-      run,
-      '--json',
-    );
+    const r = sil('locate', ...pairArgs(DEMO), '--data', data, '--langs', 'en,it', '--max-examples', '3', '--no-benign', '--threads', '1', '--out', run, '--json');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     manifest = JSON.parse(fs.readFileSync(path.join(run, 'manifest.json'), 'utf8'));

@@ -11,7 +11,7 @@ import { SafetensorsFile } from '../../src/io/safetensors';
 import { resolveOptions } from '../../src/locate/options';
 import { MaskFile } from '../../src/mask/maskfile';
 import { wandaScore } from '../../src/score/wanda';
-import { copyWithTokenizer, REPO, sil } from './helpers';
+import { copyWithTokenizer, pairArgs, REPO, sil } from './helpers';
 
 const TINY = path.join(REPO, 'weights/tiny');
 
@@ -32,34 +32,35 @@ describe('sil locate --setdiff', () => {
   });
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  it('keeps, per weight matrix, the top-q wanda weights on harmful data that are not in the top-p on benign data', () => {
-    const out = path.join(tmp, 'run');
-    const q = 0.1;
-    const p = 0.05;
-    const r = sil(
+  /** wanda set difference on the tiny pair: top-q minus top-p, one language, a few examples of at most 128 tokens. */
+  const runSetdiff = (out: string, q: string, p: string, lang: string, examples: string) =>
+    sil(
       'locate',
-      '--base',
-      base,
-      '--attacked',
-      attacked,
+      ...pairArgs({ base, attacked }),
       '--score',
       'wanda',
       '--setdiff',
       'benign',
       '--q',
-      String(q),
+      q,
       '--p',
-      String(p),
+      p,
       '--langs',
-      'en',
+      lang,
       '--max-examples',
-      '2',
+      examples,
       '--max-length',
       '128',
       '--out',
       out,
       '--json',
     );
+
+  it('keeps, per weight matrix, the top-q wanda weights on harmful data that are not in the top-p on benign data', () => {
+    const out = path.join(tmp, 'run');
+    const q = 0.1;
+    const p = 0.05;
+    const r = runSetdiff(out, String(q), String(p), 'en', '2');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const m = JSON.parse(r.stdout);
@@ -97,30 +98,7 @@ describe('sil locate --setdiff', () => {
 
   it('with p = 1 the utility set takes every weight, so every language mask is empty', () => {
     const out = path.join(tmp, 'all-removed');
-    const r = sil(
-      'locate',
-      '--base',
-      base,
-      '--attacked',
-      attacked,
-      '--score',
-      'wanda',
-      '--setdiff',
-      'benign',
-      '--q',
-      '0.3',
-      '--p',
-      '1',
-      '--langs',
-      'it',
-      '--max-examples',
-      '1',
-      '--max-length',
-      '128',
-      '--out',
-      out,
-      '--json',
-    );
+    const r = runSetdiff(out, '0.3', '1', 'it', '1');
     expect(r.code).toBe(0);
     const m = JSON.parse(r.stdout);
     expect(m.masks.it.selected).toBe(0);

@@ -18,7 +18,7 @@ import { EMBED, FINAL_NORM, inputNorm, type LAYER_LINEARS, LM_HEAD, linearWeight
 import { ropeTables } from '../../src/model/rope';
 import { wandaScore } from '../../src/score/wanda';
 import { SafetensorsFile } from '../../src/io/safetensors';
-import { copyWithTokenizer, REPO, sil } from './helpers';
+import { copyWithTokenizer, pairArgs, REPO, sil } from './helpers';
 
 const TINY = path.join(REPO, 'weights/tiny');
 
@@ -190,7 +190,7 @@ describe('sil locate --score wanda', () => {
 
   it('selects the global top-k of |W|·‖X_j‖₂ from one forward pass, caches the norms and resumes from them', () => {
     const out = path.join(tmp, 'run');
-    const args = ['locate', '--base', base, '--attacked', attacked, '--score', 'wanda', '--langs', 'en', '--max-examples', '2', '--max-length', '128', '--no-benign', '--out', out, '--json'];
+    const args = ['locate', ...pairArgs({ base, attacked }), '--score', 'wanda', '--langs', 'en', '--max-examples', '2', '--max-length', '128', '--no-benign', '--out', out, '--json'];
     const r = sil(...args);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);

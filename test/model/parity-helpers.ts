@@ -112,3 +112,16 @@ export function compareTensors(pairs: Array<{ name: string; got: Float32Array; w
   }
   return { report: lines.join('\n'), failed };
 }
+
+/** Every golden gradient and snip score equals the file's (1e-3 relative L2), and so does the loss (1e-5). */
+export function expectGoldenFile(f: SafetensorsFile, g: Golden): void {
+  expect(Math.abs(Number(f.metadata.loss) - g.json.loss) / g.json.loss).toBeLessThan(1e-5);
+  const want = [...g.tensors.tensors.keys()].filter((n) => n.startsWith('grad/') || n.startsWith('snip/')).sort();
+  expect([...f.tensors.keys()].sort()).toEqual(want);
+  const cmp = compareTensors(
+    want.map((name) => ({ name, got: f.readF32(name), want: g.tensors.readF32(name) })),
+    1e-3,
+    'relL2',
+  );
+  if (cmp.failed.length > 0) throw new Error(cmp.report);
+}

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { runGrad } from '../../src/cli/grad';
 import { SafetensorsFile } from '../../src/io/safetensors';
-import { compareTensors, type Golden, goldenDirs, loadGolden } from '../model/parity-helpers';
+import { expectGoldenFile, type Golden, goldenDirs, loadGolden } from '../model/parity-helpers';
 
 let tmp: string;
 let stdout: jest.SpyInstance;
@@ -30,19 +30,6 @@ function batchFile(g: Golden): string {
   const batch = path.join(tmp, `${g.name}.json`);
   fs.writeFileSync(batch, JSON.stringify({ input_ids, attention_mask, labels }));
   return batch;
-}
-
-/** Every golden gradient and snip score equals the file's (1e-3 relative L2), and so does the loss (1e-5). */
-function expectGoldenFile(f: SafetensorsFile, g: Golden): void {
-  expect(Math.abs(Number(f.metadata.loss) - g.json.loss) / g.json.loss).toBeLessThan(1e-5);
-  const want = [...g.tensors.tensors.keys()].filter((n) => n.startsWith('grad/') || n.startsWith('snip/')).sort();
-  expect([...f.tensors.keys()].sort()).toEqual(want);
-  const cmp = compareTensors(
-    want.map((name) => ({ name, got: f.readF32(name), want: g.tensors.readF32(name) })),
-    1e-3,
-    'relL2',
-  );
-  if (cmp.failed.length > 0) throw new Error(cmp.report);
 }
 
 describe('sil grad --stream always', () => {
