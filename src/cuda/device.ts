@@ -22,6 +22,9 @@ const CU_DEVICE_ATTRIBUTE_CC_MINOR = 76;
 const CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
 const CUDA_ERROR_OUT_OF_MEMORY = 2;
 const CU_EVENT_DISABLE_TIMING = 2;
+/** cuBLAS's α and β (host scalars, read during the call) */
+const ONE = new Float32Array([1]);
+const ZERO = new Float32Array([0]);
 /** reads at least this large go through the pinned staging buffers (also their size) */
 const STAGE_BYTES = 64 * 2 ** 20;
 
@@ -339,8 +342,8 @@ export class CudaDevice implements GpuDevice {
    */
   gemm(o: GemmRequest): void {
     const c = cublasCall(o);
-    const alpha = new Float32Array([1]);
-    const beta = new Float32Array([c.beta]);
+    const alpha = ONE;
+    const beta = c.beta === 0 ? ZERO : c.beta === 1 ? ONE : new Float32Array([c.beta]);
     this.gemms++;
     let r: number;
     if (c.batch === 1) {

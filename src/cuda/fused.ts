@@ -8,13 +8,14 @@
  *   SilMaskedSoftmax / …Grad           softmax(S·scale + mask), one warp per row; ∂S = scale·P⊙(∂P − Σ∂P⊙P)
  *   SilSwiglu / SilSwigluGrad          silu(g)⊙u and both input gradients in one pass
  *   SilLseChunk, SilCeChunkGrad        the vocabulary-chunked cross-entropy's running log-sum-exp and ∂z
+ *   SilSegmentRowsSum                  the embedding gradient's rows, summed per token in position order
  * Arithmetic is float32, in the order of the TF.js composites they replace where rounding matters
  * (products and sums of the RoPE and the scaled, masked scores are rounded one by one, not fused).
  */
 import * as tf from '@tensorflow/tfjs';
 import { type CudaBackend } from './backend';
 import { f32, i32, i64, ptr } from './device';
-import { reg } from './ops';
+import { reg } from './registry';
 
 const BLOCK = 256;
 const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
@@ -119,6 +120,13 @@ export function registerFusedKernels(): void {
       ]);
     return outs;
   });
+  reg('SilSegmentRowsSum', (b, { x, order, starts }) => {
+    const R = starts.shape[0] - 1;
+    const H = x.shape[1];
+    const out = b.makeOutput([R, H], 'float32');
+    if (R * H > 0) b.device.launch('segment_rows_sum', b.device.gridFor(R * H), BLOCK, [ptr(b.ptr(x)), ptr(b.ptr(order)), ptr(b.ptr(starts)), ptr(b.ptr(out)), i32(R), i32(H)]);
+    return out;
+  });
   reg('SilCeChunkGrad', (b, { z, lse, targets, scale }, at) => {
     const [N, C] = z.shape;
     const dz = b.makeOutput([N, C], 'float32');
@@ -148,6 +156,11 @@ export interface FusedOps {
    * running max m, sum s and target logit zt [N] → the updated three (no gradient)
    */
   lseChunk(z: tf.Tensor2D, m: tf.Tensor1D, s: tf.Tensor1D, zt: tf.Tensor1D, targets: Int32Array, r0: number): [tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+  /**
+   * out[r] = Σ_{k ∈ [starts[r], starts[r+1])} x[order[k]] for x [N, H], in that order (the embedding
+   * gradient's rows: order = positions grouped by token, ascending; no gradient)
+   */
+  rowsSum(x: tf.Tensor2D, order: Int32Array, starts: Int32Array): tf.Tensor2D;
   /** (exp(z − lse) − onehot(targets − r0)) · scale, z [N, C] (no gradient) */
   ceChunkGrad(z: tf.Tensor2D, lse: tf.Tensor1D, targets: Int32Array, r0: number, scale: tf.Tensor1D): tf.Tensor2D;
 }
@@ -231,6 +244,16 @@ function lseChunk(z: tf.Tensor2D, m: tf.Tensor1D, s: tf.Tensor1D, zt: tf.Tensor1
   }
 }
 
+function rowsSum(x: tf.Tensor2D, order: Int32Array, starts: Int32Array): tf.Tensor2D {
+  const o = tf.tensor1d(order, 'int32');
+  const s = tf.tensor1d(starts, 'int32');
+  try {
+    return run('SilSegmentRowsSum', { x, order: o, starts: s }) as tf.Tensor2D;
+  } finally {
+    tf.dispose([o, s]);
+  }
+}
+
 function ceChunkGrad(z: tf.Tensor2D, lse: tf.Tensor1D, targets: Int32Array, r0: number, scale: tf.Tensor1D): tf.Tensor2D {
   const t = tf.tensor1d(targets, 'int32');
   try {
@@ -241,7 +264,7 @@ function ceChunkGrad(z: tf.Tensor2D, lse: tf.Tensor1D, targets: Int32Array, r0: 
 }
 
 /** The model ops over the fused kernels (src/model/fused.ts hands them to the model on the cuda backend). */
-export const cudaFusedOps: FusedOps = { rmsNorm, splitHeads, mergeHeads, maskedSoftmax, swiglu, lseChunk, ceChunkGrad };
+export const cudaFusedOps: FusedOps = { rmsNorm, splitHeads, mergeHeads, maskedSoftmax, swiglu, lseChunk, ceChunkGrad, rowsSum };
 
 /** For tests and profiles: the backend's count of kernels it launched so far, when it counts them. */
 export function launchCount(b: CudaBackend): number {

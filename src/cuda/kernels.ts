@@ -8,7 +8,8 @@
  *   reduce_rows y[r] = reduce(x[r, 0..inner)) (sum, max, min, prod, any, all, argmax, argmin)
  *   softmax_rows, gather_rows, segment_sum, one_hot, select3, bf16 casts, and the fused kernels
  *   (fused.ts: rms_norm and its gradient, rope_split / rope_merge, masked_softmax and its gradient,
- *   swiglu and its gradient, lse_chunk / ce_chunk_grad for the chunked vocabulary head).
+ *   swiglu and its gradient, lse_chunk / ce_chunk_grad for the chunked vocabulary head,
+ *   segment_rows_sum for the embedding gradient's rows; add_same for layer.ts's residual paths).
  * Arithmetic is float32 (sums in float64); integer tensors are converted on load and store.
  */
 
@@ -498,6 +499,17 @@ extern "C" __global__ void masked_softmax_grad(const float *p, const float *dp, 
   }
 }
 
+/* out[r, j] = sum over k in [starts[r], starts[r+1]) of x[order[k], j], in that order (a deterministic
+   segment sum: order lists the rows of x by segment, ascending within each) */
+extern "C" __global__ void segment_rows_sum(const float *x, const int *order, const int *starts, float *out, int R, int H) {
+  for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (i64)R * H; i += (i64)gridDim.x * blockDim.x) {
+    int r = (int)(i / H), j = (int)(i % H);
+    float acc = 0.0f;
+    for (int k = starts[r]; k < starts[r + 1]; k++) acc += x[(i64)order[k] * H + j];
+    out[i] = acc;
+  }
+}
+
 /* y = a + c (same shapes; y may be a or c) */
 extern "C" __global__ void add_same(const float *a, const float *c, float *y, i64 n) {
   for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x) y[i] = a[i] + c[i];
@@ -582,6 +594,7 @@ export const KERNEL_NAMES = [
   'swiglu',
   'swiglu_grad',
   'add_same',
+  'segment_rows_sum',
   'lse_chunk',
   'ce_chunk_grad',
 ] as const;

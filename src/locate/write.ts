@@ -11,6 +11,7 @@ import type { Checkpoint } from '../io/checkpoint';
 import { objectsToCsv } from '../io/csv';
 import { layersCsv } from '../io/layers-csv';
 import type { LayerRow } from '../mask/layers';
+import type { MaskEncoding } from '../mask/maskfile';
 import { rankRegions, type RegionRow, REGION_COLUMNS } from '../mask/regions';
 import { SILENT, type Progress } from '../progress';
 import type { ScoredTensor } from '../score/pair';
@@ -19,7 +20,7 @@ import { intersectionAndUnion, OVERLAP_COLUMNS, type OverlapRow, pairwiseOverlap
 import type { SetGradients } from './gradients';
 import { HistogramPool } from './histpool';
 import type { MaskReport } from './manifest';
-import { selectAndWrite } from './masks';
+import { type MaskRun, selectAndWrite } from './masks';
 import type { LocateConfig } from './options';
 import { modelConfigOf, type Prepared } from './prepare';
 import { type ScoreInputs, scoreSource } from './scores';
@@ -41,6 +42,142 @@ function seconds(t0: bigint): number {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
+/** The metadata of mask `name` selected by `score`. */
+function maskMetadata(cfg: LocateConfig, name: string, score: string): Record<string, string> {
+  return {
+    mask: name,
+    score,
+    ...(score === 'sil' ? { reduce: cfg.reduce } : {}),
+    ...(score === 'random' ? { seed: String(cfg.seed) } : {}),
+    scope: cfg.scope,
+    per: cfg.per,
+    k: String(cfg.k),
+    sil_version: SIL_VERSION,
+    ...(cfg.setdiff ? { setdiff: 'benign', q: String(cfg.setdiff.q), p: String(cfg.setdiff.p) } : {}),
+  };
+}
+
+/** What the manifest should say about the selection. */
+function selectionNotes(cfg: LocateConfig, tensors: readonly ScoredTensor[], grads: SetGradients): string[] {
+  const notes: string[] = [];
+  if (cfg.score === 'wanda') {
+    const noInput = tensors.filter((t) => t.part === 'score' && ![...grads.normsBySet.values()][0]?.has(t.name)).length;
+    if (noInput > 0) notes.push(`wanda: ${noInput} in-scope tensor(s) are not the weight of a linear layer (norms, an untied embedding) and score 0`);
+  }
+  if (cfg.setdiff) {
+    const { q, p } = cfg.setdiff;
+    notes.push(
+      `set difference (Wei et al.): per weight matrix, top-${q} of the ${cfg.score} score on each language minus top-${p} of the same score on the benign set; the benign mask is the per-matrix top-${p} of the benign score, the random mask a per-matrix top-${q}; --k is not used`,
+    );
+  }
+  return notes;
+}
+
+/** Selects masks into `dir` (masks/), recording each in `reports`. */
+class MaskSelection {
+  readonly reports: Record<string, MaskReport> = {};
+  private readonly headDim: number;
+  private readonly encoding: MaskEncoding;
+
+  constructor(
+    private readonly dir: string,
+    private readonly cfg: LocateConfig,
+    private readonly base: Checkpoint,
+    private readonly att: Checkpoint,
+    private readonly tensors: ScoredTensor[],
+    private readonly grads: SetGradients,
+    private readonly pool: HistogramPool | null,
+    private readonly progress: Progress,
+  ) {
+    this.headDim = modelConfigOf(base, false)?.headDim ?? 1;
+    this.encoding = cfg.bitpack ? 'bitpack' : 'u8';
+  }
+
+  file(name: string): string {
+    return path.join(this.dir, `${name}.safetensors`);
+  }
+
+  /** The score's inputs over calibration set `setName` (its gradient sums or input norms). */
+  inputsFor(setName: string): ScoreInputs {
+    const { cfg } = this;
+    return {
+      score: cfg.score,
+      reduce: cfg.reduce,
+      base: this.base,
+      attacked: this.att,
+      grads: this.grads.bySet.get(setName),
+      inputNorms: this.grads.normsBySet.get(setName),
+      seed: cfg.seed,
+      allowNonfinite: cfg.allowNonfinite,
+    };
+  }
+
+  /** Top-k mask `name` of the scores `inp` (per --per; per tensor with --setdiff's fractions). */
+  async topK(name: string, inp: ScoreInputs, withRegions: boolean): Promise<MaskRun> {
+    const { cfg, pool } = this;
+    const frac = cfg.setdiff ? (name === 'benign' ? cfg.setdiff.p : cfg.setdiff.q) : cfg.k;
+    // wanda's input norms live in this process: its passes stay on this thread
+    const hist =
+      pool && inp.score !== 'wanda'
+        ? pool.provider(
+            { score: inp.score, reduce: inp.reduce, base: cfg.base, attacked: cfg.attacked, grads: inp.grads?.path ?? null, seed: inp.seed, allowNonfinite: cfg.allowNonfinite },
+            this.tensors,
+          )
+        : undefined;
+    const r = await selectAndWrite({
+      base: this.base,
+      source: scoreSource(inp, this.tensors),
+      frac,
+      per: cfg.setdiff ? 'tensor' : cfg.per,
+      file: this.file(name),
+      encoding: this.encoding,
+      metadata: maskMetadata(cfg, name, inp.score),
+      headDim: this.headDim,
+      regions: withRegions,
+      hist,
+      progress: this.progress,
+      label: name,
+    });
+    this.reports[name] = { file: `masks/${name}.safetensors`, selected: r.selected, n: r.selection.n, passes: r.selection.passes, threshold: r.selection.threshold?.value ?? null };
+    return r;
+  }
+
+  /** Wei et al.'s set difference for language `name`: its top-q minus the benign set's top-p, per weight matrix. */
+  setDifference(name: string): MaskRun {
+    const { cfg } = this;
+    const sd = cfg.setdiff!;
+    const r = setDifferenceAndWrite({
+      base: this.base,
+      tensors: this.tensors,
+      safety: this.inputsFor(name),
+      utility: this.inputsFor('benign'),
+      q: sd.q,
+      p: sd.p,
+      file: this.file(name),
+      encoding: this.encoding,
+      metadata: maskMetadata(cfg, name, cfg.score),
+      headDim: this.headDim,
+      regions: true,
+    });
+    this.reports[name] = { file: `masks/${name}.safetensors`, selected: r.selected, n: r.selection.n, passes: r.selection.passes, threshold: null };
+    return r;
+  }
+
+  /** ∩ and ∪ of the language masks; returns the global SIR. */
+  combine(langs: readonly string[], nInScope: number): number | null {
+    const inter = intersectionAndUnion(
+      langs.map((l) => this.file(l)),
+      this.file('intersection'),
+      this.file('union'),
+      this.encoding,
+      maskMetadata(this.cfg, '', this.cfg.score),
+    );
+    this.reports.intersection = { file: 'masks/intersection.safetensors', selected: inter.intersection, n: nInScope, passes: 0, threshold: null };
+    this.reports.union = { file: 'masks/union.safetensors', selected: inter.union, n: nInScope, passes: 0, threshold: null };
+    return inter.globalSir;
+  }
+}
+
 /**
  * Selects and writes every mask, the Δ folder and the tables into `tmp`. `notes` gets what the
  * manifest should say about the selection; `timings` its seconds.
@@ -57,121 +194,34 @@ export async function writeMasksAndTables(
   progress: Progress,
 ): Promise<Written> {
   const { tensors, nInScope, langs, needsForward } = prep;
-  const { bySet, normsBySet } = grads;
-  const mcfg = modelConfigOf(base, false);
-  const headDim = mcfg?.headDim ?? 1;
-  const encoding = cfg.bitpack ? 'bitpack' : 'u8';
-  const maskMeta = (name: string, score: string): Record<string, string> => ({
-    mask: name,
-    score,
-    ...(score === 'sil' ? { reduce: cfg.reduce } : {}),
-    ...(score === 'random' ? { seed: String(cfg.seed) } : {}),
-    scope: cfg.scope,
-    per: cfg.per,
-    k: String(cfg.k),
-    sil_version: SIL_VERSION,
-    ...(cfg.setdiff ? { setdiff: 'benign', q: String(cfg.setdiff.q), p: String(cfg.setdiff.p) } : {}),
-  });
-  if (cfg.score === 'wanda') {
-    const noInput = tensors.filter((t) => t.part === 'score' && ![...normsBySet.values()][0]?.has(t.name)).length;
-    if (noInput > 0) notes.push(`wanda: ${noInput} in-scope tensor(s) are not the weight of a linear layer (norms, an untied embedding) and score 0`);
-  }
-  if (cfg.setdiff) {
-    const { q, p } = cfg.setdiff;
-    notes.push(
-      `set difference (Wei et al.): per weight matrix, top-${q} of the ${cfg.score} score on each language minus top-${p} of the same score on the benign set; the benign mask is the per-matrix top-${p} of the benign score, the random mask a per-matrix top-${q}; --k is not used`,
-    );
-  }
-  const masks: Record<string, MaskReport> = {};
+  notes.push(...selectionNotes(cfg, tensors, grads));
   const tSelect = process.hrtime.bigint();
   // the histogram passes of global selections on worker threads, for streams worth it
   const pool = cfg.per === 'global' && !cfg.setdiff && cfg.threads > 1 && nInScope >= PARALLEL_SELECTION_MIN ? await HistogramPool.start(cfg.threads) : null;
   try {
     const maskDir = path.join(tmp, 'masks');
     fs.mkdirSync(maskDir);
+    const sel = new MaskSelection(maskDir, cfg, base, att, tensors, grads, pool, progress);
     const layerRows: LayerRow[] = [];
     const regionRows: RegionRow[] = [];
     const kinds = kindOrder(
       base.architecture,
       tensors.map((t) => describeTensor(base.architecture, t.name).kind),
     );
-    const run = async (name: string, inp: ScoreInputs, withRegions: boolean, list: ScoredTensor[]) => {
-      const file = path.join(maskDir, `${name}.safetensors`);
-      const frac = cfg.setdiff ? (name === 'benign' ? cfg.setdiff.p : cfg.setdiff.q) : cfg.k;
-      // wanda's input norms live in this process: its passes stay on this thread
-      const hist =
-        pool && inp.score !== 'wanda'
-          ? pool.provider({ score: inp.score, reduce: inp.reduce, base: cfg.base, attacked: cfg.attacked, grads: inp.grads?.path ?? null, seed: inp.seed, allowNonfinite: cfg.allowNonfinite }, list)
-          : undefined;
-      const r = await selectAndWrite({
-        base,
-        source: scoreSource(inp, list),
-        frac,
-        per: cfg.setdiff ? 'tensor' : cfg.per,
-        file,
-        encoding,
-        metadata: maskMeta(name, inp.score),
-        headDim,
-        regions: withRegions,
-        hist,
-        progress,
-        label: name,
-      });
-      masks[name] = { file: `masks/${name}.safetensors`, selected: r.selected, n: r.selection.n, passes: r.selection.passes, threshold: r.selection.threshold?.value ?? null };
-      return r;
-    };
-    const inputsFor = (setName: string): ScoreInputs => ({
-      score: cfg.score,
-      reduce: cfg.reduce,
-      base,
-      attacked: att,
-      grads: bySet.get(setName),
-      inputNorms: normsBySet.get(setName),
-      seed: cfg.seed,
-      allowNonfinite: cfg.allowNonfinite,
-    });
-    const sd = cfg.setdiff;
-    const setDifference = (name: string) => {
-      const file = path.join(maskDir, `${name}.safetensors`);
-      const r = setDifferenceAndWrite({
-        base,
-        tensors,
-        safety: inputsFor(name),
-        utility: inputsFor('benign'),
-        q: sd!.q,
-        p: sd!.p,
-        file,
-        encoding,
-        metadata: maskMeta(name, cfg.score),
-        headDim,
-        regions: true,
-      });
-      masks[name] = { file: `masks/${name}.safetensors`, selected: r.selected, n: r.selection.n, passes: r.selection.passes, threshold: null };
-      return r;
-    };
     for (const lang of langs) {
-      const r = sd ? setDifference(lang) : await run(lang, inputsFor(lang), true, tensors);
+      const r = cfg.setdiff ? sel.setDifference(lang) : await sel.topK(lang, sel.inputsFor(lang), true);
       layerRows.push(...r.layers.rows(lang, kinds));
       regionRows.push(...rankRegions(lang, r.regions, cfg.regions));
     }
-    const named: Array<{ name: string; file: string }> = langs.map((l) => ({ name: l, file: path.join(maskDir, `${l}.safetensors`) }));
-    const inter = intersectionAndUnion(
-      named.map((m) => m.file),
-      path.join(maskDir, 'intersection.safetensors'),
-      path.join(maskDir, 'union.safetensors'),
-      encoding,
-      maskMeta('', cfg.score),
-    );
-    masks.intersection = { file: 'masks/intersection.safetensors', selected: inter.intersection, n: nInScope, passes: 0, threshold: null };
-    masks.union = { file: 'masks/union.safetensors', selected: inter.union, n: nInScope, passes: 0, threshold: null };
-    named.push({ name: 'intersection', file: path.join(maskDir, 'intersection.safetensors') });
-    if (cfg.benign && (bySet.has('benign') || normsBySet.has('benign') || !needsForward)) {
-      await run('benign', inputsFor('benign'), false, tensors);
-      named.push({ name: 'benign', file: path.join(maskDir, 'benign.safetensors') });
+    const globalSir = sel.combine(langs, nInScope);
+    const named = [...langs, 'intersection'];
+    if (cfg.benign && (grads.bySet.has('benign') || grads.normsBySet.has('benign') || !needsForward)) {
+      await sel.topK('benign', sel.inputsFor('benign'), false);
+      named.push('benign');
     }
-    await run('random', { ...inputsFor(''), score: 'random' }, false, tensors);
-    named.push({ name: 'random', file: path.join(maskDir, 'random.safetensors') });
-    const overlap: OverlapRow[] = pairwiseOverlap(named);
+    await sel.topK('random', { ...sel.inputsFor(''), score: 'random' }, false);
+    named.push('random');
+    const overlap: OverlapRow[] = pairwiseOverlap(named.map((name) => ({ name, file: sel.file(name) })));
     timings.select_s = seconds(tSelect);
     const tDelta = process.hrtime.bigint();
     await writeDeltaFolder(base, att, path.join(tmp, 'delta'), {
@@ -187,7 +237,7 @@ export async function writeMasksAndTables(
     fs.writeFileSync(path.join(tmp, 'layers.csv'), layersCsv(layerRows));
     fs.writeFileSync(path.join(tmp, 'regions.csv'), objectsToCsv<RegionRow>(REGION_COLUMNS, regionRows));
     fs.writeFileSync(path.join(tmp, 'overlap.csv'), objectsToCsv<OverlapRow>(OVERLAP_COLUMNS, overlap));
-    return { masks, globalSir: inter.globalSir, overlap, layerRows, regionRows };
+    return { masks: sel.reports, globalSir, overlap, layerRows, regionRows };
   } finally {
     if (pool) await pool.close();
   }

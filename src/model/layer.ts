@@ -30,12 +30,9 @@ import type { ModelConfig } from './config';
 import { linear, type LinearParams } from './linear';
 import { hasBias, inputNorm, type LayerLinear, layerParamNames, linearBias, linearWeight, postAttentionNorm } from './names';
 import { modelOps } from './ops';
+import type { Params } from './params';
 
-/** Tensors by name; `getT(name)` gives the transpose of a 2-D weight (the linear layers no longer need it). */
-export interface Params {
-  get(name: string): tf.Tensor;
-  getT(name: string): tf.Tensor;
-}
+export type { Params } from './params';
 
 /** One layer's cached keys and values, [B, kv_heads, T, head_dim] each (post-RoPE, before the GQA repeat). */
 export interface KvPair {

@@ -3,7 +3,7 @@
  * Mistral share them). The model addresses every weight by these names, so gradients come out keyed
  * by the checkpoint's own tensor names.
  */
-import type { ModelConfig } from './config';
+import type { ModelConfig } from './hparams';
 
 export const EMBED = 'model.embed_tokens.weight';
 export const FINAL_NORM = 'model.norm.weight';

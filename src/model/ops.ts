@@ -24,7 +24,7 @@ import * as tf from '@tensorflow/tfjs';
 import { cudaFusedOps, cudaLayerVJP, type FusedOps } from '../cuda';
 import type { AttentionContext } from './attention';
 import type { ModelConfig } from './config';
-import type { Params } from './layer';
+import type { Params } from './params';
 import { inputNorm, layerParamNames, linearWeight, postAttentionNorm } from './names';
 import { attentionCore, attentionCoreGrouped, attentionCoreReference } from './attention';
 import { plainMatmulsOnly } from './linear';
@@ -53,6 +53,8 @@ export interface ModelOps {
   lseChunk?: FusedOps['lseChunk'];
   /** the head's ∂z over one vocabulary chunk (see FusedOps.ceChunkGrad); no gradient */
   ceChunkGrad?: FusedOps['ceChunkGrad'];
+  /** optional: the streamed engine's embedding-gradient rows summed on the backend (see FusedOps.rowsSum) */
+  rowsSum?: FusedOps['rowsSum'];
   /**
    * optional: decoder layer i's whole VJP (recomputed forward and backward) without the TF.js tape,
    * as `decoderLayerVJP` computes it; null where it does not apply (layer.ts then uses the tape)
@@ -112,6 +114,7 @@ export function fusedModelOps(f: FusedOps): Partial<ModelOps> {
     crossEntropy: (z, targets, denominator) => crossEntropyFused(f, z, targets, denominator),
     lseChunk: f.lseChunk,
     ceChunkGrad: f.ceChunkGrad,
+    rowsSum: f.rowsSum,
   };
 }
 

@@ -20,8 +20,10 @@ import { toPdf } from './pdf';
 import { SILENT, type Progress } from '../progress';
 
 import { DEFAULT_FORMATS, type Format, type Width } from './formats';
+import type { RenderedFigure, SkippedFigure } from './figure';
 
 export { DEFAULT_FORMATS, FORMATS, WIDTHS, type Format, type Width } from './formats';
+export type { RenderedFigure, SkippedFigure } from './figure';
 /** physical width in inches, and the layout width in SVG units that keeps 10–11 unit text at ≥ 6 pt */
 export const WIDTH_SPEC: Record<Width, { inches: number; layout: number }> = { column: { inches: 3.5, layout: 460 }, page: { inches: 7, layout: 920 } };
 /** PNG resolution at a physical width */
@@ -31,28 +33,6 @@ export interface Artifact {
   /** file name inside the output folder */
   file: string;
   content: string | Buffer;
-}
-
-export interface RenderedFigure {
-  id: string;
-  title: string;
-  caption: string;
-  /** SVG as built, with <text> (what the tests inspect) */
-  sourceSvg: string;
-  /** SVG with text converted to paths (what is written and inlined) */
-  svg: string;
-  csv: string;
-  tex?: string;
-  /** an HTML table of the same numbers, for matrices */
-  tableHtml?: string;
-  /** a finding in words (e.g. whether cross-language SIR is above the benign baseline) */
-  finding?: string;
-}
-
-export interface SkippedFigure {
-  id: string;
-  title: string;
-  missing: string[];
 }
 
 export interface Report {

@@ -4,7 +4,8 @@
  * what the run folder lacks. No script, no network.
  */
 import type { RunData } from './run';
-import type { Format, RenderedFigure, SkippedFigure } from './build';
+import type { Format } from './formats';
+import type { RenderedFigure, SkippedFigure } from './figure';
 import { esc } from './svg';
 
 export interface HtmlInput {

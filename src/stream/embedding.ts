@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { EMBED } from '../model/names';
+import { modelOps } from '../model/ops';
 import { chunkLogitGrad, chunkWeightGrad } from './head';
 import type { HeadState } from './headpass';
 import { addInto, type StreamPass } from './pass';
@@ -20,6 +21,37 @@ async function gatherInputGrads(pass: StreamPass, dys: readonly tf.Tensor[]): Pr
   return dh0;
 }
 
+/**
+ * The untied embedding's non-zero rows summed on the backend (a backend's `rowsSum`): the same rows
+ * and the same float32 sums, in the same order (positions ascending), as the host loop below, with
+ * only those rows read back instead of all of ∂h₀ and no host loop over it.
+ */
+async function rowsOnBackend(pass: StreamPass, dys: readonly tf.Tensor[], rowsSum: NonNullable<ReturnType<typeof modelOps>['rowsSum']>): Promise<void> {
+  const { pb, groups } = pass;
+  const rows = Int32Array.from(new Set(pb.ids)).sort();
+  const at = new Map<number, number>();
+  rows.forEach((v, k) => at.set(v, k));
+  // the groups' rows in batch order: x row k is position pos[k] of the batch
+  const pos: number[] = [];
+  for (const g of groups) for (let j = 0; j < g.n; j++) pos.push(g.row0 + j);
+  const starts = new Int32Array(rows.length + 1);
+  for (const n of pos) starts[at.get(pb.ids[n])! + 1]++;
+  for (let r = 0; r < rows.length; r++) starts[r + 1] += starts[r];
+  const fill = starts.slice(0, rows.length);
+  const order = new Int32Array(pos.length);
+  pos.forEach((n, k) => (order[fill[at.get(pb.ids[n])!]++] = k));
+  const x = (groups.length === 1 ? dys[0] : tf.concat(dys as tf.Tensor[], 0)) as tf.Tensor2D;
+  try {
+    const g = rowsSum(x, order, starts);
+    const data = (await g.data()) as Float32Array;
+    g.dispose();
+    await pass.rowSink!(EMBED, rows, data);
+  } finally {
+    if (groups.length !== 1) x.dispose();
+    tf.dispose(dys as tf.Tensor[]);
+  }
+}
+
 /** The embedding's gradient (and a tied head's) from ∂h₀ of every group (`dys`, freed), to the sinks. */
 export async function embeddingGrads(pass: StreamPass, dys: readonly tf.Tensor[], head: HeadState, scales: readonly tf.Tensor1D[]): Promise<void> {
   const { cfg, pb, groups, device } = pass;
@@ -27,6 +59,11 @@ export async function embeddingGrads(pass: StreamPass, dys: readonly tf.Tensor[]
   const V = cfg.vocabSize;
   const N = pb.batch * pb.seqLen;
   const C = pass.plan.vocabChunk;
+  const rowsSum = modelOps().rowsSum;
+  if (device && pass.rowSink && !cfg.tieWordEmbeddings && rowsSum) {
+    await rowsOnBackend(pass, dys, rowsSum);
+    return;
+  }
   const dh0 = await gatherInputGrads(pass, dys);
   if (device && pass.rowSink && !cfg.tieWordEmbeddings) {
     const rows = Int32Array.from(new Set(pb.ids)).sort();

@@ -563,6 +563,21 @@ export class EmulatedDevice implements GpuDevice {
         }
         return;
       }
+      case 'segment_rows_sum': {
+        const x = this.f32(v(0)),
+          order = this.i32(v(1)),
+          starts = this.i32(v(2)),
+          out = this.f32(v(3));
+        const R = v(4),
+          H = v(5);
+        for (let r = 0; r < R; r++)
+          for (let j = 0; j < H; j++) {
+            let acc = 0;
+            for (let k = starts[r]; k < starts[r + 1]; k++) acc = f(acc + x[order[k] * H + j]);
+            out[r * H + j] = acc;
+          }
+        return;
+      }
       case 'add_same': {
         const a = this.f32(v(0)),
           c = this.f32(v(1)),

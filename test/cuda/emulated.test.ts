@@ -339,6 +339,29 @@ describe('the fused kernels of the cuda backend (src/cuda/fused.ts) on an emulat
     got.out.forEach((g, i) => close(g, want.out[i], 1e-5));
   });
 
+  it('sums the embedding gradient rows by token in position order, bit for bit as the host loop does', async () => {
+    await tf.setBackend('cuda');
+    const ids = [5, 2, 5, 9, 2, 5, 7];
+    const H = 6;
+    const x = rnd([ids.length, H], 59) as tf.Tensor2D;
+    const xs = x.dataSync();
+    const rows = Int32Array.from(new Set(ids)).sort();
+    const want = new Float32Array(rows.length * H);
+    ids.forEach((v, n) => {
+      const r = rows.indexOf(v);
+      for (let j = 0; j < H; j++) want[r * H + j] += xs[n * H + j];
+    });
+    const starts = new Int32Array(rows.length + 1);
+    ids.forEach((v) => starts[rows.indexOf(v) + 1]++);
+    for (let r = 0; r < rows.length; r++) starts[r + 1] += starts[r];
+    const fill = starts.slice(0, rows.length);
+    const order = new Int32Array(ids.length);
+    ids.forEach((v, n) => (order[fill[rows.indexOf(v)]++] = n));
+    const got = ops.rowsSum(x, order, starts);
+    expect(Array.from(got.dataSync())).toEqual(Array.from(want));
+    tf.dispose([x, got]);
+  });
+
   it('keeps a BF16 weight as its halves only and multiplies it without widening (bf16 precision)', async () => {
     await tf.setBackend('cuda');
     const b = tf.backend() as CudaBackend;
@@ -387,7 +410,21 @@ describe('the layer-streamed pass on the cuda backend on an emulated GPU (f32 pr
         (n, data) => void got.set(n, data.slice()),
       );
       const added = device.launches.add_same ?? 0;
-      const r = await streamedGradients(cfg, ckpt, g.json as never, sink, { boundaries: 'device' });
+      // the gradients stay on the backend (device sink); the embedding's rows come summed there too
+      const r = await streamedGradients(cfg, ckpt, g.json as never, sink, {
+        boundaries: 'device',
+        deviceSink: async (n, start, t) => {
+          const data = (await t.data()) as Float32Array;
+          t.dispose();
+          await sink(n, start, data);
+        },
+        rowSink: (n, rows, data) => {
+          const [V, H] = ckpt.info(n).shape;
+          const full = new Float32Array(V * H);
+          rows.forEach((v, k) => full.set(data.subarray(k * H, (k + 1) * H), v * H));
+          got.set(n, full);
+        },
+      });
       // add_same runs only in the written-out VJP (its residual paths)
       expect((device.launches.add_same ?? 0) > added).toBe(flag === '1');
       const pairs = [...got].map(([name, v]) => ({ name: `grad/${name}`, got: v, want: g.tensors.readF32(`grad/${name}`) }));
