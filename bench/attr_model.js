@@ -7,6 +7,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { SafetensorsWriter } = require('../dist/io/writer');
+const { llamaConfig, llamaShapes, paramCount } = require('./llama');
 
 const V = 32000,
   H = 1024,
@@ -29,41 +30,10 @@ function rng(seed) {
 }
 
 function writeModel(dir, layers) {
+  const dims = { L: layers, H, F, V, heads: NH, kv: NKV, D };
   /** @type {Array<{name: string, dtype: 'BF16', shape: number[]}>} */
-  const specs = [{ name: 'model.embed_tokens.weight', dtype: 'BF16', shape: [V, H] }];
-  for (let l = 0; l < layers; l++) {
-    const p = `model.layers.${l}.`;
-    /** @type {Array<[string, number[]]>} */
-    const t = [
-      ['input_layernorm.weight', [H]],
-      ['post_attention_layernorm.weight', [H]],
-      ['self_attn.q_proj.weight', [NH * D, H]],
-      ['self_attn.k_proj.weight', [NKV * D, H]],
-      ['self_attn.v_proj.weight', [NKV * D, H]],
-      ['self_attn.o_proj.weight', [H, NH * D]],
-      ['mlp.gate_proj.weight', [F, H]],
-      ['mlp.up_proj.weight', [F, H]],
-      ['mlp.down_proj.weight', [H, F]],
-    ];
-    for (const [n, shape] of t) specs.push({ name: p + n, dtype: 'BF16', shape });
-  }
-  specs.push({ name: 'model.norm.weight', dtype: 'BF16', shape: [H] }, { name: 'lm_head.weight', dtype: 'BF16', shape: [V, H] });
-  const config = {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
-    vocab_size: V,
-    hidden_size: H,
-    intermediate_size: F,
-    num_hidden_layers: layers,
-    num_attention_heads: NH,
-    num_key_value_heads: NKV,
-    rms_norm_eps: 1e-5,
-    rope_theta: 500000.0,
-    hidden_act: 'silu',
-    tie_word_embeddings: false,
-    torch_dtype: 'bfloat16',
-    max_position_embeddings: 4096,
-  };
+  const specs = llamaShapes(dims, true).map(([name, shape]) => ({ name, dtype: 'BF16', shape }));
+  const config = llamaConfig(dims, { maxPositions: 4096, ropeScaling: null, bos: 1, eos: 2 });
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2));
   const w = SafetensorsWriter.create(path.join(dir, 'model.safetensors'), specs, { format: 'pt' });
   const r = rng(12345);
@@ -76,7 +46,7 @@ function writeModel(dir, layers) {
     w.write(s.name, data);
   }
   w.close();
-  return specs.reduce((acc, s) => acc + s.shape.reduce((x, y) => x * y, 1), 0);
+  return paramCount(specs.map((s) => [s.name, s.shape]));
 }
 
 module.exports = { rng, writeModel, V, H, F, NH, NKV, D };

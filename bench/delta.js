@@ -17,52 +17,19 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { ShardedWriter } = require('../dist/io/writer');
+const { cliOptions, llamaConfig, llamaShapes } = require('./llama');
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
+const { opt, flag } = cliOptions();
 const layers = Number(opt('--layers', '32'));
-const threads = opt('--threads', undefined);
+const threads = opt('--threads', '');
 const root = fs.mkdtempSync(path.join(opt('--dir', os.tmpdir()), 'sil-bench-delta-'));
-const keep = args.includes('--keep');
+const keep = flag('--keep');
 
-const V = 128256,
-  H = 4096,
-  F = 14336,
-  KV = 1024;
+/** Llama-3.1-8B's sizes. */
+const dims = { L: layers, H: 4096, F: 14336, V: 128256, heads: 32, kv: 8, D: 128 };
 /** @type {Array<{name: string, dtype: 'BF16', shape: number[]}>} */
-const specs = [{ name: 'model.embed_tokens.weight', dtype: 'BF16', shape: [V, H] }];
-for (let l = 0; l < layers; l++) {
-  const p = `model.layers.${l}.`;
-  /** @type {Array<[string, number[]]>} */
-  const t = [
-    ['self_attn.q_proj.weight', [H, H]],
-    ['self_attn.k_proj.weight', [KV, H]],
-    ['self_attn.v_proj.weight', [KV, H]],
-    ['self_attn.o_proj.weight', [H, H]],
-    ['mlp.gate_proj.weight', [F, H]],
-    ['mlp.up_proj.weight', [F, H]],
-    ['mlp.down_proj.weight', [H, F]],
-    ['input_layernorm.weight', [H]],
-    ['post_attention_layernorm.weight', [H]],
-  ];
-  for (const [n, shape] of t) specs.push({ name: p + n, dtype: 'BF16', shape });
-}
-specs.push({ name: 'model.norm.weight', dtype: 'BF16', shape: [H] }, { name: 'lm_head.weight', dtype: 'BF16', shape: [V, H] });
-
-const config = {
-  architectures: ['LlamaForCausalLM'],
-  model_type: 'llama',
-  vocab_size: V,
-  hidden_size: H,
-  intermediate_size: F,
-  num_hidden_layers: layers,
-  num_attention_heads: 32,
-  num_key_value_heads: 8,
-  rms_norm_eps: 1e-5,
-  rope_theta: 500000.0,
-  tie_word_embeddings: false,
-  torch_dtype: 'bfloat16',
-};
+const specs = llamaShapes(dims, false).map(([name, shape]) => ({ name, dtype: 'BF16', shape }));
+const config = llamaConfig(dims, { maxPositions: 131072, ropeScaling: null, bos: 128000, eos: 128001 });
 
 /**
  * Writes base and attacked together, chunk by chunk: base words are random bf16 pairs of magnitude
@@ -130,7 +97,7 @@ function main() {
   /** Runs `sil delta` under GNU time: wall seconds, peak RSS (KiB), the JSON summary. */
   const runSil = (kernel) => {
     const silArgs = [main, 'delta', '--base', path.join(root, 'base'), '--attacked', path.join(root, 'attacked'), '--out', path.join(root, 'out-' + kernel), '--force', '--json', '--kernel', kernel];
-    if (threads !== undefined) silArgs.push('--threads', threads);
+    if (threads !== '') silArgs.push('--threads', threads);
     const t1 = process.hrtime.bigint();
     const r = spawnSync('/usr/bin/time', ['-f', 'MAXRSS_KB=%M', process.execPath, ...silArgs], { encoding: 'utf8', maxBuffer: 1 << 26 });
     const sec = Number(process.hrtime.bigint() - t1) / 1e9;

@@ -75,18 +75,23 @@ function readEverything(f: SafetensorsFile): void {
   }
 }
 
+/** Opens `p` and reads every tensor: each step succeeds or throws a SilError; then removes the file. */
+function openAndReadAll(p: string): void {
+  const r = clean(() => SafetensorsFile.open(p));
+  if (!(r instanceof SilError)) {
+    clean(() => readEverything(r));
+    r.close();
+  }
+  fs.rmSync(p);
+}
+
 describe(`fuzzing (seed ${seed})`, () => {
   it('safetensors headers: any header JSON opens and reads, or is a SilError', () => {
     fc.assert(
       fc.property(header, fc.integer({ min: 0, max: 96 }), fc.option(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), { freq: 8 }), (h, body, lengthField) => {
         const p = file('h.safetensors');
         writeRaw(p, JSON.stringify(h) ?? 'null', body, lengthField ?? undefined);
-        const r = clean(() => SafetensorsFile.open(p));
-        if (!(r instanceof SilError)) {
-          clean(() => readEverything(r));
-          r.close();
-        }
-        fs.rmSync(p);
+        openAndReadAll(p);
       }),
       params(2000),
     );
@@ -109,12 +114,7 @@ describe(`fuzzing (seed ${seed})`, () => {
         for (const [i, v] of flips) if (i < b.length) b[i] = v;
         const p = file('m.safetensors');
         fs.writeFileSync(p, b);
-        const r = clean(() => SafetensorsFile.open(p));
-        if (!(r instanceof SilError)) {
-          clean(() => readEverything(r));
-          r.close();
-        }
-        fs.rmSync(p);
+        openAndReadAll(p);
       }),
       params(2000),
     );

@@ -1,23 +1,6 @@
 import { residentBytesPerElement } from '../../../src/cuda/precision';
-import { parseModelConfig } from '../../../src/model/config';
 import { fitsOnDevice, layerWeightBytes, modelParamCount, modelWeightBytes, planStreaming, type WeightStorage } from '../../../src/model/planner';
-
-/** Llama-3.1-8B's shapes: H 4096, FFN 14336, 32 layers, 32 heads / 8 kv heads of 128, vocabulary 128256, untied. */
-const llama8b = parseModelConfig(
-  {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
-    vocab_size: 128256,
-    hidden_size: 4096,
-    intermediate_size: 14336,
-    num_hidden_layers: 32,
-    num_attention_heads: 32,
-    num_key_value_heads: 8,
-    rms_norm_eps: 1e-5,
-    tie_word_embeddings: false,
-  },
-  'llama-3.1-8b/config.json',
-);
+import { llama8b } from './llama8b';
 
 const bf16Bf16: WeightStorage = { precision: 'bf16', dtype: 'BF16' };
 const bf16F32: WeightStorage = { precision: 'f32', dtype: 'BF16' };
