@@ -141,7 +141,7 @@ const noWrite = `
   const { parseSize } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'io/writer'))});
   const { StreamWeights } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'stream/weights'))});
   const { GradSums } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'stream/sums'))});
-  const { modelParamCount } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'model/planner'))});
+  const { cudaWeightStorage, deviceBudget, modelParamCount } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'model/planner'))});
   (async () => {
     const t0 = Date.now();
     const b = await useBackend(${JSON.stringify(backend)}, { blas: ${JSON.stringify(blas)} });
@@ -149,10 +149,13 @@ const noWrite = `
     const cfg = parseModelConfig(ck.config, 'config.json');
     const batch = JSON.parse(require('fs').readFileSync(${JSON.stringify(batchFile)}, 'utf8'));
     // boundaries where sil grad / sil locate keep them: on the GPU for the GPU backends
-    const base = { boundaries: b.name === 'webgpu' || b.name === 'cuda' ? 'device' : 'host', maxBindingBytes: b.name === 'webgpu' ? 2 ** 30 : undefined };
+    // and, as sil grad / sil locate plan it on cuda, the weights' resident size and the device budget
+    // (what it leaves beside the sums keeps layers' forward state for the backward pass)
+    const base = { boundaries: b.name === 'webgpu' || b.name === 'cuda' ? 'device' : 'host', maxBindingBytes: b.name === 'webgpu' ? 2 ** 30 : undefined,
+      weightStorage: cudaWeightStorage(b.name, ck.info('model.layers.0.self_attn.q_proj.weight').dtype) };
     const R = ${passes};
     if (R === 1) {
-      const r = await streamedGradients(cfg, ck, batch, () => undefined, { ...base,
+      const r = await streamedGradients(cfg, ck, batch, () => undefined, { ...base, deviceBudgetBytes: deviceBudget(b.name).bytes,
         weightCacheBytes: ${JSON.stringify(cache)} === '0' ? 0 : parseSize(${JSON.stringify(cache)}) });
       const s = { backend: b.name, matmul: b.matmul, loss: r.loss, grad_seconds: r.forwardSeconds + r.backwardSeconds, write_seconds: 0,
         peak_rss_bytes: process.resourceUsage().maxRSS * 1024, seconds: (Date.now() - t0) / 1000 };
@@ -163,10 +166,12 @@ const noWrite = `
     const sums = new GradSums(['grad']);
     const times = [];
     let loss = 0;
+    let keptLayers = 0;
     for (let p = 0; p < R; p++) {
       const t = Date.now();
       const r = await streamedGradients(cfg, ck, batch, (n, st, g) => sums.addHost(n, st, g), { ...base, weights,
-        weightCacheBytes: modelParamCount(cfg) * 4, deviceSink: (n, st, g) => sums.addTensor(n, st, g),
+        weightCacheBytes: modelParamCount(cfg) * 4, deviceSink: (n, st, g) => sums.addTensor(n, st, g), deviceSums: (n) => sums.inPlace(n), onPlan: (p) => { keptLayers = p.keptLayers; },
+        deviceBudgetBytes: deviceBudget(b.name).bytes - modelParamCount(cfg) * 4,
         rowSink: (n, rows, g) => sums.addRows(n, ck.info(n).shape.reduce((a, x) => a * x, 1), rows, g) });
       loss = r.loss;
       times.push((Date.now() - t) / 1000);
@@ -180,7 +185,7 @@ const noWrite = `
     weights.dispose();
     const steady = times.slice(1).reduce((a, x) => a + x, 0) / (R - 1);
     const dev = require('@tensorflow/tfjs').backend().device;
-    const s = { backend: b.name, matmul: b.matmul, loss, grad_seconds: steady, write_seconds: 0, first_pass_seconds: times[0], pass_seconds: times,
+    const s = { backend: b.name, matmul: b.matmul, loss, grad_seconds: steady, write_seconds: 0, first_pass_seconds: times[0], pass_seconds: times, kept_layers: keptLayers,
       readback_seconds: readback, kernel_launches_per_pass: dev && dev.launches !== undefined ? Math.round(dev.launches / R) : undefined,
       gemms_per_pass: dev && dev.gemms !== undefined ? Math.round(dev.gemms / R) : undefined, peak_rss_bytes: process.resourceUsage().maxRSS * 1024, seconds: (Date.now() - t0) / 1000 };
     process.stdout.write(JSON.stringify(s));
@@ -226,6 +231,7 @@ const res = {
         readback_seconds: +s.readback_seconds.toFixed(2),
         kernel_launches_per_pass: s.kernel_launches_per_pass,
         gemms_per_pass: s.gemms_per_pass,
+        kept_layers: s.kept_layers,
       }
     : {}),
   machine: `${os.cpus().length} cores ${os.cpus()[0]?.model ?? ''}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,

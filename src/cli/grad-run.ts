@@ -16,7 +16,7 @@ import type { Batch } from '../model/batch';
 import { CausalLM, type LossAndGrads } from '../model/model';
 import { defaultWorkerCount, GradWorkerPool } from '../model/parallel';
 import { allParamNames, linearWeight } from '../model/names';
-import { bindingBytes, chooseStreaming, cudaWeightStorage, defaultSequencesPerGroup, formatPlan, instanceCap, planStreaming, sequencesPerPass, weightCacheBytes } from '../model/planner';
+import { bindingBytes, chooseStreaming, cudaWeightStorage, defaultSequencesPerGroup, deviceBudget, formatPlan, instanceCap, planStreaming, sequencesPerPass, weightCacheBytes } from '../model/planner';
 import { checkpointConfig } from '../model/config';
 import { progressFor } from '../progress';
 import { streamSteps } from '../stream/engine';
@@ -293,6 +293,7 @@ async function runStreamed(
     weightCacheBytes: weightCacheBytes(o.weightCache, selected.name, stage),
     sequencesPerGroup: per,
     weightStorage,
+    deviceBudgetBytes: deviceBudget(selected.name).bytes,
     onPlan: (p) => {
       groups = p.groups;
       process.stderr.write(`${formatPlan(p, cfg)}\n${per < B ? `  each layer takes ${per} of the batch's ${B} sequences at a time, their gradients summed before they are written\n` : ''}`);

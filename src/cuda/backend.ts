@@ -24,6 +24,8 @@ export interface DeviceData {
   size: number;
   dtype: tf.DataType;
   refCount: number;
+  /** kept only as its bfloat16 copy (`keepHalfOnly`): the float32 words are gone and cannot be remade exactly */
+  halfOnly?: boolean;
 }
 
 export class CudaBackend extends tf.KernelBackend {
@@ -84,6 +86,7 @@ export class CudaBackend extends tf.KernelBackend {
 
   private words(d: DeviceData): number {
     if (d.ptr || d.size === 0 || !d.half) return d.ptr;
+    if (d.halfOnly) throw new Error('cuda backend: the float32 words of a tensor kept only as its bfloat16 copy were asked for');
     d.ptr = this.device.alloc(d.size * 4);
     this.device.launch('halves_to_f32', this.device.gridFor(d.size), 256, [{ p: d.half }, { p: d.ptr }, { l: d.size }, { i: 0 }]);
     return d.ptr;
@@ -97,6 +100,32 @@ export class CudaBackend extends tf.KernelBackend {
     d.half = this.device.alloc(d.size * 2);
     this.device.launch('f32_to_bf16', this.device.gridFor(d.size), 256, [{ p: d.ptr }, { p: d.half }, { l: d.size }]);
     return d.half;
+  }
+
+  /**
+   * Frees the float32 words of `t`, keeping its bfloat16 copy (made now if missing): for activations
+   * that later kernels read only as bf16 matrix-product operands. The words cannot be asked for again.
+   */
+  keepHalfOnly(t: tf.TensorInfo): void {
+    this.halfPtr(t);
+    const d = this.get(t.dataId);
+    if (d.size === 0) return;
+    if (d.ptr) this.device.release(d.ptr);
+    d.ptr = 0;
+    d.halfOnly = true;
+  }
+
+  /**
+   * The float32 words of `t` for a kernel that adds into them in place (a gradient sum): only for a
+   * tensor that nothing else shares (reference count 1); a bfloat16 copy, now stale, is dropped.
+   */
+  mutablePtr(t: tf.TensorInfo): number {
+    const d = this.get(t.dataId);
+    if (d.refCount !== 1 || d.dtype !== 'float32' || d.halfOnly) throw new Error('cuda backend: only an unshared float32 tensor can be updated in place');
+    const p = this.words(d);
+    if (d.half) this.device.release(d.half);
+    d.half = 0;
+    return p;
   }
 
   /**

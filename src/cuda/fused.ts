@@ -56,7 +56,7 @@ export function registerFusedKernels(): void {
     const partial = d.alloc(chunks * cols * 4);
     try {
       d.launch('rms_norm_dw_parts', d.gridFor(chunks * cols), BLOCK, [ptr(b.ptr(dy)), ptr(b.ptr(x)), ptr(b.ptr(r)), ptr(partial), i64(rows), i32(cols), i32(chunks)]);
-      d.launch('col_sum', d.gridFor(cols), BLOCK, [ptr(partial), ptr(b.ptr(dw)), i32(chunks), i32(cols)]);
+      d.launch('col_sum', d.gridFor(cols), BLOCK, [ptr(partial), ptr(b.ptr(dw)), i32(chunks), i32(cols), i32(0)]);
     } finally {
       d.release(partial);
     }

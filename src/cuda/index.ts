@@ -13,7 +13,7 @@ import { registerCudaKernels } from './ops';
 
 export { CudaBackend } from './backend';
 export { cudaFusedOps, type FusedOps } from './fused';
-export { cudaLayerVJP, type LayerShape, type LayerWeights } from './layer';
+export { cudaLayerForward, cudaLayerVJP, KeptLayer, type LayerShape, type LayerWeights } from './layer';
 export { PRECISIONS } from './device';
 export type { Precision } from './device';
 

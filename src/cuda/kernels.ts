@@ -436,9 +436,10 @@ extern "C" __global__ void rms_norm_dw_parts(const float *dy, const float *x, co
     partial[i] = acc;
   }
 }
-extern "C" __global__ void col_sum(const float *partial, float *y, int chunks, int cols) {
+/* y[c] = sum over k of partial[k, c]; added into y when accumulate != 0 */
+extern "C" __global__ void col_sum(const float *partial, float *y, int chunks, int cols, int accumulate) {
   for (i64 c = (i64)blockIdx.x * blockDim.x + threadIdx.x; c < cols; c += (i64)gridDim.x * blockDim.x) {
-    float acc = 0.0f; for (int k = 0; k < chunks; k++) acc += partial[(i64)k * cols + c]; y[c] = acc;
+    float acc = 0.0f; for (int k = 0; k < chunks; k++) acc += partial[(i64)k * cols + c]; y[c] = accumulate ? y[c] + acc : acc;
   }
 }
 

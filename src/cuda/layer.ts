@@ -1,8 +1,8 @@
 /**
- * One decoder layer's vector–Jacobian product written out for the cuda backend (llm.c style): the
- * recomputed forward and the backward as direct kernel launches and cuBLAS products, without the
- * TF.js tape (whose bookkeeping cost ≈ 10 ms of host time per 8B-shaped layer, more than the GPU's
- * work). Pre-norm Llama block without biases (the model falls back to the tape otherwise):
+ * One decoder layer's forward and vector–Jacobian product written out for the cuda backend (llm.c
+ * style): direct kernel launches and cuBLAS products, without TF.js op dispatch or the tape (whose
+ * bookkeeping cost ≈ 10 ms of host time per 8B-shaped layer, more than the GPU's work). Pre-norm
+ * Llama block without biases (the model falls back to the tape otherwise):
  *
  *   x  = rmsnorm(h; w_in)              q, k, v = x W_qᵀ, x W_kᵀ, x W_vᵀ, split into heads, RoPE on q, k
  *   P  = softmax(q kᵀ/√D + mask)       O = P v  (GQA: the rep query heads of kv head g are one matrix)
@@ -15,6 +15,13 @@
  * transposed on the way back), ∂W_{q,k,v} = ∂{q,k,v}ᵀ x, ∂x = Σ ∂{q,k,v} W_{q,k,v}; ∂h = ∂h₁ + rmsnorm′(∂x).
  * The same kernels as the fused TF.js ops (fused.ts), the same products as `matMul` would run, so
  * it equals the tape's result up to the order of float32 sums (a test holds the two equal).
+ *
+ * The forward can keep what the backward reads (`KeptLayer`: x, q, k, v, P, merge(O), h₁, x₂, g, u, m
+ * and the norms' 1/rms), so that the VJP does not recompute it; without it the VJP recomputes the
+ * forward from h. Under bf16 products the tensors that the backward reads only as product operands
+ * are kept as their bfloat16 copies alone (`keptLayerBytes`, precision.ts, counts them). A weight
+ * gradient can be added in place into a float32 sum (`into`: cuBLAS's β = 1), saving the separate
+ * add and the gradient's own buffer.
  */
 import * as tf from '@tensorflow/tfjs';
 import { type CudaBackend } from './backend';
@@ -49,154 +56,327 @@ export interface LayerWeights<T = tf.Tensor> {
 const BLOCK = 256;
 const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
-/**
- * ∂L/∂h and the gradient of every weight of the layer, for input h [N, hidden] and upstream gradient
- * dy [N, hidden]; rope tables cos, sin [T, D]; additive mask [B, 1, T, T]. The caller owns the results.
- */
-export function cudaLayerVJP(h: tf.Tensor, dy: tf.Tensor, w: LayerWeights, s: LayerShape, cos: tf.Tensor, sin: tf.Tensor, mask: tf.Tensor): { dh: tf.Tensor; grads: LayerWeights } {
-  const b = tf.backend() as CudaBackend;
-  const d = b.device;
-  const { batch: B, seqLen: T, hidden: H, heads: nh, kvHeads: nkv, headDim: D, ffn: F, eps } = s;
-  const N = B * T;
-  const rep = nh / nkv;
-  const scale = 1 / Math.sqrt(D);
-  const temps: Info[] = [];
-  const tmp = (shape: number[]): Info => {
-    const t = b.makeOutput(shape, 'float32');
-    temps.push(t);
+/** What the backward reads of the forward (besides the input h). */
+interface ForwardState {
+  x: Info;
+  r1: Info;
+  q: Info;
+  k: Info;
+  v: Info;
+  pr: Info;
+  merged: Info;
+  h1: Info;
+  r2: Info;
+  x2: Info;
+  gt: Info;
+  up: Info;
+  m: Info;
+}
+
+/** the state read by the backward only as matrix-product operands (kept as bfloat16 copies alone under bf16) */
+const PRODUCT_ONLY: Array<keyof ForwardState> = ['x', 'q', 'k', 'v', 'merged', 'x2', 'm'];
+
+/** One layer's forward state kept on the device for its VJP; the holder disposes it. */
+export class KeptLayer {
+  constructor(
+    private readonly b: CudaBackend,
+    readonly state: ForwardState,
+  ) {}
+
+  /** device bytes held */
+  bytes(): number {
+    return Object.values(this.state).reduce((a, t) => a + this.b.deviceBytes(t.dataId), 0);
+  }
+
+  dispose(): void {
+    for (const t of Object.values(this.state)) this.b.disposeData(t.dataId);
+  }
+}
+
+/** The launches and products of one layer over one batch shape (shared by the forward and the VJP). */
+class LayerKernels {
+  readonly b = tf.backend() as CudaBackend;
+  readonly d = this.b.device;
+  readonly N: number;
+  private readonly bf: boolean;
+
+  constructor(
+    readonly s: LayerShape,
+    private readonly cos: tf.Tensor,
+    private readonly sin: tf.Tensor,
+    readonly mask: tf.Tensor,
+  ) {
+    this.N = s.batch * s.seqLen;
+    this.bf = productsReadHalves(this.b.precision);
+  }
+
+  out(shape: number[], list?: Info[]): Info {
+    const t = this.b.makeOutput(shape, 'float32');
+    list?.push(t);
     return t;
-  };
-  const out = (shape: number[]): Info => b.makeOutput(shape, 'float32');
-  const P = (t: Info | tf.Tensor) => b.ptr(t as Info);
-  const bf = productsReadHalves(b.precision);
-  const op = (t: Info | tf.Tensor) => (bf ? b.halfPtr(t as Info) : b.ptr(t as Info));
-  const gemm = (g: Omit<GemmRequest, 'precision' | 'batch' | 'strideA' | 'strideB' | 'strideC'> & Partial<GemmRequest>) =>
-    d.gemm({ batch: 1, strideA: 0, strideB: 0, strideC: 0, precision: b.precision, ...g });
+  }
+
+  free(list: Info[]): void {
+    for (const t of list) this.b.disposeData(t.dataId);
+    list.length = 0;
+  }
+
+  P = (t: Info | tf.Tensor): number => this.b.ptr(t as Info);
+  op = (t: Info | tf.Tensor): number => (this.bf ? this.b.halfPtr(t as Info) : this.b.ptr(t as Info));
+
+  gemm(g: Omit<GemmRequest, 'precision' | 'batch' | 'strideA' | 'strideB' | 'strideC'> & Partial<GemmRequest>): void {
+    this.d.gemm({ batch: 1, strideA: 0, strideB: 0, strideC: 0, precision: this.b.precision, ...g });
+  }
+
   /** y [N, out] = x [N, in] Wᵀ */
-  const linear = (x: Info | tf.Tensor, wt: tf.Tensor, y: Info, nOut: number, nIn: number) => gemm({ a: op(x), b: op(wt), c: P(y), m: N, n: nOut, k: nIn, transA: false, transB: true });
+  linear(x: Info | tf.Tensor, wt: tf.Tensor, y: Info, nOut: number, nIn: number): void {
+    this.gemm({ a: this.op(x), b: this.op(wt), c: this.P(y), m: this.N, n: nOut, k: nIn, transA: false, transB: true });
+  }
+
   /** dx [N, in] (+)= dy [N, out] W */
-  const linearDx = (g: Info, wt: tf.Tensor, dx: Info, nOut: number, nIn: number, beta: number) => gemm({ a: op(g), b: op(wt), c: P(dx), m: N, n: nIn, k: nOut, transA: false, transB: false, beta });
-  /** dW [out, in] = dyᵀ x */
-  const linearDw = (g: Info, x: Info, dw: Info, nOut: number, nIn: number) => gemm({ a: op(g), b: op(x), c: P(dw), m: nOut, n: nIn, k: N, transA: true, transB: false });
-  const rows = (n: number) => Math.max(1, Math.min(n, 65535 * 8));
-  const norm = (x: Info | tf.Tensor, wt: tf.Tensor, y: Info, r: Info) => d.launch('rms_norm', rows(N), BLOCK, [ptr(P(x)), ptr(P(wt)), ptr(P(y)), ptr(P(r)), i64(N), i32(H), f32(eps)]);
-  /** dx = rmsnorm′(∂y) (+ dw); then dx += res when given (the residual path) */
-  const normGrad = (x: Info | tf.Tensor, wt: tf.Tensor, g: Info, r: Info, dx: Info, dw: Info) => {
-    d.launch('rms_norm_grad', rows(N), BLOCK, [ptr(P(x)), ptr(P(wt)), ptr(P(g)), ptr(P(r)), ptr(P(dx)), i64(N), i32(H)]);
+  linearDx(g: Info, wt: tf.Tensor, dx: Info, nOut: number, nIn: number, beta: number): void {
+    this.gemm({ a: this.op(g), b: this.op(wt), c: this.P(dx), m: this.N, n: nIn, k: nOut, transA: false, transB: false, beta });
+  }
+
+  /** dW [out, in] = dyᵀ x, or added into `into` (a float32 sum) */
+  linearDw(g: Info, x: Info, into: tf.Tensor | undefined, nOut: number, nIn: number): Info | null {
+    const dw = into ? null : this.out([nOut, nIn]);
+    const c = into ? this.b.mutablePtr(into as unknown as Info) : this.P(dw!);
+    this.gemm({ a: this.op(g), b: this.op(x), c, m: nOut, n: nIn, k: this.N, transA: true, transB: false, beta: into ? 1 : 0 });
+    return dw;
+  }
+
+  private rows(): number {
+    return Math.max(1, Math.min(this.N, 65535 * 8));
+  }
+
+  norm(x: Info | tf.Tensor, wt: tf.Tensor, y: Info, r: Info): void {
+    this.d.launch('rms_norm', this.rows(), BLOCK, [ptr(this.P(x)), ptr(this.P(wt)), ptr(this.P(y)), ptr(this.P(r)), i64(this.N), i32(this.s.hidden), f32(this.s.eps)]);
+  }
+
+  /** dx = rmsnorm′(∂y); the weight's gradient returned, or added into `into` */
+  normGrad(x: Info | tf.Tensor, wt: tf.Tensor, g: Info, r: Info, dx: Info, into: tf.Tensor | undefined): Info | null {
+    const { N, d } = this;
+    const H = this.s.hidden;
+    d.launch('rms_norm_grad', this.rows(), BLOCK, [ptr(this.P(x)), ptr(this.P(wt)), ptr(this.P(g)), ptr(this.P(r)), ptr(this.P(dx)), i64(N), i32(H)]);
+    const dw = into ? null : this.out([H]);
+    const target = into ? this.b.mutablePtr(into as unknown as Info) : this.P(dw!);
     const chunks = Math.max(1, Math.min(128, Math.ceil(N / 32)));
     const part = d.alloc(chunks * H * 4);
     try {
-      d.launch('rms_norm_dw_parts', d.gridFor(chunks * H), BLOCK, [ptr(P(g)), ptr(P(x)), ptr(P(r)), ptr(part), i64(N), i32(H), i32(chunks)]);
-      d.launch('col_sum', d.gridFor(H), BLOCK, [ptr(part), ptr(P(dw)), i32(chunks), i32(H)]);
+      d.launch('rms_norm_dw_parts', d.gridFor(chunks * H), BLOCK, [ptr(this.P(g)), ptr(this.P(x)), ptr(this.P(r)), ptr(part), i64(N), i32(H), i32(chunks)]);
+      d.launch('col_sum', d.gridFor(H), BLOCK, [ptr(part), ptr(target), i32(chunks), i32(H), i32(into ? 1 : 0)]);
     } finally {
       d.release(part);
     }
-  };
-  const add = (a: Info | tf.Tensor, c: Info, y: Info) => d.launch('add_same', d.gridFor(numel(y.shape)), BLOCK, [ptr(P(a)), ptr(P(c)), ptr(P(y)), i64(numel(y.shape))]);
-  const heads = (kernel: 'rope_split' | 'rope_merge', x: Info, y: Info, H_: number, rope: boolean) =>
-    d.launch(kernel, d.gridFor(N * H_ * D), BLOCK, [ptr(P(x)), ptr(rope ? P(cos) : 0), ptr(rope ? P(sin) : 0), ptr(P(y)), i32(B), i32(T), i32(H_), i32(D), i32(rope ? 1 : 0)]);
-  const warps = (n: number) => Math.max(1, Math.min(Math.ceil(n / (BLOCK / 32)), 65535 * 8));
-  const G = B * nkv;
-  const qs = rep * T * D;
-  const ks = T * D;
-  const ss = rep * T * T;
-  try {
-    // ── forward (recomputed), keeping what the backward reads ──
-    const x = tmp([N, H]);
-    const r1 = tmp([N]);
-    norm(h, w.inNorm, x, r1);
-    const q2 = tmp([N, nh * D]);
-    const k2 = tmp([N, nkv * D]);
-    const v2 = tmp([N, nkv * D]);
-    linear(x, w.q, q2, nh * D, H);
-    linear(x, w.k, k2, nkv * D, H);
-    linear(x, w.v, v2, nkv * D, H);
-    const q = tmp([B, nh, T, D]);
-    const k = tmp([B, nkv, T, D]);
-    const v = tmp([B, nkv, T, D]);
-    heads('rope_split', q2, q, nh, true);
-    heads('rope_split', k2, k, nkv, true);
-    heads('rope_split', v2, v, nkv, false);
-    const sc = tmp([B, nh, T, T]);
-    gemm({ a: op(q), b: op(k), c: P(sc), m: rep * T, n: T, k: D, transA: false, transB: true, batch: G, strideA: qs, strideB: ks, strideC: ss });
-    const pr = tmp([B, nh, T, T]);
-    d.launch('masked_softmax', warps(B * nh * T), BLOCK, [ptr(P(sc)), ptr(P(mask)), ptr(P(pr)), i64(B * nh * T), i32(T), i32(T), i32(nh), f32(scale)]);
-    const o4 = tmp([B, nh, T, D]);
-    gemm({ a: op(pr), b: op(v), c: P(o4), m: rep * T, n: D, k: T, transA: false, transB: false, batch: G, strideA: ss, strideB: ks, strideC: qs });
-    const merged = tmp([N, nh * D]);
-    heads('rope_merge', o4, merged, nh, false);
-    const h1 = tmp([N, H]);
-    linear(merged, w.o, h1, H, nh * D);
-    add(h, h1, h1);
-    const x2 = tmp([N, H]);
-    const r2 = tmp([N]);
-    norm(h1, w.postNorm, x2, r2);
-    const gt = tmp([N, F]);
-    const up = tmp([N, F]);
-    linear(x2, w.gate, gt, F, H);
-    linear(x2, w.up, up, F, H);
-    const m = tmp([N, F]);
-    d.launch('swiglu', d.gridFor(N * F), BLOCK, [ptr(P(gt)), ptr(P(up)), ptr(P(m)), i64(N * F)]);
+    return dw;
+  }
 
-    // ── backward ──
+  add(a: Info | tf.Tensor, c: Info | tf.Tensor, y: Info): void {
+    const n = numel(y.shape);
+    this.d.launch('add_same', this.d.gridFor(n), BLOCK, [ptr(this.P(a)), ptr(this.P(c)), ptr(this.P(y)), i64(n)]);
+  }
+
+  heads(kernel: 'rope_split' | 'rope_merge', x: Info, y: Info, nHeads: number, rope: boolean): void {
+    const { batch: B, seqLen: T, headDim: D } = this.s;
+    this.d.launch(kernel, this.d.gridFor(this.N * nHeads * D), BLOCK, [
+      ptr(this.P(x)),
+      ptr(rope ? this.P(this.cos) : 0),
+      ptr(rope ? this.P(this.sin) : 0),
+      ptr(this.P(y)),
+      i32(B),
+      i32(T),
+      i32(nHeads),
+      i32(D),
+      i32(rope ? 1 : 0),
+    ]);
+  }
+
+  warps(n: number): number {
+    return Math.max(1, Math.min(Math.ceil(n / (BLOCK / 32)), 65535 * 8));
+  }
+
+  /** the grouped attention products' batch and strides (GQA: the rep query heads of kv head g are one matrix) */
+  get groups(): { G: number; rep: number; qs: number; ks: number; ss: number } {
+    const { batch: B, seqLen: T, heads: nh, kvHeads: nkv, headDim: D } = this.s;
+    const rep = nh / nkv;
+    return { G: B * nkv, rep, qs: rep * T * D, ks: T * D, ss: rep * T * T };
+  }
+
+  /**
+   * The forward from h: the state the backward reads, and h' when `withOutput` (the VJP's recompute
+   * needs no h'). Intermediates the backward does not read are freed on the way.
+   */
+  forward(h: tf.Tensor, w: LayerWeights, withOutput: boolean): { state: ForwardState; y: Info | null } {
+    const { batch: B, seqLen: T, hidden: H, heads: nh, kvHeads: nkv, headDim: D, ffn: F } = this.s;
+    const { N } = this;
+    const { G, rep, qs, ks, ss } = this.groups;
+    const state: Info[] = [];
+    const scratch: Info[] = [];
+    try {
+      const x = this.out([N, H], state);
+      const r1 = this.out([N], state);
+      this.norm(h, w.inNorm, x, r1);
+      const q2 = this.out([N, nh * D], scratch);
+      const k2 = this.out([N, nkv * D], scratch);
+      const v2 = this.out([N, nkv * D], scratch);
+      this.linear(x, w.q, q2, nh * D, H);
+      this.linear(x, w.k, k2, nkv * D, H);
+      this.linear(x, w.v, v2, nkv * D, H);
+      const q = this.out([B, nh, T, D], state);
+      const k = this.out([B, nkv, T, D], state);
+      const v = this.out([B, nkv, T, D], state);
+      this.heads('rope_split', q2, q, nh, true);
+      this.heads('rope_split', k2, k, nkv, true);
+      this.heads('rope_split', v2, v, nkv, false);
+      this.free(scratch);
+      const sc = this.out([B, nh, T, T], scratch);
+      this.gemm({ a: this.op(q), b: this.op(k), c: this.P(sc), m: rep * T, n: T, k: D, transA: false, transB: true, batch: G, strideA: qs, strideB: ks, strideC: ss });
+      const pr = this.out([B, nh, T, T], state);
+      this.d.launch('masked_softmax', this.warps(B * nh * T), BLOCK, [ptr(this.P(sc)), ptr(this.P(this.mask)), ptr(this.P(pr)), i64(B * nh * T), i32(T), i32(T), i32(nh), f32(1 / Math.sqrt(D))]);
+      this.free(scratch);
+      const o4 = this.out([B, nh, T, D], scratch);
+      this.gemm({ a: this.op(pr), b: this.op(v), c: this.P(o4), m: rep * T, n: D, k: T, transA: false, transB: false, batch: G, strideA: ss, strideB: ks, strideC: qs });
+      const merged = this.out([N, nh * D], state);
+      this.heads('rope_merge', o4, merged, nh, false);
+      this.free(scratch);
+      const h1 = this.out([N, H], state);
+      this.linear(merged, w.o, h1, H, nh * D);
+      this.add(h, h1, h1);
+      const x2 = this.out([N, H], state);
+      const r2 = this.out([N], state);
+      this.norm(h1, w.postNorm, x2, r2);
+      const gt = this.out([N, F], state);
+      const up = this.out([N, F], state);
+      this.linear(x2, w.gate, gt, F, H);
+      this.linear(x2, w.up, up, F, H);
+      const m = this.out([N, F], state);
+      this.d.launch('swiglu', this.d.gridFor(N * F), BLOCK, [ptr(this.P(gt)), ptr(this.P(up)), ptr(this.P(m)), i64(N * F)]);
+      let y: Info | null = null;
+      if (withOutput) {
+        y = this.out([N, H]);
+        this.linear(m, w.down, y, H, F);
+        this.add(h1, y, y);
+      }
+      return { state: { x, r1, q, k, v, pr, merged, h1, r2, x2, gt, up, m }, y };
+    } catch (e) {
+      this.free(state);
+      throw e;
+    } finally {
+      this.free(scratch);
+    }
+  }
+}
+
+const tensor = (i: Info): tf.Tensor => tf.engine().makeTensorFromTensorInfo(i);
+
+/**
+ * h' = layer(h) for input h [N, hidden]; rope tables cos, sin [T, D]; additive mask [B, 1, T, T].
+ * With `keep`, also what the VJP reads (the caller disposes it, after `cudaLayerVJP` or instead).
+ */
+export function cudaLayerForward(h: tf.Tensor, w: LayerWeights, s: LayerShape, cos: tf.Tensor, sin: tf.Tensor, mask: tf.Tensor, keep: boolean): { y: tf.Tensor; kept: KeptLayer | null } {
+  const k = new LayerKernels(s, cos, sin, mask);
+  const { state, y } = k.forward(h, w, true);
+  if (!keep) {
+    k.free(Object.values(state));
+    return { y: tensor(y!), kept: null };
+  }
+  if (productsReadHalves(k.b.precision)) for (const key of PRODUCT_ONLY) k.b.keepHalfOnly(state[key]);
+  return { y: tensor(y!), kept: new KeptLayer(k.b, state) };
+}
+
+export interface VJPOptions {
+  /** the forward state kept by `cudaLayerForward` for this h (not disposed here); recomputed without it */
+  kept?: KeptLayer | null;
+  /** float32 sums to add a weight's gradient into in place (that weight is then left out of `grads`) */
+  into?: Partial<LayerWeights>;
+}
+
+/**
+ * ∂L/∂h and the gradient of every weight of the layer, for input h [N, hidden] and upstream gradient
+ * dy [N, hidden]; rope tables cos, sin [T, D]; additive mask [B, 1, T, T]. The caller owns the
+ * results; weights with a sum in `o.into` have their gradient added there instead.
+ */
+export function cudaLayerVJP(
+  h: tf.Tensor,
+  dy: tf.Tensor,
+  w: LayerWeights,
+  s: LayerShape,
+  cos: tf.Tensor,
+  sin: tf.Tensor,
+  mask: tf.Tensor,
+  o: VJPOptions = {},
+): { dh: tf.Tensor; grads: Partial<LayerWeights> } {
+  const kk = new LayerKernels(s, cos, sin, mask);
+  const { seqLen: T, hidden: H, heads: nh, kvHeads: nkv, headDim: D, ffn: F, batch: B } = s;
+  const { N } = kk;
+  const { G, rep, qs, ks, ss } = kk.groups;
+  const into = o.into ?? {};
+  const temps: Info[] = [];
+  const results: Info[] = [];
+  const recomputed = o.kept ? null : kk.forward(h, w, false).state;
+  if (recomputed) temps.push(...Object.values(recomputed));
+  const st = o.kept?.state ?? recomputed!;
+  const tmp = (shape: number[]) => kk.out(shape, temps);
+  const grad = (t: Info | null): Info | null => {
+    if (t) results.push(t);
+    return t;
+  };
+  try {
     const dyI = dy as unknown as Info;
-    const gDown = out([H, F]);
-    linearDw(dyI, m, gDown, H, F);
+    const gDown = grad(kk.linearDw(dyI, st.m, into.down, H, F));
     const dm = tmp([N, F]);
-    linearDx(dyI, w.down, dm, H, F, 0);
+    kk.linearDx(dyI, w.down, dm, H, F, 0);
     const dg = tmp([N, F]);
     const du = tmp([N, F]);
-    d.launch('swiglu_grad', d.gridFor(N * F), BLOCK, [ptr(P(gt)), ptr(P(up)), ptr(P(dm)), ptr(P(dg)), ptr(P(du)), i64(N * F)]);
-    const gGate = out([F, H]);
-    const gUp = out([F, H]);
-    linearDw(dg, x2, gGate, F, H);
-    linearDw(du, x2, gUp, F, H);
+    kk.d.launch('swiglu_grad', kk.d.gridFor(N * F), BLOCK, [ptr(kk.P(st.gt)), ptr(kk.P(st.up)), ptr(kk.P(dm)), ptr(kk.P(dg)), ptr(kk.P(du)), i64(N * F)]);
+    const gGate = grad(kk.linearDw(dg, st.x2, into.gate, F, H));
+    const gUp = grad(kk.linearDw(du, st.x2, into.up, F, H));
     const dx2 = tmp([N, H]);
-    linearDx(dg, w.gate, dx2, F, H, 0);
-    linearDx(du, w.up, dx2, F, H, 1);
+    kk.linearDx(dg, w.gate, dx2, F, H, 0);
+    kk.linearDx(du, w.up, dx2, F, H, 1);
     const dh1 = tmp([N, H]);
-    const gPost = out([H]);
-    normGrad(h1, w.postNorm, dx2, r2, dh1, gPost);
-    add(dh1, dyI, dh1);
-    const gO = out([H, nh * D]);
-    linearDw(dh1, merged, gO, H, nh * D);
+    const gPost = grad(kk.normGrad(st.h1, w.postNorm, dx2, st.r2, dh1, into.postNorm));
+    kk.add(dh1, dyI, dh1);
+    const gO = grad(kk.linearDw(dh1, st.merged, into.o, H, nh * D));
     const dmerged = tmp([N, nh * D]);
-    linearDx(dh1, w.o, dmerged, H, nh * D, 0);
+    kk.linearDx(dh1, w.o, dmerged, H, nh * D, 0);
     const dO = tmp([B, nh, T, D]);
-    heads('rope_split', dmerged, dO, nh, false);
+    kk.heads('rope_split', dmerged, dO, nh, false);
     const dP = tmp([B, nh, T, T]);
-    gemm({ a: op(dO), b: op(v), c: P(dP), m: rep * T, n: T, k: D, transA: false, transB: true, batch: G, strideA: qs, strideB: ks, strideC: ss });
+    kk.gemm({ a: kk.op(dO), b: kk.op(st.v), c: kk.P(dP), m: rep * T, n: T, k: D, transA: false, transB: true, batch: G, strideA: qs, strideB: ks, strideC: ss });
     const dv = tmp([B, nkv, T, D]);
-    gemm({ a: op(pr), b: op(dO), c: P(dv), m: T, n: D, k: rep * T, transA: true, transB: false, batch: G, strideA: ss, strideB: qs, strideC: ks });
+    kk.gemm({ a: kk.op(st.pr), b: kk.op(dO), c: kk.P(dv), m: T, n: D, k: rep * T, transA: true, transB: false, batch: G, strideA: ss, strideB: qs, strideC: ks });
     const dS = tmp([B, nh, T, T]);
-    d.launch('masked_softmax_grad', warps(B * nh * T), BLOCK, [ptr(P(pr)), ptr(P(dP)), ptr(P(dS)), i64(B * nh * T), i32(T), f32(scale)]);
+    kk.d.launch('masked_softmax_grad', kk.warps(B * nh * T), BLOCK, [ptr(kk.P(st.pr)), ptr(kk.P(dP)), ptr(kk.P(dS)), i64(B * nh * T), i32(T), f32(1 / Math.sqrt(D))]);
     const dq = tmp([B, nh, T, D]);
-    gemm({ a: op(dS), b: op(k), c: P(dq), m: rep * T, n: D, k: T, transA: false, transB: false, batch: G, strideA: ss, strideB: ks, strideC: qs });
+    kk.gemm({ a: kk.op(dS), b: kk.op(st.k), c: kk.P(dq), m: rep * T, n: D, k: T, transA: false, transB: false, batch: G, strideA: ss, strideB: ks, strideC: qs });
     const dk = tmp([B, nkv, T, D]);
-    gemm({ a: op(dS), b: op(q), c: P(dk), m: T, n: D, k: rep * T, transA: true, transB: false, batch: G, strideA: ss, strideB: qs, strideC: ks });
+    kk.gemm({ a: kk.op(dS), b: kk.op(st.q), c: kk.P(dk), m: T, n: D, k: rep * T, transA: true, transB: false, batch: G, strideA: ss, strideB: qs, strideC: ks });
     const dq2 = tmp([N, nh * D]);
     const dk2 = tmp([N, nkv * D]);
     const dv2 = tmp([N, nkv * D]);
-    heads('rope_merge', dq, dq2, nh, true);
-    heads('rope_merge', dk, dk2, nkv, true);
-    heads('rope_merge', dv, dv2, nkv, false);
-    const gQ = out([nh * D, H]);
-    const gK = out([nkv * D, H]);
-    const gV = out([nkv * D, H]);
-    linearDw(dq2, x, gQ, nh * D, H);
-    linearDw(dk2, x, gK, nkv * D, H);
-    linearDw(dv2, x, gV, nkv * D, H);
+    kk.heads('rope_merge', dq, dq2, nh, true);
+    kk.heads('rope_merge', dk, dk2, nkv, true);
+    kk.heads('rope_merge', dv, dv2, nkv, false);
+    const gQ = grad(kk.linearDw(dq2, st.x, into.q, nh * D, H));
+    const gK = grad(kk.linearDw(dk2, st.x, into.k, nkv * D, H));
+    const gV = grad(kk.linearDw(dv2, st.x, into.v, nkv * D, H));
     const dx = tmp([N, H]);
-    linearDx(dq2, w.q, dx, nh * D, H, 0);
-    linearDx(dk2, w.k, dx, nkv * D, H, 1);
-    linearDx(dv2, w.v, dx, nkv * D, H, 1);
-    const dh = out([N, H]);
-    const gIn = out([H]);
-    normGrad(h, w.inNorm, dx, r1, dh, gIn);
-    add(dh, dh1, dh);
-    const t = (i: Info) => tf.engine().makeTensorFromTensorInfo(i);
-    return { dh: t(dh), grads: { inNorm: t(gIn), postNorm: t(gPost), q: t(gQ), k: t(gK), v: t(gV), o: t(gO), gate: t(gGate), up: t(gUp), down: t(gDown) } };
+    kk.linearDx(dq2, w.q, dx, nh * D, H, 0);
+    kk.linearDx(dk2, w.k, dx, nkv * D, H, 1);
+    kk.linearDx(dv2, w.v, dx, nkv * D, H, 1);
+    const dh = kk.out([N, H]);
+    results.push(dh);
+    const gIn = grad(kk.normGrad(h, w.inNorm, dx, st.r1, dh, into.inNorm));
+    kk.add(dh, dh1, dh);
+    const all: Record<keyof LayerWeights, Info | null> = { inNorm: gIn, postNorm: gPost, q: gQ, k: gK, v: gV, o: gO, gate: gGate, up: gUp, down: gDown };
+    const grads: Partial<LayerWeights> = {};
+    for (const key of Object.keys(all) as Array<keyof LayerWeights>) if (all[key]) grads[key] = tensor(all[key]!);
+    results.length = 0;
+    return { dh: tensor(dh), grads };
   } finally {
-    for (const x of temps) b.disposeData(x.dataId);
+    kk.free(results);
+    kk.free(temps);
   }
 }

@@ -36,3 +36,28 @@ export function residentBytesPerElement(precision: Precision, dtype: string | un
   const words = !stored || use.f32 || (use.product && !productsReadHalves(precision));
   return (halves ? 2 : 0) + (words ? 4 : 0);
 }
+
+/** The shapes that size one decoder layer's kept forward state. */
+export interface KeptLayerDims {
+  hidden: number;
+  /** query and key/value widths (heads · head_dim, kv_heads · head_dim) */
+  qWidth: number;
+  kvWidth: number;
+  ffn: number;
+  heads: number;
+}
+
+/**
+ * Device bytes of the forward state that the cuda backend's written-out layer keeps for its VJP
+ * (cuda/layer.ts `KeptLayer`), for `seqs` sequences of `seqLen` tokens (N = seqs · seqLen):
+ * float32 1/rms of both norms (2N), h₁ [N, H], SwiGLU's g and u [N, F]; the attention
+ * probabilities [seqs, heads, T, T] as float32 (the softmax gradient) plus their bf16 copy under bf16
+ * products; and the tensors read only as product operands (x, x₂ [N, H], q, merge(O) [N, Q], k, v
+ * [N, K], m [N, F]) as bf16 copies alone under bf16 products, float32 otherwise.
+ */
+export function keptLayerBytes(precision: Precision, d: KeptLayerDims, seqs: number, seqLen: number): number {
+  const N = seqs * seqLen;
+  const operand = productsReadHalves(precision) ? 2 : 4;
+  const probs = seqs * d.heads * seqLen * seqLen * (productsReadHalves(precision) ? 6 : 4);
+  return 4 * N * (2 + d.hidden + 2 * d.ffn) + probs + operand * N * (2 * d.hidden + 2 * d.qWidth + 2 * d.kvWidth + d.ffn);
+}

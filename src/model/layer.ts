@@ -22,14 +22,16 @@
  * `decoderLayerVJP` is its vector–Jacobian product, the unit of layer-wise backprop: given the layer
  * input h and the upstream gradient ∂L/∂h_out, it returns ∂L/∂h_in and every parameter's gradient of
  * this layer. `Params` maps checkpoint tensor names to tensors, so the same code runs on weights
- * loaded once (whole model) or per layer (streamed).
+ * loaded once (whole model) or per layer (streamed). `layerForward` is the forward that layer-wise
+ * backprop runs: a backend with the layer written out (ops.ts `layerForward`) can keep what the VJP
+ * reads, which then does not recompute the forward.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { AttentionContext } from './attention';
 import type { ModelConfig } from './config';
 import { linear, type LinearParams } from './linear';
 import { hasBias, inputNorm, type LayerLinear, layerParamNames, linearBias, linearWeight, postAttentionNorm } from './names';
-import { modelOps } from './ops';
+import { type KeptActivations, type LayerVJPOptions, modelOps } from './ops';
 import type { Params } from './params';
 
 export type { Params } from './params';
@@ -96,13 +98,25 @@ export function overlay(base: Params, names: string[], xs: tf.Tensor[]): Params 
 }
 
 /**
- * VJP of decoder layer i at input h with upstream gradient dy: recomputes the layer's forward and
- * returns ∂L/∂h and ∂L/∂θ for every parameter of the layer (names from layerParamNames). The caller
- * owns (and must dispose) the returned tensors.
+ * h' = layer i(h) for layer-wise backprop (no hooks): the backend's written-out forward where it has
+ * one, with (`keep`) what the VJP reads kept for `decoderLayerVJP` (the caller disposes it); else
+ * `decoderLayer` (nothing kept).
  */
-export function decoderLayerVJP(h: tf.Tensor, dy: tf.Tensor, i: number, p: Params, cfg: ModelConfig, ctx: AttentionContext): { dh: tf.Tensor; grads: Map<string, tf.Tensor> } {
+export function layerForward(h: tf.Tensor, i: number, p: Params, cfg: ModelConfig, ctx: AttentionContext, keep: boolean): { y: tf.Tensor; kept: KeptActivations | null } {
+  const written = modelOps().layerForward?.(h, i, p, cfg, ctx, keep);
+  if (written) return written;
+  return { y: tf.tidy(() => decoderLayer(h, i, p, cfg, ctx)), kept: null };
+}
+
+/**
+ * VJP of decoder layer i at input h with upstream gradient dy: recomputes the layer's forward
+ * (unless `o.kept` holds it) and returns ∂L/∂h and ∂L/∂θ for every parameter of the layer (names
+ * from layerParamNames) except those whose gradient the backend added into `o.into(name)`. The
+ * caller owns (and must dispose) the returned tensors.
+ */
+export function decoderLayerVJP(h: tf.Tensor, dy: tf.Tensor, i: number, p: Params, cfg: ModelConfig, ctx: AttentionContext, o: LayerVJPOptions = {}): { dh: tf.Tensor; grads: Map<string, tf.Tensor> } {
   const names = layerParamNames(cfg, i);
-  const written = modelOps().layerVJP?.(h, dy, i, p, cfg, ctx);
+  const written = modelOps().layerVJP?.(h, dy, i, p, cfg, ctx, o);
   if (written) return written;
   const xs = [h, ...names.map((n) => p.get(n))];
   const g = tf.grads((...args: tf.Tensor[]) => decoderLayer(args[0], i, overlay(p, names, args.slice(1)), cfg, ctx));

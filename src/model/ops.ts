@@ -21,7 +21,7 @@
  * same (within float32 rounding) and is held to them by a test.
  */
 import * as tf from '@tensorflow/tfjs';
-import { cudaFusedOps, cudaLayerVJP, type FusedOps } from '../cuda';
+import { cudaFusedOps, cudaLayerForward, cudaLayerVJP, type FusedOps, KeptLayer, type LayerWeights } from '../cuda';
 import type { AttentionContext } from './attention';
 import type { ModelConfig } from './config';
 import type { Params } from './params';
@@ -56,10 +56,32 @@ export interface ModelOps {
   /** optional: the streamed engine's embedding-gradient rows summed on the backend (see FusedOps.rowsSum) */
   rowsSum?: FusedOps['rowsSum'];
   /**
-   * optional: decoder layer i's whole VJP (recomputed forward and backward) without the TF.js tape,
-   * as `decoderLayerVJP` computes it; null where it does not apply (layer.ts then uses the tape)
+   * optional: decoder layer i's forward written out, as `decoderLayer` computes it, with (`keep`)
+   * what `layerVJP` reads so that it need not recompute the forward; null where it does not apply
+   * (then `decoderLayer` runs, and `layerVJP` recomputes)
    */
-  layerVJP?(h: tf.Tensor, dy: tf.Tensor, i: number, p: Params, cfg: ModelConfig, ctx: AttentionContext): { dh: tf.Tensor; grads: Map<string, tf.Tensor> } | null;
+  layerForward?(h: tf.Tensor, i: number, p: Params, cfg: ModelConfig, ctx: AttentionContext, keep: boolean): { y: tf.Tensor; kept: KeptActivations | null } | null;
+  /**
+   * optional: decoder layer i's whole VJP (the forward recomputed unless kept, and the backward)
+   * without the TF.js tape, as `decoderLayerVJP` computes it; null where it does not apply (layer.ts
+   * then uses the tape)
+   */
+  layerVJP?(h: tf.Tensor, dy: tf.Tensor, i: number, p: Params, cfg: ModelConfig, ctx: AttentionContext, o?: LayerVJPOptions): { dh: tf.Tensor; grads: Map<string, tf.Tensor> } | null;
+}
+
+/** A layer's forward state kept on the backend for its VJP (`layerForward`); the holder disposes it. */
+export interface KeptActivations {
+  dispose(): void;
+}
+
+export interface LayerVJPOptions {
+  /** what `layerForward` kept for this h */
+  kept?: KeptActivations | null;
+  /**
+   * a float32 sum on the backend to add parameter `name`'s gradient into in place (a backend that
+   * can leaves that name out of the returned gradients; one that cannot returns it as usual)
+   */
+  into?: (name: string) => tf.Tensor | undefined;
 }
 
 /** [N, heads·D] → [B, heads, T, D] */
@@ -118,40 +140,56 @@ export function fusedModelOps(f: FusedOps): Partial<ModelOps> {
   };
 }
 
+/** Whether the cuda backend runs this model's layers written out (no biases; SIL_CUDA_LAYER=0 turns it off). */
+export function cudaWritesLayers(cfg: ModelConfig): boolean {
+  return process.env.SIL_CUDA_LAYER !== '0' && process.env.SIL_FUSED !== '0' && !cfg.qkvBias && !cfg.oBias && !cfg.mlpBias;
+}
+
+/** Layer i's weights by role, and their names; null where the written-out layer does not apply. */
+function writtenLayer(i: number, p: Params, cfg: ModelConfig, ctx: AttentionContext): { w: LayerWeights; names: LayerWeights<string> } | null {
+  if (!cudaWritesLayers(cfg) || ctx.cos.rank !== 2 || ctx.mask.shape[3] !== ctx.seqLen) return null;
+  const names: LayerWeights<string> = {
+    inNorm: inputNorm(i),
+    postNorm: postAttentionNorm(i),
+    q: linearWeight(i, 'q'),
+    k: linearWeight(i, 'k'),
+    v: linearWeight(i, 'v'),
+    o: linearWeight(i, 'o'),
+    gate: linearWeight(i, 'gate'),
+    up: linearWeight(i, 'up'),
+    down: linearWeight(i, 'down'),
+  };
+  const w = Object.fromEntries(Object.entries(names).map(([key, n]) => [key, p.get(n)])) as unknown as LayerWeights;
+  return { w, names };
+}
+
+function layerShape(cfg: ModelConfig, ctx: AttentionContext) {
+  return { batch: ctx.batch, seqLen: ctx.seqLen, hidden: cfg.hiddenSize, heads: cfg.numHeads, kvHeads: cfg.numKvHeads, headDim: cfg.headDim, ffn: cfg.intermediateSize, eps: cfg.rmsNormEps };
+}
+
 /**
- * The cuda backend's written-out layer VJP (src/cuda/layer.ts) for the layers it covers: no biases,
- * RoPE tables [T, D], no KV cache (any additive mask); SIL_CUDA_LAYER=0 keeps the tape.
+ * The cuda backend's written-out layer forward and VJP (src/cuda/layer.ts) for the layers it covers:
+ * no biases, RoPE tables [T, D], no KV cache (any additive mask); SIL_CUDA_LAYER=0 keeps the tape.
  */
 function cudaLayerOps(): Partial<ModelOps> {
   return {
-    layerVJP: (h, dy, i, p, cfg, ctx) => {
-      if (process.env.SIL_CUDA_LAYER === '0' || cfg.qkvBias || cfg.oBias || cfg.mlpBias || ctx.cos.rank !== 2 || ctx.mask.shape[3] !== ctx.seqLen) return null;
-      const lw = (l: Parameters<typeof linearWeight>[1]) => p.get(linearWeight(i, l));
-      const names = {
-        inNorm: inputNorm(i),
-        postNorm: postAttentionNorm(i),
-        q: linearWeight(i, 'q'),
-        k: linearWeight(i, 'k'),
-        v: linearWeight(i, 'v'),
-        o: linearWeight(i, 'o'),
-        gate: linearWeight(i, 'gate'),
-        up: linearWeight(i, 'up'),
-        down: linearWeight(i, 'down'),
-      };
-      const w = { inNorm: p.get(names.inNorm), postNorm: p.get(names.postNorm), q: lw('q'), k: lw('k'), v: lw('v'), o: lw('o'), gate: lw('gate'), up: lw('up'), down: lw('down') };
-      const shape = {
-        batch: ctx.batch,
-        seqLen: ctx.seqLen,
-        hidden: cfg.hiddenSize,
-        heads: cfg.numHeads,
-        kvHeads: cfg.numKvHeads,
-        headDim: cfg.headDim,
-        ffn: cfg.intermediateSize,
-        eps: cfg.rmsNormEps,
-      };
-      const r = cudaLayerVJP(h, dy, w, shape, ctx.cos, ctx.sin, ctx.mask);
-      const byName = new Map((Object.keys(names) as Array<keyof typeof names>).map((key) => [names[key], r.grads[key]]));
-      return { dh: r.dh, grads: new Map(layerParamNames(cfg, i).map((n) => [n, byName.get(n)!])) };
+    layerForward: (h, i, p, cfg, ctx, keep) => {
+      const l = writtenLayer(i, p, cfg, ctx);
+      return l ? cudaLayerForward(h, l.w, layerShape(cfg, ctx), ctx.cos, ctx.sin, ctx.mask, keep) : null;
+    },
+    layerVJP: (h, dy, i, p, cfg, ctx, o = {}) => {
+      const l = writtenLayer(i, p, cfg, ctx);
+      if (!l) return null;
+      const keys = Object.keys(l.names) as Array<keyof LayerWeights>;
+      const into: Partial<LayerWeights> = {};
+      for (const key of keys) {
+        const sum = o.into?.(l.names[key]);
+        if (sum) into[key] = sum;
+      }
+      const kept = o.kept instanceof KeptLayer ? o.kept : null;
+      const r = cudaLayerVJP(h, dy, l.w, layerShape(cfg, ctx), ctx.cos, ctx.sin, ctx.mask, { kept, into });
+      const byName = new Map(keys.filter((key) => r.grads[key]).map((key) => [l.names[key], r.grads[key]!]));
+      return { dh: r.dh, grads: new Map(layerParamNames(cfg, i).flatMap((n) => (byName.has(n) ? [[n, byName.get(n)!] as const] : []))) };
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * The backward steps of a streamed pass, for l = L−1 … 0: with layer l's weights loaded again,
- * recompute its forward from the boundary h_l and take the VJP with the upstream ∂h_{l+1}
- * (`decoderLayerVJP`) → ∂h_l and ∂θ_l per group, the groups' ∂θ_l summed (on the host for host
+ * recompute its forward from the boundary h_l (unless the forward kept its state) and take the VJP
+ * with the upstream ∂h_{l+1} (`decoderLayerVJP`) → ∂h_l and ∂θ_l per group (added in place into the
+ * pass's `deviceSums` where the backend can), the groups' ∂θ_l summed (on the host for host
  * boundaries, where the backend holds one group's gradients at a time; on the backend otherwise).
  * `handOff` then gives the layer's gradients to the sink (read back) or the device sink (as
  * tensors); the caller may let it run while the backend computes the next layer.
@@ -27,7 +28,13 @@ export async function backwardLayer(pass: StreamPass, i: number, dys: tf.Tensor[
   const grads: LayerGrads = { onDevice: new Map(), onHost: new Map() };
   for (let k = 0; k < G; k++) {
     const hi = pass.bnd.take(i * G + k);
-    const out = decoderLayerVJP(hi, dys[k], i, pass.w, pass.cfg, pass.groups[k].ctx);
+    const kept = pass.takeKept(i * G + k);
+    let out;
+    try {
+      out = decoderLayerVJP(hi, dys[k], i, pass.w, pass.cfg, pass.groups[k].ctx, { kept, into: pass.deviceSums });
+    } finally {
+      kept?.dispose();
+    }
     pass.track(out.dh);
     tf.dispose([hi, dys[k]]);
     dys[k] = out.dh;

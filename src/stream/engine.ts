@@ -23,6 +23,7 @@
  * Passes that share one `StreamWeights` (option `weights`) upload the cached layers and head once.
  * With `profile`, a `StageClock` (profile.ts) times the steps from outside.
  */
+import type * as tf from '@tensorflow/tfjs';
 import { SilError } from '../errors';
 import { type Batch, type PreparedBatch, prepareBatch } from '../model/batch';
 import { checkSequenceLength, type ModelConfig } from '../model/config';
@@ -60,6 +61,12 @@ export interface StreamOptions extends StreamPlanOptions {
    * (`rows` ascending, `data` rows.length × hidden), instead of dense vocabulary chunks to `sink`
    */
   rowSink?: RowSink;
+  /**
+   * with `deviceSink`: the float32 sum on the backend that parameter `name`'s gradient may be added
+   * into in place (the cuda backend's layer products with β = 1; GradSums.inPlace); a gradient added
+   * there does not reach `deviceSink`
+   */
+  deviceSums?: (name: string) => tf.Tensor | undefined;
   /** called after each of the pass's `streamSteps(cfg)` steps: every layer forward, the head, every layer backward, the embedding */
   onStep?: () => void;
 }
@@ -104,6 +111,7 @@ export async function streamedGradients(cfg: ModelConfig, source: RangedSource, 
     sink: clock ? clock.sink(sink) : sink,
     deviceSink: o.deviceSink,
     rowSink: o.rowSink,
+    deviceSums: o.deviceSink ? o.deviceSums : undefined,
     weights: o.weights,
   });
   try {

@@ -10,6 +10,7 @@ import type { PreparedBatch } from '../model/batch';
 import { slicePrepared } from '../model/batch';
 import type { ModelConfig } from '../model/config';
 import { disposeContext, makeContext } from '../model/model';
+import type { KeptActivations } from '../model/ops';
 import { layerParamNames } from '../model/names';
 import type { HeadChunk } from './head';
 import type { StreamPlan } from '../model/planner';
@@ -69,6 +70,8 @@ export interface PassOptions {
   sink: GradSink;
   deviceSink?: DeviceGradSink;
   rowSink?: RowSink;
+  /** float32 sums on the backend that a layer's weight gradients may be added into in place (see StreamOptions) */
+  deviceSums?: (name: string) => tf.Tensor | undefined;
   /** weights shared between passes (the caller disposes them) */
   weights?: StreamWeights;
 }
@@ -79,12 +82,15 @@ export class StreamPass {
   /** whether the weights outlive the pass (shared between passes) */
   readonly shared: boolean;
   readonly bnd: Boundaries;
+  /** forward state kept for the VJP, one slot per (layer, group) like the boundaries */
+  readonly kept: Array<KeptActivations | null>;
   /** tensors the pass made; `close` frees those still alive */
   readonly live: tf.Tensor[] = [];
   readonly denom: number;
   readonly sink: GradSink;
   readonly device?: DeviceGradSink;
   readonly rowSink?: RowSink;
+  readonly deviceSums?: (name: string) => tf.Tensor | undefined;
   /** several groups' layer gradients summed on the host (CPU backends: the backend holds one group's at a time) */
   readonly sumOnHost: boolean;
 
@@ -99,11 +105,13 @@ export class StreamPass {
     this.sink = o.sink;
     this.device = o.deviceSink;
     this.rowSink = o.rowSink;
+    this.deviceSums = o.deviceSums;
     this.shared = o.weights !== undefined;
     this.w = o.weights ?? new StreamWeights(cfg, src);
     this.sumOnHost = plan.groups > 1 && plan.boundaries === 'host' && !this.device;
     const per = plan.groupTokens / pb.seqLen;
     this.bnd = new Boundaries((cfg.numLayers + 1) * Math.ceil(pb.batch / per), plan.boundaries);
+    this.kept = new Array(cfg.numLayers * Math.ceil(pb.batch / per)).fill(null);
     try {
       for (let lo = 0; lo < pb.batch; lo += per) {
         const g = per >= pb.batch ? pb : slicePrepared(pb, lo, Math.min(pb.batch, lo + per));
@@ -119,6 +127,18 @@ export class StreamPass {
   /** whether layer i's weights stay uploaded from forward to backward */
   cached(i: number): boolean {
     return i < this.plan.cachedLayers;
+  }
+
+  /** whether layer i's forward keeps what its VJP reads (the plan's last `keptLayers` layers) */
+  keeps(i: number): boolean {
+    return i >= this.cfg.numLayers - this.plan.keptLayers;
+  }
+
+  /** the forward state kept in slot s (emptied; the caller disposes it), or null */
+  takeKept(s: number): KeptActivations | null {
+    const k = this.kept[s];
+    this.kept[s] = null;
+    return k;
   }
 
   /** whether layer i's weights stay uploaded after the backward pass (for later passes) */
@@ -143,6 +163,7 @@ export class StreamPass {
 
   close(): void {
     tf.dispose(this.live);
+    for (let s = 0; s < this.kept.length; s++) this.takeKept(s)?.dispose();
     this.bnd.dispose();
     if (!this.shared) this.w.dispose();
     else for (let i = this.plan.cachedLayers; i < this.cfg.numLayers; i++) this.w.release(layerParamNames(this.cfg, i));

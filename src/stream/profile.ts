@@ -45,7 +45,7 @@ export class StageClock {
       };
     return {
       readF32: timed((name: string, start?: number, end?: number) => src.readF32(name, start, end)),
-      readBytes: src.readBytes ? timed((name: string, start?: number, end?: number) => src.readBytes!(name, start, end)) : undefined,
+      readBytes: src.readBytes ? timed((name: string, start?: number, end?: number, into?: Uint8Array) => src.readBytes!(name, start, end, into)) : undefined,
       info: src.info ? (name) => src.info!(name) : undefined,
     };
   }

@@ -14,7 +14,7 @@ import type { GradientSource, SourceContext } from '../model/source';
 import { isGpuBackend, useBackend } from '../model/backend';
 import type { Batch } from '../model/batch';
 import { linearWeight, paramShape } from '../model/names';
-import { bindingBytes, cudaWeightStorage, defaultSequencesPerGroup, deviceBudget, fitsOnDevice, modelWeightBytes, planStreaming } from '../model/planner';
+import { bindingBytes, cudaWeightStorage, defaultSequencesPerGroup, deviceBudget, fitsOnDevice, modelParamCount, modelWeightBytes, planStreaming } from '../model/planner';
 import { streamedGradients, type StreamOptions, streamSteps, wholeTensors } from './engine';
 import { GradSums } from './sums';
 import { StreamWeights } from './weights';
@@ -45,7 +45,13 @@ export async function openStreamedSource(ctx: SourceContext): Promise<GradientSo
       const sink = wholeTensors(size, (name, g) => consume(name, g));
       const w = sharedWeights([batch], 0);
       const perGroup = defaultSequencesPerGroup(cfg, backend.name, batch.input_ids.length, batch.input_ids[0]?.length ?? 0);
-      const r = await streamedGradients(cfg, ctx.checkpoint, batch, sink, { ...base, sequencesPerGroup: perGroup, onStep, ...(w ? { weights: w, weightCacheBytes: weightBytes } : {}) });
+      const r = await streamedGradients(cfg, ctx.checkpoint, batch, sink, {
+        ...base,
+        sequencesPerGroup: perGroup,
+        onStep,
+        deviceBudgetBytes: budget,
+        ...(w ? { weights: w, weightCacheBytes: weightBytes } : {}),
+      });
       return { loss: r.loss, tokens: r.count };
     },
     canSum(units, fields) {
@@ -63,6 +69,8 @@ export async function openStreamedSource(ctx: SourceContext): Promise<GradientSo
             weightCacheBytes: weightBytes,
             onStep,
             deviceSink: (name, start, g) => acc.addTensor(name, start, g),
+            deviceSums: (name) => acc.inPlace(name),
+            deviceBudgetBytes: budget - fields.length * modelParamCount(cfg) * 4,
             rowSink: (name, rows, g) => acc.addRows(name, size(name), rows, g),
           });
           onUnit({ loss: r.loss, tokens: r.count }, u.input_ids.length);

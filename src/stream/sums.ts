@@ -49,6 +49,16 @@ export class GradSums {
     }
   }
 
+  /**
+   * The sum of whole tensor `name` on the backend, for a kernel to add that tensor's next gradient
+   * into in place (the streamed pass's `deviceSums`): only with the single field `grad` (Σ|g| needs
+   * |g| first) and once a first gradient has made the sum; else undefined.
+   */
+  inPlace(name: string): tf.Tensor | undefined {
+    if (this.fields.length !== 1 || this.fields[0] !== 'grad') return undefined;
+    return this.pieces.get(`${name}@0`)?.device?.[0];
+  }
+
   /** Adds a gradient piece computed on the host (the array is not kept). */
   addHost(name: string, start: number, g: Float32Array): void {
     const p = this.piece(name, start);

@@ -13,18 +13,26 @@ import { decodeOnCuda, decodeOnDevice } from './decode';
 /** A checkpoint-like source: element ranges as float32, and (optionally) as stored bytes. */
 export interface RangedSource {
   readF32(name: string, start?: number, end?: number): Float32Array;
-  readBytes?(name: string, start?: number, end?: number): Uint8Array;
+  readBytes?(name: string, start?: number, end?: number, into?: Uint8Array): Uint8Array;
   info?(name: string): { shape: number[]; dtype?: string };
+}
+
+/** Whether `name`'s stored bytes go to the current backend as they are, to be widened there (webgpu, cuda: BF16 and F16). */
+export function decodesOnBackend(src: RangedSource, name: string): boolean {
+  const dtype = src.info?.(name).dtype;
+  const backend = tf.getBackend();
+  return src.readBytes !== undefined && (dtype === 'BF16' || dtype === 'F16') && (backend === 'webgpu' || backend === 'cuda');
+}
+
+/** A float32 tensor of `shape` from `name`'s stored bytes `raw`, widened on the backend (see `decodesOnBackend`). */
+export function decodeBytes(src: RangedSource, name: string, raw: Uint8Array, shape: number[]): tf.Tensor {
+  const dtype = src.info!(name).dtype as 'BF16' | 'F16';
+  return tf.getBackend() === 'cuda' ? decodeOnCuda(raw, dtype, shape) : decodeOnDevice(raw, dtype, shape)!;
 }
 
 /** Elements [start, end) of `name` as a float32 tensor of `shape` on the current backend. */
 export function loadTensor(src: RangedSource, name: string, shape: number[], start = 0, end?: number): tf.Tensor {
-  const dtype = src.info?.(name).dtype;
-  if (dtype && src.readBytes && tf.getBackend() === 'webgpu') {
-    const t = decodeOnDevice(src.readBytes(name, start, end), dtype, shape);
-    if (t) return t;
-  }
-  if ((dtype === 'BF16' || dtype === 'F16') && src.readBytes && tf.getBackend() === 'cuda') return decodeOnCuda(src.readBytes(name, start, end), dtype, shape);
+  if (decodesOnBackend(src, name)) return decodeBytes(src, name, src.readBytes!(name, start, end), shape);
   return tf.tensor(src.readF32(name, start, end), shape, 'float32');
 }
 

@@ -494,7 +494,7 @@ export class EmulatedDevice implements GpuDevice {
         for (let c = 0; c < cols; c++) {
           let acc = 0;
           for (let k = 0; k < chunks; k++) acc = f(acc + part[k * cols + c]);
-          y[c] = acc;
+          y[c] = v(4) ? f(y[c] + acc) : acc;
         }
         return;
       }

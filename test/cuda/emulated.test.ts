@@ -9,11 +9,13 @@ import { registerCudaBackendOn } from '../../src/cuda';
 import { type CudaBackend } from '../../src/cuda/backend';
 import { cudaFusedOps } from '../../src/cuda/fused';
 import { decodeHalves } from '../../src/cuda/ops';
-import { PRECISIONS, residentBytesPerElement } from '../../src/cuda/precision';
+import { keptLayerBytes, PRECISIONS, residentBytesPerElement } from '../../src/cuda/precision';
+import { cudaLayerForward, cudaLayerVJP, type LayerWeights } from '../../src/cuda/layer';
 import { type FusedOps } from '../../src/cuda';
 import { checkpointConfig } from '../../src/model/config';
 import { modelOps } from '../../src/model/ops';
 import { streamedGradients, wholeTensors } from '../../src/stream/engine';
+import { GradSums } from '../../src/stream/sums';
 import { applyRope } from '../../src/model/rope';
 import { chunkLogitGrad, ChunkedLse, validWeights } from '../../src/stream/head';
 import { Checkpoint } from '../../src/io/checkpoint';
@@ -425,50 +427,195 @@ describe('the fused kernels of the cuda backend (src/cuda/fused.ts) on an emulat
   });
 });
 
+describe('the written-out decoder layer of the cuda backend (src/cuda/layer.ts) on an emulated GPU', () => {
+  const s = { batch: 2, seqLen: 5, hidden: 8, heads: 4, kvHeads: 2, headDim: 4, ffn: 12, eps: 1e-5 };
+  const N = s.batch * s.seqLen;
+  const make = () => {
+    const Q = s.heads * s.headDim;
+    const K = s.kvHeads * s.headDim;
+    const w: LayerWeights = {
+      inNorm: tf.add(1, tf.mul(0.1, rnd([s.hidden], 1))),
+      postNorm: tf.add(1, tf.mul(0.1, rnd([s.hidden], 2))),
+      q: tf.mul(0.4, rnd([Q, s.hidden], 3)),
+      k: tf.mul(0.4, rnd([K, s.hidden], 4)),
+      v: tf.mul(0.4, rnd([K, s.hidden], 5)),
+      o: tf.mul(0.4, rnd([s.hidden, Q], 6)),
+      gate: tf.mul(0.4, rnd([s.ffn, s.hidden], 7)),
+      up: tf.mul(0.4, rnd([s.ffn, s.hidden], 8)),
+      down: tf.mul(0.4, rnd([s.hidden, s.ffn], 9)),
+    };
+    const ang = tf.mul(tf.range(0, s.seqLen).reshape([s.seqLen, 1]), tf.tensor1d([1, 0.1, 1, 0.1]));
+    const causal = tf.tensor4d(
+      Array.from({ length: s.batch * s.seqLen * s.seqLen }, (_, i) => (i % s.seqLen > Math.floor(i / s.seqLen) % s.seqLen ? -1e9 : 0)),
+      [s.batch, 1, s.seqLen, s.seqLen],
+    );
+    return { w, cos: tf.cos(ang), sin: tf.sin(ang), mask: causal, h: rnd([N, s.hidden], 10), dy: rnd([N, s.hidden], 11) };
+  };
+
+  it.each(PRECISIONS)(
+    'gives under %s products, from the kept forward state, the output and gradients of the recomputing VJP bit for bit, holding exactly the bytes the planner counts',
+    async (precision) => {
+      await tf.setBackend('cuda');
+      const b = tf.backend() as CudaBackend;
+      b.precision = precision;
+      const { w, cos, sin, mask, h, dy } = make();
+      try {
+        const plain = cudaLayerForward(h, w, s, cos, sin, mask, false);
+        const held = cudaLayerForward(h, w, s, cos, sin, mask, true);
+        expect(plain.kept).toBeNull();
+        expect(Array.from(held.y.dataSync())).toEqual(Array.from(plain.y.dataSync()));
+        const dims = { hidden: s.hidden, qWidth: s.heads * s.headDim, kvWidth: s.kvHeads * s.headDim, ffn: s.ffn, heads: s.heads };
+        expect(held.kept!.bytes()).toBe(keptLayerBytes(precision, dims, s.batch, s.seqLen));
+        const fresh = cudaLayerVJP(h, dy, w, s, cos, sin, mask);
+        const fromKept = cudaLayerVJP(h, dy, w, s, cos, sin, mask, { kept: held.kept });
+        held.kept!.dispose();
+        expect(Array.from(fromKept.dh.dataSync())).toEqual(Array.from(fresh.dh.dataSync()));
+        for (const key of Object.keys(w) as Array<keyof LayerWeights>) {
+          expect([key, Array.from(fromKept.grads[key]!.dataSync())]).toEqual([key, Array.from(fresh.grads[key]!.dataSync())]);
+        }
+        tf.dispose([plain.y, held.y, fresh.dh, fromKept.dh, ...Object.values(fresh.grads), ...Object.values(fromKept.grads)]);
+      } finally {
+        tf.dispose([...Object.values(w), cos, sin, mask, h, dy]);
+        b.precision = 'f32';
+      }
+    },
+  );
+
+  it('adds each weight gradient into a given sum in place, and leaves that weight out of the results', async () => {
+    await tf.setBackend('cuda');
+    const { w, cos, sin, mask, h, dy } = make();
+    try {
+      const first = cudaLayerVJP(h, dy, w, s, cos, sin, mask);
+      const into = Object.fromEntries(Object.entries(first.grads).map(([k, g]) => [k, tf.tensor(g!.dataSync(), g!.shape)])) as LayerWeights;
+      const second = cudaLayerVJP(h, dy, w, s, cos, sin, mask, { into });
+      expect(Object.keys(second.grads)).toEqual([]);
+      for (const key of Object.keys(w) as Array<keyof LayerWeights>)
+        close(
+          into[key].dataSync(),
+          Array.from(first.grads[key]!.dataSync(), (x) => 2 * x),
+          1e-6,
+        );
+      tf.dispose([first.dh, second.dh, ...Object.values(first.grads), ...Object.values(into)]);
+    } finally {
+      tf.dispose([...Object.values(w), cos, sin, mask, h, dy]);
+    }
+  });
+
+  it('refuses to widen an activation kept as its bfloat16 copy alone, and to update a shared tensor in place', async () => {
+    await tf.setBackend('cuda');
+    const b = tf.backend() as CudaBackend;
+    const x = tf.tensor1d([1.5, 2.25, -3]);
+    b.keepHalfOnly(x as unknown as tf.TensorInfo);
+    expect(b.deviceBytes(x.dataId)).toBe(6);
+    expect(() => x.dataSync()).toThrow(/bfloat16 copy/);
+    const y = tf.tensor1d([1, 2]);
+    const alias = tf.reshape(y, [2, 1]);
+    expect(() => b.mutablePtr(y as unknown as tf.TensorInfo)).toThrow(/unshared/);
+    tf.dispose([x, y, alias]);
+  });
+});
+
 describe('the layer-streamed pass on the cuda backend on an emulated GPU (f32 products)', () => {
   const { shared } = goldenDirs();
-  it.each([
-    ['the written-out layer VJP', '1'],
-    ['the TF.js tape over the fused ops', '0'],
-  ])('matches the PyTorch golden loss and every parameter gradient of the first shared fixture with %s', async (_what, flag) => {
-    await tf.setBackend('cuda');
+  const withFlag = async <T>(flag: string, f: () => Promise<T>): Promise<T> => {
     const before = process.env.SIL_CUDA_LAYER;
     process.env.SIL_CUDA_LAYER = flag;
-    const g = loadGolden(shared[0]);
-    const ckpt = Checkpoint.open(g.model);
     try {
-      const cfg = checkpointConfig(ckpt);
-      const got = new Map<string, Float32Array>();
-      const sink = wholeTensors(
-        (n) => ckpt.info(n).shape.reduce((a, x) => a * x, 1),
-        (n, data) => void got.set(n, data.slice()),
-      );
-      const added = device.launches.add_same ?? 0;
-      // the gradients stay on the backend (device sink); the embedding's rows come summed there too
-      const r = await streamedGradients(cfg, ckpt, g.json as never, sink, {
-        boundaries: 'device',
-        deviceSink: async (n, start, t) => {
-          const data = (await t.data()) as Float32Array;
-          t.dispose();
-          await sink(n, start, data);
-        },
-        rowSink: (n, rows, data) => {
-          const [V, H] = ckpt.info(n).shape;
-          const full = new Float32Array(V * H);
-          rows.forEach((v, k) => full.set(data.subarray(k * H, (k + 1) * H), v * H));
-          got.set(n, full);
-        },
-      });
-      // add_same runs only in the written-out VJP (its residual paths)
-      expect((device.launches.add_same ?? 0) > added).toBe(flag === '1');
-      const pairs = [...got].map(([name, v]) => ({ name: `grad/${name}`, got: v, want: g.tensors.readF32(`grad/${name}`) }));
-      const gr = compareTensors(pairs, 1e-5, 'relL2');
-      const lossRel = Math.abs(r.loss - g.json.loss) / Math.abs(g.json.loss);
-      expect(pairs.length).toBe(ckpt.names().length);
-      if (gr.failed.length > 0 || !(lossRel <= 1e-5)) throw new Error(`loss ${r.loss} vs ${g.json.loss}\n${gr.report}`);
+      return await f();
     } finally {
       if (before === undefined) delete process.env.SIL_CUDA_LAYER;
       else process.env.SIL_CUDA_LAYER = before;
+    }
+  };
+  const storage = (ckpt: Checkpoint) => ({ precision: 'f32' as const, dtype: ckpt.info('model.layers.0.self_attn.q_proj.weight').dtype });
+
+  it.each([
+    ['the written-out layer, forward state kept for the VJP', '1', true],
+    ['the written-out layer, forward recomputed in the VJP', '1', false],
+    ['the TF.js tape over the fused ops', '0', false],
+  ])('matches the PyTorch golden loss and every parameter gradient of the first shared fixture with %s', async (_what, flag, keep) => {
+    await tf.setBackend('cuda');
+    const g = loadGolden(shared[0]);
+    const ckpt = Checkpoint.open(g.model);
+    try {
+      await withFlag(flag, async () => {
+        const cfg = checkpointConfig(ckpt);
+        const got = new Map<string, Float32Array>();
+        const sink = wholeTensors(
+          (n) => ckpt.info(n).shape.reduce((a, x) => a * x, 1),
+          (n, data) => void got.set(n, data.slice()),
+        );
+        const added = device.launches.add_same ?? 0;
+        let kept = -1;
+        // the gradients stay on the backend (device sink); the embedding's rows come summed there too
+        const r = await streamedGradients(cfg, ckpt, g.json as never, sink, {
+          boundaries: 'device',
+          weightStorage: storage(ckpt),
+          deviceBudgetBytes: keep ? 2 ** 40 : 0,
+          onPlan: (p) => void (kept = p.keptLayers),
+          deviceSink: async (n, start, t) => {
+            const data = (await t.data()) as Float32Array;
+            t.dispose();
+            await sink(n, start, data);
+          },
+          rowSink: (n, rows, data) => {
+            const [V, H] = ckpt.info(n).shape;
+            const full = new Float32Array(V * H);
+            rows.forEach((v, k) => full.set(data.subarray(k * H, (k + 1) * H), v * H));
+            got.set(n, full);
+          },
+        });
+        expect(kept).toBe(keep ? cfg.numLayers : 0);
+        // add_same runs only in the written-out layer (its residual paths)
+        expect((device.launches.add_same ?? 0) > added).toBe(flag === '1');
+        const pairs = [...got].map(([name, v]) => ({ name: `grad/${name}`, got: v, want: g.tensors.readF32(`grad/${name}`) }));
+        const gr = compareTensors(pairs, 1e-5, 'relL2');
+        const lossRel = Math.abs(r.loss - g.json.loss) / Math.abs(g.json.loss);
+        expect(pairs.length).toBe(ckpt.names().length);
+        if (gr.failed.length > 0 || !(lossRel <= 1e-5)) throw new Error(`loss ${r.loss} vs ${g.json.loss}\n${gr.report}`);
+      });
+    } finally {
+      ckpt.close();
+      g.tensors.close();
+    }
+  });
+
+  it("adds a second pass's layer gradients into the sums in place (β = 1) and sums to twice the golden gradients", async () => {
+    await tf.setBackend('cuda');
+    const g = loadGolden(shared[0]);
+    const ckpt = Checkpoint.open(g.model);
+    const sums = new GradSums(['grad']);
+    try {
+      const cfg = checkpointConfig(ckpt);
+      const size = (n: string) => ckpt.info(n).shape.reduce((a, x) => a * x, 1);
+      const reached: string[][] = [];
+      for (let pass = 0; pass < 2; pass++) {
+        const names: string[] = [];
+        reached.push(names);
+        await streamedGradients(cfg, ckpt, g.json as never, (n, st, d) => sums.addHost(n, st, d), {
+          boundaries: 'device',
+          weightStorage: storage(ckpt),
+          deviceBudgetBytes: 2 ** 40,
+          deviceSink: (n, st, t) => {
+            names.push(n);
+            sums.addTensor(n, st, t);
+          },
+          deviceSums: (n) => sums.inPlace(n),
+          rowSink: (n, rows, d) => sums.addRows(n, size(n), rows, d),
+        });
+      }
+      const layerNames = ckpt.names().filter((n) => n.startsWith('model.layers.'));
+      expect(layerNames.every((n) => reached[0].includes(n))).toBe(true);
+      // the second pass added every layer weight's gradient into its sum: none reached the sink
+      expect(reached[1].filter((n) => n.startsWith('model.layers.'))).toEqual([]);
+      const got = new Map<string, Float32Array>();
+      await sums.drain(ckpt.names(), (_f, n, _st, d) => void got.set(n, d));
+      const pairs = [...got].map(([name, v]) => ({ name: `grad/${name}`, got: v, want: g.tensors.readF32(`grad/${name}`).map((x) => 2 * x) }));
+      expect(pairs.length).toBe(ckpt.names().length);
+      const gr = compareTensors(pairs, 1e-5, 'relL2');
+      if (gr.failed.length > 0) throw new Error(gr.report);
+    } finally {
+      sums.dispose();
       ckpt.close();
       g.tensors.close();
     }

@@ -10,6 +10,10 @@
  *                   N·(8H + 2Q + 4K + 4F) + 3·B·heads·T²   (norms, projections, RoPE, scores, MLP)
  *   head chunk      C rows of the head (W_c and W_cᵀ, its gradient) and 4 logits-sized [N, C] buffers
  *   boundaries      (L + 1) hidden states [N, H], on the host (wasm, cpu) or the device (webgpu)
+ *   kept state      on cuda with its written-out layers and a `deviceBudgetBytes`: what each layer's
+ *                   forward leaves for its VJP (`keptLayerBytes`, cuda/precision.ts), for as many
+ *                   layers (the last ones) as the budget holds after everything else; their VJPs
+ *                   then skip the recomputed forward
  * With `sequencesPerGroup` g below the batch size B, every layer (and every head chunk) takes the
  * batch g sequences at a time: activations and head buffers are those of g·T tokens, the boundaries
  * those of all B·T, and one more float32 copy of the layer's gradients sums the groups (on the host
@@ -21,7 +25,9 @@
  * [N, C] float32 buffers both stay under `maxBindingBytes` (WebGPU's storage-buffer binding limit is
  * 2 GiB; a smaller default keeps the wasm heap and host copies modest).
  */
+import { keptLayerBytes } from '../../cuda/precision';
 import type { ModelConfig } from '../config';
+import { cudaWritesLayers } from '../ops';
 import { DEFAULT_BINDING_BYTES, STREAMED_HEAP_SHARE, WASM_HEAP_BYTES } from './limits';
 import { F32, headWeightBytes, layerParamCount, layerWeightBytes, modelParamCount, modelWeightBytes, type WeightStorage } from './sizes';
 
@@ -38,6 +44,11 @@ export interface StreamPlanOptions {
   sequencesPerGroup?: number;
   /** how the backend holds weights when not as float32 (the cuda backend: `cudaWeightStorage`, limits.ts) */
   weightStorage?: WeightStorage;
+  /**
+   * on cuda (with `weightStorage`): device bytes the whole plan may fill; what is left after the
+   * stage, cached weights and boundaries keeps layers' forward state for their VJPs (default: none)
+   */
+  deviceBudgetBytes?: number;
 }
 
 export interface StreamPlan {
@@ -60,6 +71,9 @@ export interface StreamPlan {
   /** whether the head's (or the tied embedding's) vocabulary chunks stay uploaded too */
   cachedHead: boolean;
   cachedBytes: number;
+  /** the last `keptLayers` decoder layers keep their forward state for the VJP (`keptLayerBytes` each, all groups) */
+  keptLayers: number;
+  keptLayerBytes: number;
   /** estimated peak bytes on the TF.js backend */
   devicePeakBytes: number;
   /** estimated peak bytes of host (JS) buffers beyond the backend: boundaries, one decoded layer, one gradient */
@@ -103,7 +117,11 @@ export function planStreaming(cfg: ModelConfig, batch: number, seqLen: number, o
   const sumsOnHost = groups > 1 && boundaries === 'host' ? layerGradBytes : 0;
   const sumsOnDevice = groups > 1 && boundaries === 'device' ? layerGradBytes : 0;
   const stage = Math.max(layerBytes + layerGradBytes + sumsOnDevice + activationBytes, headChunkBytes);
-  const devicePeakBytes = stage + cachedBytes + (boundaries === 'device' ? boundaryBytes : 0);
+  const beforeKept = stage + cachedBytes + (boundaries === 'device' ? boundaryBytes : 0);
+  const keptBytes = o.weightStorage && cudaWritesLayers(cfg) ? groups * keptLayerBytes(o.weightStorage.precision, { hidden: H, qWidth: Q, kvWidth: K, ffn: F, heads: cfg.numHeads }, per, seqLen) : 0;
+  const budgetLeft = (o.deviceBudgetBytes ?? 0) - beforeKept;
+  const keptLayers = keptBytes > 0 && budgetLeft > 0 ? Math.min(cfg.numLayers, Math.floor(budgetLeft / keptBytes)) : 0;
+  const devicePeakBytes = beforeKept + keptLayers * keptBytes;
   const hostPeakBytes = (boundaries === 'host' ? boundaryBytes : 0) + layerParams * F32 + sumsOnHost + Math.max(vocabChunk * H, (layerParams / 3) | 0) * F32;
   return {
     tokens: N,
@@ -121,6 +139,8 @@ export function planStreaming(cfg: ModelConfig, batch: number, seqLen: number, o
     cachedLayers,
     cachedHead,
     cachedBytes,
+    keptLayers,
+    keptLayerBytes: keptBytes,
     devicePeakBytes,
     hostPeakBytes,
   };
@@ -134,6 +154,7 @@ export function formatPlan(p: StreamPlan, cfg: ModelConfig): string {
     `layer streaming: ${cfg.numLayers} layers × ${(p.layerParams / 1e6).toFixed(1)}M params, ${p.tokens} tokens per pass${p.groups > 1 ? ` in ${p.groups} groups of ≤ ${p.groupTokens}` : ''}, vocabulary in ${p.vocabChunks} chunk(s) of ${p.vocabChunk} rows`,
     `  per layer: weights ${gib(p.layerWeightBytes)}, grads ${gib(p.layerGradBytes)}, activations ${gib(p.activationBytes)}; head chunk ${gib(p.headChunkBytes)}`,
     `  boundaries ${gib(p.boundaryBytes)} on the ${p.boundaries}; ${p.cachedLayers} layer(s)${p.cachedHead ? ' and the head' : ''} kept uploaded (${gib(p.cachedBytes)})`,
+    ...(p.keptLayers > 0 ? [`  forward state kept for the backward pass in ${p.keptLayers} layer(s) (${gib(p.keptLayerBytes)} each; the others recompute their forward)`] : []),
     `  planned peak: backend ${gib(p.devicePeakBytes)}, host buffers ${gib(p.hostPeakBytes)}`,
   ].join('\n');
 }
