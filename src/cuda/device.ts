@@ -7,6 +7,7 @@ import { SilError } from '../errors';
 import { cudaApis, type CudaApis } from './ffi';
 import { KERNEL_NAMES, type KernelName, kernelSource } from './kernels';
 import { DevicePool, formatBytes } from './pool';
+import { timeline } from './timeline';
 import type { Precision } from './precision';
 
 export { PRECISIONS, type Precision } from './precision';
@@ -245,7 +246,10 @@ export class CudaDevice implements GpuDevice {
       return b;
     });
     this.launches++;
-    this.check(this.api.cu.cuLaunchKernel(f, Math.max(1, grid), 1, 1, block, 1, 1, 0, null, bufs, null), `launch of ${name}`);
+    const issue = () => this.check(this.api.cu.cuLaunchKernel(f, Math.max(1, grid), 1, 1, block, 1, 1, 0, null, bufs, null), `launch of ${name}`);
+    const tl = timeline(this.api);
+    if (tl) tl.around(name, 0, issue);
+    else issue();
   }
 
   /** Blocks for an element-wise grid-stride kernel over n elements. */
@@ -341,6 +345,15 @@ export class CudaDevice implements GpuDevice {
    * column-major, so this computes Cᵀ = op(B)ᵀ · op(A)ᵀ. With `bf16`, a and b are bfloat16 copies.
    */
   gemm(o: GemmRequest): void {
+    const tl = timeline(this.api);
+    if (tl)
+      tl.around(`gemm ${o.m}×${o.n}×${o.k}${o.batch > 1 ? ` ×${o.batch}` : ''} ${o.transA ? 'T' : 'N'}${o.transB ? 'T' : 'N'}${o.beta ? ' β' : ''}`, 2 * o.m * o.n * o.k * o.batch, () =>
+        this.product(o),
+      );
+    else this.product(o);
+  }
+
+  private product(o: GemmRequest): void {
     const c = cublasCall(o);
     const alpha = ONE;
     const beta = c.beta === 0 ? ZERO : c.beta === 1 ? ONE : new Float32Array([c.beta]);

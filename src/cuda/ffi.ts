@@ -38,6 +38,7 @@ export interface DriverApi {
   cuEventCreate: Fn;
   cuEventRecord: Fn;
   cuEventSynchronize: Fn;
+  cuEventElapsedTime: Fn;
 }
 
 export interface CublasApi {
@@ -111,6 +112,7 @@ function loadDriver(koffi: any): { api: DriverApi; lib: any } {
     cuEventCreate: f('int cuEventCreate(_Out_ void **e, uint flags)'),
     cuEventRecord: f('int cuEventRecord(void *e, void *stream)'),
     cuEventSynchronize: f('int cuEventSynchronize(void *e)'),
+    cuEventElapsedTime: f('int cuEventElapsedTime(_Out_ float *ms, void *start, void *end)'),
   };
   return { api, lib };
 }

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { type CudaBackend } from './backend';
+import { resetTimeline } from './timeline';
 
 type Info = tf.TensorInfo;
 type Attrs = Record<string, unknown>;
@@ -21,6 +22,7 @@ const implemented = new Set<string>();
 /**
  * SIL_CUDA_PROFILE=1: every kernel synchronises the GPU and its time is summed per TF.js kernel
  * name (with the shapes of the costliest ones); the table is printed to stderr at exit.
+ * (SIL_CUDA_PROFILE=device instead times every launch and product on the GPU: timeline.ts.)
  */
 const profile = process.env.SIL_CUDA_PROFILE === '1' ? new Map<string, { n: number; s: number }>() : null;
 if (profile) {
@@ -37,6 +39,7 @@ let poolStats: Record<string, number> = {};
 /** Forgets the profile so far (a benchmark calls it after its first, cold pass); no-op without SIL_CUDA_PROFILE=1. */
 export function resetKernelProfile(): void {
   profile?.clear();
+  resetTimeline();
 }
 
 function timed<T>(key: string, b: CudaBackend, f: () => T): T {
