@@ -25,7 +25,9 @@ const { CausalLM } = d('model/model');
 const { SafetensorsFile } = d('io/safetensors');
 const { parseModelConfig } = d('model/config');
 const { streamedGradients, wholeTensors } = d('stream/engine');
-const { paramShape } = d('model/names');
+const { linearWeight, paramShape } = d('model/names');
+const { cudaWeightStorage } = d('model/planner');
+const { GradSums } = d('stream/sums');
 
 const roots = (process.env.SIL_GOLDENS ?? [path.resolve(root, '../shared/fixtures/hf-tiny'), path.join(root, 'test/goldens')].join(':')).split(':').filter((r) => fs.existsSync(r));
 const goldens = roots
@@ -101,6 +103,11 @@ async function inMemory(g, precision, tol) {
   }
 }
 
+/**
+ * The layer-streamed pass as sil grad and sil locate plan it on cuda: boundaries, weights and every
+ * layer's forward state kept on the GPU; then two passes summed on the GPU with the layers' weight
+ * gradients added into the sums in place (β = 1), which must equal twice the golden gradients.
+ */
 async function streamed(g, precision, tol) {
   setCudaOptions({ precision });
   await useBackend('cuda');
@@ -109,7 +116,9 @@ async function streamed(g, precision, tol) {
   const cfg = parseModelConfig(ck.config, G.model);
   const grads = new Map();
   const size = (n) => paramShape(cfg, n).reduce((a, b) => a * b, 1);
+  const plan = { vocabChunk: 37, boundaries: 'device', weightCacheBytes: 1e12, weightStorage: cudaWeightStorage('cuda', ck.info(linearWeight(0, 'q')).dtype), deviceBudgetBytes: 1e12 };
   try {
+    let kept = 0;
     const r = await streamedGradients(
       cfg,
       ck,
@@ -117,14 +126,38 @@ async function streamed(g, precision, tol) {
       wholeTensors(size, (n, x) => {
         grads.set(n, x);
       }),
-      { vocabChunk: 37, boundaries: 'device', weightCacheBytes: 1e12 },
+      { ...plan, onPlan: (p) => (kept = p.keptLayers) },
     );
     const c = compareGrads(grads, G.st, tol);
     const lossRel = Math.abs(r.loss - G.json.loss) / Math.abs(G.json.loss);
     log(
       c.bad.length === 0 && lossRel <= (precision === 'f32' ? 1e-5 : 3e-2),
-      `${path.basename(g)} layer-streamed, ${precision}: loss rel ${lossRel.toExponential(2)}, worst gradient rel L2 ${c.worst.toExponential(2)} (${c.worstName})${c.bad.length ? `; over: ${c.bad.slice(0, 5).join(', ')}` : ''}`,
+      `${path.basename(g)} layer-streamed (${kept} of ${cfg.numLayers} layers keep their forward state), ${precision}: loss rel ${lossRel.toExponential(2)}, worst gradient rel L2 ${c.worst.toExponential(2)} (${c.worstName})${c.bad.length ? `; over: ${c.bad.slice(0, 5).join(', ')}` : ''}`,
     );
+    const sums = new GradSums(['grad']);
+    try {
+      for (let k = 0; k < 2; k++) {
+        await streamedGradients(cfg, ck, G.json, (n, st, x) => sums.addHost(n, st, x), {
+          ...plan,
+          deviceSink: (n, st, t) => sums.addTensor(n, st, t),
+          deviceSums: (n) => sums.inPlace(n),
+          rowSink: (n, rows, x) => sums.addRows(n, size(n), rows, x),
+        });
+      }
+      const half = new Map();
+      await sums.drain(
+        ck.names(),
+        (_f, n, _st, x) =>
+          void half.set(
+            n,
+            x.map((v) => v / 2),
+          ),
+      );
+      const s2 = compareGrads(half, G.st, tol);
+      log(s2.bad.length === 0, `${path.basename(g)} layer-streamed, 2 passes summed in place on the GPU, ${precision}: worst gradient rel L2 of sum/2 ${s2.worst.toExponential(2)} (${s2.worstName})`);
+    } finally {
+      sums.dispose();
+    }
   } finally {
     ck.close();
     G.st.close();
