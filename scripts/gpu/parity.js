@@ -145,14 +145,14 @@ async function streamed(g, precision, tol) {
         });
       }
       const half = new Map();
-      await sums.drain(
-        ck.names(),
-        (_f, n, _st, x) =>
-          void half.set(
-            n,
-            x.map((v) => v / 2),
-          ),
-      );
+      // pieces (the head's vocabulary chunks) go in at their first element
+      await sums.drain(ck.names(), (_f, n, st, x) => {
+        if (!half.has(n)) half.set(n, new Float32Array(size(n)));
+        half.get(n).set(
+          x.map((v) => v / 2),
+          st,
+        );
+      });
       const s2 = compareGrads(half, G.st, tol);
       log(s2.bad.length === 0, `${path.basename(g)} layer-streamed, 2 passes summed in place on the GPU, ${precision}: worst gradient rel L2 of sum/2 ${s2.worst.toExponential(2)} (${s2.worstName})`);
     } finally {
