@@ -21,6 +21,10 @@ export class Timeline {
   private readonly free: unknown[] = [];
   private readonly pending: Array<{ key: string; flops: number; a: unknown; b: unknown }> = [];
   private readonly rows = new Map<string, Row>();
+  /** GPU idle time before a call (from the previous call's end), summed per the call's key */
+  private readonly idle = new Map<string, number>();
+  /** the end event of the last call read, kept to time the gap before the next */
+  private lastEnd: unknown = null;
 
   constructor(private readonly api: CudaApis) {
     process.on('exit', () => this.print());
@@ -52,13 +56,19 @@ export class Timeline {
     this.api.cu.cuEventSynchronize(last.b);
     const ms = [0];
     for (const p of this.pending) {
+      if (this.lastEnd) {
+        this.api.cu.cuEventElapsedTime(ms, this.lastEnd, p.a);
+        this.idle.set(p.key, (this.idle.get(p.key) ?? 0) + ms[0]);
+        this.free.push(this.lastEnd);
+      }
+      this.lastEnd = p.b;
       this.api.cu.cuEventElapsedTime(ms, p.a, p.b);
       const r = this.rows.get(p.key) ?? { calls: 0, ms: 0, flops: 0 };
       r.calls++;
       r.ms += ms[0];
       r.flops += p.flops;
       this.rows.set(p.key, r);
-      this.free.push(p.a, p.b);
+      this.free.push(p.a);
     }
     this.pending.length = 0;
   }
@@ -66,6 +76,7 @@ export class Timeline {
   reset(): void {
     this.read();
     this.rows.clear();
+    this.idle.clear();
   }
 
   print(): void {
@@ -82,6 +93,11 @@ export class Timeline {
       const rate = r.flops > 0 ? ` ${(r.flops / (r.ms / 1e3) / 1e12).toFixed(0).padStart(5)} TFLOP/s` : '';
       process.stderr.write(`  ${k.padEnd(58)} ${String(r.calls).padStart(7)} calls ${(r.ms / 1e3).toFixed(4).padStart(9)} s${rate}\n`);
     }
+    // the GPU waiting between calls (for the host, a copy or a synchronisation), by the call that followed
+    const gaps = [...this.idle.entries()].sort((x, y) => y[1] - x[1]);
+    const idle = gaps.reduce((a, [, ms]) => a + ms, 0);
+    process.stderr.write(`GPU idle between calls: ${(idle / 1e3).toFixed(3)} s; before:\n`);
+    for (const [k, ms] of gaps.slice(0, 15)) process.stderr.write(`  ${k.padEnd(58)} ${(ms / 1e3).toFixed(4).padStart(9)} s\n`);
   }
 }
 
