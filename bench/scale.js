@@ -172,7 +172,8 @@ const noWrite = `
       const r = await streamedGradients(cfg, ck, batch, (n, st, g) => sums.addHost(n, st, g), { ...base, weights,
         weightCacheBytes: modelParamCount(cfg) * 4, deviceSink: (n, st, g) => sums.addTensor(n, st, g), deviceSums: (n) => sums.inPlace(n), onPlan: (p) => { keptLayers = p.keptLayers; },
         deviceBudgetBytes: deviceBudget(b.name).bytes - modelParamCount(cfg) * 4,
-        rowSink: (n, rows, g) => sums.addRows(n, ck.info(n).shape.reduce((a, x) => a * x, 1), rows, g) });
+        rowSink: (n, rows, g) => sums.addRows(n, ck.info(n).shape.reduce((a, x) => a * x, 1), rows, g),
+        deviceRowSums: (n) => sums.rowsInPlace(n, ck.info(n).shape.reduce((a, x) => a * x, 1)) });
       loss = r.loss;
       times.push((Date.now() - t) / 1000);
       // SIL_CUDA_PROFILE=1: the kernel table covers the steady passes only

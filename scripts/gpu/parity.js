@@ -142,6 +142,7 @@ async function streamed(g, precision, tol) {
           deviceSink: (n, st, t) => sums.addTensor(n, st, t),
           deviceSums: (n) => sums.inPlace(n),
           rowSink: (n, rows, x) => sums.addRows(n, size(n), rows, x),
+          deviceRowSums: (n) => sums.rowsInPlace(n, size(n)),
         });
       }
       const half = new Map();

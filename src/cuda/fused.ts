@@ -124,7 +124,7 @@ export function registerFusedKernels(): void {
     const R = starts.shape[0] - 1;
     const H = x.shape[1];
     const out = b.makeOutput([R, H], 'float32');
-    if (R * H > 0) b.device.launch('segment_rows_sum', b.device.gridFor(R * H), BLOCK, [ptr(b.ptr(x)), ptr(b.ptr(order)), ptr(b.ptr(starts)), ptr(b.ptr(out)), i32(R), i32(H)]);
+    if (R * H > 0) b.device.launch('segment_rows_sum', b.device.gridFor(R * H), BLOCK, [ptr(b.ptr(x)), ptr(b.ptr(order)), ptr(b.ptr(starts)), ptr(b.ptr(out)), i32(R), i32(H), ptr(0)]);
     return out;
   });
   reg('SilCeChunkGrad', (b, { z, lse, targets, scale }, at) => {
@@ -161,6 +161,12 @@ export interface FusedOps {
    * gradient's rows: order = positions grouped by token, ascending; no gradient)
    */
   rowsSum(x: tf.Tensor2D, order: Int32Array, starts: Int32Array): tf.Tensor2D;
+  /**
+   * The same row sums added in place into rows `rows` (distinct) of `sum`, a float32 [V·H] tensor
+   * that nothing else shares (a gradient sum across passes): sum[rows[r]] += out[r], the same bits
+   * as reading out back and adding it on the host
+   */
+  rowsSumInto(x: tf.Tensor2D, order: Int32Array, starts: Int32Array, rows: Int32Array, sum: tf.Tensor): void;
   /** (exp(z − lse) − onehot(targets − r0)) · scale, z [N, C] (no gradient) */
   ceChunkGrad(z: tf.Tensor2D, lse: tf.Tensor1D, targets: Int32Array, r0: number, scale: tf.Tensor1D): tf.Tensor2D;
 }
@@ -254,6 +260,22 @@ function rowsSum(x: tf.Tensor2D, order: Int32Array, starts: Int32Array): tf.Tens
   }
 }
 
+function rowsSumInto(x: tf.Tensor2D, order: Int32Array, starts: Int32Array, rows: Int32Array, sum: tf.Tensor): void {
+  const b = tf.backend() as CudaBackend;
+  const R = starts.length - 1;
+  const H = x.shape[1];
+  if (rows.length !== R) throw new Error(`rowsSumInto: ${rows.length} destination rows for ${R} segments`);
+  if (R * H === 0) return;
+  const ints = [order, starts, rows].map((a) => tf.tensor1d(a, 'int32'));
+  try {
+    const [o, s, d] = ints.map((t) => b.ptr(t as unknown as tf.TensorInfo));
+    const target = b.mutablePtr(sum as unknown as tf.TensorInfo);
+    b.device.launch('segment_rows_sum', b.device.gridFor(R * H), BLOCK, [ptr(b.ptr(x as unknown as tf.TensorInfo)), ptr(o), ptr(s), ptr(target), i32(R), i32(H), ptr(d)]);
+  } finally {
+    tf.dispose(ints);
+  }
+}
+
 function ceChunkGrad(z: tf.Tensor2D, lse: tf.Tensor1D, targets: Int32Array, r0: number, scale: tf.Tensor1D): tf.Tensor2D {
   const t = tf.tensor1d(targets, 'int32');
   try {
@@ -264,7 +286,7 @@ function ceChunkGrad(z: tf.Tensor2D, lse: tf.Tensor1D, targets: Int32Array, r0: 
 }
 
 /** The model ops over the fused kernels (src/model/fused.ts hands them to the model on the cuda backend). */
-export const cudaFusedOps: FusedOps = { rmsNorm, splitHeads, mergeHeads, maskedSoftmax, swiglu, lseChunk, ceChunkGrad, rowsSum };
+export const cudaFusedOps: FusedOps = { rmsNorm, splitHeads, mergeHeads, maskedSoftmax, swiglu, lseChunk, ceChunkGrad, rowsSum, rowsSumInto };
 
 /** For tests and profiles: the backend's count of kernels it launched so far, when it counts them. */
 export function launchCount(b: CudaBackend): number {

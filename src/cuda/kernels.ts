@@ -501,13 +501,14 @@ extern "C" __global__ void masked_softmax_grad(const float *p, const float *dp, 
 }
 
 /* out[r, j] = sum over k in [starts[r], starts[r+1]) of x[order[k], j], in that order (a deterministic
-   segment sum: order lists the rows of x by segment, ascending within each) */
-extern "C" __global__ void segment_rows_sum(const float *x, const int *order, const int *starts, float *out, int R, int H) {
+   segment sum: order lists the rows of x by segment, ascending within each); with dest, the segment
+   sum is added into row dest[r] of out instead (dest's rows are distinct) */
+extern "C" __global__ void segment_rows_sum(const float *x, const int *order, const int *starts, float *out, int R, int H, const int *dest) {
   for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (i64)R * H; i += (i64)gridDim.x * blockDim.x) {
     int r = (int)(i / H), j = (int)(i % H);
     float acc = 0.0f;
     for (int k = starts[r]; k < starts[r + 1]; k++) acc += x[(i64)order[k] * H + j];
-    out[i] = acc;
+    if (dest) out[(i64)dest[r] * H + j] += acc; else out[i] = acc;
   }
 }
 

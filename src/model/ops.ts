@@ -55,6 +55,8 @@ export interface ModelOps {
   ceChunkGrad?: FusedOps['ceChunkGrad'];
   /** optional: the streamed engine's embedding-gradient rows summed on the backend (see FusedOps.rowsSum) */
   rowsSum?: FusedOps['rowsSum'];
+  /** optional: the same rows added in place into a gradient sum on the backend (see FusedOps.rowsSumInto) */
+  rowsSumInto?: FusedOps['rowsSumInto'];
   /**
    * optional: decoder layer i's forward written out, as `decoderLayer` computes it, with (`keep`)
    * what `layerVJP` reads so that it need not recompute the forward; null where it does not apply
@@ -137,6 +139,7 @@ export function fusedModelOps(f: FusedOps): Partial<ModelOps> {
     lseChunk: f.lseChunk,
     ceChunkGrad: f.ceChunkGrad,
     rowsSum: f.rowsSum,
+    rowsSumInto: f.rowsSumInto,
   };
 }
 

@@ -24,9 +24,10 @@ async function gatherInputGrads(pass: StreamPass, dys: readonly tf.Tensor[]): Pr
 /**
  * The untied embedding's non-zero rows summed on the backend (a backend's `rowsSum`): the same rows
  * and the same float32 sums, in the same order (positions ascending), as the host loop below, with
- * only those rows read back instead of all of ∂h₀ and no host loop over it.
+ * only those rows read back instead of all of ∂h₀ and no host loop over it; or, with the pass's
+ * `deviceRowSums`, added into the embedding's sum on the backend with nothing read back.
  */
-async function rowsOnBackend(pass: StreamPass, dys: readonly tf.Tensor[], rowsSum: NonNullable<ReturnType<typeof modelOps>['rowsSum']>): Promise<void> {
+async function rowsOnBackend(pass: StreamPass, dys: readonly tf.Tensor[], ops: ReturnType<typeof modelOps>): Promise<void> {
   const { pb, groups } = pass;
   const rows = Int32Array.from(new Set(pb.ids)).sort();
   const at = new Map<number, number>();
@@ -42,10 +43,15 @@ async function rowsOnBackend(pass: StreamPass, dys: readonly tf.Tensor[], rowsSu
   pos.forEach((n, k) => (order[fill[at.get(pb.ids[n])!]++] = k));
   const x = (groups.length === 1 ? dys[0] : tf.concat(dys as tf.Tensor[], 0)) as tf.Tensor2D;
   try {
-    const g = rowsSum(x, order, starts);
-    const data = (await g.data()) as Float32Array;
-    g.dispose();
-    await pass.rowSink!(EMBED, rows, data);
+    // added into a sum kept on the backend (no read-back, no host loop), or read back to the row sink
+    const into = ops.rowsSumInto ? pass.deviceRowSums?.(EMBED) : undefined;
+    if (into) ops.rowsSumInto!(x, order, starts, rows, into);
+    else {
+      const g = ops.rowsSum!(x, order, starts);
+      const data = (await g.data()) as Float32Array;
+      g.dispose();
+      await pass.rowSink!(EMBED, rows, data);
+    }
   } finally {
     if (groups.length !== 1) x.dispose();
     tf.dispose(dys as tf.Tensor[]);
@@ -59,9 +65,9 @@ export async function embeddingGrads(pass: StreamPass, dys: readonly tf.Tensor[]
   const V = cfg.vocabSize;
   const N = pb.batch * pb.seqLen;
   const C = pass.plan.vocabChunk;
-  const rowsSum = modelOps().rowsSum;
-  if (device && pass.rowSink && !cfg.tieWordEmbeddings && rowsSum) {
-    await rowsOnBackend(pass, dys, rowsSum);
+  const ops = modelOps();
+  if (device && pass.rowSink && !cfg.tieWordEmbeddings && ops.rowsSum) {
+    await rowsOnBackend(pass, dys, ops);
     return;
   }
   const dh0 = await gatherInputGrads(pass, dys);

@@ -30,7 +30,7 @@ import { checkSequenceLength, type ModelConfig } from '../model/config';
 import { backwardLayer, handOff } from './backward';
 import { embeddingGrads } from './embedding';
 import { embedGroups, forwardLayer, loadLayer } from './forward';
-import { headBackward, headLoss } from './headpass';
+import { headBackward, headLoss, readLoss } from './headpass';
 import { type DeviceGradSink, type GradSink, type RowSink, StreamPass } from './pass';
 import { planStreaming, type StreamPlan, type StreamPlanOptions } from '../model/planner';
 import { StageClock } from './profile';
@@ -67,6 +67,12 @@ export interface StreamOptions extends StreamPlanOptions {
    * there does not reach `deviceSink`
    */
   deviceSums?: (name: string) => tf.Tensor | undefined;
+  /**
+   * with `deviceSink` and an untied embedding: the embedding's float32 sum [V·H] on the backend that
+   * its gradient rows may be added into in place (a backend's `rowsSumInto`; GradSums.rowsInPlace),
+   * instead of reaching `rowSink`
+   */
+  deviceRowSums?: (name: string) => tf.Tensor | undefined;
   /** called after each of the pass's `streamSteps(cfg)` steps: every layer forward, the head, every layer backward, the embedding */
   onStep?: () => void;
 }
@@ -80,7 +86,10 @@ export interface StreamResult {
   loss: number;
   count: number;
   plan: StreamPlan;
-  /** seconds in the forward (incl. loss) and backward passes */
+  /**
+   * seconds in the forward pass (up to the loss: queued on a GPU backend, read back only with
+   * `onLoss`) and in the rest of the pass; their sum is the pass's time
+   */
   forwardSeconds: number;
   backwardSeconds: number;
 }
@@ -112,6 +121,7 @@ export async function streamedGradients(cfg: ModelConfig, source: RangedSource, 
     deviceSink: o.deviceSink,
     rowSink: o.rowSink,
     deviceSums: o.deviceSink ? o.deviceSums : undefined,
+    deviceRowSums: o.deviceSink ? o.deviceRowSums : undefined,
     weights: o.weights,
   });
   try {
@@ -124,7 +134,8 @@ export async function streamedGradients(cfg: ModelConfig, source: RangedSource, 
     }
     const head = await time('head', () => headLoss(pass, hs));
     const t1 = now();
-    await o.onLoss?.(head.loss, pb.count);
+    // reading the loss waits for the GPU: only now when asked for before the gradients, else at the end
+    if (o.onLoss) await o.onLoss(await readLoss(head), pb.count);
     o.onStep?.();
     const { dys, scales } = await time('head', () => headBackward(pass, hs, head));
     let pending: Promise<void> = Promise.resolve();
@@ -141,8 +152,9 @@ export async function streamedGradients(cfg: ModelConfig, source: RangedSource, 
     await pending;
     await time('embedding', () => embeddingGrads(pass, dys, head, scales));
     o.onStep?.();
+    const loss = await readLoss(head);
     const t2 = now();
-    return { loss: head.loss, count: pb.count, plan, forwardSeconds: t1 - t0, backwardSeconds: t2 - t1 };
+    return { loss, count: pb.count, plan, forwardSeconds: t1 - t0, backwardSeconds: t2 - t1 };
   } finally {
     pass.close();
   }

@@ -70,13 +70,15 @@ export class ChunkedLse {
     this.zt = zt as tf.Tensor1D;
   }
 
-  /** lse [N] (kept; the caller disposes) and the loss Σ valid·(lse − z_target) / denominator */
-  async finish(targets: Int32Array, denominator: number): Promise<{ lse: tf.Tensor1D; loss: number }> {
+  /**
+   * lse [N] and the loss Σ valid·(lse − z_target) / denominator as a scalar on the backend (both
+   * kept; the caller disposes them): nothing is read back here, so the GPU's queue is not drained
+   */
+  finish(targets: Int32Array, denominator: number): { lse: tf.Tensor1D; loss: tf.Scalar } {
     const valid = validWeights(targets, denominator);
     const lse = tf.keep(tf.tidy(() => tf.add(this.m, tf.log(this.s)))) as tf.Tensor1D;
-    const lossT = tf.tidy(() => tf.sum(tf.mul(tf.sub(lse, this.zt), valid)));
-    const loss = (await lossT.data())[0];
-    tf.dispose([lossT, valid, this.m, this.s, this.zt]);
+    const loss = tf.keep(tf.tidy(() => tf.sum(tf.mul(tf.sub(lse, this.zt), valid)))) as tf.Scalar;
+    tf.dispose([valid, this.m, this.s, this.zt]);
     return { lse, loss };
   }
 }

@@ -2,7 +2,8 @@
  * The head steps of a streamed pass, over vocabulary chunks (the chunk math is head.ts):
  *
  *   loss      hn = rmsnorm(h_L; w_norm) per group; the online log-sum-exp over the head's chunks
- *             gives lse and the loss Σ valid (lse − z_target) / denominator
+ *             gives lse and the loss Σ valid (lse − z_target) / denominator (read back when
+ *             needed: `readLoss`, a wait for the GPU)
  *   backward  ∂hn = Σ_c ∂z_c W_c and ∂W_c = Σ_groups ∂z_cᵀ hn (lm_head's rows, to the sink chunk by
  *             chunk; a tied head's are the embedding step's), then the final norm's VJP:
  *             ∂h_L per group and ∂w_norm summed over the groups
@@ -21,10 +22,18 @@ export interface HeadState {
   /** rmsnorm(h_L) [n, H] and the log-sum-exp [n] per group */
   hns: tf.Tensor2D[];
   lses: tf.Tensor1D[];
-  loss: number;
+  /** each group's loss, on the backend until `readLoss` */
+  losses: tf.Scalar[];
 }
 
-/** The loss of the pass from the last hidden states hLs (one per group). */
+/** The pass's loss: the groups' losses read back and summed in group order. */
+export async function readLoss(head: HeadState): Promise<number> {
+  let loss = 0;
+  for (const l of head.losses) loss += (await l.data())[0];
+  return loss;
+}
+
+/** The loss of the pass from the last hidden states hLs (one per group), left on the backend (`readLoss`). */
 export async function headLoss(pass: StreamPass, hLs: readonly tf.Tensor2D[]): Promise<HeadState> {
   const { cfg, groups, w } = pass;
   const V = cfg.vocabSize;
@@ -40,13 +49,13 @@ export async function headLoss(pass: StreamPass, hLs: readonly tf.Tensor2D[]): P
     pass.freeChunk(c);
   }
   const lses: tf.Tensor1D[] = [];
-  let loss = 0;
+  const losses: tf.Scalar[] = [];
   for (let k = 0; k < groups.length; k++) {
-    const r = await lseAcc[k].finish(groups[k].pb.targets, pass.denom);
+    const r = lseAcc[k].finish(groups[k].pb.targets, pass.denom);
     lses.push(pass.track(r.lse));
-    loss += r.loss;
+    losses.push(pass.track(r.loss));
   }
-  return { wNorm, hns, lses, loss };
+  return { wNorm, hns, lses, losses };
 }
 
 /**

@@ -72,6 +72,8 @@ export interface PassOptions {
   rowSink?: RowSink;
   /** float32 sums on the backend that a layer's weight gradients may be added into in place (see StreamOptions) */
   deviceSums?: (name: string) => tf.Tensor | undefined;
+  /** the float32 sum on the backend that the embedding's gradient rows may be added into in place (see StreamOptions) */
+  deviceRowSums?: (name: string) => tf.Tensor | undefined;
   /** weights shared between passes (the caller disposes them) */
   weights?: StreamWeights;
 }
@@ -91,6 +93,7 @@ export class StreamPass {
   readonly device?: DeviceGradSink;
   readonly rowSink?: RowSink;
   readonly deviceSums?: (name: string) => tf.Tensor | undefined;
+  readonly deviceRowSums?: (name: string) => tf.Tensor | undefined;
   /** several groups' layer gradients summed on the host (CPU backends: the backend holds one group's at a time) */
   readonly sumOnHost: boolean;
 
@@ -106,6 +109,7 @@ export class StreamPass {
     this.device = o.deviceSink;
     this.rowSink = o.rowSink;
     this.deviceSums = o.deviceSums;
+    this.deviceRowSums = o.deviceRowSums;
     this.shared = o.weights !== undefined;
     this.w = o.weights ?? new StreamWeights(cfg, src);
     this.sumOnHost = plan.groups > 1 && plan.boundaries === 'host' && !this.device;

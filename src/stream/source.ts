@@ -72,6 +72,7 @@ export async function openStreamedSource(ctx: SourceContext): Promise<GradientSo
             deviceSums: (name) => acc.inPlace(name),
             deviceBudgetBytes: budget - fields.length * modelParamCount(cfg) * 4,
             rowSink: (name, rows, g) => acc.addRows(name, size(name), rows, g),
+            deviceRowSums: (name) => acc.rowsInPlace(name, size(name)),
           });
           onUnit({ loss: r.loss, tokens: r.count }, u.input_ids.length);
         }

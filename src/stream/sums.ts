@@ -59,6 +59,18 @@ export class GradSums {
     return this.pieces.get(`${name}@0`)?.device?.[0];
   }
 
+  /**
+   * The sum of whole tensor `name` (`total` elements) on the backend, made as zeros if there is none
+   * yet, for a kernel to add gradient rows into in place (the streamed pass's `deviceRowSums`): only
+   * with the single field `grad`; else undefined.
+   */
+  rowsInPlace(name: string, total: number): tf.Tensor | undefined {
+    if (this.fields.length !== 1 || this.fields[0] !== 'grad') return undefined;
+    const p = this.piece(name, 0);
+    if (!p.device) p.device = [tf.keep(tf.zeros([total]))];
+    return p.device[0];
+  }
+
   /** Adds a gradient piece computed on the host (the array is not kept). */
   addHost(name: string, start: number, g: Float32Array): void {
     const p = this.piece(name, start);

@@ -569,12 +569,14 @@ export class EmulatedDevice implements GpuDevice {
           starts = this.i32(v(2)),
           out = this.f32(v(3));
         const R = v(4),
-          H = v(5);
+          H = v(5),
+          dest = v(6) ? this.i32(v(6)) : null;
         for (let r = 0; r < R; r++)
           for (let j = 0; j < H; j++) {
             let acc = 0;
             for (let k = starts[r]; k < starts[r + 1]; k++) acc = f(acc + x[order[k] * H + j]);
-            out[r * H + j] = acc;
+            if (dest) out[dest[r] * H + j] = f(out[dest[r] * H + j] + acc);
+            else out[r * H + j] = acc;
           }
         return;
       }

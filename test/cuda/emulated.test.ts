@@ -329,11 +329,12 @@ describe('the fused kernels of the cuda backend (src/cuda/fused.ts) on an emulat
       ];
       const acc = new ChunkedLse(5);
       for (const c of chunks) acc.add(z, c, targets);
-      const { lse, loss } = await acc.finish(targets, 4);
+      const { lse, loss: lossT } = acc.finish(targets, 4);
+      const loss = (await lossT.data())[0];
       const scale = validWeights(targets, 4);
       const dz = chunks.map((c) => chunkLogitGrad(z, c, lse, targets, scale));
       const out = [lse, ...dz].map((t) => t.dataSync().slice());
-      tf.dispose([z, lse, scale, ...dz, ...chunks.map((c) => c.w)]);
+      tf.dispose([z, lse, lossT, scale, ...dz, ...chunks.map((c) => c.w)]);
       return { out, loss };
     };
     const want = await run('cpu');
@@ -580,7 +581,7 @@ describe('the layer-streamed pass on the cuda backend on an emulated GPU (f32 pr
     }
   });
 
-  it("adds a second pass's layer gradients into the sums in place (β = 1) and sums to twice the golden gradients", async () => {
+  it("adds a second pass's layer gradients (β = 1) and both passes' embedding rows into the sums in place, which come to twice the golden gradients", async () => {
     await tf.setBackend('cuda');
     const g = loadGolden(shared[0]);
     const ckpt = Checkpoint.open(g.model);
@@ -601,13 +602,20 @@ describe('the layer-streamed pass on the cuda backend on an emulated GPU (f32 pr
             sums.addTensor(n, st, t);
           },
           deviceSums: (n) => sums.inPlace(n),
-          rowSink: (n, rows, d) => sums.addRows(n, size(n), rows, d),
+          rowSink: (n, rows, d) => {
+            names.push(`rows of ${n}`);
+            sums.addRows(n, size(n), rows, d);
+          },
+          deviceRowSums: (n) => sums.rowsInPlace(n, size(n)),
         });
       }
+      expect(cfg.tieWordEmbeddings).toBe(false); // so the embedding's rows take the row path
       const layerNames = ckpt.names().filter((n) => n.startsWith('model.layers.'));
       expect(layerNames.every((n) => reached[0].includes(n))).toBe(true);
-      // the second pass added every layer weight's gradient into its sum: none reached the sink
+      // the second pass added every layer weight's gradient into its sum: none reached the sink;
+      // the untied embedding's rows went into its sum on the backend in both passes
       expect(reached[1].filter((n) => n.startsWith('model.layers.'))).toEqual([]);
+      expect(reached.flat().filter((n) => n.startsWith('rows of'))).toEqual([]);
       const got = new Map<string, Float32Array>();
       await sums.drain(ckpt.names(), (_f, n, _st, d) => void got.set(n, d));
       const pairs = [...got].map(([name, v]) => ({ name: `grad/${name}`, got: v, want: g.tensors.readF32(`grad/${name}`).map((x) => 2 * x) }));
