@@ -170,7 +170,7 @@ const noWrite = `
     for (let p = 0; p < R; p++) {
       const t = Date.now();
       const r = await streamedGradients(cfg, ck, batch, (n, st, g) => sums.addHost(n, st, g), { ...base, weights,
-        weightCacheBytes: modelParamCount(cfg) * 4, deviceSink: (n, st, g) => sums.addTensor(n, st, g), deviceSums: (n) => sums.inPlace(n), onPlan: (p) => { keptLayers = p.keptLayers; },
+        weightCacheBytes: modelParamCount(cfg) * 4, embeddingOnDevice: true, deviceSink: (n, st, g) => sums.addTensor(n, st, g), deviceSums: (n) => sums.inPlace(n), onPlan: (p) => { keptLayers = p.keptLayers; },
         deviceBudgetBytes: deviceBudget(b.name).bytes - modelParamCount(cfg) * 4,
         rowSink: (n, rows, g) => sums.addRows(n, ck.info(n).shape.reduce((a, x) => a * x, 1), rows, g),
         deviceRowSums: (n) => sums.rowsInPlace(n, ck.info(n).shape.reduce((a, x) => a * x, 1)) });

@@ -116,7 +116,14 @@ async function streamed(g, precision, tol) {
   const cfg = parseModelConfig(ck.config, G.model);
   const grads = new Map();
   const size = (n) => paramShape(cfg, n).reduce((a, b) => a * b, 1);
-  const plan = { vocabChunk: 37, boundaries: 'device', weightCacheBytes: 1e12, weightStorage: cudaWeightStorage('cuda', ck.info(linearWeight(0, 'q')).dtype), deviceBudgetBytes: 1e12 };
+  const plan = {
+    vocabChunk: 37,
+    boundaries: 'device',
+    weightCacheBytes: 1e12,
+    weightStorage: cudaWeightStorage('cuda', ck.info(linearWeight(0, 'q')).dtype),
+    deviceBudgetBytes: 1e12,
+    embeddingOnDevice: true,
+  };
   try {
     let kept = 0;
     const r = await streamedGradients(

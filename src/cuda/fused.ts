@@ -167,6 +167,8 @@ export interface FusedOps {
    * as reading out back and adding it on the host
    */
   rowsSumInto(x: tf.Tensor2D, order: Int32Array, starts: Int32Array, rows: Int32Array, sum: tf.Tensor): void;
+  /** rows ids[i] of an embedding table [V, H] on the backend (read as stored: BF16 halves widened exactly) → [n, H] (no gradient) */
+  embedRows(table: tf.Tensor, ids: Int32Array): tf.Tensor2D;
   /** (exp(z − lse) − onehot(targets − r0)) · scale, z [N, C] (no gradient) */
   ceChunkGrad(z: tf.Tensor2D, lse: tf.Tensor1D, targets: Int32Array, r0: number, scale: tf.Tensor1D): tf.Tensor2D;
 }
@@ -276,6 +278,31 @@ function rowsSumInto(x: tf.Tensor2D, order: Int32Array, starts: Int32Array, rows
   }
 }
 
+function embedRows(table: tf.Tensor, ids: Int32Array): tf.Tensor2D {
+  const b = tf.backend() as CudaBackend;
+  const H = table.shape[1] as number;
+  const d = b.get(table.dataId);
+  const out = b.makeOutput([ids.length, H], 'float32');
+  if (ids.length * H > 0) {
+    const idx = tf.tensor1d(ids, 'int32');
+    try {
+      // a BF16 checkpoint's table is its stored halves (no float32 words made): widened here, exactly
+      const halves = d.ptr === 0 ? d.half : 0;
+      b.device.launch('embed_rows', b.device.gridFor(ids.length * H), BLOCK, [
+        ptr(halves),
+        ptr(halves ? 0 : b.ptr(table as unknown as tf.TensorInfo)),
+        ptr(b.ptr(idx as unknown as tf.TensorInfo)),
+        ptr(b.ptr(out)),
+        i64(ids.length),
+        i32(H),
+      ]);
+    } finally {
+      idx.dispose();
+    }
+  }
+  return tf.engine().makeTensorFromTensorInfo(out) as tf.Tensor2D;
+}
+
 function ceChunkGrad(z: tf.Tensor2D, lse: tf.Tensor1D, targets: Int32Array, r0: number, scale: tf.Tensor1D): tf.Tensor2D {
   const t = tf.tensor1d(targets, 'int32');
   try {
@@ -286,7 +313,7 @@ function ceChunkGrad(z: tf.Tensor2D, lse: tf.Tensor1D, targets: Int32Array, r0: 
 }
 
 /** The model ops over the fused kernels (src/model/fused.ts hands them to the model on the cuda backend). */
-export const cudaFusedOps: FusedOps = { rmsNorm, splitHeads, mergeHeads, maskedSoftmax, swiglu, lseChunk, ceChunkGrad, rowsSum, rowsSumInto };
+export const cudaFusedOps: FusedOps = { rmsNorm, splitHeads, mergeHeads, maskedSoftmax, swiglu, lseChunk, ceChunkGrad, rowsSum, rowsSumInto, embedRows };
 
 /** For tests and profiles: the backend's count of kernels it launched so far, when it counts them. */
 export function launchCount(b: CudaBackend): number {

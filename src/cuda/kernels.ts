@@ -512,6 +512,15 @@ extern "C" __global__ void segment_rows_sum(const float *x, const int *order, co
   }
 }
 
+/* out[i, :] = row ids[i] of an embedding table, held as bfloat16 halves (widened exactly) or, when
+   halves is null, as float32 words */
+extern "C" __global__ void embed_rows(const unsigned short *halves, const float *words, const int *ids, float *out, i64 n, int H) {
+  for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < n * H; i += (i64)gridDim.x * blockDim.x) {
+    i64 src = (i64)ids[i / H] * H + i % H;
+    out[i] = halves ? __int_as_float(((unsigned int)halves[src]) << 16) : words[src];
+  }
+}
+
 /* y = a + c (same shapes; y may be a or c) */
 extern "C" __global__ void add_same(const float *a, const float *c, float *y, i64 n) {
   for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x) y[i] = a[i] + c[i];
@@ -597,6 +606,7 @@ export const KERNEL_NAMES = [
   'swiglu_grad',
   'add_same',
   'segment_rows_sum',
+  'embed_rows',
   'lse_chunk',
   'ce_chunk_grad',
 ] as const;

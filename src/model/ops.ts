@@ -57,6 +57,8 @@ export interface ModelOps {
   rowsSum?: FusedOps['rowsSum'];
   /** optional: the same rows added in place into a gradient sum on the backend (see FusedOps.rowsSumInto) */
   rowsSumInto?: FusedOps['rowsSumInto'];
+  /** optional: the streamed engine's embedding lookup from a table kept on the backend (see FusedOps.embedRows) */
+  embedRows?: FusedOps['embedRows'];
   /**
    * optional: decoder layer i's forward written out, as `decoderLayer` computes it, with (`keep`)
    * what `layerVJP` reads so that it need not recompute the forward; null where it does not apply
@@ -140,6 +142,7 @@ export function fusedModelOps(f: FusedOps): Partial<ModelOps> {
     ceChunkGrad: f.ceChunkGrad,
     rowsSum: f.rowsSum,
     rowsSumInto: f.rowsSumInto,
+    embedRows: f.embedRows,
   };
 }
 

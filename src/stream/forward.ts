@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { layerForward } from '../model/layer';
 import { EMBED, layerParamNames } from '../model/names';
+import { modelOps } from '../model/ops';
 import type { StreamPass } from './pass';
 import { decodeBytes, decodesOnBackend, type RangedSource } from './weights';
 
@@ -41,9 +42,15 @@ export function embedTensor(src: RangedSource, ids: Int32Array, hidden: number):
   return decodeBytes(src, EMBED, raw, [ids.length, hidden]) as tf.Tensor2D;
 }
 
-/** h₀ of every group, [n, hidden] each. */
+/**
+ * h₀ of every group, [n, hidden] each: looked up on the backend in the embedding kept there when
+ * the plan keeps it (`cachedEmbedding`, passes sharing their weights) and the backend can, else
+ * `embedTensor`.
+ */
 export function embedGroups(pass: StreamPass): tf.Tensor2D[] {
-  return pass.groups.map((g) => pass.track(embedTensor(pass.src, g.pb.ids, pass.cfg.hiddenSize)));
+  const lookup = pass.plan.cachedEmbedding ? modelOps().embedRows : undefined;
+  if (lookup) pass.w.loadNames([EMBED]);
+  return pass.groups.map((g) => pass.track(lookup ? lookup(pass.w.get(EMBED), g.pb.ids) : embedTensor(pass.src, g.pb.ids, pass.cfg.hiddenSize)));
 }
 
 /** Uploads layer i's weights. */

@@ -50,7 +50,7 @@ export async function openStreamedSource(ctx: SourceContext): Promise<GradientSo
         sequencesPerGroup: perGroup,
         onStep,
         deviceBudgetBytes: budget,
-        ...(w ? { weights: w, weightCacheBytes: weightBytes } : {}),
+        ...(w ? { weights: w, weightCacheBytes: weightBytes, embeddingOnDevice: true } : {}),
       });
       return { loss: r.loss, tokens: r.count };
     },
@@ -67,6 +67,7 @@ export async function openStreamedSource(ctx: SourceContext): Promise<GradientSo
             ...base,
             weights: w,
             weightCacheBytes: weightBytes,
+            embeddingOnDevice: true,
             onStep,
             deviceSink: (name, start, g) => acc.addTensor(name, start, g),
             deviceSums: (name) => acc.inPlace(name),

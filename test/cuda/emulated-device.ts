@@ -181,6 +181,9 @@ export class EmulatedDevice implements GpuDevice {
   i32(p: number): Int32Array {
     return new Int32Array(this.buf(p), 0, this.buf(p).byteLength >> 2);
   }
+  u16(p: number): Uint16Array {
+    return new Uint16Array(this.buf(p), 0, this.buf(p).byteLength >> 1);
+  }
 
   alloc(bytes: number): number {
     return this.pool.alloc(bytes);
@@ -560,6 +563,24 @@ export class EmulatedDevice implements GpuDevice {
           let dot = 0;
           for (let j = 0; j < Tk; j++) dot = f(dot + f(dp[r * Tk + j] * p[r * Tk + j]));
           for (let j = 0; j < Tk; j++) ds[r * Tk + j] = f(f(p[r * Tk + j] * f(dp[r * Tk + j] - dot)) * scale);
+        }
+        return;
+      }
+      case 'embed_rows': {
+        const halves = v(0) ? this.u16(v(0)) : null,
+          words = v(1) ? this.f32(v(1)) : null,
+          ids = this.i32(v(2)),
+          out = this.f32(v(3));
+        const n = v(4),
+          H = v(5);
+        const u = new Uint32Array(1);
+        const w = new Float32Array(u.buffer);
+        for (let i = 0; i < n * H; i++) {
+          const src = ids[Math.floor(i / H)] * H + (i % H);
+          if (halves) {
+            u[0] = halves[src] << 16;
+            out[i] = w[0];
+          } else out[i] = words![src];
         }
         return;
       }

@@ -16,6 +16,7 @@ import { checkpointConfig } from '../../src/model/config';
 import { modelOps } from '../../src/model/ops';
 import { streamedGradients, wholeTensors } from '../../src/stream/engine';
 import { GradSums } from '../../src/stream/sums';
+import { StreamWeights } from '../../src/stream/weights';
 import { applyRope } from '../../src/model/rope';
 import { chunkLogitGrad, ChunkedLse, validWeights } from '../../src/stream/head';
 import { Checkpoint } from '../../src/io/checkpoint';
@@ -581,15 +582,19 @@ describe('the layer-streamed pass on the cuda backend on an emulated GPU (f32 pr
     }
   });
 
-  it("adds a second pass's layer gradients (β = 1) and both passes' embedding rows into the sums in place, which come to twice the golden gradients", async () => {
+  it("adds a second pass's layer gradients (β = 1) and both passes' embedding rows into the sums in place, with the embedding looked up on the GPU, and sums to twice the golden gradients", async () => {
     await tf.setBackend('cuda');
     const g = loadGolden(shared[0]);
     const ckpt = Checkpoint.open(g.model);
     const sums = new GradSums(['grad']);
+    const cfg = checkpointConfig(ckpt);
+    // the weights shared by both passes, the embedding among them (its rows looked up on the GPU)
+    const weights = new StreamWeights(cfg, ckpt);
     try {
-      const cfg = checkpointConfig(ckpt);
       const size = (n: string) => ckpt.info(n).shape.reduce((a, x) => a * x, 1);
       const reached: string[][] = [];
+      const lookups = device.launches.embed_rows ?? 0;
+      let cachedEmbedding = false;
       for (let pass = 0; pass < 2; pass++) {
         const names: string[] = [];
         reached.push(names);
@@ -597,6 +602,10 @@ describe('the layer-streamed pass on the cuda backend on an emulated GPU (f32 pr
           boundaries: 'device',
           weightStorage: storage(ckpt),
           deviceBudgetBytes: 2 ** 40,
+          weights,
+          weightCacheBytes: 2 ** 40,
+          embeddingOnDevice: true,
+          onPlan: (p) => void (cachedEmbedding = p.cachedEmbedding),
           deviceSink: (n, st, t) => {
             names.push(n);
             sums.addTensor(n, st, t);
@@ -610,6 +619,8 @@ describe('the layer-streamed pass on the cuda backend on an emulated GPU (f32 pr
         });
       }
       expect(cfg.tieWordEmbeddings).toBe(false); // so the embedding's rows take the row path
+      expect(cachedEmbedding).toBe(true);
+      expect((device.launches.embed_rows ?? 0) - lookups).toBe(2);
       const layerNames = ckpt.names().filter((n) => n.startsWith('model.layers.'));
       expect(layerNames.every((n) => reached[0].includes(n))).toBe(true);
       // the second pass added every layer weight's gradient into its sum: none reached the sink;
@@ -623,6 +634,7 @@ describe('the layer-streamed pass on the cuda backend on an emulated GPU (f32 pr
       const gr = compareTensors(pairs, 1e-5, 'relL2');
       if (gr.failed.length > 0) throw new Error(gr.report);
     } finally {
+      weights.dispose();
       sums.dispose();
       ckpt.close();
       g.tensors.close();

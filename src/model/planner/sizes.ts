@@ -54,6 +54,11 @@ export function modelWeightBytes(cfg: ModelConfig, storage?: WeightStorage): num
   return bytesOf(cfg, allParamNames(cfg), storage);
 }
 
+/** Device bytes of the untied embedding kept for the streamed pass's lookup on the device (read as stored: BF16 halves, else float32). */
+export function embeddingLookupBytes(cfg: ModelConfig, storage: WeightStorage): number {
+  return cfg.vocabSize * cfg.hiddenSize * residentBytesPerElement(storage.precision, storage.dtype, { product: false, f32: false });
+}
+
 /** Device bytes of the head's vocabulary rows (lm_head, or the tied embedding) as the streamed pass keeps them. */
 export function headWeightBytes(cfg: ModelConfig, storage?: WeightStorage): number {
   const name = cfg.tieWordEmbeddings ? EMBED : LM_HEAD;

@@ -29,7 +29,7 @@ import { keptLayerBytes } from '../../cuda/precision';
 import type { ModelConfig } from '../config';
 import { cudaWritesLayers } from '../ops';
 import { DEFAULT_BINDING_BYTES, STREAMED_HEAP_SHARE, WASM_HEAP_BYTES } from './limits';
-import { F32, headWeightBytes, layerParamCount, layerWeightBytes, modelParamCount, modelWeightBytes, type WeightStorage } from './sizes';
+import { embeddingLookupBytes, F32, headWeightBytes, layerParamCount, layerWeightBytes, modelParamCount, modelWeightBytes, type WeightStorage } from './sizes';
 
 export interface StreamPlanOptions {
   /** hidden states kept between forward and backward: on the host (default) or the backend */
@@ -49,6 +49,12 @@ export interface StreamPlanOptions {
    * stage, cached weights and boundaries keeps layers' forward state for their VJPs (default: none)
    */
   deviceBudgetBytes?: number;
+  /**
+   * on cuda (with `weightStorage`), for passes that share their weights: keep an untied embedding
+   * uploaded too when the cache holds it after the layers and the head, and look its rows up on the
+   * device (one pass alone reads the batch's rows from the checkpoint, far less than the table)
+   */
+  embeddingOnDevice?: boolean;
 }
 
 export interface StreamPlan {
@@ -70,6 +76,8 @@ export interface StreamPlan {
   cachedLayers: number;
   /** whether the head's (or the tied embedding's) vocabulary chunks stay uploaded too */
   cachedHead: boolean;
+  /** whether an untied embedding stays uploaded too, its rows looked up on the device */
+  cachedEmbedding: boolean;
   cachedBytes: number;
   /** the last `keptLayers` decoder layers keep their forward state for the VJP (`keptLayerBytes` each, all groups) */
   keptLayers: number;
@@ -112,7 +120,9 @@ export function planStreaming(cfg: ModelConfig, batch: number, seqLen: number, o
   const cachedLayers = Math.min(cfg.numLayers, Math.floor(cacheBytes / layerBytes));
   const headBytes = headWeightBytes(cfg, o.weightStorage);
   const cachedHead = cachedLayers === cfg.numLayers && cacheBytes >= cachedLayers * layerBytes + headBytes;
-  const cachedBytes = cachedLayers * layerBytes + (cachedHead ? headBytes : 0);
+  const embBytes = o.embeddingOnDevice && o.weightStorage && !cfg.tieWordEmbeddings ? embeddingLookupBytes(cfg, o.weightStorage) : 0;
+  const cachedEmbedding = embBytes > 0 && cachedHead && cacheBytes >= cachedLayers * layerBytes + headBytes + embBytes;
+  const cachedBytes = cachedLayers * layerBytes + (cachedHead ? headBytes : 0) + (cachedEmbedding ? embBytes : 0);
   // groups' gradients are summed on the host with host boundaries (CPU backends), else on the backend
   const sumsOnHost = groups > 1 && boundaries === 'host' ? layerGradBytes : 0;
   const sumsOnDevice = groups > 1 && boundaries === 'device' ? layerGradBytes : 0;
@@ -138,6 +148,7 @@ export function planStreaming(cfg: ModelConfig, batch: number, seqLen: number, o
     boundaries,
     cachedLayers,
     cachedHead,
+    cachedEmbedding,
     cachedBytes,
     keptLayers,
     keptLayerBytes: keptBytes,
@@ -153,7 +164,7 @@ export function formatPlan(p: StreamPlan, cfg: ModelConfig): string {
   return [
     `layer streaming: ${cfg.numLayers} layers × ${(p.layerParams / 1e6).toFixed(1)}M params, ${p.tokens} tokens per pass${p.groups > 1 ? ` in ${p.groups} groups of ≤ ${p.groupTokens}` : ''}, vocabulary in ${p.vocabChunks} chunk(s) of ${p.vocabChunk} rows`,
     `  per layer: weights ${gib(p.layerWeightBytes)}, grads ${gib(p.layerGradBytes)}, activations ${gib(p.activationBytes)}; head chunk ${gib(p.headChunkBytes)}`,
-    `  boundaries ${gib(p.boundaryBytes)} on the ${p.boundaries}; ${p.cachedLayers} layer(s)${p.cachedHead ? ' and the head' : ''} kept uploaded (${gib(p.cachedBytes)})`,
+    `  boundaries ${gib(p.boundaryBytes)} on the ${p.boundaries}; ${p.cachedLayers} layer(s)${p.cachedHead ? ' and the head' : ''}${p.cachedEmbedding ? ' and the embedding' : ''} kept uploaded (${gib(p.cachedBytes)})`,
     ...(p.keptLayers > 0 ? [`  forward state kept for the backward pass in ${p.keptLayers} layer(s) (${gib(p.keptLayerBytes)} each; the others recompute their forward)`] : []),
     `  planned peak: backend ${gib(p.devicePeakBytes)}, host buffers ${gib(p.hostPeakBytes)}`,
   ].join('\n');
