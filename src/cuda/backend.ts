@@ -103,6 +103,35 @@ export class CudaBackend extends tf.KernelBackend {
   }
 
   /**
+   * A fresh float32 tensor held only as bfloat16 halves, for a kernel to write (an activation that
+   * later kernels read only as a bf16 matrix-product operand): its float32 words cannot be asked for.
+   */
+  makeHalfOutput(shape: number[]): tf.TensorInfo {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const dataId = {};
+    this.store.set(dataId, { ptr: 0, half: size > 0 ? this.device.alloc(size * 2) : 0, size, dtype: 'float32', refCount: 1, halfOnly: true });
+    return { dataId, shape, dtype: 'float32' };
+  }
+
+  /** Gives a fresh float32 output a bfloat16 copy for the same kernel to write (both forms then kept); its address. */
+  attachHalf(t: tf.TensorInfo): number {
+    const d = this.get(t.dataId);
+    if (d.half || d.dtype !== 'float32') throw new Error('cuda backend: a bfloat16 copy is attached to a fresh float32 output only');
+    if (d.size > 0) d.half = this.device.alloc(d.size * 2);
+    return d.half;
+  }
+
+  /** The float32 words of `t` as they are (0 for a tensor held only as bfloat16 halves); nothing is widened. */
+  wordsIfAny(t: tf.TensorInfo): number {
+    return this.get(t.dataId).ptr;
+  }
+
+  /** The bfloat16 copy of `t` as it is (0 when there is none); nothing is converted. */
+  halfIfAny(t: tf.TensorInfo): number {
+    return this.get(t.dataId).half;
+  }
+
+  /**
    * Frees the float32 words of `t`, keeping its bfloat16 copy (made now if missing): for activations
    * that later kernels read only as bf16 matrix-product operands. The words cannot be asked for again.
    */

@@ -38,7 +38,7 @@ export function registerFusedKernels(): void {
     const rows = numel(x.shape) / Math.max(cols, 1);
     const y = b.makeOutput(x.shape.slice(), 'float32');
     const r = b.makeOutput([rows], 'float32');
-    if (rows * cols > 0) b.device.launch('rms_norm', rowGrid(rows), BLOCK, [ptr(b.ptr(x)), ptr(b.ptr(w)), ptr(b.ptr(y)), ptr(b.ptr(r)), i64(rows), i32(cols), f32(at.eps as number)]);
+    if (rows * cols > 0) b.device.launch('rms_norm', rowGrid(rows), BLOCK, [ptr(b.ptr(x)), ptr(b.ptr(w)), ptr(b.ptr(y)), ptr(b.ptr(r)), i64(rows), i32(cols), f32(at.eps as number), ptr(0)]);
     return [y, r];
   });
   reg('SilRmsNormGrad', (b, { x, w, dy, r }) => {
@@ -71,7 +71,7 @@ export function registerFusedKernels(): void {
       const rope = cos !== undefined;
       const cs = rope ? b.ptr(cos) : 0;
       const sn = rope ? b.ptr(sin) : 0;
-      if (n > 0) b.device.launch(kernel, b.device.gridFor(n), BLOCK, [ptr(b.ptr(x)), ptr(cs), ptr(sn), ptr(b.ptr(out)), i32(B), i32(T), i32(H), i32(D), i32(rope ? 1 : 0)]);
+      if (n > 0) b.device.launch(kernel, b.device.gridFor(n), BLOCK, [ptr(b.ptr(x)), ptr(cs), ptr(sn), ptr(b.ptr(out)), i32(B), i32(T), i32(H), i32(D), i32(rope ? 1 : 0), ptr(0)]);
       return out;
     });
   heads('SilSplitHeads', 'rope_split');
@@ -80,27 +80,27 @@ export function registerFusedKernels(): void {
     const [, nh, T, Tk] = s.shape as [number, number, number, number];
     const rows = numel(s.shape) / Math.max(Tk, 1);
     const p = b.makeOutput(s.shape.slice(), 'float32');
-    if (rows * Tk > 0) b.device.launch('masked_softmax', warpGrid(rows), BLOCK, [ptr(b.ptr(s)), ptr(b.ptr(mask)), ptr(b.ptr(p)), i64(rows), i32(T), i32(Tk), i32(nh), f32(at.scale as number)]);
+    if (rows * Tk > 0) b.device.launch('masked_softmax', warpGrid(rows), BLOCK, [ptr(b.ptr(s)), ptr(b.ptr(mask)), ptr(b.ptr(p)), i64(rows), i32(T), i32(Tk), i32(nh), f32(at.scale as number), ptr(0)]);
     return p;
   });
   reg('SilMaskedSoftmaxGrad', (b, { p, dp }, at) => {
     const Tk = p.shape[p.shape.length - 1];
     const rows = numel(p.shape) / Math.max(Tk, 1);
     const ds = b.makeOutput(p.shape.slice(), 'float32');
-    if (rows * Tk > 0) b.device.launch('masked_softmax_grad', warpGrid(rows), BLOCK, [ptr(b.ptr(p)), ptr(b.ptr(dp)), ptr(b.ptr(ds)), i64(rows), i32(Tk), f32(at.scale as number)]);
+    if (rows * Tk > 0) b.device.launch('masked_softmax_grad', warpGrid(rows), BLOCK, [ptr(b.ptr(p)), ptr(b.ptr(dp)), ptr(b.ptr(ds)), i64(rows), i32(Tk), f32(at.scale as number), ptr(0)]);
     return ds;
   });
   reg('SilSwiglu', (b, { g, u }) => {
     const y = b.makeOutput(g.shape.slice(), 'float32');
     const n = numel(g.shape);
-    if (n > 0) b.device.launch('swiglu', b.device.gridFor(n), BLOCK, [ptr(b.ptr(g)), ptr(b.ptr(u)), ptr(b.ptr(y)), i64(n)]);
+    if (n > 0) b.device.launch('swiglu', b.device.gridFor(n), BLOCK, [ptr(b.ptr(g)), ptr(b.ptr(u)), ptr(b.ptr(y)), i64(n), ptr(0)]);
     return y;
   });
   reg('SilSwigluGrad', (b, { g, u, dy }) => {
     const dg = b.makeOutput(g.shape.slice(), 'float32');
     const du = b.makeOutput(g.shape.slice(), 'float32');
     const n = numel(g.shape);
-    if (n > 0) b.device.launch('swiglu_grad', b.device.gridFor(n), BLOCK, [ptr(b.ptr(g)), ptr(b.ptr(u)), ptr(b.ptr(dy)), ptr(b.ptr(dg)), ptr(b.ptr(du)), i64(n)]);
+    if (n > 0) b.device.launch('swiglu_grad', b.device.gridFor(n), BLOCK, [ptr(b.ptr(g)), ptr(b.ptr(u)), ptr(b.ptr(dy)), ptr(b.ptr(dg)), ptr(b.ptr(du)), i64(n), ptr(0), ptr(0)]);
     return [dg, du];
   });
   reg('SilLseChunk', (b, { z, m, s, zt, targets }, at) => {

@@ -186,6 +186,14 @@ export function kernelSource(): string {
 typedef long long i64;
 struct View { i64 n; int rank; int pad; int shape[MAXR]; int mod[MAXR]; i64 sx[MAXR]; i64 sy[MAXR]; i64 sz[MAXR]; };
 
+/* float32 -> bfloat16 bits, round to nearest even (NaN kept quiet): f32_to_bf16's rounding, shared by
+   the kernels that also write a bfloat16 copy of their output (yh) for matrix products */
+__device__ __forceinline__ unsigned short bf16_bits(float f) {
+  unsigned int u = __float_as_uint(f);
+  return (u & 0x7fffffffu) > 0x7f800000u ? (unsigned short)((u >> 16) | 0x40u) : (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+/* stores v as float32 (y) and/or bfloat16 (yh), whichever is given */
+__device__ __forceinline__ void put(float *y, unsigned short *yh, i64 i, float v) { if (y) y[i] = v; if (yh) yh[i] = bf16_bits(v); }
 __device__ __forceinline__ float ld(const void *p, i64 i, int dt) { return dt == ${DT_FLOAT} ? ((const float *)p)[i] : (float)((const int *)p)[i]; }
 __device__ __forceinline__ void st(void *p, i64 i, int dt, float v) { if (dt == ${DT_FLOAT}) ((float *)p)[i] = v; else ((int *)p)[i] = (int)v; }
 
@@ -375,11 +383,8 @@ extern "C" __global__ void one_hot(const int *idx, float *y, i64 n, int depth, f
 }
 
 /* float32 -> bfloat16, round to nearest even (NaN kept quiet) */
-extern "C" __global__ void f32_to_bf16(const unsigned int *x, unsigned short *y, i64 n) {
-  for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x) {
-    unsigned int u = x[i];
-    y[i] = (u & 0x7fffffffu) > 0x7f800000u ? (unsigned short)((u >> 16) | 0x40u) : (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-  }
+extern "C" __global__ void f32_to_bf16(const float *x, unsigned short *y, i64 n) {
+  for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x) y[i] = bf16_bits(x[i]);
 }
 
 /* stored halves -> float32: kind 0 = bfloat16, 1 = IEEE float16 */
@@ -395,18 +400,19 @@ extern "C" __global__ void halves_to_f32(const unsigned short *x, float *y, i64 
   }
 }
 
-/* RMSNorm: y = w * x / sqrt(mean(x^2) + eps), one block per row; also writes r = 1/sqrt(...) per row */
-extern "C" __global__ void rms_norm(const float *x, const float *w, float *y, float *rinv, i64 rows, int cols, float eps) {
+/* RMSNorm: y = w * x / sqrt(mean(x^2) + eps), one block per row; also writes r = 1/sqrt(...) per row
+   (y and/or its bfloat16 copy yh) */
+extern "C" __global__ void rms_norm(const float *x, const float *w, float *y, float *rinv, i64 rows, int cols, float eps, unsigned short *yh) {
   __shared__ float red[256];
   for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
-    const float *xr = x + r * cols; float *yr = y + r * cols;
+    const float *xr = x + r * cols;
     float s = 0.0f;
     for (int j = threadIdx.x; j < cols; j += blockDim.x) s += xr[j] * xr[j];
     red[threadIdx.x] = s; __syncthreads();
     for (int k = blockDim.x / 2; k > 0; k >>= 1) { if (threadIdx.x < k) red[threadIdx.x] += red[threadIdx.x + k]; __syncthreads(); }
     float ri = 1.0f / sqrtf(red[0] / cols + eps);
     __syncthreads();
-    for (int j = threadIdx.x; j < cols; j += blockDim.x) yr[j] = w[j] * (xr[j] * ri);
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) put(y, yh, r * cols + j, w[j] * (xr[j] * ri));
     if (threadIdx.x == 0 && rinv) rinv[r] = ri;
   }
 }
@@ -444,19 +450,19 @@ extern "C" __global__ void col_sum(const float *partial, float *y, int chunks, i
 }
 
 /* [B*T, H*D] -> [B, H, T, D] (heads split), with RoPE (rotate_half form, tables cs/sn [T, D]) when rope != 0 */
-extern "C" __global__ void rope_split(const float *x, const float *cs, const float *sn, float *y, int B, int T, int H, int D, int rope) {
+extern "C" __global__ void rope_split(const float *x, const float *cs, const float *sn, float *y, int B, int T, int H, int D, int rope, unsigned short *yh) {
   i64 n = (i64)B * H * T * D; int half = D / 2;
   for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x) {
     int d = (int)(i % D); i64 r = i / D; int t = (int)(r % T); r /= T; int h = (int)(r % H); i64 b = r / H;
     const float *xr = x + ((b * T + t) * H + h) * D;
     float v = xr[d];
     if (rope) { float rot = d < half ? -xr[d + half] : xr[d - half]; v = __fadd_rn(__fmul_rn(v, cs[t * D + d]), __fmul_rn(rot, sn[t * D + d])); }
-    y[i] = v;
+    put(y, yh, i, v);
   }
 }
 
 /* [B, H, T, D] -> [B*T, H*D] (heads merged), with the transpose of RoPE applied when rope != 0 (rope_split's gradient) */
-extern "C" __global__ void rope_merge(const float *x, const float *cs, const float *sn, float *y, int B, int T, int H, int D, int rope) {
+extern "C" __global__ void rope_merge(const float *x, const float *cs, const float *sn, float *y, int B, int T, int H, int D, int rope, unsigned short *yh) {
   i64 n = (i64)B * H * T * D; int half = D / 2;
   for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x) {
     int d = (int)(i % D); i64 r = i / D; int h = (int)(r % H); r /= H; int t = (int)(r % T); i64 b = r / T;
@@ -466,15 +472,15 @@ extern "C" __global__ void rope_merge(const float *x, const float *cs, const flo
       float rot = d < half ? __fmul_rn(xr[d + half], sn[t * D + d + half]) : -__fmul_rn(xr[d - half], sn[t * D + d - half]);
       v = __fadd_rn(__fmul_rn(v, cs[t * D + d]), rot);
     }
-    y[i] = v;
+    put(y, yh, i, v);
   }
 }
 
 /* P = softmax(S*scale + mask) over the last axis, S [B, nh, T, Tk], mask [B, 1, T, Tk] additive; one warp per row */
-extern "C" __global__ void masked_softmax(const float *s, const float *mask, float *p, i64 rows, int T, int Tk, int nh, float scale) {
+extern "C" __global__ void masked_softmax(const float *s, const float *mask, float *p, i64 rows, int T, int Tk, int nh, float scale, unsigned short *ph) {
   int lane = threadIdx.x & 31, wpb = blockDim.x >> 5;
   for (i64 r = (i64)blockIdx.x * wpb + (threadIdx.x >> 5); r < rows; r += (i64)gridDim.x * wpb) {
-    const float *sr = s + r * Tk; float *pr = p + r * Tk;
+    const float *sr = s + r * Tk;
     i64 b = r / ((i64)nh * T); int i = (int)(r % T);
     const float *mr = mask + (b * T + i) * Tk;
     float m = -INFINITY;
@@ -484,19 +490,19 @@ extern "C" __global__ void masked_softmax(const float *s, const float *mask, flo
     for (int j = lane; j < Tk; j += 32) sum += expf(__fadd_rn(__fmul_rn(sr[j], scale), mr[j]) - m);
     for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
     float inv = 1.0f / sum;
-    for (int j = lane; j < Tk; j += 32) pr[j] = expf(__fadd_rn(__fmul_rn(sr[j], scale), mr[j]) - m) * inv;
+    for (int j = lane; j < Tk; j += 32) put(p, ph, r * Tk + j, expf(__fadd_rn(__fmul_rn(sr[j], scale), mr[j]) - m) * inv);
   }
 }
 
 /* dS = scale * P ⊙ (dP - rowsum(dP ⊙ P)), one warp per row */
-extern "C" __global__ void masked_softmax_grad(const float *p, const float *dp, float *ds, i64 rows, int Tk, float scale) {
+extern "C" __global__ void masked_softmax_grad(const float *p, const float *dp, float *ds, i64 rows, int Tk, float scale, unsigned short *dsh) {
   int lane = threadIdx.x & 31, wpb = blockDim.x >> 5;
   for (i64 r = (i64)blockIdx.x * wpb + (threadIdx.x >> 5); r < rows; r += (i64)gridDim.x * wpb) {
-    const float *pr = p + r * Tk, *dpr = dp + r * Tk; float *dsr = ds + r * Tk;
+    const float *pr = p + r * Tk, *dpr = dp + r * Tk;
     float dot = 0.0f;
     for (int j = lane; j < Tk; j += 32) dot += dpr[j] * pr[j];
     for (int o = 16; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
-    for (int j = lane; j < Tk; j += 32) dsr[j] = pr[j] * (dpr[j] - dot) * scale;
+    for (int j = lane; j < Tk; j += 32) put(ds, dsh, r * Tk + j, pr[j] * (dpr[j] - dot) * scale);
   }
 }
 
@@ -521,24 +527,24 @@ extern "C" __global__ void embed_rows(const unsigned short *halves, const float 
   }
 }
 
-/* y = a + c (same shapes; y may be a or c) */
-extern "C" __global__ void add_same(const float *a, const float *c, float *y, i64 n) {
-  for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x) y[i] = a[i] + c[i];
+/* y = a + c (same shapes; y may be a or c), and/or its bfloat16 copy yh */
+extern "C" __global__ void add_same(const float *a, const float *c, float *y, i64 n, unsigned short *yh) {
+  for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x) put(y, yh, i, a[i] + c[i]);
 }
 
 /* SwiGLU: y = silu(g) * u, silu(g) = g * sigmoid(g) */
-extern "C" __global__ void swiglu(const float *g, const float *u, float *y, i64 n) {
+extern "C" __global__ void swiglu(const float *g, const float *u, float *y, i64 n, unsigned short *yh) {
   for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x) {
     float x = g[i], sg = 1.0f / (1.0f + expf(-x));
-    y[i] = __fmul_rn(__fmul_rn(x, sg), u[i]);
+    put(y, yh, i, __fmul_rn(__fmul_rn(x, sg), u[i]));
   }
 }
 /* its gradient: du = dy * silu(g), dg = dy * u * s * (1 + g * (1 - s)) */
-extern "C" __global__ void swiglu_grad(const float *g, const float *u, const float *dy, float *dg, float *du, i64 n) {
+extern "C" __global__ void swiglu_grad(const float *g, const float *u, const float *dy, float *dg, float *du, i64 n, unsigned short *dgh, unsigned short *duh) {
   for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x) {
     float x = g[i], sg = 1.0f / (1.0f + expf(-x)), d = dy[i];
-    du[i] = d * (x * sg);
-    dg[i] = d * u[i] * sg * (1.0f + x * (1.0f - sg));
+    put(du, duh, i, d * (x * sg));
+    put(dg, dgh, i, d * u[i] * sg * (1.0f + x * (1.0f - sg)));
   }
 }
 

@@ -25,7 +25,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { type CudaBackend } from './backend';
-import { f32, type GemmRequest, i32, i64, ptr } from './device';
+import { type Arg, f32, type GemmRequest, i32, i64, ptr } from './device';
 import { productsReadHalves } from './precision';
 
 type Info = tf.TensorInfo;
@@ -116,6 +116,26 @@ class LayerKernels {
     return t;
   }
 
+  /** an output read later only as a product operand: bfloat16 halves alone under bf16 products (float32 otherwise) */
+  operand(shape: number[], list?: Info[]): Info {
+    if (!this.bf) return this.out(shape, list);
+    const t = this.b.makeHalfOutput(shape);
+    list?.push(t);
+    return t;
+  }
+
+  /** an output read both by float32 kernels and as a product operand: float32, with a bfloat16 copy under bf16 products */
+  both(shape: number[], list?: Info[]): Info {
+    const t = this.out(shape, list);
+    if (this.bf) this.b.attachHalf(t);
+    return t;
+  }
+
+  /** a kernel's output addresses: its float32 words and its bfloat16 copy (each 0 when absent) */
+  dst(y: Info): [Arg, Arg] {
+    return [ptr(this.b.wordsIfAny(y)), ptr(this.b.halfIfAny(y))];
+  }
+
   free(list: Info[]): void {
     for (const t of list) this.b.disposeData(t.dataId);
     list.length = 0;
@@ -151,7 +171,8 @@ class LayerKernels {
   }
 
   norm(x: Info | tf.Tensor, wt: tf.Tensor, y: Info, r: Info): void {
-    this.d.launch('rms_norm', this.rows(), BLOCK, [ptr(this.P(x)), ptr(this.P(wt)), ptr(this.P(y)), ptr(this.P(r)), i64(this.N), i32(this.s.hidden), f32(this.s.eps)]);
+    const [yf, yh] = this.dst(y);
+    this.d.launch('rms_norm', this.rows(), BLOCK, [ptr(this.P(x)), ptr(this.P(wt)), yf, ptr(this.P(r)), i64(this.N), i32(this.s.hidden), f32(this.s.eps), yh]);
   }
 
   /** dx = rmsnorm′(∂y); the weight's gradient returned, or added into `into` */
@@ -174,21 +195,24 @@ class LayerKernels {
 
   add(a: Info | tf.Tensor, c: Info | tf.Tensor, y: Info): void {
     const n = numel(y.shape);
-    this.d.launch('add_same', this.d.gridFor(n), BLOCK, [ptr(this.P(a)), ptr(this.P(c)), ptr(this.P(y)), i64(n)]);
+    const [yf, yh] = this.dst(y);
+    this.d.launch('add_same', this.d.gridFor(n), BLOCK, [ptr(this.P(a)), ptr(this.P(c)), yf, i64(n), yh]);
   }
 
   heads(kernel: 'rope_split' | 'rope_merge', x: Info, y: Info, nHeads: number, rope: boolean): void {
     const { batch: B, seqLen: T, headDim: D } = this.s;
+    const [yf, yh] = this.dst(y);
     this.d.launch(kernel, this.d.gridFor(this.N * nHeads * D), BLOCK, [
       ptr(this.P(x)),
       ptr(rope ? this.P(this.cos) : 0),
       ptr(rope ? this.P(this.sin) : 0),
-      ptr(this.P(y)),
+      yf,
       i32(B),
       i32(T),
       i32(nHeads),
       i32(D),
       i32(rope ? 1 : 0),
+      yh,
     ]);
   }
 
@@ -214,7 +238,7 @@ class LayerKernels {
     const state: Info[] = [];
     const scratch: Info[] = [];
     try {
-      const x = this.out([N, H], state);
+      const x = this.operand([N, H], state);
       const r1 = this.out([N], state);
       this.norm(h, w.inNorm, x, r1);
       const q2 = this.out([N, nh * D], scratch);
@@ -223,35 +247,37 @@ class LayerKernels {
       this.linear(x, w.q, q2, nh * D, H);
       this.linear(x, w.k, k2, nkv * D, H);
       this.linear(x, w.v, v2, nkv * D, H);
-      const q = this.out([B, nh, T, D], state);
-      const k = this.out([B, nkv, T, D], state);
-      const v = this.out([B, nkv, T, D], state);
+      const q = this.operand([B, nh, T, D], state);
+      const k = this.operand([B, nkv, T, D], state);
+      const v = this.operand([B, nkv, T, D], state);
       this.heads('rope_split', q2, q, nh, true);
       this.heads('rope_split', k2, k, nkv, true);
       this.heads('rope_split', v2, v, nkv, false);
       this.free(scratch);
       const sc = this.out([B, nh, T, T], scratch);
       this.gemm({ a: this.op(q), b: this.op(k), c: this.P(sc), m: rep * T, n: T, k: D, transA: false, transB: true, batch: G, strideA: qs, strideB: ks, strideC: ss });
-      const pr = this.out([B, nh, T, T], state);
-      this.d.launch('masked_softmax', this.warps(B * nh * T), BLOCK, [ptr(this.P(sc)), ptr(this.P(this.mask)), ptr(this.P(pr)), i64(B * nh * T), i32(T), i32(T), i32(nh), f32(1 / Math.sqrt(D))]);
+      const pr = this.both([B, nh, T, T], state);
+      const [pf, ph] = this.dst(pr);
+      this.d.launch('masked_softmax', this.warps(B * nh * T), BLOCK, [ptr(this.P(sc)), ptr(this.P(this.mask)), pf, i64(B * nh * T), i32(T), i32(T), i32(nh), f32(1 / Math.sqrt(D)), ph]);
       this.free(scratch);
       const o4 = this.out([B, nh, T, D], scratch);
       this.gemm({ a: this.op(pr), b: this.op(v), c: this.P(o4), m: rep * T, n: D, k: T, transA: false, transB: false, batch: G, strideA: ss, strideB: ks, strideC: qs });
-      const merged = this.out([N, nh * D], state);
+      const merged = this.operand([N, nh * D], state);
       this.heads('rope_merge', o4, merged, nh, false);
       this.free(scratch);
       const h1 = this.out([N, H], state);
       this.linear(merged, w.o, h1, H, nh * D);
       this.add(h, h1, h1);
-      const x2 = this.out([N, H], state);
+      const x2 = this.operand([N, H], state);
       const r2 = this.out([N], state);
       this.norm(h1, w.postNorm, x2, r2);
       const gt = this.out([N, F], state);
       const up = this.out([N, F], state);
       this.linear(x2, w.gate, gt, F, H);
       this.linear(x2, w.up, up, F, H);
-      const m = this.out([N, F], state);
-      this.d.launch('swiglu', this.d.gridFor(N * F), BLOCK, [ptr(this.P(gt)), ptr(this.P(up)), ptr(this.P(m)), i64(N * F)]);
+      const m = this.operand([N, F], state);
+      const [mf, mh] = this.dst(m);
+      this.d.launch('swiglu', this.d.gridFor(N * F), BLOCK, [ptr(this.P(gt)), ptr(this.P(up)), mf, i64(N * F), mh]);
       let y: Info | null = null;
       if (withOutput) {
         y = this.out([N, H]);
@@ -327,35 +353,38 @@ export function cudaLayerVJP(
     const gDown = grad(kk.linearDw(dyI, st.m, into.down, H, F));
     const dm = tmp([N, F]);
     kk.linearDx(dyI, w.down, dm, H, F, 0);
-    const dg = tmp([N, F]);
-    const du = tmp([N, F]);
-    kk.d.launch('swiglu_grad', kk.d.gridFor(N * F), BLOCK, [ptr(kk.P(st.gt)), ptr(kk.P(st.up)), ptr(kk.P(dm)), ptr(kk.P(dg)), ptr(kk.P(du)), i64(N * F)]);
+    const dg = kk.operand([N, F], temps);
+    const du = kk.operand([N, F], temps);
+    const [dgf, dgh] = kk.dst(dg);
+    const [duf, duh] = kk.dst(du);
+    kk.d.launch('swiglu_grad', kk.d.gridFor(N * F), BLOCK, [ptr(kk.P(st.gt)), ptr(kk.P(st.up)), ptr(kk.P(dm)), dgf, duf, i64(N * F), dgh, duh]);
     const gGate = grad(kk.linearDw(dg, st.x2, into.gate, F, H));
     const gUp = grad(kk.linearDw(du, st.x2, into.up, F, H));
     const dx2 = tmp([N, H]);
     kk.linearDx(dg, w.gate, dx2, F, H, 0);
     kk.linearDx(du, w.up, dx2, F, H, 1);
-    const dh1 = tmp([N, H]);
+    const dh1 = kk.both([N, H], temps);
     const gPost = grad(kk.normGrad(st.h1, w.postNorm, dx2, st.r2, dh1, into.postNorm));
     kk.add(dh1, dyI, dh1);
     const gO = grad(kk.linearDw(dh1, st.merged, into.o, H, nh * D));
     const dmerged = tmp([N, nh * D]);
     kk.linearDx(dh1, w.o, dmerged, H, nh * D, 0);
-    const dO = tmp([B, nh, T, D]);
+    const dO = kk.operand([B, nh, T, D], temps);
     kk.heads('rope_split', dmerged, dO, nh, false);
     const dP = tmp([B, nh, T, T]);
     kk.gemm({ a: kk.op(dO), b: kk.op(st.v), c: kk.P(dP), m: rep * T, n: T, k: D, transA: false, transB: true, batch: G, strideA: qs, strideB: ks, strideC: ss });
     const dv = tmp([B, nkv, T, D]);
     kk.gemm({ a: kk.op(st.pr), b: kk.op(dO), c: kk.P(dv), m: T, n: D, k: rep * T, transA: true, transB: false, batch: G, strideA: ss, strideB: qs, strideC: ks });
-    const dS = tmp([B, nh, T, T]);
-    kk.d.launch('masked_softmax_grad', kk.warps(B * nh * T), BLOCK, [ptr(kk.P(st.pr)), ptr(kk.P(dP)), ptr(kk.P(dS)), i64(B * nh * T), i32(T), f32(1 / Math.sqrt(D))]);
+    const dS = kk.operand([B, nh, T, T], temps);
+    const [dsf, dsh] = kk.dst(dS);
+    kk.d.launch('masked_softmax_grad', kk.warps(B * nh * T), BLOCK, [ptr(kk.P(st.pr)), ptr(kk.P(dP)), dsf, i64(B * nh * T), i32(T), f32(1 / Math.sqrt(D)), dsh]);
     const dq = tmp([B, nh, T, D]);
     kk.gemm({ a: kk.op(dS), b: kk.op(st.k), c: kk.P(dq), m: rep * T, n: D, k: T, transA: false, transB: false, batch: G, strideA: ss, strideB: ks, strideC: qs });
     const dk = tmp([B, nkv, T, D]);
     kk.gemm({ a: kk.op(dS), b: kk.op(st.q), c: kk.P(dk), m: T, n: D, k: rep * T, transA: true, transB: false, batch: G, strideA: ss, strideB: qs, strideC: ks });
-    const dq2 = tmp([N, nh * D]);
-    const dk2 = tmp([N, nkv * D]);
-    const dv2 = tmp([N, nkv * D]);
+    const dq2 = kk.operand([N, nh * D], temps);
+    const dk2 = kk.operand([N, nkv * D], temps);
+    const dv2 = kk.operand([N, nkv * D], temps);
     kk.heads('rope_merge', dq, dq2, nh, true);
     kk.heads('rope_merge', dk, dk2, nkv, true);
     kk.heads('rope_merge', dv, dv2, nkv, false);
@@ -366,7 +395,8 @@ export function cudaLayerVJP(
     kk.linearDx(dq2, w.q, dx, nh * D, H, 0);
     kk.linearDx(dk2, w.k, dx, nkv * D, H, 1);
     kk.linearDx(dv2, w.v, dx, nkv * D, H, 1);
-    const dh = kk.out([N, H]);
+    // ∂h with its bfloat16 copy: the layer below reads it as its dy, also as a product operand
+    const dh = kk.both([N, H]);
     results.push(dh);
     const gIn = grad(kk.normGrad(h, w.inNorm, dx, st.r1, dh, into.inNorm));
     kk.add(dh, dh1, dh);

@@ -10,6 +10,14 @@ import { BINARY_OPS, type KernelName, MAX_RANK, REDUCE_OPS, UNARY_OPS } from '..
 import { DevicePool } from '../../src/cuda/pool';
 
 const f = Math.fround;
+const bits = new Uint32Array(1);
+const asFloat = new Float32Array(bits.buffer);
+/** float32 → bfloat16 bits, round to nearest even, NaN kept quiet (the CUDA source's bf16_bits) */
+function bf16Bits(x: number): number {
+  asFloat[0] = x;
+  const u = bits[0];
+  return (u & 0x7fffffff) > 0x7f800000 ? ((u >>> 16) | 0x40) & 0xffff : ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+}
 const inv = <T extends Record<string, number>>(o: T) => Object.fromEntries(Object.entries(o).map(([k, v]) => [v, k])) as Record<number, keyof T>;
 const UN = inv(UNARY_OPS);
 const BIN = inv(BINARY_OPS);
@@ -183,6 +191,16 @@ export class EmulatedDevice implements GpuDevice {
   }
   u16(p: number): Uint16Array {
     return new Uint16Array(this.buf(p), 0, this.buf(p).byteLength >> 1);
+  }
+  /** a kernel's output: float32 at y and/or its bfloat16 bits at yh (either address may be 0), as put() in the CUDA source */
+  store(y: number, yh: number): (i: number, v: number) => void {
+    const yf = y ? this.f32(y) : null;
+    const h = yh ? this.u16(yh) : null;
+    return (i, val) => {
+      const x = f(val);
+      if (yf) yf[i] = x;
+      if (h) h[i] = bf16Bits(x);
+    };
   }
 
   alloc(bytes: number): number {
@@ -409,12 +427,9 @@ export class EmulatedDevice implements GpuDevice {
         return;
       }
       case 'f32_to_bf16': {
-        const x = new Uint32Array(this.buf(v(0))),
+        const x = this.f32(v(0)),
           y = new Uint16Array(this.buf(v(1)));
-        for (let i = 0; i < v(2); i++) {
-          const u = x[i];
-          y[i] = (u & 0x7fffffff) > 0x7f800000 ? ((u >>> 16) | 0x40) & 0xffff : ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
-        }
+        for (let i = 0; i < v(2); i++) y[i] = bf16Bits(x[i]);
         return;
       }
       case 'halves_to_f32': {
@@ -440,7 +455,7 @@ export class EmulatedDevice implements GpuDevice {
       case 'rms_norm': {
         const x = this.f32(v(0)),
           w = this.f32(v(1)),
-          y = this.f32(v(2));
+          put = this.store(v(2), v(7));
         const rinv = v(3) ? this.f32(v(3)) : null;
         const rows = v(4),
           cols = v(5),
@@ -449,7 +464,7 @@ export class EmulatedDevice implements GpuDevice {
           let s = 0;
           for (let j = 0; j < cols; j++) s = f(s + f(x[r * cols + j] * x[r * cols + j]));
           const ri = f(1 / f(Math.sqrt(f(f(s / cols) + eps))));
-          for (let j = 0; j < cols; j++) y[r * cols + j] = f(w[j] * f(x[r * cols + j] * ri));
+          for (let j = 0; j < cols; j++) put(r * cols + j, f(w[j] * f(x[r * cols + j] * ri)));
           if (rinv) rinv[r] = ri;
         }
         return;
@@ -504,7 +519,7 @@ export class EmulatedDevice implements GpuDevice {
       case 'rope_split':
       case 'rope_merge': {
         const x = this.f32(v(0)),
-          y = this.f32(v(3));
+          put = this.store(v(3), v(9));
         const [B, T, H, D, rope] = [v(4), v(5), v(6), v(7), v(8)];
         const cs = rope ? this.f32(v(1)) : null,
           sn = rope ? this.f32(v(2)) : null;
@@ -526,14 +541,14 @@ export class EmulatedDevice implements GpuDevice {
                     val = f(f(val * cs[t * D + d]) + rot);
                   }
                 }
-                y[dst] = val;
+                put(dst, val);
               }
         return;
       }
       case 'masked_softmax': {
         const s = this.f32(v(0)),
           mask = this.f32(v(1)),
-          p = this.f32(v(2));
+          put = this.store(v(2), v(8));
         const rows = v(3),
           T = v(4),
           Tk = v(5),
@@ -548,21 +563,21 @@ export class EmulatedDevice implements GpuDevice {
           let sum = 0;
           for (let j = 0; j < Tk; j++) sum = f(sum + f(Math.exp(f(z(j) - m))));
           const inv = f(1 / sum);
-          for (let j = 0; j < Tk; j++) p[r * Tk + j] = f(f(Math.exp(f(z(j) - m))) * inv);
+          for (let j = 0; j < Tk; j++) put(r * Tk + j, f(f(Math.exp(f(z(j) - m))) * inv));
         }
         return;
       }
       case 'masked_softmax_grad': {
         const p = this.f32(v(0)),
           dp = this.f32(v(1)),
-          ds = this.f32(v(2));
+          put = this.store(v(2), v(6));
         const rows = v(3),
           Tk = v(4),
           scale = f(v(5));
         for (let r = 0; r < rows; r++) {
           let dot = 0;
           for (let j = 0; j < Tk; j++) dot = f(dot + f(dp[r * Tk + j] * p[r * Tk + j]));
-          for (let j = 0; j < Tk; j++) ds[r * Tk + j] = f(f(p[r * Tk + j] * f(dp[r * Tk + j] - dot)) * scale);
+          for (let j = 0; j < Tk; j++) put(r * Tk + j, f(f(p[r * Tk + j] * f(dp[r * Tk + j] - dot)) * scale));
         }
         return;
       }
@@ -604,17 +619,17 @@ export class EmulatedDevice implements GpuDevice {
       case 'add_same': {
         const a = this.f32(v(0)),
           c = this.f32(v(1)),
-          y = this.f32(v(2));
-        for (let i = 0; i < v(3); i++) y[i] = f(a[i] + c[i]);
+          put = this.store(v(2), v(4));
+        for (let i = 0; i < v(3); i++) put(i, f(a[i] + c[i]));
         return;
       }
       case 'swiglu': {
         const g = this.f32(v(0)),
           u = this.f32(v(1)),
-          y = this.f32(v(2));
+          put = this.store(v(2), v(4));
         for (let i = 0; i < v(3); i++) {
           const sg = f(1 / f(1 + f(Math.exp(-g[i]))));
-          y[i] = f(f(g[i] * sg) * u[i]);
+          put(i, f(f(g[i] * sg) * u[i]));
         }
         return;
       }
@@ -622,14 +637,14 @@ export class EmulatedDevice implements GpuDevice {
         const g = this.f32(v(0)),
           u = this.f32(v(1)),
           dy = this.f32(v(2)),
-          dg = this.f32(v(3)),
-          du = this.f32(v(4));
+          dg = this.store(v(3), v(6)),
+          du = this.store(v(4), v(7));
         for (let i = 0; i < v(5); i++) {
           const x = g[i],
             sg = f(1 / f(1 + f(Math.exp(-x)))),
             d = dy[i];
-          du[i] = f(d * f(x * sg));
-          dg[i] = f(f(f(d * u[i]) * sg) * f(1 + f(x * f(1 - sg))));
+          du(i, f(d * f(x * sg)));
+          dg(i, f(f(f(d * u[i]) * sg) * f(1 + f(x * f(1 - sg)))));
         }
         return;
       }

@@ -483,6 +483,30 @@ describe('the written-out decoder layer of the cuda backend (src/cuda/layer.ts) 
     },
   );
 
+  it('under bf16 products (activations written as bfloat16 by the kernels that make them) stays within 3e-2 relative L2 of f32 products, output and every gradient', async () => {
+    await tf.setBackend('cuda');
+    const b = tf.backend() as CudaBackend;
+    const { w, cos, sin, mask, h, dy } = make();
+    const run = (precision: 'bf16' | 'f32') => {
+      b.precision = precision;
+      const fw = cudaLayerForward(h, w, s, cos, sin, mask, true);
+      const r = cudaLayerVJP(h, dy, w, s, cos, sin, mask, { kept: fw.kept });
+      fw.kept!.dispose();
+      const out = [fw.y, r.dh, ...(Object.keys(w) as Array<keyof LayerWeights>).map((k) => r.grads[k]!)].map((t) => t.dataSync().slice() as Float32Array);
+      tf.dispose([fw.y, r.dh, ...Object.values(r.grads)]);
+      return out;
+    };
+    try {
+      const want = run('f32');
+      const got = run('bf16');
+      const rel = got.map((g, i) => Math.sqrt(g.reduce((a, x, j) => a + (x - want[i][j]) ** 2, 0) / want[i].reduce((a, x) => a + x * x, 0)));
+      expect(rel.every((r) => r > 0 && r <= 3e-2)).toBe(true);
+    } finally {
+      tf.dispose([...Object.values(w), cos, sin, mask, h, dy]);
+      b.precision = 'f32';
+    }
+  });
+
   it('adds each weight gradient into a given sum in place, and leaves that weight out of the results', async () => {
     await tf.setBackend('cuda');
     const { w, cos, sin, mask, h, dy } = make();
