@@ -141,7 +141,7 @@ const noWrite = `
   const { parseSize } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'io/writer'))});
   const { StreamWeights } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'stream/weights'))});
   const { GradSums } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'stream/sums'))});
-  const { cudaWeightStorage, deviceBudget, modelParamCount } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'model/planner'))});
+  const { bindingBytes, cudaWeightStorage, deviceBudget, modelParamCount } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'model/planner'))});
   (async () => {
     const t0 = Date.now();
     const b = await useBackend(${JSON.stringify(backend)}, { blas: ${JSON.stringify(blas)} });
@@ -151,7 +151,7 @@ const noWrite = `
     // boundaries where sil grad / sil locate keep them: on the GPU for the GPU backends
     // and, as sil grad / sil locate plan it on cuda, the weights' resident size and the device budget
     // (what it leaves beside the sums keeps layers' forward state for the backward pass)
-    const base = { boundaries: b.name === 'webgpu' || b.name === 'cuda' ? 'device' : 'host', maxBindingBytes: b.name === 'webgpu' ? 2 ** 30 : undefined,
+    const base = { boundaries: b.name === 'webgpu' || b.name === 'cuda' ? 'device' : 'host', maxBindingBytes: bindingBytes(b.name),
       weightStorage: cudaWeightStorage(b.name, ck.info('model.layers.0.self_attn.q_proj.weight').dtype) };
     const R = ${passes};
     if (R === 1) {

@@ -8,7 +8,9 @@
  *   STREAMED_HEAP_SHARE     0.6     of the wasm heap that one streamed stage is planned to fill
  *                                   (measured use runs above the plan)
  *   DEFAULT_BINDING_BYTES   256 MiB the largest vocabulary-chunk buffer of a streamed pass
- *   WEBGPU_BINDING_BYTES    1 GiB   the same on webgpu (WebGPU binds at most 2 GiB per buffer)
+ *   GPU_BINDING_BYTES       1 GiB   the same on the GPU backends: WebGPU binds at most 2 GiB per
+ *                                   buffer; on cuda, fewer and larger chunks mean fewer host
+ *                                   dispatches per pass (the head's were the GPU's idle time)
  *
  * `SIL_DEVICE_MEMORY` (a size such as `40GB`) overrides the device budget. CPU backends keep nothing
  * on a device beyond the planned stage (budget 0): host RAM is the limit there and streaming is
@@ -27,7 +29,7 @@ export const DEVICE_SHARE = 0.9;
 export const FALLBACK_GPU_BYTES = 8 * 2 ** 30;
 export const STREAMED_HEAP_SHARE = 0.6;
 export const DEFAULT_BINDING_BYTES = 256 * 2 ** 20;
-export const WEBGPU_BINDING_BYTES = 2 ** 30;
+export const GPU_BINDING_BYTES = 2 ** 30;
 
 /** The RAM that in-memory model instances may share: RAM_SHARE of `ramBytes`. */
 export function ramBudget(ramBytes = os.totalmem()): number {
@@ -41,7 +43,7 @@ export function instanceCap(backend: string, ramBytes = os.totalmem()): number {
 
 /** The largest vocabulary-chunk buffer of a streamed pass on `backend`. */
 export function bindingBytes(backend: string): number {
-  return backend === 'webgpu' ? WEBGPU_BINDING_BYTES : DEFAULT_BINDING_BYTES;
+  return backend === 'webgpu' || backend === 'cuda' ? GPU_BINDING_BYTES : DEFAULT_BINDING_BYTES;
 }
 
 function nvidiaMemoryBytes(): number | null {

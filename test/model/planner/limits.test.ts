@@ -81,11 +81,12 @@ describe('one set of limits for every plan', () => {
     expect(cpu.sequencesPerPass).toBe(sequencesPerPass(qwenish, 113, instanceCap('cpu', 2 * GiB)));
   });
 
-  it('binds vocabulary chunks of at most 1 GiB on webgpu and 256 MiB elsewhere, the streamed plan defaulting to the latter', () => {
+  it('binds vocabulary chunks of at most 1 GiB on the GPU backends (webgpu, cuda) and 256 MiB elsewhere, the streamed plan defaulting to the latter', () => {
     expect(bindingBytes('webgpu')).toBe(GiB);
+    expect(bindingBytes('cuda')).toBe(GiB);
     expect(bindingBytes('wasm')).toBe(DEFAULT_BINDING_BYTES);
     expect(DEFAULT_BINDING_BYTES).toBe(256 * 2 ** 20);
-    expect(planStreaming(qwenish, 4, 113, { maxBindingBytes: bindingBytes('cuda') })).toEqual(planStreaming(qwenish, 4, 113));
+    expect(planStreaming(qwenish, 4, 113, { maxBindingBytes: bindingBytes('wasm') })).toEqual(planStreaming(qwenish, 4, 113));
     expect(planStreaming(qwenish, 64, 512, { maxBindingBytes: bindingBytes('webgpu') }).vocabChunk).toBeGreaterThan(planStreaming(qwenish, 64, 512).vocabChunk);
   });
 
