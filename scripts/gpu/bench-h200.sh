@@ -2,17 +2,20 @@
 # The cuda backend's recorded figures, in one device call (docs/benchmarks/scale.md), run from the
 # unpacked project (source .device/run.sh && cd /tmp/sil): the parity suite, bench:scale against
 # PyTorch at 16 × 128 and 16 × 512, `sil grad` end to end with the gradients written, and
-# `sil finetune` on the demo organism (cuda and wasm) and on a 1B-shaped model. Logs go to $OUT
-# (or /tmp) when GOLDENS names the golden folders the parity suite reads.
+# `sil finetune` on the demo organism (cuda and wasm) and on a 1B-shaped model, with a device
+# profile (SIL_CUDA_PROFILE=device) of the 16 × 128 run. Logs go to $OUT (or /tmp); GOLDENS names
+# the golden folders the parity suite reads.
 set -u
 out=${OUT:-/tmp}
 run() { local name=$1; shift; echo "== $name"; local t0=$(date +%s.%N); timeout "$@" 2>&1 | tail -${TAIL:-3}; echo "   ($(awk "BEGIN{print $(date +%s.%N) - $t0}") s)"; }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c 'import torch; print("torch", torch.__version__)'
 echo "== parity"; SIL_GOLDENS=$GOLDENS timeout 200 node scripts/gpu/parity.js > $out/parity.log 2>&1; grep -v '^PASS' $out/parity.log | tail -12
-run "bench:scale cuda 16x128" 150 node bench/scale.js --backend cuda --no-write --passes 3 --dir /tmp/ck
+run "bench:scale cuda 16x128" 150 node bench/scale.js --backend cuda --no-write --passes 4 --dir /tmp/ck
 run "torch 16x128" 150 python3 bench/scale_torch.py
-run "bench:scale cuda 16x512" 150 node bench/scale.js --backend cuda --no-write --passes 3 --tokens 512 --dir /tmp/ck
+# where the GPU's time goes (CUDA events around every launch and product; the steady passes only)
+echo "== device profile 16x128"; SIL_CUDA_PROFILE=device timeout 150 node bench/scale.js --backend cuda --no-write --passes 3 --dir /tmp/ck > $out/devprof.log 2>&1; grep -A12 'device profile' $out/devprof.log; grep -A6 'GPU idle' $out/devprof.log
+run "bench:scale cuda 16x512" 150 node bench/scale.js --backend cuda --no-write --passes 4 --tokens 512 --dir /tmp/ck
 run "torch 16x512" 120 python3 bench/scale_torch.py --tokens 512
 run "sil grad end to end (gradients written, 16x128)" 200 node bench/scale.js --backend cuda --weight-cache auto --dir /tmp/ck
 rm -f /tmp/ck.grads.safetensors
