@@ -2,16 +2,18 @@
  * Layer-streamed loss and gradients: the whole model never sits on the backend at once. One pass
  * is four kinds of step over shared state (pass.ts):
  *
- *   forward   h₀ = E[ids] (rows read from the checkpoint), h_{l+1} = layer_l(h_l), keeping only the
- *             boundary states h_0 … h_L; each layer's weights are read (BF16/F16 → f32), uploaded,
- *             used and released, unless the weight cache keeps them for the backward pass
- *             (forward.ts)
- *   head      loss and ∂h_L over vocabulary chunks, final-norm VJP (headpass.ts, head.ts)
- *   backward  for l = L−1 … 0: reload layer l, recompute its forward from h_l, VJP with the
- *             upstream ∂h_{l+1} (`decoderLayerVJP`) → ∂h_l and ∂θ_l, handed to the sink and freed
- *             (backward.ts)
- *   embedding ∂E[v] = Σ_{n: ids[n]=v} ∂h₀[n] (+ the head's ∂W for tied embeddings), by chunks
- *             (embedding.ts)
+ *   forward   h₀ = E[ids] (rows read from the checkpoint, or looked up on the GPU in an embedding
+ *             kept there), h_{l+1} = layer_l(h_l), keeping the boundary states h_0 … h_L and, for
+ *             the plan's `keptLayers` (cuda's written-out layers), what each layer's VJP reads; each
+ *             layer's weights are read (BF16/F16 → f32), uploaded, used and released, unless the
+ *             weight cache keeps them for the backward pass (forward.ts)
+ *   head      loss and ∂h_L over vocabulary chunks, final-norm VJP (headpass.ts, head.ts); the loss
+ *             stays on the backend until the pass ends unless `onLoss` asks for it
+ *   backward  for l = L−1 … 0: reload layer l, recompute its forward from h_l unless kept, VJP with
+ *             the upstream ∂h_{l+1} (`decoderLayerVJP`) → ∂h_l and ∂θ_l, handed to the sink and
+ *             freed, or added in place into `deviceSums` (backward.ts)
+ *   embedding ∂E[v] = Σ_{n: ids[n]=v} ∂h₀[n] (+ the head's ∂W for tied embeddings), by chunks, or
+ *             as the non-zero rows (to `rowSink`, or into `deviceRowSums`) (embedding.ts)
  *
  * Gradients reach the sink as (name, first element, data) pieces: whole tensors for layers and the
  * final norm, row chunks for the embedding and lm_head. Every read to the host is async
@@ -20,7 +22,8 @@
  * (handed over as tensors, e.g. to sums kept there across passes); only the embedding's rows, which
  * are gathered on the host, still reach `sink`.
  *
- * Passes that share one `StreamWeights` (option `weights`) upload the cached layers and head once.
+ * Passes that share one `StreamWeights` (option `weights`) upload the cached layers and head (and,
+ * with `embeddingOnDevice`, the embedding) once.
  * With `profile`, a `StageClock` (profile.ts) times the steps from outside.
  */
 import type * as tf from '@tensorflow/tfjs';
