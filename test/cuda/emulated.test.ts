@@ -512,7 +512,7 @@ describe('the written-out decoder layer of the cuda backend (src/cuda/layer.ts) 
     const { w, cos, sin, mask, h, dy } = make();
     try {
       const first = cudaLayerVJP(h, dy, w, s, cos, sin, mask);
-      const into = Object.fromEntries(Object.entries(first.grads).map(([k, g]) => [k, tf.tensor(g!.dataSync(), g!.shape)])) as LayerWeights;
+      const into = Object.fromEntries(Object.entries(first.grads).map(([k, g]) => [k, tf.tensor(g!.dataSync(), g!.shape)])) as unknown as LayerWeights;
       const second = cudaLayerVJP(h, dy, w, s, cos, sin, mask, { into });
       expect(Object.keys(second.grads)).toEqual([]);
       for (const key of Object.keys(w) as Array<keyof LayerWeights>)
