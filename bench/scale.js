@@ -188,7 +188,7 @@ const noWrite = `
     const dev = require('@tensorflow/tfjs').backend().device;
     const s = { backend: b.name, matmul: b.matmul, loss, grad_seconds: steady, write_seconds: 0, first_pass_seconds: times[0], pass_seconds: times, kept_layers: keptLayers,
       readback_seconds: readback, kernel_launches_per_pass: dev && dev.launches !== undefined ? Math.round(dev.launches / R) : undefined,
-      gemms_per_pass: dev && dev.gemms !== undefined ? Math.round(dev.gemms / R) : undefined, peak_rss_bytes: process.resourceUsage().maxRSS * 1024, seconds: (Date.now() - t0) / 1000 };
+      gemms_per_pass: dev && dev.gemms !== undefined ? Math.round(dev.gemms / R) : undefined, pool_driver_allocs: dev && dev.pool ? dev.pool.driverAllocs : undefined, pool_trims: dev && dev.pool ? dev.pool.trims : undefined, peak_rss_bytes: process.resourceUsage().maxRSS * 1024, seconds: (Date.now() - t0) / 1000 };
     process.stdout.write(JSON.stringify(s));
   })();`;
 if (flag('--no-write')) argv.splice(0, argv.length, '-e', noWrite);
@@ -233,6 +233,8 @@ const res = {
         kernel_launches_per_pass: s.kernel_launches_per_pass,
         gemms_per_pass: s.gemms_per_pass,
         kept_layers: s.kept_layers,
+        pool_driver_allocs: s.pool_driver_allocs,
+        pool_trims: s.pool_trims,
       }
     : {}),
   machine: `${os.cpus().length} cores ${os.cpus()[0]?.model ?? ''}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,

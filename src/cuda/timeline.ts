@@ -25,6 +25,9 @@ export class Timeline {
   private readonly idle = new Map<string, number>();
   /** the end event of the last call read, kept to time the gap before the next */
   private lastEnd: unknown = null;
+  /** host milliseconds per key: since the previous call was issued (host work before this one), and inside the call */
+  private readonly host = new Map<string, { before: number; inside: number }>();
+  private lastIssued = 0;
 
   constructor(private readonly api: CudaApis) {
     process.on('exit', () => this.print());
@@ -42,9 +45,16 @@ export class Timeline {
   around(key: string, flops: number, issue: () => void): void {
     const a = this.event();
     const b = this.event();
+    const t0 = performance.now();
     this.api.cu.cuEventRecord(a, null);
     issue();
     this.api.cu.cuEventRecord(b, null);
+    const t1 = performance.now();
+    const h = this.host.get(key) ?? { before: 0, inside: 0 };
+    if (this.lastIssued) h.before += t0 - this.lastIssued;
+    h.inside += t1 - t0;
+    this.host.set(key, h);
+    this.lastIssued = t1;
     this.pending.push({ key, flops, a, b });
     if (this.pending.length >= BATCH) this.read();
   }
@@ -77,6 +87,7 @@ export class Timeline {
     this.read();
     this.rows.clear();
     this.idle.clear();
+    this.host.clear();
   }
 
   print(): void {
@@ -96,8 +107,13 @@ export class Timeline {
     // the GPU waiting between calls (for the host, a copy or a synchronisation), by the call that followed
     const gaps = [...this.idle.entries()].sort((x, y) => y[1] - x[1]);
     const idle = gaps.reduce((a, [, ms]) => a + ms, 0);
-    process.stderr.write(`GPU idle between calls: ${(idle / 1e3).toFixed(3)} s; before:\n`);
-    for (const [k, ms] of gaps.slice(0, 15)) process.stderr.write(`  ${k.padEnd(58)} ${(ms / 1e3).toFixed(4).padStart(9)} s\n`);
+    // with the host's time since the previous call was issued and inside this call (a blocking call shows there)
+    process.stderr.write(`GPU idle between calls: ${(idle / 1e3).toFixed(3)} s; before (GPU idle, host before, host inside):\n`);
+    const sec = (ms: number) => (ms / 1e3).toFixed(4).padStart(9);
+    for (const [k, ms] of gaps.slice(0, 15)) {
+      const h = this.host.get(k) ?? { before: 0, inside: 0 };
+      process.stderr.write(`  ${k.padEnd(58)} ${sec(ms)} s ${sec(h.before)} s ${sec(h.inside)} s\n`);
+    }
   }
 }
 
