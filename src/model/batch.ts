@@ -70,9 +70,12 @@ export function prepareBatch(b: Batch, vocabSize: number): PreparedBatch {
         out.count++;
       }
     }
+    // row q of sequence i: the keys' padding pattern up to q, masked after it
+    const keys = Float32Array.from(am[i], (a) => (a === 1 ? 0 : MASKED));
     for (let q = 0; q < T; q++) {
       const row = (i * T + q) * T;
-      for (let k = 0; k < T; k++) out.mask[row + k] = k <= q && am[i][k] === 1 ? 0 : MASKED;
+      out.mask.set(keys.subarray(0, q + 1), row);
+      out.mask.fill(MASKED, row + q + 1, row + T);
     }
   }
   return out;

@@ -50,8 +50,8 @@ export class ChunkedLse {
 
   constructor(n: number) {
     this.m = tf.keep(tf.fill([n], -Infinity)) as tf.Tensor1D;
-    this.s = tf.keep(tf.zeros([n])) as tf.Tensor1D;
-    this.zt = tf.keep(tf.zeros([n])) as tf.Tensor1D;
+    this.s = tf.keep(tf.fill([n], 0)) as tf.Tensor1D;
+    this.zt = tf.keep(tf.fill([n], 0)) as tf.Tensor1D;
   }
 
   add(hn: tf.Tensor2D, c: HeadChunk, targets: Int32Array): void {

@@ -71,7 +71,8 @@ export async function headBackward(pass: StreamPass, hLs: readonly tf.Tensor2D[]
   const V = cfg.vocabSize;
   const C = pass.plan.vocabChunk;
   const scales = groups.map((g) => pass.track(validWeights(g.pb.targets, pass.denom)));
-  const dhns = groups.map((g) => pass.track(tf.zeros([g.n, H]) as tf.Tensor2D));
+  // tf.fill runs on the backend (a GPU fill); tf.zeros would upload a host array of zeros
+  const dhns = groups.map((g) => pass.track(tf.fill([g.n, H], 0) as tf.Tensor2D));
   for (let r0 = 0; r0 < V; r0 += C) {
     const c = pass.headChunk(headWeightName(cfg), r0, Math.min(V, r0 + C));
     let dw: tf.Tensor | null = null;

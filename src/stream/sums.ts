@@ -67,7 +67,8 @@ export class GradSums {
   rowsInPlace(name: string, total: number): tf.Tensor | undefined {
     if (this.fields.length !== 1 || this.fields[0] !== 'grad') return undefined;
     const p = this.piece(name, 0);
-    if (!p.device) p.device = [tf.keep(tf.zeros([total]))];
+    // filled on the backend: tf.zeros would build (and upload) a host array of the tensor's size
+    if (!p.device) p.device = [tf.keep(tf.fill([total], 0))];
     return p.device[0];
   }
 
