@@ -24,7 +24,7 @@ export interface DeviceData {
   size: number;
   dtype: tf.DataType;
   refCount: number;
-  /** kept only as its bfloat16 copy (`keepHalfOnly`): the float32 words are gone and cannot be remade exactly */
+  /** held only as bfloat16 halves (`makeHalfOutput`): there are no float32 words, and they cannot be made exactly */
   halfOnly?: boolean;
 }
 
@@ -129,19 +129,6 @@ export class CudaBackend extends tf.KernelBackend {
   /** The bfloat16 copy of `t` as it is (0 when there is none); nothing is converted. */
   halfIfAny(t: tf.TensorInfo): number {
     return this.get(t.dataId).half;
-  }
-
-  /**
-   * Frees the float32 words of `t`, keeping its bfloat16 copy (made now if missing): for activations
-   * that later kernels read only as bf16 matrix-product operands. The words cannot be asked for again.
-   */
-  keepHalfOnly(t: tf.TensorInfo): void {
-    this.halfPtr(t);
-    const d = this.get(t.dataId);
-    if (d.size === 0) return;
-    if (d.ptr) this.device.release(d.ptr);
-    d.ptr = 0;
-    d.halfOnly = true;
   }
 
   /**

@@ -73,9 +73,6 @@ interface ForwardState {
   m: Info;
 }
 
-/** the state read by the backward only as matrix-product operands (kept as bfloat16 copies alone under bf16) */
-const PRODUCT_ONLY: Array<keyof ForwardState> = ['x', 'q', 'k', 'v', 'merged', 'x2', 'm'];
-
 /** One layer's forward state kept on the device for its VJP; the holder disposes it. */
 export class KeptLayer {
   constructor(
@@ -307,7 +304,7 @@ export function cudaLayerForward(h: tf.Tensor, w: LayerWeights, s: LayerShape, c
     k.free(Object.values(state));
     return { y: tensor(y!), kept: null };
   }
-  if (productsReadHalves(k.b.precision)) for (const key of PRODUCT_ONLY) k.b.keepHalfOnly(state[key]);
+  // the product-only state (x, q, k, v, merge(O), x₂, m) was made as bfloat16 halves alone under bf16 (`operand`)
   return { y: tensor(y!), kept: new KeptLayer(k.b, state) };
 }
 

@@ -530,8 +530,7 @@ describe('the written-out decoder layer of the cuda backend (src/cuda/layer.ts) 
   it('refuses to widen an activation kept as its bfloat16 copy alone, and to update a shared tensor in place', async () => {
     await tf.setBackend('cuda');
     const b = tf.backend() as CudaBackend;
-    const x = tf.tensor1d([1.5, 2.25, -3]);
-    b.keepHalfOnly(x as unknown as tf.TensorInfo);
+    const x = tf.engine().makeTensorFromTensorInfo(b.makeHalfOutput([3]));
     expect(b.deviceBytes(x.dataId)).toBe(6);
     expect(() => x.dataSync()).toThrow(/bfloat16 copy/);
     const y = tf.tensor1d([1, 2]);
